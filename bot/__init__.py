@@ -1,0 +1,1 @@
+"""newsbot, the reader side: retrieval, answers, the command line and the Discord bot."""

@@ -1,0 +1,441 @@
+"""The `newsbot` command line. Thin: parses arguments, calls ingest/engine, prints results.
+
+Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
+answered in batch mode; 2 configuration error; 3 another ingest holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest.config import Settings, load_settings
+from ingest.models import ConfigError, FeedState, NewsbotError, utcnow
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.models import Answer, LatestItem
+    from ingest.pipeline import IngestReport
+
+log = logging.getLogger("newsbot")
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def _date(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d") if dt else "undated"
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "never"
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------------- ingest
+def print_ingest_report(report: IngestReport) -> None:
+    if report.feeds:
+        width = max(len(f.name) for f in report.feeds)
+        for f in report.feeds:
+            if f.status == "error":
+                line = f"FAILED  {f.error}"
+            elif f.status == "not_modified":
+                line = "not modified (304)"
+            else:
+                line = f"{f.items} items: {f.new} new, {f.updated} updated, {f.unchanged} unchanged"
+            warn = f"  ({len(f.warnings)} warning{'s' * (len(f.warnings) != 1)})" if f.warnings else ""
+            print(f"  {f.name:<{width}}  {line}{warn}")
+    failed = len(report.failed)
+    print(
+        f"{'re-indexed' if report.reindex else 'ingested'}: {report.embedded_articles} articles "
+        f"embedded as {report.embedded_chunks} chunks"
+        + (f", {report.pruned} pruned by retention" if report.pruned else "")
+        + (f", {report.pending} still pending" if report.pending else "")
+        + (f"; {failed} of {len(report.feeds)} feeds failed" if failed else "")
+        + f" ({report.seconds:.1f}s)"
+    )
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.pipeline import run_ingest
+
+    if args.feeds:
+        settings = settings.model_copy(update={"feeds": Path(args.feeds)})
+    report = run_ingest(settings, only=args.feed or (), reindex=args.reindex)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print_ingest_report(report)
+    return report.exit_code
+
+
+# ---------------------------------------------------------------------------- feeds
+def _state_line(s: FeedState | None) -> str:
+    if s is None:
+        return "never fetched"
+    if s.last_error:
+        return (
+            f"FAILING x{s.consecutive_failures}: {s.last_error} (last ok: {_when(s.last_success)})"
+        )
+    return f"ok {_when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.feeds import load_feeds
+
+    feeds = load_feeds(settings.feeds)
+    if args.action == "list":
+        if args.json:
+            _print_json([{**f.__dict__, "tags": list(f.tags)} for f in feeds])
+        else:
+            for f in feeds:
+                flags = ("" if f.enabled else " [disabled]") + (" [full text]" if f.full_text else "")
+                tags = f" ({', '.join(f.tags)})" if f.tags else ""
+                print(f"{f.name}{tags}{flags}\n    {f.url}")
+        return EXIT_OK
+    from ingest.store import Corpus
+
+    corpus = Corpus(settings)
+    try:
+        states = {s.name: s for s in corpus.feed_states()}
+    finally:
+        corpus.close()
+    if args.json:
+        _print_json(
+            [
+                {"name": f.name, "url": f.url, **_state_json(states.get(f.name))}
+                for f in feeds
+            ]
+        )
+        return EXIT_OK
+    width = max((len(f.name) for f in feeds), default=0)
+    for f in feeds:
+        print(f"{f.name:<{width}}  {_state_line(states.get(f.name))}")
+    return EXIT_OK
+
+
+def _state_json(s: FeedState | None) -> dict[str, Any]:
+    if s is None:
+        return {"fetched": False}
+    return {
+        "fetched": True,
+        "last_success": s.last_success.isoformat() if s.last_success else None,
+        "last_attempt": s.last_attempt.isoformat() if s.last_attempt else None,
+        "last_error": s.last_error,
+        "consecutive_failures": s.consecutive_failures,
+        "items_last_fetch": s.items_last_fetch,
+        "articles": s.articles_total,
+    }
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import Corpus
+
+    corpus = Corpus(settings)
+    try:
+        c = corpus.counts()
+        out = {
+            **c,
+            "oldest": datetime.fromtimestamp(c["oldest"]).isoformat() if c["oldest"] else None,
+            "newest": (n.isoformat() if (n := corpus.newest_published()) else None),
+            "pending": corpus.pending_count(),
+            "last_ingest": corpus.get_meta("last_ingest"),
+            "embedding_model": corpus.get_meta("embedding_model"),
+            "data_dir": str(settings.data_dir),
+            "chroma": settings.chroma_url or str(settings.chroma_path),
+        }
+    finally:
+        corpus.close()
+    if args.json:
+        _print_json(out)
+    else:
+        for k, v in out.items():
+            print(f"{k:>16}: {v}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- answers
+def _engine(settings: Settings) -> Engine:
+    from bot.engine import Engine
+
+    return Engine(settings)
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.text.strip()]
+    if answer.note:
+        lines.append(f"\nNote: {answer.note}")
+    shown = answer.sources or answer.closest
+    if shown:
+        lines.append("\nSources:" if answer.sources else "\nClosest articles:")
+        for s in shown:
+            feeds = ", ".join(s.feeds or (s.feed,))
+            lines.append(f"  [{s.n}] {s.title} ({feeds}, {_date(s.published)})\n      {s.url}")
+    lines.append(f"\n(as of {_date(answer.as_of)}; {answer.backend})")
+    return "\n".join(lines)
+
+
+def format_latest(items: Sequence[LatestItem]) -> str:
+    if not items:
+        return "No articles match."
+    return "\n".join(
+        f"{_date(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}" for i in items
+    )
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from bot.timeparse import parse_date_option
+
+    try:
+        return parse_date_option(value, utcnow())
+    except ValueError as e:
+        raise ConfigError(f"--since: {e}") from None
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    since = _since(args.since)
+    engine = _engine(settings)
+    questions: list[str] | None = None
+    if args.question == "-":
+        questions = [q.strip() for q in sys.stdin if q.strip()]
+    code = EXIT_OK
+    try:
+        for q in questions if questions is not None else [args.question]:
+            answer = engine.ask(q, feed=args.feed, since=since)
+            if args.json:
+                _print_json(answer.to_json())
+            else:
+                print(("Q: " + q + "\n") if questions is not None else "", end="")
+                print(format_answer(answer) + ("\n" if questions is not None else ""))
+            sys.stdout.flush()
+    finally:
+        engine.close()
+    return code
+
+
+def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        items = engine.latest(topic=args.topic, feed=args.feed, limit=args.limit)
+    finally:
+        engine.close()
+    if args.json:
+        _print_json([i.to_json() for i in items])
+    else:
+        print(format_latest(items))
+    return EXIT_OK
+
+
+CHAT_HELP = """Ask anything about AI news. Commands:
+  /latest [topic]   newest articles (optionally about a topic)
+  /sources          the feeds and their health
+  /help             this text
+  /quit             leave (or Ctrl-D)"""
+
+
+def chat_loop(engine: Engine, read: Callable[[str], str] = input) -> int:
+    from bot.models import Turn
+
+    print(CHAT_HELP)
+    history: list[Turn] = []
+    while True:
+        try:
+            line = read("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return EXIT_OK
+        if not line:
+            continue
+        try:
+            if line in ("/quit", "/exit"):
+                return EXIT_OK
+            if line == "/help":
+                print(CHAT_HELP)
+            elif line.startswith("/latest"):
+                topic = line[len("/latest") :].strip() or None
+                print(format_latest(engine.latest(topic=topic, limit=10)))
+            elif line == "/sources":
+                for s in engine.feed_states():
+                    print(f"{s.name}: {_state_line(s)}")
+            elif line.startswith("/"):
+                print("Unknown command. " + CHAT_HELP)
+            else:
+                answer = engine.ask(line, history=history[-4:])
+                print(format_answer(answer))
+                if answer.answered:
+                    history.append(Turn(line, answer.text))
+        except NewsbotError as e:
+            print(f"error: {e}")
+        except Exception:
+            log.exception("chat: failed to answer %r", line[:80])
+            print("Sorry, something went wrong while answering; the details are in the log.")
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        return chat_loop(engine)
+    finally:
+        engine.close()
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluate import run_eval_cli
+
+    return run_eval_cli(args, settings)
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.store import Corpus
+
+    corpus = Corpus(settings)
+    try:
+        rows = corpus.feedback(args.limit)
+    finally:
+        corpus.close()
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print("No feedback yet.")
+    for r in rows:
+        vote = "+1" if r["vote"] > 0 else "-1"
+        print(f"{r['created'][:16]}  {vote}  user {r['user_id']}: {r['question'][:100]}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- bot / main job
+def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.discord import run_bot
+
+    return run_bot(settings)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.discord import sync_commands
+
+    return sync_commands(settings)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The main job: ingest the configured feeds, show what is indexed, then serve: the Discord
+    bot when a token is configured, else the terminal chat when there is a terminal."""
+    from ingest.pipeline import run_ingest
+
+    report = run_ingest(settings)
+    print_ingest_report(report)
+    cmd_stats(argparse.Namespace(json=False), settings)
+    if settings.discord_token:
+        return cmd_bot(args, settings)
+    if sys.stdin.isatty() and not args.no_chat:
+        print("\nNo DISCORD_TOKEN configured: starting the terminal chat instead.")
+        return cmd_chat(args, settings)
+    print("\nNo DISCORD_TOKEN configured and no terminal: done (see README to start the bot).")
+    return report.exit_code
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsbot", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="fetch the feeds and update the corpus")
+    s.add_argument("--feeds", help="feeds file (default: NEWSBOT_FEEDS or feeds.toml)")
+    s.add_argument("--feed", action="append", help="only this feed (repeatable)")
+    s.add_argument("--reindex", action="store_true", help="rebuild vectors without fetching")
+    s.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("feeds", help="list the configured feeds or show their health")
+    s.add_argument("action", choices=["list", "status"])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_feeds)
+
+    s = sub.add_parser("stats", help="corpus size, freshness, model")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("ask", help="answer a question (or '-' for one question per stdin line)")
+    s.add_argument("question")
+    s.add_argument("--feed", help="only articles from this feed")
+    s.add_argument("--since", help="only articles since: 2025-06-01, 7d, 2w, yesterday")
+    s.add_argument("--json", action="store_true", help="JSON (JSON Lines with '-')")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("latest", help="the newest articles")
+    s.add_argument("--topic")
+    s.add_argument("--feed")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_latest)
+
+    s = sub.add_parser("chat", help="interactive terminal session")
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("eval", help="evaluate retrieval and answers on a JSONL question set")
+    s.add_argument("file")
+    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("feedback", help="list 👍/👎 feedback given in Discord")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_feedback)
+
+    s = sub.add_parser("bot", help="run the Discord bot")
+    s.set_defaults(func=cmd_bot)
+
+    s = sub.add_parser("sync", help="sync slash commands with Discord (test guild if configured)")
+    s.set_defaults(func=cmd_sync)
+
+    s = sub.add_parser("run", help="main job: ingest, then the bot (or the terminal chat)")
+    s.add_argument("--no-chat", action="store_true", help="do not start the terminal chat")
+    s.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "chromadb", "sentence_transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from ingest.pipeline import IngestLocked
+
+    try:
+        settings = load_settings()
+        return int(args.func(args, settings))
+    except IngestLocked as e:
+        print(f"newsbot: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    except ConfigError as e:
+        print(f"newsbot: configuration error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except NewsbotError as e:
+        print(f"newsbot: {e}", file=sys.stderr)
+        return EXIT_PARTIAL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

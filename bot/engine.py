@@ -1,0 +1,83 @@
+"""The answer engine: the one object the CLI and the Discord layer talk to.
+
+It ties retrieval (bot.retrieve) and answering (bot.answer) over the corpus (ingest.store).
+Blocking and CPU-bound: async callers run it in a worker thread (asyncio.to_thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.models import Answer, CorpusStats, LatestItem, Turn
+from ingest.config import Settings
+from ingest.models import FeedState
+
+
+class Engine:
+    """Loads the embedding model, the corpus and the LLM once; answers many questions."""
+
+    def __init__(self, settings: Settings) -> None:
+        from bot.answer import Answerer
+        from bot.retrieve import Retriever
+        from ingest.embed import Embedder
+        from ingest.store import Corpus
+
+        self.settings = settings
+        self.corpus = Corpus(settings)
+        self.embedder = Embedder.from_settings(settings)
+        self.retriever = Retriever(self.corpus, self.embedder, settings)
+        self.answerer = Answerer(settings, self.embedder)
+        self._lock = threading.Lock()  # the model and Chroma client are used from worker threads
+
+    def ask(
+        self,
+        question: str,
+        *,
+        feed: str | None = None,
+        since: datetime | None = None,
+        history: Sequence[Turn] = (),
+        now: datetime | None = None,
+    ) -> Answer:
+        """Answer one question from the corpus, with numbered, validated citations."""
+        with self._lock:
+            return self.answerer.answer(
+                question,
+                self.retriever,
+                feed=feed,
+                since=since,
+                history=history,
+                as_of=self.corpus.newest_published(),
+                now=now,
+            )
+
+    def latest(
+        self, *, topic: str | None = None, feed: str | None = None, limit: int = 10
+    ) -> list[LatestItem]:
+        with self._lock:
+            return self.retriever.latest(topic=topic, feed=feed, limit=limit)
+
+    def stats(self) -> CorpusStats:
+        c = self.corpus.counts()
+        last = self.corpus.get_meta("last_ingest")
+        return CorpusStats(
+            articles=c["articles"],
+            chunks=c["chunks"],
+            feeds=c["feeds"],
+            newest=self.corpus.newest_published(),
+            oldest=datetime.fromtimestamp(c["oldest"], UTC) if c["oldest"] else None,
+            last_ingest=datetime.fromisoformat(last) if last else None,
+            embedding_model=self.corpus.get_meta("embedding_model") or self.settings.embedding_model,
+            pending=self.corpus.pending_count(),
+            extra={"llm": self.settings.llm, "backend": self.settings.embedding_backend},
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        return self.corpus.feed_states()
+
+    def feed_names(self) -> list[str]:
+        return [s.name for s in self.corpus.feed_states()]
+
+    def close(self) -> None:
+        self.corpus.close()

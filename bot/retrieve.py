@@ -1,0 +1,159 @@
+"""Hybrid, news-aware retrieval over the corpus.
+
+Dense (Chroma, cosine) and keyword (SQLite FTS5, BM25) candidates are fused with reciprocal rank
+fusion, then weighted by recency, capped per article, and returned with article metadata.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from datetime import datetime
+
+import numpy as np
+
+from bot.models import Hit, LatestItem
+from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.models import utcnow
+from ingest.store import ArticleRow, Corpus
+
+RRF_K = 60
+CANDIDATES = 60
+PER_ARTICLE = 2
+
+
+def _recency(published: datetime | None, now: datetime, half_life_days: float) -> float:
+    if published is None:
+        return 0.0
+    age = max(0.0, (now - published).total_seconds() / 86400)
+    return math.pow(0.5, age / half_life_days)
+
+
+def _norm_title(title: str) -> str:
+    return re.sub(r"\W+", " ", title.lower()).strip()
+
+
+class Retriever:
+    def __init__(self, corpus: Corpus, embedder: Embedder, settings: Settings) -> None:
+        self.corpus = corpus
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(
+        self,
+        query: str,
+        *,
+        feed: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prefer_recent: bool = False,
+        k: int = 8,
+        now: datetime | None = None,
+        per_article: int = PER_ARTICLE,
+    ) -> list[Hit]:
+        """The best `k` chunks for `query` (at most `per_article` per article), best first."""
+        now = now or utcnow()
+        ids = (
+            self.corpus.filter_article_ids(feed=feed, since=since, until=until)
+            if (feed or since or until)
+            else None
+        )
+        qvec = self.embedder.embed_query(query)
+        dense = self.corpus.dense_search(qvec, CANDIDATES, ids)
+        keyword = self.corpus.keyword_search(query, CANDIDATES, ids)
+
+        fused: dict[str, float] = defaultdict(float)
+        found: dict[str, tuple[str, str]] = {}
+        similarity: dict[str, float] = {}
+        for rank, (cid, aid, text, sim) in enumerate(dense):
+            fused[cid] += 1.0 / (RRF_K + rank)
+            found[cid] = (aid, text)
+            similarity[cid] = sim
+        for rank, (cid, aid, text, _bm25) in enumerate(keyword):
+            fused[cid] += 1.0 / (RRF_K + rank)
+            found.setdefault(cid, (aid, text))
+        missing = [cid for cid in found if cid not in similarity]
+        if missing:
+            for cid, vec in self.corpus.chunk_vectors(missing).items():
+                similarity[cid] = float(np.dot(qvec, vec))
+
+        rows = {r.id: r for r in self.corpus.article_rows(list({a for a, _ in found.values()}))}
+        weight, half_life = (1.0, 30.0) if prefer_recent else (0.15, 365.0)
+        scored = []
+        for cid, base in fused.items():
+            aid, text = found[cid]
+            row = rows.get(aid)
+            if row is None:  # vectors of an article being rewritten by a concurrent ingest
+                continue
+            # Fusion rewards agreement; similarity keeps the scale meaningful across queries.
+            score = (base * RRF_K / 2 + similarity.get(cid, 0.0)) * (
+                1.0 + weight * _recency(row.published, now, half_life)
+            )
+            scored.append((score, cid, aid, text, row))
+        scored.sort(key=lambda t: t[0], reverse=True)
+
+        hits: list[Hit] = []
+        per: dict[str, int] = defaultdict(int)
+        for score, cid, aid, text, row in scored:
+            if per[aid] >= per_article:
+                continue
+            per[aid] += 1
+            hits.append(_hit(cid, text, row, score, similarity.get(cid, 0.0)))
+            if len(hits) >= k:
+                break
+        return hits
+
+    def latest(
+        self,
+        *,
+        topic: str | None = None,
+        feed: str | None = None,
+        limit: int = 10,
+        since: datetime | None = None,
+    ) -> list[LatestItem]:
+        """Newest articles first; with a topic, only articles that match it (semantic or keyword).
+        A story carried by several feeds (same link, or same title) is listed once."""
+        limit = max(1, min(limit, 50))
+        if topic and topic.strip():
+            hits = self.search(topic, feed=feed, since=since, k=limit * 4, per_article=1)
+            floor = self.settings.relevance_threshold
+            relevant = [h.article_id for h in hits if h.similarity >= floor]
+            rows = self.corpus.latest_articles(limit * 4, ids=relevant) if relevant else []
+        else:
+            rows = self.corpus.latest_articles(limit * 2, feed=feed, since=since)
+        items: list[LatestItem] = []
+        by_title: dict[str, int] = {}
+        for r in rows:
+            key = _norm_title(r.title)
+            if key in by_title:  # the same story under another link: merge its feeds
+                i = by_title[key]
+                merged = tuple(sorted(set(items[i].feeds) | set(r.feeds)))
+                items[i] = LatestItem(**{**items[i].__dict__, "feeds": merged})
+                continue
+            by_title[key] = len(items)
+            items.append(
+                LatestItem(
+                    article_id=r.id, title=r.title, url=r.url, feeds=r.feeds,
+                    published=r.published, summary=_summary(r.text),
+                )
+            )
+            if len(items) >= limit:
+                break
+        return items
+
+
+def _summary(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _hit(cid: str, text: str, row: ArticleRow, score: float, sim: float) -> Hit:
+    return Hit(
+        chunk_id=cid, article_id=row.id, text=text, title=row.title, url=row.url,
+        feeds=row.feeds, published=row.published, score=score, similarity=sim,
+    )

@@ -1,0 +1,374 @@
+"""Time expressions in questions ("this week", "in June 2025", "latest") → a search window.
+
+Pure functions, no I/O. All datetimes are timezone-aware UTC; a naive `now` is taken as UTC.
+Calendar weeks start on Monday. `until` is exclusive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+__all__ = ["TimeWindow", "format_day", "parse_date_option", "parse_time_window"]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A window to search in. Empty (both bounds None) when the question names no time."""
+
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    prefer_recent: bool = False
+    label: str = ""  # for display: "this week", "June 2025", "the past 3 days", "since Mar 1, 2025"
+    matched: str = ""  # the text of the question that named the window (empty for recency words)
+
+    @property
+    def bounded(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    @property
+    def phrase(self) -> str:
+        """How the label reads after "Nothing in my sources": "from this week", "since ..."."""
+        if not self.label:
+            return ""
+        if self.label.startswith(("since ", "before ")):
+            return self.label
+        return f"from {self.label}"
+
+    def contains(self, when: datetime | None) -> bool:
+        if when is None:
+            return not self.bounded
+        when = _utc(when)
+        if self.since is not None and when < self.since:
+            return False
+        return not (self.until is not None and when >= self.until)
+
+
+MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
+    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH_NAMES = [
+    "", "January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December",
+]  # fmt: skip
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2,
+    "few": 3, "a few": 3,
+}  # fmt: skip
+
+_MONTH_RE = (
+    r"(?P<month>january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+)
+_YEAR_RE = r"(?P<year>(?:19|20)\d\d)"
+_NUM_RE = (
+    r"(?P<num>\d{1,4}|a few|a couple of|couple of|few|one|two|three|four|five|six|seven|eight"
+    r"|nine|ten|eleven|twelve)"
+)
+_UNIT_RE = r"(?P<unit>hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?)"
+_RECENT_RE = re.compile(
+    r"\b(latest|newest|most recent|recent|recently|lately|new|current|currently|just released"
+    r"|right now|these days|nowadays)\b",
+    re.IGNORECASE,
+)
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def _month_start(year: int, month: int) -> datetime:
+    while month < 1:
+        month += 12
+        year -= 1
+    while month > 12:
+        month -= 12
+        year += 1
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _minus_months(dt: datetime, months: int) -> datetime:
+    """Calendar subtraction, clamping the day (Mar 31 - 1 month → Feb 28/29)."""
+    total = dt.year * 12 + (dt.month - 1) - months
+    year, month0 = divmod(total, 12)
+    month = month0 + 1
+    nxt = _month_start(year, month + 1)
+    last_day = (nxt - timedelta(days=1)).day
+    return dt.replace(year=year, month=month, day=min(dt.day, last_day))
+
+
+def format_day(dt: datetime) -> str:
+    """Jul 24, 2025."""
+    return f"{dt:%b} {dt.day}, {dt.year}"
+
+
+def _num(text: str) -> int:
+    text = text.lower().strip()
+    if text.isdigit():
+        return int(text)
+    return _NUMBER_WORDS.get(text.removeprefix("a ").strip(), _NUMBER_WORDS.get(text, 1))
+
+
+def _most_recent_month(month: int, now: datetime) -> int:
+    """The year of the latest occurrence of `month` that has started by `now`."""
+    return now.year if month <= now.month else now.year - 1
+
+
+# Each rule: (pattern, handler(match, now) -> TimeWindow | None). First match wins, so more
+# specific patterns come first.
+Handler = Callable[[re.Match[str], datetime], "TimeWindow | None"]
+
+
+def _w(since: datetime | None, until: datetime | None, label: str, m: re.Match[str]) -> TimeWindow:
+    return TimeWindow(since=since, until=until, label=label, matched=m.group(0).strip())
+
+
+def _iso_since(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    try:
+        d = date.fromisoformat(m.group("iso"))
+    except ValueError:
+        return None
+    since = _day_start(d)
+    return _w(since, None, f"since {format_day(since)}", m)
+
+
+def _iso_before(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    try:
+        d = date.fromisoformat(m.group("iso"))
+    except ValueError:
+        return None
+    until = _day_start(d)
+    return _w(None, until, f"before {format_day(until)}", m)
+
+
+def _iso_on(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    try:
+        d = date.fromisoformat(m.group("iso"))
+    except ValueError:
+        return None
+    since = _day_start(d)
+    return _w(since, since + timedelta(days=1), format_day(since), m)
+
+
+def _since_month(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    month = MONTHS[m.group("month").lower()]
+    year = int(m.group("year")) if m.group("year") else _most_recent_month(month, now)
+    since = _month_start(year, month)
+    return _w(since, None, f"since {format_day(since)}", m)
+
+
+def _since_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    since = _month_start(int(m.group("year")), 1)
+    return _w(since, None, f"since {format_day(since)}", m)
+
+
+def _month_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    month = MONTHS[m.group("month").lower()]
+    year = int(m.group("year"))
+    return _w(
+        _month_start(year, month), _month_start(year, month + 1), f"{_MONTH_NAMES[month]} {year}", m
+    )
+
+
+def _in_month(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    month = MONTHS[m.group("month").lower()]
+    year = _most_recent_month(month, now)
+    return _w(
+        _month_start(year, month), _month_start(year, month + 1), f"{_MONTH_NAMES[month]} {year}", m
+    )
+
+
+def _in_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    year = int(m.group("year"))
+    return _w(_month_start(year, 1), _month_start(year + 1, 1), str(year), m)
+
+
+def _past_n(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    num = m.groupdict().get("num")
+    n = _num(num) if num else 1
+    if n <= 0:
+        return None
+    unit = m.group("unit").lower()
+    if unit.startswith("h"):
+        since, word = now - timedelta(hours=n), "hour"
+    elif unit.startswith("d"):
+        since, word = now - timedelta(days=n), "day"
+    elif unit.startswith("w"):
+        since, word = now - timedelta(weeks=n), "week"
+    elif unit.startswith("m"):
+        since, word = _minus_months(now, n), "month"
+    else:
+        since, word = _minus_months(now, 12 * n), "year"
+    label = f"the past {word}" if n == 1 else f"the past {n} {word}s"
+    return _w(since, None, label, m)
+
+
+def _today(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    return _w(_day_start(now.date()), None, "today", m)
+
+
+def _yesterday(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    today = _day_start(now.date())
+    return _w(today - timedelta(days=1), today, "yesterday", m)
+
+
+def _this_week(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    monday = _day_start(now.date() - timedelta(days=now.weekday()))
+    return _w(monday, None, "this week", m)
+
+
+def _last_week(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    monday = _day_start(now.date() - timedelta(days=now.weekday()))
+    return _w(monday - timedelta(days=7), monday, "last week", m)
+
+
+def _this_month(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    return _w(_month_start(now.year, now.month), None, "this month", m)
+
+
+def _last_month(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    start = _month_start(now.year, now.month)
+    return _w(_month_start(now.year, now.month - 1), start, "last month", m)
+
+
+def _this_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    return _w(_month_start(now.year, 1), None, "this year", m)
+
+
+def _last_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    return _w(_month_start(now.year - 1, 1), _month_start(now.year, 1), "last year", m)
+
+
+def _since_relative(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    inner = parse_time_window(m.group("rest"), now)
+    if inner.since is None:
+        return None
+    return _w(inner.since, None, f"since {format_day(inner.since)}", m)
+
+
+_ISO = r"(?P<iso>\d{4}-\d\d-\d\d)"
+_RULES: list[tuple[re.Pattern[str], Handler]] = [
+    (re.compile(rf"\b(?:since|after|from)\s+{_ISO}\b", re.I), _iso_since),
+    (re.compile(rf"\b(?:before|until|till)\s+{_ISO}\b", re.I), _iso_before),
+    (re.compile(rf"\b(?:on\s+)?{_ISO}\b", re.I), _iso_on),
+    (
+        re.compile(
+            rf"\bsince\s+(?:the\s+(?:start|beginning)\s+of\s+)?{_MONTH_RE}(?:,?\s+{_YEAR_RE})?\b",
+            re.I,
+        ),
+        _since_month,
+    ),
+    (
+        re.compile(rf"\bsince\s+(?:the\s+(?:start|beginning)\s+of\s+)?{_YEAR_RE}\b", re.I),
+        _since_year,
+    ),
+    (
+        re.compile(
+            r"\bsince\s+(?P<rest>yesterday|last\s+(?:week|month|year)"
+            r"|the\s+(?:start|beginning)\s+of\s+(?:this|the)\s+(?:week|month|year))\b",
+            re.I,
+        ),
+        _since_relative,
+    ),
+    (re.compile(rf"\b{_MONTH_RE},?\s+{_YEAR_RE}\b", re.I), _month_year),
+    (re.compile(rf"\b(?:in|during|throughout|of|for)\s+{_YEAR_RE}\b", re.I), _in_year),
+    (re.compile(rf"\b(?:in|during|throughout)\s+{_MONTH_RE}(?!\s*\d)\b", re.I), _in_month),
+    (
+        re.compile(
+            rf"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(?:past|last|previous)\s+"
+            rf"{_NUM_RE}\s+{_UNIT_RE}(?=\W|$)",
+            re.I,
+        ),
+        _past_n,
+    ),
+    (
+        re.compile(
+            rf"\b(?:(?:in|over|during|within|for)\s+the\s+(?:past|last)|(?:the\s+)?past)\s+"
+            rf"{_UNIT_RE}(?=\W|$)",
+            re.I,
+        ),
+        _past_n,
+    ),
+    (
+        re.compile(r"\btoday(?:'s)?\b|\bthis\s+(?:morning|afternoon|evening)\b|\btonight\b", re.I),
+        _today,
+    ),
+    (re.compile(r"\byesterday(?:'s)?\b", re.I), _yesterday),
+    (re.compile(r"\bthis\s+week(?:'s)?\b", re.I), _this_week),
+    (re.compile(r"\blast\s+week(?:'s)?\b", re.I), _last_week),
+    (re.compile(r"\bthis\s+month(?:'s)?\b", re.I), _this_month),
+    (re.compile(r"\blast\s+month(?:'s)?\b", re.I), _last_month),
+    (re.compile(r"\bthis\s+year(?:'s)?\b", re.I), _this_year),
+    (re.compile(r"\blast\s+year(?:'s)?\b", re.I), _last_year),
+]
+
+
+def parse_time_window(question: str, now: datetime) -> TimeWindow:
+    """The time window a question names, plus whether it asks for recent news.
+
+    "in the last week"/"past week" mean the past 7 days; "last week" alone means the previous
+    calendar week. A month without a year ("in March", "since March") is the latest March that
+    has begun. Recency words (latest, newest, recent, recently, new, ...) set prefer_recent.
+    """
+    now = _utc(now)
+    prefer_recent = bool(_RECENT_RE.search(question))
+    for pattern, handler in _RULES:
+        for m in pattern.finditer(question):
+            w = handler(m, now)
+            if w is not None:
+                return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched)
+    if prefer_recent:
+        return TimeWindow(prefer_recent=True)
+    return TimeWindow()
+
+
+_AGE_RE = re.compile(r"^\s*(\d+)\s*(h|d|w|m|mo|y)\s*$", re.IGNORECASE)
+_DATE_WORDS = frozenset(
+    ("today", "yesterday", "this week", "last week", "this month", "last month", "this year")
+)
+DATE_OPTION_HELP = "use YYYY-MM-DD, an age like 7d, 2w, 3m or 12h, or today/yesterday"
+
+
+def parse_date_option(s: str, now: datetime) -> datetime:
+    """A `--since` value → UTC datetime. Raises ValueError with a one-line message."""
+    now = _utc(now)
+    text = (s or "").strip()
+    if not text:
+        raise ValueError(f"empty date: {DATE_OPTION_HELP}")
+    m = _AGE_RE.match(text)
+    if m:
+        n, unit = int(m.group(1)), m.group(2).lower()
+        if unit == "h":
+            return now - timedelta(hours=n)
+        if unit == "d":
+            return now - timedelta(days=n)
+        if unit == "w":
+            return now - timedelta(weeks=n)
+        if unit in ("m", "mo"):
+            return _minus_months(now, n)
+        return _minus_months(now, 12 * n)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    else:
+        dt = _utc(dt)
+        if dt > now + timedelta(days=1):
+            raise ValueError(f"date {text!r} is in the future")
+        return dt
+    lowered = text.lower()
+    if lowered in _DATE_WORDS:
+        w = parse_time_window(lowered, now)
+        if w.since is not None:
+            return w.since
+    raise ValueError(f"invalid date {text!r}: {DATE_OPTION_HELP}")

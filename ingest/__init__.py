@@ -1,0 +1,1 @@
+"""newsbot, the writer side: feeds → articles → chunks → vectors. Never imports bot."""

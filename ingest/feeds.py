@@ -1,0 +1,254 @@
+"""feeds.toml → Feed records, with one-line errors; and atomic edits of that file.
+
+The file is a list of `[[feeds]]` tables::
+
+    [[feeds]]
+    name = "OpenAI News"                      # required, unique
+    url = "https://openai.com/news/rss.xml"   # http(s)://, file:// or a filesystem path
+    tags = ["lab", "openai"]                  # optional
+    full_text = false                         # optional: fetch each page and extract its text
+    enabled = true                            # optional
+
+A relative filesystem path is resolved against the folder of the TOML file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from ingest.models import ConfigError, Feed
+
+FEED_KEYS = frozenset({"name", "url", "tags", "full_text", "enabled"})
+HTTP_SCHEMES = frozenset({"http", "https"})
+
+DEFAULT_HEADER = (
+    "# newsbot feeds: one [[feeds]] table per feed.\n"
+    "# Keys: name (required, unique), url (required: http(s)://, file:// or a path relative to\n"
+    "# this file), tags (list of strings), full_text (fetch each article page), enabled.\n"
+)
+
+# "openai.com/news/rss.xml": a URL that lost its scheme, not a file someone meant.
+_HOSTLIKE = re.compile(
+    r"^(?:www\.[^/\\]+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}[:/?])", re.IGNORECASE
+)
+
+
+def url_kind(url: str) -> str:
+    """'http' for http(s) URLs, 'file' for file:// URLs and plain paths, else the bad scheme."""
+    if "://" not in url:
+        return "file"  # a filesystem path (also "C:\\feeds\\x.xml")
+    scheme = url.split("://", 1)[0].strip().lower()
+    if scheme in HTTP_SCHEMES:
+        return "http"
+    if scheme == "file":
+        return "file"
+    return scheme or "(empty)"
+
+
+def _check_url(url: str, where: str, base_dir: Path | None) -> str:
+    """Validate one feed url; return it with a relative plain path made absolute."""
+    url = url.strip()
+    if not url:
+        raise ConfigError(f"{where}: 'url' is empty")
+    if any(c.isspace() for c in url) and "://" in url:
+        raise ConfigError(f"{where}: url {url!r} contains whitespace")
+    kind = url_kind(url)
+    if kind == "http":
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as e:
+            raise ConfigError(f"{where}: url {url!r} is not a valid URL ({e})") from None
+        if not host:
+            raise ConfigError(f"{where}: url {url!r} has no host")
+        return url
+    if kind == "file":
+        if "://" in url:  # file:///abs/path
+            return url
+        path = Path(url).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.exists() and _HOSTLIKE.match(url):
+            raise ConfigError(f"{where}: url {url!r} has no scheme; did you mean 'https://{url}'?")
+        return str(path)
+    raise ConfigError(
+        f"{where}: url {url!r} has unsupported scheme {kind!r} (use http, https, file or a path)"
+    )
+
+
+def _feed_from_table(table: Any, where: str, base_dir: Path | None) -> Feed:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table ([[feeds]]), got {type(table).__name__}")
+    unknown = sorted(set(table) - FEED_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(FEED_KEYS))
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
+    name = table.get("name")
+    if name is None:
+        raise ConfigError(f"{where}: missing 'name'")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: 'name' must be a string, got {type(name).__name__}")
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"{where}: 'name' is empty")
+    if any(c in name for c in "\r\n\t"):
+        raise ConfigError(f"{where}: 'name' must be a single line")
+    where = f"{where} ({name!r})"
+    url = table.get("url")
+    if url is None:
+        raise ConfigError(f"{where}: missing 'url'")
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}: 'url' must be a string, got {type(url).__name__}")
+    url = _check_url(url, where, base_dir)
+    tags = table.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f"{where}: 'tags' must be a list of strings, e.g. tags = [\"lab\"]")
+    clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    flags: dict[str, bool] = {}
+    for key, default in (("full_text", False), ("enabled", True)):
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key!r} must be true or false, got {type(value).__name__}")
+        flags[key] = value
+    return Feed(name=name, url=url, tags=clean_tags, **flags)
+
+
+def parse_feeds_toml(text: str, source: str, base_dir: Path | None = None) -> list[Feed]:
+    """Parse feeds.toml content; `source` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = " ".join(str(e).split())
+        raise ConfigError(f"{source}: invalid TOML: {msg}") from None
+    unknown = sorted(set(data) - {"feeds"})
+    if unknown:
+        hint = " (did you mean [[feeds]]?)" if unknown[0] in ("feed", "Feeds", "FEEDS") else ""
+        raise ConfigError(f"{source}: unknown top-level key {unknown[0]!r}{hint}")
+    tables = data.get("feeds", [])
+    if not isinstance(tables, list):
+        raise ConfigError(f"{source}: 'feeds' must be an array of tables ([[feeds]])")
+    feeds: list[Feed] = []
+    seen: dict[str, int] = {}
+    for i, table in enumerate(tables, start=1):
+        feed = _feed_from_table(table, f"{source}: feed #{i}", base_dir)
+        if feed.name in seen:
+            raise ConfigError(
+                f"{source}: duplicate feed name {feed.name!r} (feeds #{seen[feed.name]} and #{i})"
+            )
+        seen[feed.name] = i
+        feeds.append(feed)
+    return feeds
+
+
+def load_feeds(path: Path) -> list[Feed]:
+    """Read and validate feeds.toml. Raises ConfigError with one line naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: feeds file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a feeds TOML file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read feeds file ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {e.start})") from None
+    return parse_feeds_toml(text, str(path), path.resolve().parent)
+
+
+def _header_of(path: Path) -> str:
+    """The leading comment block of an existing file (kept on save), else the default header."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return DEFAULT_HEADER
+    header: list[str] = []
+    for line in lines:
+        if line.startswith("#") or (header and not line.strip()):
+            header.append(line)
+        else:
+            break
+    text = "".join(header).rstrip()
+    return text + "\n" if text else DEFAULT_HEADER
+
+
+def _table_of(feed: Feed, base_dir: Path) -> dict[str, Any]:
+    url = feed.url
+    if url_kind(url) == "file" and "://" not in url:
+        # keep paths under the file's folder relative, as a person would write them
+        with contextlib.suppress(ValueError):
+            url = Path(url).resolve().relative_to(base_dir).as_posix()
+    table: dict[str, Any] = {"name": feed.name, "url": url}
+    if feed.tags:
+        table["tags"] = list(feed.tags)
+    if feed.full_text:
+        table["full_text"] = True
+    if not feed.enabled:
+        table["enabled"] = False
+    return table
+
+
+def save_feeds(path: Path, feeds: list[Feed]) -> None:
+    """Write feeds atomically (temp file in the same folder + os.replace), keeping the header."""
+    path = Path(path)
+    base_dir = path.resolve().parent
+    names = [f.name for f in feeds]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"{path}: duplicate feed name {dup!r}")
+    body = tomli_w.dumps({"feeds": [_table_of(f, base_dir) for f in feeds]})
+    text = _header_of(path) + "\n" + body
+    # Round-trip check before touching the file: never write something load_feeds rejects.
+    parse_feeds_toml(text, str(path), base_dir)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=base_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def add_feed(path: Path, feed: Feed) -> list[Feed]:
+    """Append a feed (validated like the file's own entries); creates the file if missing."""
+    path = Path(path)
+    feeds = load_feeds(path) if path.exists() else []
+    base_dir = path.resolve().parent
+    checked = _feed_from_table(_table_of(feed, base_dir), f"{path}: new feed", base_dir)
+    for existing in feeds:
+        if existing.name == checked.name:
+            raise ConfigError(f"{path}: a feed named {checked.name!r} already exists")
+        if existing.url == checked.url:
+            raise ConfigError(f"{path}: feed {existing.name!r} already has the url {checked.url!r}")
+    feeds.append(checked)
+    save_feeds(path, feeds)
+    return feeds
+
+
+def remove_feed(path: Path, name: str) -> Feed:
+    """Remove the feed called `name`; returns it. ConfigError if there is no such feed."""
+    path = Path(path)
+    feeds = load_feeds(path)
+    for i, feed in enumerate(feeds):
+        if feed.name == name.strip():
+            del feeds[i]
+            save_feeds(path, feeds)
+            return feed
+    known = ", ".join(repr(f.name) for f in feeds[:10]) or "none"
+    raise ConfigError(f"{path}: no feed named {name!r} (feeds: {known})")

@@ -1,0 +1,436 @@
+"""HTTP (and file) fetching of feeds and article pages: conditional GET, size caps, retries.
+
+Nothing here raises for a failed fetch: every failure becomes a FetchResult with
+status "error" and a one-line `error`, so one bad feed never stops an ingest run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Iterable
+from datetime import UTC
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from ingest.config import Settings
+from ingest.feeds import url_kind
+from ingest.models import Feed, FeedState, FetchResult
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+MAX_REDIRECTS = 5
+RETRY_AFTER_CAP = 60.0  # seconds; a server asking for longer is not retried in this run
+JITTER = 0.1  # fraction of the backoff added at random
+TOTAL_DEADLINE_FACTOR = 3  # one attempt may take at most 3 x fetch_timeout in total
+
+
+class _Oversize(Exception):
+    pass
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt; `delay` overrides the backoff when set (Retry-After)."""
+
+    def __init__(self, message: str, http_status: int | None = None, delay: float | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+        self.delay = delay
+
+
+def format_bytes(n: int) -> str:
+    """10_000_000 -> '10 MB', 3_500_000 -> '3.5 MB', 2048 -> '2 kB'."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g} MB"
+    if n >= 1000:
+        return f"{n / 1000:.3g} kB"
+    return f"{n} bytes"
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _status_line(code: int, reason: str = "") -> str:
+    if not reason:
+        try:
+            reason = HTTPStatus(code).phrase
+        except ValueError:
+            reason = ""
+    return f"HTTP {code} {reason}".strip()
+
+
+def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in headers.multi_items():
+        k = key.lower()
+        out[k] = f"{out[k]}, {value}" if k in out else value
+    return out
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(settings: Settings, attempt: int) -> float:
+    """settings.fetch_backoff * 2**attempt plus up to 10% jitter."""
+    base = settings.fetch_backoff * (2**attempt)
+    return base + random.uniform(0, base * JITTER)
+
+
+def make_client(settings: Settings, *, accept: str = FEED_ACCEPT) -> httpx.AsyncClient:
+    """The one shared client of an ingest run: redirects (max 5), timeouts, User-Agent."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(settings.fetch_timeout),
+        headers={"User-Agent": settings.user_agent, "Accept": accept},
+        limits=httpx.Limits(
+            max_connections=max(settings.fetch_concurrency * 2, 10),
+            max_keepalive_connections=settings.fetch_concurrency,
+        ),
+    )
+
+
+# ---------------------------------------------------------------- files
+
+
+def _file_path(url: str) -> Path:
+    if "://" in url:
+        parts = urlsplit(url)
+        host = parts.netloc
+        path = url2pathname(unquote(parts.path))
+        if host and host != "localhost":
+            path = f"//{host}{path}"  # UNC-style; will most likely not exist
+        return Path(path)
+    return Path(url).expanduser()
+
+
+def _read_file(feed_name: str, url: str, state: FeedState | None, cap: int) -> FetchResult:
+    path = _file_path(url)
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return FetchResult(feed_name, "error", url=url, error=f"not a file: {path}")
+        # A file's validator: size + mtime in ns, so an edit within the same second still counts.
+        etag = f'W/"file-{st.st_size}-{st.st_mtime_ns}"'
+        last_modified = email.utils.formatdate(st.st_mtime, usegmt=True)
+        if state is not None and state.etag == etag:
+            return FetchResult(
+                feed_name, "not_modified", url=url, etag=etag, last_modified=last_modified
+            )
+        if st.st_size > cap:
+            return FetchResult(
+                feed_name,
+                "error",
+                url=url,
+                error=f"file larger than {format_bytes(cap)} cap ({format_bytes(st.st_size)})",
+            )
+        with path.open("rb") as f:
+            body = f.read(cap + 1)
+    except FileNotFoundError:
+        return FetchResult(feed_name, "error", url=url, error=f"file not found: {path}")
+    except PermissionError:
+        return FetchResult(feed_name, "error", url=url, error=f"permission denied: {path}")
+    except OSError as e:
+        msg = f"cannot read {path}: {e.strerror or e}"
+        return FetchResult(feed_name, "error", url=url, error=msg)
+    if len(body) > cap:  # grew while we read it
+        return FetchResult(
+            feed_name, "error", url=url, error=f"file larger than {format_bytes(cap)} cap"
+        )
+    return FetchResult(feed_name, "ok", body=body, url=url, etag=etag, last_modified=last_modified)
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, or _Oversize as soon as more than `cap` bytes have arrived."""
+    declared = response.headers.get("content-length")
+    if (
+        declared
+        and declared.isdigit()
+        and int(declared) > cap
+        and "content-encoding" not in response.headers
+    ):
+        raise _Oversize
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise _Oversize
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    feed_name: str,
+    url: str,
+    request_headers: dict[str, str],
+    state: FeedState | None,
+    settings: Settings,
+) -> FetchResult:
+    """One GET. Returns a final result, or raises _Retryable."""
+    async with client.stream("GET", url, headers=request_headers) as resp:
+        headers = _lower_headers(resp.headers)
+        final_url = str(resp.url)
+        code = resp.status_code
+        etag = headers.get("etag")
+        last_modified = headers.get("last-modified")
+        if code == 304:
+            return FetchResult(
+                feed_name,
+                "not_modified",
+                headers=headers,
+                url=final_url,
+                etag=etag or (state.etag if state else None),
+                last_modified=last_modified or (state.last_modified if state else None),
+                http_status=code,
+            )
+        status_line = _status_line(code, resp.reason_phrase)
+        if code == 429 or code >= 500:
+            wait = parse_retry_after(headers.get("retry-after"))
+            if wait is not None and wait > RETRY_AFTER_CAP:
+                return FetchResult(
+                    feed_name,
+                    "error",
+                    headers=headers,
+                    url=final_url,
+                    http_status=code,
+                    error=f"{status_line} (server asks to retry after {wait:.0f} s)",
+                )
+            raise _Retryable(status_line, http_status=code, delay=wait)
+        if code >= 300:  # 4xx other than 429; 3xx that were not followed
+            hint = ""
+            if 300 <= code < 400:
+                hint = " (redirect without a usable Location)"
+            return FetchResult(
+                feed_name,
+                "error",
+                headers=headers,
+                url=final_url,
+                http_status=code,
+                error=status_line + hint,
+            )
+        try:
+            body = await _read_capped(resp, settings.max_feed_bytes)
+        except _Oversize:
+            return FetchResult(
+                feed_name,
+                "error",
+                headers=headers,
+                url=final_url,
+                http_status=code,
+                error=f"response larger than {format_bytes(settings.max_feed_bytes)} cap",
+            )
+        return FetchResult(
+            feed_name,
+            "ok",
+            body=body,
+            headers=headers,
+            url=final_url,
+            etag=etag,
+            last_modified=last_modified,
+            http_status=code,
+        )
+
+
+def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """(one-line message, retryable) for an exception raised by httpx."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return f"timed out after {timeout:g} s", True
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"too many redirects (more than {MAX_REDIRECTS})", False
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"unsupported URL: {_one_line(exc)}", False
+    if isinstance(exc, httpx.InvalidURL | httpx.LocalProtocolError):
+        return f"invalid URL or request: {_one_line(exc)}", False
+    if isinstance(exc, httpx.DecodingError):
+        return f"could not decode the response body: {_one_line(exc)}", False
+    if isinstance(exc, httpx.ConnectError):
+        detail = _one_line(exc) or type(exc).__name__
+        return f"connection failed: {detail}", True
+    if isinstance(exc, httpx.TransportError):  # ReadError, RemoteProtocolError, ...
+        detail = _one_line(exc) or "connection closed"
+        return f"network error: {detail}", True
+    return f"unexpected error: {type(exc).__name__}: {_one_line(exc)}", False
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient, feed: Feed, state: FeedState | None, settings: Settings
+) -> FetchResult:
+    """Fetch one feed (HTTP with conditional GET and retries, or a local file). Never raises."""
+    try:
+        return await _fetch_feed(client, feed, state, settings)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # a bug of ours must not stop the run either
+        log.exception("feed=%s unexpected fetch failure", feed.name)
+        return FetchResult(
+            feed.name,
+            "error",
+            url=feed.url,
+            error=f"unexpected error: {type(e).__name__}: {_one_line(e)}",
+        )
+
+
+async def _fetch_feed(
+    client: httpx.AsyncClient, feed: Feed, state: FeedState | None, settings: Settings
+) -> FetchResult:
+    kind = url_kind(feed.url)
+    if kind == "file":
+        return await asyncio.to_thread(
+            _read_file, feed.name, feed.url, state, settings.max_feed_bytes
+        )
+    if kind != "http":
+        return FetchResult(
+            feed.name, "error", url=feed.url, error=f"unsupported URL scheme {kind!r}"
+        )
+    request_headers: dict[str, str] = {}
+    if state is not None and state.etag:
+        request_headers["If-None-Match"] = state.etag
+    if state is not None and state.last_modified:
+        request_headers["If-Modified-Since"] = state.last_modified
+
+    attempts = settings.fetch_retries + 1
+    deadline = settings.fetch_timeout * TOTAL_DEADLINE_FACTOR
+    last_error = "no attempt made"
+    last_status: int | None = None
+    for attempt in range(attempts):
+        delay: float | None = None
+        try:
+            async with asyncio.timeout(deadline):
+                result = await _attempt(
+                    client, feed.name, feed.url, request_headers, state, settings
+                )
+            if result.status == "error":
+                log.warning("feed=%s fetch failed: %s", feed.name, result.error)
+            return result
+        except _Retryable as e:
+            last_error, last_status, delay = str(e), e.http_status, e.delay
+        except Exception as e:
+            message, retryable = _describe(e, settings.fetch_timeout)
+            last_error, last_status = message, None
+            if not retryable:
+                break
+        if attempt + 1 < attempts:
+            wait = backoff_delay(settings, attempt)
+            if delay is not None:
+                wait = max(wait, min(delay, RETRY_AFTER_CAP))
+            log.info(
+                "feed=%s attempt %d/%d failed (%s); retrying in %.2f s",
+                feed.name,
+                attempt + 1,
+                attempts,
+                last_error,
+                wait,
+            )
+            await asyncio.sleep(wait)
+    if attempts > 1 and attempt + 1 == attempts:
+        last_error = f"{last_error} (after {attempts} attempts)"
+    log.warning("feed=%s fetch failed: %s", feed.name, last_error)
+    return FetchResult(feed.name, "error", url=feed.url, error=last_error, http_status=last_status)
+
+
+async def fetch_all(
+    feeds: Iterable[Feed],
+    states: dict[str, FeedState],
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> list[FetchResult]:
+    """Fetch every given feed with at most settings.fetch_concurrency in flight.
+
+    Results are in the order of `feeds`. One client is shared (pass your own to reuse it).
+    """
+    feed_list = list(feeds)
+    semaphore = asyncio.Semaphore(settings.fetch_concurrency)
+
+    async def one(c: httpx.AsyncClient, feed: Feed) -> FetchResult:
+        async with semaphore:
+            started = time.monotonic()
+            result = await fetch_feed(c, feed, states.get(feed.name), settings)
+            log.info(
+                "feed=%s fetched status=%s http=%s bytes=%d in %.2f s",
+                feed.name,
+                result.status,
+                result.http_status,
+                len(result.body),
+                time.monotonic() - started,
+            )
+            return result
+
+    if client is not None:
+        return list(await asyncio.gather(*(one(client, f) for f in feed_list)))
+    async with make_client(settings) as own:
+        return list(await asyncio.gather(*(one(own, f) for f in feed_list)))
+
+
+async def fetch_page(
+    client: httpx.AsyncClient, url: str, settings: Settings
+) -> tuple[bytes, dict[str, str]] | None:
+    """GET an article page for full-text extraction (cap: max_page_bytes). None on any failure."""
+    if url_kind(url) != "http":
+        log.warning("page %s: not an http(s) URL; skipped", url)
+        return None
+    try:
+        async with asyncio.timeout(settings.fetch_timeout * TOTAL_DEADLINE_FACTOR):
+            async with client.stream("GET", url, headers={"Accept": PAGE_ACCEPT}) as resp:
+                headers = _lower_headers(resp.headers)
+                if resp.status_code >= 300:
+                    log.warning(
+                        "page %s: %s", url, _status_line(resp.status_code, resp.reason_phrase)
+                    )
+                    return None
+                ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+                if ctype and not (
+                    ctype.startswith("text/") or "html" in ctype or ctype.endswith("xml")
+                ):
+                    log.warning("page %s: not an HTML page (%s)", url, ctype)
+                    return None
+                try:
+                    body = await _read_capped(resp, settings.max_page_bytes)
+                except _Oversize:
+                    log.warning(
+                        "page %s: larger than %s cap", url, format_bytes(settings.max_page_bytes)
+                    )
+                    return None
+                headers["x-final-url"] = str(resp.url)
+                return body, headers
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        message, _ = _describe(e, settings.fetch_timeout)
+        log.warning("page %s: %s", url, message)
+        return None

@@ -1,0 +1,336 @@
+"""One ingest run: fetch → parse → normalize → dedupe → store → chunk → embed. Idempotent and
+resumable: a killed run leaves the corpus consistent and the next run finishes its work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
+
+from filelock import FileLock, Timeout
+
+from ingest.chunk import Chunker
+from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.feeds import load_feeds
+from ingest.fetch import fetch_all, fetch_page
+from ingest.models import (
+    Article,
+    Chunk,
+    ConfigError,
+    Feed,
+    FeedState,
+    FetchResult,
+    NewsbotError,
+    utcnow,
+)
+from ingest.parse import extract_full_text, parse_feed
+from ingest.store import Corpus
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Planned = tuple[Article, tuple[str, ...], list[Chunk]]
+
+EMBED_BATCH_CHUNKS = 128  # chunks per Chroma write; a kill loses at most one batch of work
+FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
+
+
+class IngestLocked(NewsbotError):
+    """Another ingest (command line or bot) holds the lock."""
+
+
+@dataclass
+class FeedReport:
+    name: str
+    status: str  # ok | not_modified | error
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    items: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class IngestReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    embedded_articles: int = 0
+    embedded_chunks: int = 0
+    pruned: int = 0
+    pending: int = 0
+    seconds: float = 0.0
+    reindex: bool = False
+
+    @property
+    def failed(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.status == "error"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["ok"] = not self.failed
+        d["totals"] = {
+            k: sum(getattr(f, k) for f in self.feeds)
+            for k in ("items", "new", "updated", "unchanged")
+        }
+        return d
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """One ingest at a time per data dir (command line and bot share this lock)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IngestLocked(
+            f"another ingest is already running on {settings.data_dir} "
+            f"(lock {settings.lock_path}); try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class _Reporter:
+    """A progress bar on a terminal; a log line every few seconds otherwise; plus a callback."""
+
+    def __init__(self, total: int, callback: Progress | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+        self.bar = None
+        self.last_log = time.monotonic()
+        if sys.stderr.isatty() and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif time.monotonic() - self.last_log > 10:
+            log.info("embedding: %d/%d chunks", self.done, self.total)
+            self.last_log = time.monotonic()
+        if self.callback:
+            self.callback("embed", self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _next_state(
+    feed: Feed, old: FeedState | None, res: FetchResult, error: str | None, items: int
+) -> FeedState:
+    now = utcnow()
+    base = old or FeedState(name=feed.name)
+    if error:
+        return replace(
+            base,
+            url=feed.url,
+            last_attempt=now,
+            last_error=error,
+            consecutive_failures=base.consecutive_failures + 1,
+        )
+    return replace(
+        base,
+        url=feed.url,
+        last_attempt=now,
+        last_success=now,
+        last_error=None,
+        consecutive_failures=0,
+        etag=res.etag or (base.etag if res.status == "not_modified" else None),
+        last_modified=res.last_modified
+        or (base.last_modified if res.status == "not_modified" else None),
+        items_last_fetch=items if res.status == "ok" else base.items_last_fetch,
+    )
+
+
+def _with_full_text(articles: list[Article], known: set[str], settings: Settings) -> list[Article]:
+    """Replace short summaries of NEW articles by the extracted page text (trafilatura)."""
+    import httpx
+
+    todo = [a for a in articles if a.id not in known and len(a.text) < FULL_TEXT_MIN_CHARS]
+    if not todo:
+        return articles
+
+    async def run() -> dict[str, str]:
+        sem = asyncio.Semaphore(settings.fetch_concurrency)
+        out: dict[str, str] = {}
+        async with httpx.AsyncClient(
+            follow_redirects=True,
+            timeout=settings.fetch_timeout,
+            headers={"User-Agent": settings.user_agent},
+        ) as client:
+
+            async def one(a: Article) -> None:
+                async with sem:
+                    page = await fetch_page(client, a.url, settings)
+                if page is not None:
+                    text = extract_full_text(page[0], a.url)
+                    if text and len(text) > len(a.text):
+                        out[a.id] = text
+
+            await asyncio.gather(*(one(a) for a in todo))
+        return out
+
+    texts = asyncio.run(run())
+    return [replace(a, text=texts[a.id]) if a.id in texts else a for a in articles]
+
+
+def check_feed(feed: Feed, settings: Settings) -> ParseResult:
+    """Fetch and parse one feed once, storing nothing (to validate a feed before adding it)."""
+    [res] = asyncio.run(fetch_all([feed], {}, settings))
+    if res.status == "error":
+        return ParseResult(feed=feed.name, error=res.error or "fetch failed")
+    return parse_feed(feed, res)
+
+
+def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> list[FeedReport]:
+    """Fetch and parse every feed; store each feed's articles with its new state."""
+    states = {s.name: s for s in corpus.feed_states()}
+    results = asyncio.run(fetch_all(list(feeds), states, settings))
+    by_name = {f.name: f for f in feeds}
+    reports = []
+    for res in results:
+        feed = by_name[res.feed]
+        report = FeedReport(name=feed.name, status=res.status)
+        error = res.error if res.status == "error" else None
+        articles: list[Article] = []
+        if res.status == "ok":
+            parsed = parse_feed(feed, res)
+            report.warnings = list(parsed.warnings)
+            if parsed.error:
+                error = parsed.error
+            else:
+                articles = list(parsed.articles)
+                if feed.full_text:
+                    known = corpus.known_ids(feed.name, [a.id for a in articles])
+                    articles = [
+                        a for a in _with_full_text(articles, known, settings) if a.id not in known
+                    ]
+        report.items = len(articles)
+        state = _next_state(feed, states.get(feed.name), res, error, len(articles))
+        if error:
+            report.status, report.error = "error", error
+            corpus.save_feed_state(state)  # validators of the last good fetch are kept
+            log.warning("feed %s: %s", feed.name, error)
+        else:
+            outcome = corpus.upsert_feed(feed.name, articles, state)
+            report.new, report.updated, report.unchanged = (
+                outcome.new,
+                outcome.updated,
+                outcome.unchanged,
+            )
+            log.info(
+                "feed %s: %s, %d items (%d new, %d updated)",
+                feed.name,
+                res.status,
+                report.items,
+                report.new,
+                report.updated,
+            )
+        for w in report.warnings:
+            log.warning("feed %s: %s", feed.name, w)
+        reports.append(report)
+    return reports
+
+
+def _batches(planned: list[Planned], max_chunks: int) -> Iterator[list[Planned]]:
+    """Consecutive groups of whole articles holding about `max_chunks` chunks each."""
+    batch: list[Planned] = []
+    size = 0
+    for item in planned:
+        batch.append(item)
+        size += len(item[2])
+        if size >= max_chunks:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def embed_pending(
+    corpus: Corpus, embedder: Embedder, settings: Settings, progress: Progress | None = None
+) -> tuple[int, int]:
+    """Chunk and embed every pending article, in batches. Returns (articles, chunks)."""
+    ids = corpus.pending_ids()
+    if not ids:
+        return 0, 0
+    chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
+    # Chunk everything first (cheap) so progress is counted in chunks, the real unit of work.
+    planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
+    reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
+    n_articles = n_chunks = 0
+    try:
+        for batch in _batches(planned, EMBED_BATCH_CHUNKS):
+            texts = [c.text for _, _, chunks in batch for c in chunks]
+            corpus.store_embeddings(batch, embedder.embed_texts(texts))
+            n_articles += len(batch)
+            n_chunks += len(texts)
+            reporter.advance(len(texts))
+    finally:
+        reporter.close()
+    return n_articles, n_chunks
+
+
+def run_ingest(
+    settings: Settings,
+    feeds: Sequence[Feed] | None = None,
+    *,
+    only: Sequence[str] = (),
+    reindex: bool = False,
+    progress: Progress | None = None,
+    corpus: Corpus | None = None,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """One full run under the ingest lock. With `reindex`, nothing is fetched: the vectors of
+    every stored article (or of the `only` feeds) are rebuilt. Pass the process's `corpus` and
+    `embedder` to reuse them (the bot does); otherwise they are opened/loaded here as needed."""
+    started = time.monotonic()
+    with ingest_lock(settings):
+        store = corpus or Corpus(settings)
+        try:
+            report = IngestReport(reindex=reindex)
+            if reindex:
+                if only:
+                    for name in only:
+                        store.mark_feed_pending(name)
+                else:
+                    store.reset_vectors()
+            else:
+                all_feeds = list(feeds) if feeds is not None else load_feeds(settings.feeds)
+                chosen = [f for f in all_feeds if f.enabled and (not only or f.name in only)]
+                unknown = set(only) - {f.name for f in all_feeds}
+                if unknown:
+                    raise ConfigError(
+                        f"no feed named {', '.join(sorted(unknown))} in the feeds file"
+                    )
+                report.feeds = ingest_feeds(store, chosen, settings)
+            if settings.retention_days:
+                cutoff = utcnow() - timedelta(days=settings.retention_days)
+                report.pruned = store.prune_older_than(cutoff)
+            store.check_model(settings.embedding_model)
+            if store.pending_count():
+                emb = embedder or Embedder.from_settings(settings)
+                report.embedded_articles, report.embedded_chunks = embed_pending(
+                    store, emb, settings, progress
+                )
+            report.pending = store.pending_count()
+            store.set_meta("last_ingest", utcnow().isoformat())
+        finally:
+            if store is not corpus:
+                store.close()
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
