@@ -9,7 +9,9 @@ Relevance rule (see `_relevance`): the question is answerable from the hits when
 cosine similarity reaches `settings.relevance_threshold`, or when a hit that is at most 0.10
 below the threshold is a strong keyword match: it contains every distinctive term of the
 question (the single term must be in the title when there is only one; at least 75% of them when
-there are four or more). Keyword-only hits (similarity 0) get their similarity computed here.
+there are four or more). A hit also counts when every distinctive term names its feed ("What
+did Google DeepMind release this week?" and a hit from the "Google DeepMind" feed), whatever its
+similarity. Keyword-only hits (similarity 0) get their similarity computed here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from bot.llm import ChatLLM, LLMError
+from bot.llm import MAX_ANSWER_TOKENS, ChatLLM, LLMError
 from bot.models import Answer, Hit, Source, Turn
 from bot.prompts import load_prompt, render_prompt
 from bot.timeparse import TimeWindow, format_day, parse_time_window
@@ -196,7 +198,8 @@ _MD_SUBS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
     (re.compile(r"<[^>\n]{1,300}>"), " "),
     (re.compile(r"https?://\S+|www\.\S+"), " "),
-    (re.compile(r"\[\s*\d+(?:\s*[,-]\s*\d+)*\s*\]"), ""),  # footnote refs: would clash with ours
+    # footnote refs like [3] in the source text would clash with our citation markers
+    (re.compile(r"[ \t]*\[\s*\d+(?:\s*[,-]\s*\d+)*\s*\]"), ""),
     (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),
     (re.compile(r"^\s*>\s?", re.M), ""),
     (re.compile(r"^\s*(?:[-*+•◦▪]|\d{1,2}[.)])\s+", re.M), ""),
@@ -229,7 +232,7 @@ _ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec est dept"""
     )
 )
-_SENT_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9])")
+_SENT_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Za-z0-9])")
 _BOILERPLATE = re.compile(
     r"^(?:read more|continue reading|click here|subscribe|sign up|share this|follow us|posted by|"
     r"posted in|image:|image credit|photo:|credit:|source:|via |tags?:|filed under|related:|"
@@ -454,11 +457,14 @@ class Answerer:
         embedder: Embedder,
         *,
         context_chars: int = CONTEXT_CHARS,
+        max_answer_tokens: int = MAX_ANSWER_TOKENS,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.context_chars = context_chars
-        self.llm: ChatLLM | None = ChatLLM(settings) if settings.llm != "none" else None
+        self.context_chars = context_chars  # LLM prompt budget for source text
+        self.llm: ChatLLM | None = (
+            ChatLLM(settings, max_tokens=max_answer_tokens) if settings.llm != "none" else None
+        )
 
     # ----------------------------------------------------------------- public
 
@@ -488,7 +494,8 @@ class Answerer:
                 prefer_recent=window.prefer_recent,
                 label=f"since {format_day(since)}",
             )
-        query = build_query(_strip_window(q, window), history)
+        focus = _strip_window(q, window)  # this question alone, without its time words
+        query = build_query(focus, history)  # + the previous question(s) for a follow-up
         hits = retriever.search(
             query,
             feed=feed,
@@ -508,8 +515,8 @@ class Answerer:
             if kw or s >= min(max(rel.sims), self.settings.relevance_threshold) - 0.12
         ]
         if self.llm is None:
-            return self._extractive(q, query, qvec, use, as_of)
-        return self._with_llm(q, query, qvec, use, history, as_of, now)
+            return self._extractive(q, query, focus, qvec, use, as_of)
+        return self._with_llm(q, query, focus, qvec, use, history, as_of, now)
 
     # ----------------------------------------------------------------- relevance
 
@@ -525,7 +532,8 @@ class Answerer:
         terms = keyword_terms(query)
         threshold = self.settings.relevance_threshold
         keyword = [
-            s >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, h)
+            (s >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, h))
+            or _feed_match(terms, h)
             for h, s in zip(hits, sims, strict=True)
         ]
         return _Relevance(max(sims) >= threshold or any(keyword), sims, keyword)
@@ -607,8 +615,22 @@ class Answerer:
         return out, articles
 
     def _extractive(
-        self, q: str, query: str, qvec: np.ndarray, hits: Sequence[Hit], as_of: datetime | None
+        self,
+        q: str,
+        query: str,
+        focus: str,
+        qvec: np.ndarray,
+        hits: Sequence[Hit],
+        as_of: datetime | None,
     ) -> Answer:
+        """The best 1-4 source sentences for the question, cited per article.
+
+        A sentence's score: cosine similarity of "<title>: <sentence>" to the question, + a
+        keyword-overlap bonus, + a small bonus for better-ranked articles (+ a number bonus for
+        how-much/how-many/when questions). For a follow-up the similarity mixes the full query
+        (40%) and the new question alone (60%), so "what license are they under?" picks the
+        license sentence rather than the one matching the previous question.
+        """
         cands, articles = self._candidates(hits)
         if not cands:  # only titles/boilerplate: cite the best article's title
             best = hits[0]
@@ -616,14 +638,20 @@ class Answerer:
             return Answer(q, text, (_source(1, best),), as_of, True)
         # Each sentence is embedded after its article's title, so "It costs $0.10" still knows
         # what "it" is; one batch for all candidates.
-        sims = self.embedder.embed_texts([f"{c.title}: {c.text}" for c in cands]) @ qvec
+        vecs = self.embedder.embed_texts([f"{c.title}: {c.text}" for c in cands])
+        sims = vecs @ qvec
+        follow_up = focus != query
+        if follow_up:
+            sims = 0.4 * sims + 0.6 * (vecs @ self.embedder.embed_query(focus))
         terms = keyword_terms(query)
+        focus_terms = keyword_terms(focus) if follow_up else []
         wants_number = bool(_NUMBER_QUESTION.search(q))
         n_art = max(1, len(articles))
         scores = np.array(
             [
                 float(sims[i])
-                + KEYWORD_BONUS * _coverage(terms, c.text)
+                + KEYWORD_BONUS * _coverage(focus_terms or terms, c.text)
+                + (KEYWORD_BONUS / 2 * _coverage(terms, c.text) if focus_terms else 0.0)
                 + RANK_BONUS * (n_art - c.article) / n_art
                 + (NUMBER_BONUS if wants_number and any(ch.isdigit() for ch in c.text) else 0.0)
                 for i, c in enumerate(cands)
@@ -653,6 +681,7 @@ class Answerer:
         self,
         q: str,
         query: str,
+        focus: str,
         qvec: np.ndarray,
         hits: Sequence[Hit],
         history: Sequence[Turn],
@@ -678,7 +707,7 @@ class Answerer:
                 exc_info=e.__cause__ is not None,
             )
             note = render_prompt("fallback_unavailable", reason=e.reason)
-            return replace(self._extractive(q, query, qvec, hits, as_of), note=note)
+            return replace(self._extractive(q, query, focus, qvec, hits, as_of), note=note)
         text, order = renumber_citations(reply, len(articles))
         if not order:
             if looks_like_refusal(reply):
@@ -692,7 +721,7 @@ class Answerer:
                 return Answer(q, text, (), as_of, False, backend=self.settings.llm, closest=closest)
             log.info("LLM reply cited no valid source; answering extractively")
             note = load_prompt("fallback_no_citations")
-            return replace(self._extractive(q, query, qvec, hits, as_of), note=note)
+            return replace(self._extractive(q, query, focus, qvec, hits, as_of), note=note)
         sources = tuple(_source(i + 1, articles[old - 1]) for i, old in enumerate(order))
         return Answer(q, text, sources, as_of, True, backend=self.settings.llm)
 
@@ -708,6 +737,11 @@ def _strong_keyword_match(terms: Sequence[str], hit: Hit) -> bool:
     present = _tokens(f"{hit.title}\n{hit.text}")
     found = sum(t in present for t in terms)
     return found == len(terms) if len(terms) <= 3 else found >= 0.75 * len(terms)
+
+
+def _feed_match(terms: Sequence[str], hit: Hit) -> bool:
+    """Every distinctive term names the hit's feed: "What did OpenAI ship this week?"."""
+    return bool(terms) and all(t in _tokens(" ".join(hit.feeds)) for t in terms)
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:

@@ -83,9 +83,10 @@ def describe_llm_error(exc: BaseException, timeout: float | None = None) -> str:
 class ChatLLM:
     """One chat model per process, built on first use. Thread-safe."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, max_tokens: int = MAX_ANSWER_TOKENS) -> None:
         self.settings = settings
         self.name = settings.llm
+        self.max_tokens = max_tokens
         self._model: BaseChatModel | None = None
         self._build_error: LLMError | None = None
         self._lock = threading.Lock()
@@ -97,7 +98,7 @@ class ChatLLM:
         if provider == "ollama":
             if s.llm_base_url:
                 kw["base_url"] = s.llm_base_url
-            kw["num_predict"] = MAX_ANSWER_TOKENS
+            kw["num_predict"] = self.max_tokens
             kw["client_kwargs"] = {"timeout": s.llm_timeout}
             return kw
         if s.llm_base_url:
@@ -109,7 +110,7 @@ class ChatLLM:
         if provider in _OPENAI_STYLE:
             kw["timeout"] = s.llm_timeout
             kw["max_retries"] = 0
-            kw["max_tokens"] = MAX_ANSWER_TOKENS
+            kw["max_tokens"] = self.max_tokens
         return kw
 
     def model(self) -> BaseChatModel:

@@ -105,7 +105,10 @@ class Embedder:
         except Exception as e:  # a missing/corrupt model is a configuration problem
             raise ConfigError(f"cannot load embedding model {model_name!r} ({backend}): {e}") from e
         self._lock = threading.Lock()
-        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        dim = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dim() or 0)
         self.max_tokens = int(self.model.max_seq_length or 256)
 
     @classmethod

@@ -162,7 +162,8 @@ def load_feeds(path: Path) -> list[Feed]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {e.start})") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not valid UTF-8 (line {line}); save it as UTF-8") from None
     return parse_feeds_toml(text, str(path), path.resolve().parent)
 
 

@@ -149,6 +149,7 @@ _WS_RE = re.compile(r"[^\S\n]+")  # whitespace except newlines
 _ANY_WS_RE = re.compile(r"\s+")
 _BLANKS_RE = re.compile(r"\n{3,}")
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_PRE_MARK = "\ue000"  # marks a line of <pre> text, whose spacing is kept
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -161,7 +162,8 @@ class _TextExtractor(HTMLParser):
         self.skip = 0
         self.pre = 0
         self.lists: list[list[Any]] = []  # [tag, counter]
-        self.cells = 0
+        self.row_has_text = False  # a cell of this table row produced text
+        self.cell_sep = False  # " | " owed before the next text (a new cell started)
 
     def _break(self, n: int) -> None:
         if self.out:
@@ -192,11 +194,9 @@ class _TextExtractor(HTMLParser):
         elif tag in _LINE_TAGS:
             self._break(1)
             if tag == "tr":
-                self.cells = 0
+                self.row_has_text = self.cell_sep = False
         elif tag in _CELL_TAGS:
-            if self.cells:
-                self._text(" | ")
-            self.cells += 1
+            self.cell_sep = self.row_has_text
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.skip:
@@ -224,32 +224,34 @@ class _TextExtractor(HTMLParser):
         elif tag in _LINE_TAGS:
             self._break(1)
 
-    def _text(self, text: str) -> None:
-        if self.pending or self.prefix:
+    def _text(self, text: str, pre: bool = False) -> None:
+        starts_line = bool(self.pending or self.prefix or not self.out)
+        if (starts_line or self.cell_sep) and not pre:
             text = text.lstrip(" ")
             if not text:
                 return
-            if self.pending:
-                self.out.append("\n" * self.pending)
-            self.out.append(self.prefix)
-            self.pending = 0
-            self.prefix = ""
-        elif not self.out:
-            text = text.lstrip()
-            if not text:
-                return
+        if self.cell_sep and not starts_line:
+            text = " | " + text
+        self.cell_sep = False
+        self.row_has_text = True
+        if self.pending:
+            self.out.append("\n" * self.pending)
+        if starts_line:
+            self.out.append(self.prefix + (_PRE_MARK if pre else ""))
+        self.pending = 0
+        self.prefix = ""
         self.out.append(text)
 
     def handle_data(self, data: str) -> None:
         if self.skip or not data:
             return
+        data = data.replace(_PRE_MARK, "")
         if self.pre:
-            lines = data.split("\n")
-            for i, line in enumerate(lines):
+            for i, line in enumerate(data.replace("\r\n", "\n").split("\n")):
                 if i:
                     self._break(1)
                 if line.strip():
-                    self._text(line.replace("\t", "    "))
+                    self._text(line.replace("\t", "    ").rstrip("\r"), pre=True)
             return
         self._text(_ANY_WS_RE.sub(" ", data))
 
@@ -258,19 +260,23 @@ class _TextExtractor(HTMLParser):
 
 
 def _tidy(text: str) -> str:
-    """Collapse whitespace inside lines (keeping indentation), at most one blank line."""
+    """Collapse whitespace inside lines (keeping indentation and <pre> lines as they are),
+    keep at most one blank line."""
     text = _INVISIBLE_RE.sub("", _CONTROL_RE.sub("", text))
     lines = []
     for ln in text.split("\n"):
         body = ln.lstrip(" ")
-        lines.append(" " * (len(ln) - len(body)) + _WS_RE.sub(" ", body).rstrip())
-    return _BLANKS_RE.sub("\n\n", "\n".join(lines)).strip()
+        if body.startswith(_PRE_MARK):
+            lines.append(ln.replace(_PRE_MARK, "", 1).rstrip())
+        else:
+            lines.append(" " * (len(ln) - len(body)) + _WS_RE.sub(" ", body).rstrip())
+    return _BLANKS_RE.sub("\n\n", "\n".join(lines)).strip("\n").rstrip()
 
 
 def _plain_to_text(text: str) -> str:
     """Plain (or Markdown-ish) text: keep its line structure, normalize the rest."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
-    return _tidy(text)
+    return _tidy(text.replace(_PRE_MARK, "")).strip()
 
 
 def html_to_text(markup: str) -> str:
@@ -293,7 +299,7 @@ def html_to_text(markup: str) -> str:
     except Exception:  # HTMLParser can raise (AssertionError) on odd <![ ... ]> sections
         try:
             stripped = re.sub(r"<[^>]*>", " ", markup)
-            return _tidy(_ANY_WS_RE.sub(" ", html.unescape(stripped)))
+            return _tidy(_ANY_WS_RE.sub(" ", html.unescape(stripped))).strip()
         except Exception:
             return ""
 
@@ -440,7 +446,7 @@ def _link_of(entry: Any, base: str) -> str:
         if _get(alt, "rel", "alternate") == "alternate" and isinstance(_get(alt, "href"), str):
             candidates.append(_get(alt, "href"))
     guid = _get(entry, "id", "")
-    if isinstance(guid, str) and guid.strip() and (guid_is_link or _is_web_url(guid.strip())):
+    if isinstance(guid, str) and _is_web_url(guid.strip()):  # only an absolute permalink
         candidates.append(guid)
     for candidate in candidates:
         url = canonical_url(candidate, base or None)
@@ -565,9 +571,10 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
     # The body is already decoded (gzip): feedparser must not see these.
     for hop in ("content-encoding", "content-length", "transfer-encoding"):
         headers.pop(hop, None)
+    # Relative links are resolved against the final URL by _link_of, not by handing the URL
+    # to feedparser as Content-Location: feedparser would also rewrite a guid such as "12345"
+    # into "https://host/feed/12345", which then passes for a permalink.
     base = result.url if _is_web_url(result.url) else ""
-    if base:
-        headers["content-location"] = base
     content_type = headers.get("content-type", "").lower()
 
     warnings: list[str] = []

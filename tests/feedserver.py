@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import gzip as gzip_module
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,12 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     owner: FeedServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return  # a client closing its keep-alive connection (or giving up) is normal here
+        super().handle_error(request, client_address)
+
 
 class FeedServer:
     """Start with `with FeedServer() as server:` (or start()/stop())."""
@@ -98,7 +105,9 @@ class FeedServer:
     def start(self) -> FeedServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,131 @@
+"""Who may do what, how often, and which URLs may be fetched. Pure logic, no Discord calls."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.config import Settings
+
+Resolver = Callable[..., list[tuple[Any, ...]]]
+
+
+# ---------------------------------------------------------------------------- maintainers
+def is_maintainer(
+    settings: Settings, user_id: int, role_ids: Iterable[int] = (), manage_guild: bool = False
+) -> bool:
+    """A maintainer is a configured user, holds a configured role, or may manage the server."""
+    if user_id in settings.maintainer_user_ids:
+        return True
+    if set(role_ids) & set(settings.maintainer_role_ids):
+        return True
+    return manage_guild
+
+
+MAINTAINER_REFUSAL = (
+    "Sorry, only maintainers can do that: people with the Manage Server permission or a "
+    "maintainer role configured for this bot."
+)
+
+
+# ---------------------------------------------------------------------------- cooldown
+class Cooldown:
+    """One question per `seconds` per user. `retry_after(user)` → 0 (allowed, recorded) or the
+    seconds left to wait. Memory stays bounded: expired entries are dropped as it grows."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = float(seconds)
+        self.clock = clock
+        self._last: dict[int, float] = {}
+
+    def retry_after(self, key: int) -> float:
+        if self.seconds <= 0:
+            return 0.0
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.seconds:
+            return self.seconds - (now - last)
+        self._last[key] = now
+        if len(self._last) > 10_000:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
+        return 0.0
+
+    def reset(self, key: int) -> None:
+        """Forget a user's last use (e.g. when the request was refused before doing any work)."""
+        self._last.pop(key, None)
+
+
+def cooldown_message(retry_after: float, now: float | None = None) -> str:
+    """A friendly line with the time to retry (a Discord relative timestamp plus seconds)."""
+    now = time.time() if now is None else now
+    seconds = max(1, int(retry_after + 0.999))
+    return (
+        f"You're asking a little fast. Please try again in {seconds} s "
+        f"(<t:{int(now + seconds)}:R>)."
+    )
+
+
+# ---------------------------------------------------------------------------- SSRF
+def _address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is not public (None when it is)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    checks = (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    )
+    for kind, flag in checks:
+        if flag:
+            return kind
+    if not ip.is_global:
+        return "non-public"
+    return None
+
+
+def check_public_url(
+    url: str, allow_private: bool = False, *, resolve: Resolver = socket.getaddrinfo
+) -> None:
+    """Refuse URLs a Discord user must not make the bot fetch. Raises ValueError (one friendly
+    line) unless `url` is http(s) and every address its host resolves to is public. Blocking
+    (DNS): call it off the event loop. `allow_private` skips the address check only."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("That doesn't look like a valid URL.") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("Only http:// and https:// feed URLs can be added from Discord.")
+    host = parts.hostname
+    if not host:
+        raise ValueError("That URL has no host name.")
+    if allow_private:
+        return
+    try:
+        infos = resolve(
+            host, port or (443 if parts.scheme.lower() == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (socket.gaierror, UnicodeError, OSError):
+        raise ValueError(f"I couldn't resolve the host {host!r}; check the URL.") from None
+    if not infos:
+        raise ValueError(f"I couldn't resolve the host {host!r}; check the URL.")
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError(f"{host!r} resolves to an unusable address.") from None
+        kind = _address_kind(ip)
+        if kind:
+            raise ValueError(
+                f"{host!r} resolves to a {kind} address ({ip}); feeds must be on the public "
+                "internet."
+            )

@@ -1,0 +1,351 @@
+"""The bot process: NewsBot (commands.Bot with the engine injected), its central error handling,
+progress-reporting ingest jobs, command sync, and the blocking entry points `run_bot` and
+`sync_commands` used by the `newsbot bot` / `newsbot sync` commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.access import Cooldown
+from bot.discord.conversation import AnswerRecord, record_from_embeds
+from bot.discord.feedback import AnswerMemory, FeedbackView
+from bot.discord.jobs import (
+    EDIT_INTERVAL,
+    IngestJobs,
+    JobBusy,
+    ProgressState,
+    Throttle,
+    format_progress,
+    format_report,
+)
+from bot.discord.render import trim
+from bot.discord.replies import FRIENDLY_ERROR, NO_MENTIONS, reply_or_edit, send_to_channel
+from ingest.config import Settings
+from ingest.models import ConfigError, NewsbotError
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger("newsbot.discord")
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+
+TRANSFORM_ERROR = "I couldn't use one of the values you gave; please check it and try again."
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at another API/gateway (a local test server) when configured.
+
+    A plain `Client` connects straight to `DiscordWebSocket.DEFAULT_GATEWAY` (only sharded
+    clients ask `/gateway/bot`, which goes through `Route.BASE` anyway) and resumes at the
+    `resume_gateway_url` the gateway itself sends in READY."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def make_intents() -> discord.Intents:
+    """Guilds (channels, roles), guild messages (mentions, replies, threads) and message
+    content (privileged: needed to read the question in a mention or a thread follow-up)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    return intents
+
+
+class NewsTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        client = interaction.client
+        if isinstance(client, NewsBot):
+            await client.report_interaction_error(interaction, error)
+        else:  # pragma: no cover
+            await super().on_error(interaction, error)
+
+
+class NewsBot(commands.Bot):
+    """The Discord side of newsbot; all answers come from the injected Engine."""
+
+    def __init__(self, settings: Settings, engine: Engine | None, *, sync_only: bool = False):
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
+            intents=make_intents(),
+            allowed_mentions=NO_MENTIONS,
+            help_command=None,
+            tree_cls=NewsTree,
+        )
+        self.settings = settings
+        self._engine = engine
+        self.sync_only = sync_only
+        self.cooldown = Cooldown(settings.cooldown_seconds)
+        self.answers = AnswerMemory()
+        self.threads: set[int] = set()  # threads this process opened
+        self.jobs: IngestJobs | None = IngestJobs(settings, engine) if engine else None
+        self.synced: list[str] = []
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("this NewsBot was built without an engine")
+        return self._engine
+
+    # ------------------------------------------------------------------ start-up
+    async def setup_hook(self) -> None:
+        from bot.discord.chat import Conversations
+        from bot.discord.commands import NewsCommands
+
+        await self.add_cog(NewsCommands(self))
+        await self.add_cog(Conversations(self))
+        if self.sync_only:
+            return
+        self.add_view(FeedbackView(self.record_feedback, self.report_interaction_error))
+        if self.jobs is not None:
+            self.jobs.start_schedule()
+        if self.settings.sync_commands:
+            await self.sync_app_commands()
+
+    async def sync_app_commands(self) -> list[str]:
+        """Register the slash commands with Discord: to the test guild when configured (instant),
+        else globally (may take a while to show up)."""
+        gid = self.settings.test_guild_id
+        if gid:
+            guild = discord.Object(id=gid)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            where = f"test guild {gid}"
+        else:
+            synced = await self.tree.sync()
+            where = "globally"
+        self.synced = [c.name for c in synced]
+        log.info("synced %d commands %s: %s", len(synced), where, ", ".join(self.synced))
+        return self.synced
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info(
+            "connected as %s (id %s) to %d servers",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: conversations are handled by the Conversations cog."""
+
+    async def close(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.stop_schedule()
+        await super().close()
+
+    # ------------------------------------------------------------------ errors
+    async def report_interaction_error(
+        self, interaction: discord.Interaction[Any], error: Exception
+    ) -> None:
+        """The one place where command and button failures become friendly replies."""
+        original = error
+        if isinstance(error, app_commands.CommandInvokeError):
+            original = error.original
+        name = interaction.command.qualified_name if interaction.command else "component"
+        if isinstance(original, app_commands.CheckFailure):
+            text = str(original) or "Sorry, you can't use that here."
+        elif isinstance(original, app_commands.TransformerError):
+            text = TRANSFORM_ERROR
+        elif isinstance(original, JobBusy | NewsbotError):
+            text = f"{original}"
+            log.info("interaction %s (/%s): %s", interaction.id, name, original)
+        else:
+            log.error(
+                "interaction %s (/%s) failed",
+                interaction.id,
+                name,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            text = f"{FRIENDLY_ERROR} (ref {interaction.id})"
+        if interaction.type is discord.InteractionType.autocomplete:
+            return
+        await reply_or_edit(interaction, text)
+
+    async def report_message_error(self, message: discord.Message, error: Exception) -> None:
+        log.error(
+            "message %s in channel %s failed",
+            message.id,
+            message.channel.id,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        text = f"{FRIENDLY_ERROR} (ref {message.id})"
+        if isinstance(error, NewsbotError):
+            text = trim(str(error), 1900)
+        try:
+            await send_to_channel(message.channel, [_text(text)], reference=message)
+        except discord.HTTPException as e:
+            log.warning("message %s: could not send the error reply (%s)", message.id, e)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("unhandled error in event %s", event_method)
+
+    # ------------------------------------------------------------------ feedback
+    async def record_feedback(self, interaction: discord.Interaction[Any], vote: int) -> None:
+        message = interaction.message
+        record: AnswerRecord | None = None
+        if message is not None:
+            record = self.answers.get(message.id) or record_from_embeds(message.embeds)
+        if record is None:
+            await reply_or_edit(interaction, "Sorry, I can't find the answer this belongs to.")
+            return
+        await asyncio.to_thread(
+            self.engine.corpus.add_feedback,
+            user_id=str(interaction.user.id),
+            vote=vote,
+            question=record.question,
+            answer=record.answer,
+            sources=record.sources,
+            message_id=str(message.id) if message is not None else "",
+        )
+        log.info(
+            "interaction %s: feedback %+d on message %s",
+            interaction.id,
+            vote,
+            message.id if message else "?",
+        )
+        await interaction.response.send_message(
+            "Thanks for the feedback!", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    # ------------------------------------------------------------------ jobs
+    async def run_job_with_progress(
+        self,
+        interaction: discord.Interaction[Any],
+        label: str,
+        *,
+        only: Sequence[str],
+        reindex: bool,
+        busy_note: str = "",
+    ) -> None:
+        """Run an ingest job, editing the original response with progress (≤ 1 edit / 2 s)."""
+        from ingest.pipeline import IngestLocked
+
+        assert self.jobs is not None
+        state = ProgressState()
+        throttle = Throttle(EDIT_INTERVAL)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def edit(text: str) -> None:
+            await asyncio.sleep(throttle.wait_time())
+            throttle.mark()
+            try:
+                await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as e:  # e.g. the 15-minute token expired
+                log.warning("interaction %s: progress edit failed (%s)", interaction.id, e)
+
+        await edit(format_progress(label, None, 0))
+        task = asyncio.create_task(self.jobs.run(label, only=only, reindex=reindex, progress=state))
+        shown = state.version
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if not task.done() and state.version != shown and throttle.due():
+                shown = state.version
+                await edit(format_progress(label, state.latest, loop.time() - started))
+        try:
+            report = task.result()
+        except JobBusy as e:
+            await edit(f"{e}. {busy_note}".strip())
+            return
+        except IngestLocked:
+            await edit(
+                "Another ingest (probably `newsbot ingest` on the server) is running right now; "
+                f"please try again when it has finished. {busy_note}".strip()
+            )
+            return
+        await edit(format_report(label, report))
+
+
+def _text(text: str) -> Any:
+    from bot.discord.render import Payload
+
+    return Payload(content=text)
+
+
+# ---------------------------------------------------------------------------- entry points
+def _token(settings: Settings) -> str:
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        raise ConfigError(
+            "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and set "
+            "DISCORD_TOKEN (see docs/discord-setup.md)"
+        )
+    return token
+
+
+async def _serve(bot: NewsBot, token: str) -> int:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        print("newsbot: Discord rejected the bot token (check DISCORD_TOKEN)", file=sys.stderr)
+        return EXIT_CONFIG
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "newsbot: enable the Message Content intent for this bot in the Discord developer "
+            "portal (Bot → Privileged Gateway Intents)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot until it is stopped (SIGINT/SIGTERM). Blocking; returns an exit code.
+    The engine (embedding model, corpus) is loaded before connecting, so the gateway never
+    waits on it."""
+    from bot.engine import Engine
+
+    token = _token(settings)
+    configure_endpoints(settings)
+    engine = Engine(settings)
+    try:
+        return asyncio.run(_serve(NewsBot(settings, engine), token))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        engine.close()
+
+
+async def _sync(settings: Settings, token: str) -> list[str]:
+    bot = NewsBot(settings, None, sync_only=True)
+    async with bot:
+        await bot.login(token)
+        return await bot.sync_app_commands()
+
+
+def sync_commands(settings: Settings) -> int:
+    """Register the slash commands once (to NEWSBOT_TEST_GUILD_ID when set, else globally),
+    without connecting to the gateway. Returns an exit code."""
+    token = _token(settings)
+    configure_endpoints(settings)
+    try:
+        names = asyncio.run(_sync(settings, token))
+    except discord.LoginFailure:
+        print("newsbot: Discord rejected the bot token (check DISCORD_TOKEN)", file=sys.stderr)
+        return EXIT_CONFIG
+    where = f"to guild {settings.test_guild_id}" if settings.test_guild_id else "globally"
+    print(f"Synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
+    return EXIT_OK

@@ -1,0 +1,101 @@
+"""Sending rendered payloads to Discord. Every call disables mentions explicitly (the bot also
+sets it as its default), so nothing the bot says can ping anyone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+from discord.utils import MISSING
+
+from bot.discord.feedback import sendable_view
+from bot.discord.render import Payload, text_payloads, trim
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+FRIENDLY_ERROR = (
+    "Sorry, something went wrong on my side while handling that. It has been logged; please "
+    "try again in a moment."
+)
+
+
+def _content(payload: Payload) -> Any:
+    return payload.content if payload.content else MISSING
+
+
+async def send_followups(
+    interaction: discord.Interaction[Any],
+    payloads: Sequence[Payload],
+    *,
+    ephemeral: bool = False,
+    feedback: bool = False,
+) -> list[discord.WebhookMessage]:
+    """Send payloads as followups of a deferred interaction; buttons go on the last one."""
+    sent: list[discord.WebhookMessage] = []
+    for i, payload in enumerate(payloads):
+        last = i == len(payloads) - 1
+        msg = await interaction.followup.send(
+            content=_content(payload),
+            embeds=payload.embeds or MISSING,
+            view=sendable_view() if feedback and last else MISSING,
+            ephemeral=ephemeral,
+            allowed_mentions=NO_MENTIONS,
+            wait=True,
+        )
+        sent.append(msg)
+    return sent
+
+
+async def send_text_followup(
+    interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = True
+) -> None:
+    await send_followups(interaction, text_payloads(text), ephemeral=ephemeral)
+
+
+async def send_to_channel(
+    channel: discord.abc.Messageable,
+    payloads: Sequence[Payload],
+    *,
+    reference: discord.Message | None = None,
+    feedback: bool = False,
+) -> list[discord.Message]:
+    """Send payloads in a channel or thread; the first replies to `reference` when given."""
+    sent: list[discord.Message] = []
+    for i, payload in enumerate(payloads):
+        last = i == len(payloads) - 1
+        msg = await channel.send(
+            content=payload.content or None,
+            embeds=payload.embeds or None,
+            view=sendable_view() if feedback and last else None,
+            reference=reference.to_reference(fail_if_not_exists=False)
+            if reference is not None and i == 0
+            else None,
+            allowed_mentions=NO_MENTIONS,
+            mention_author=False,
+        )
+        sent.append(msg)
+    return sent
+
+
+async def reply_or_edit(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer an interaction with a short message, however far it got: an ephemeral response
+    when nothing was sent yet, else the deferred/original response edited in place."""
+    text = trim(text, 2000)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        try:
+            await interaction.edit_original_response(
+                content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as e:
+        log.warning("interaction %s: could not send a reply (%s)", interaction.id, e)

@@ -1,0 +1,716 @@
+"""bot.answer: question handling, relevance, extractive answers with the real embedding model,
+citation parsing and renumbering, and LLM reply handling against a loopback endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from llmserver import ScriptedChatServer, scripted_llm_fixture  # noqa: F401 (fixture)
+
+from bot.answer import (
+    Answerer,
+    build_context,
+    build_query,
+    clean_question,
+    extract_citations,
+    is_follow_up,
+    keyword_terms,
+    looks_like_refusal,
+    renumber_citations,
+    split_sentences,
+    strip_markdown,
+)
+from bot.models import Answer, Hit, Turn
+from ingest.config import Settings, load_settings
+from ingest.embed import Embedder
+
+NOW = datetime(2025, 7, 24, 15, 0, tzinfo=UTC)  # a Thursday
+AS_OF = datetime(2025, 7, 22, 18, 0, tzinfo=UTC)
+
+
+def day(m: int, d: int, y: int = 2025) -> datetime:
+    return datetime(y, m, d, 12, tzinfo=UTC)
+
+
+def article(
+    aid: str, title: str, feeds: tuple[str, ...], published: datetime, *bodies: str
+) -> list[Hit]:
+    """The chunks of one article as hits (chunk text = title line + passage, as in the store)."""
+    return [
+        Hit(
+            chunk_id=f"{aid}:{i}",
+            article_id=aid,
+            text=f"{title}\n{body}",
+            title=title,
+            url=f"https://news.example/{aid}",
+            feeds=feeds,
+            published=published,
+            score=0.0,
+        )
+        for i, body in enumerate(bodies)
+    ]
+
+
+CORPUS: list[Hit] = [
+    *article(
+        "gemini-flash-lite",
+        "Gemini 2.5 Flash-Lite is now stable and generally available",
+        ("Google DeepMind",),
+        day(7, 22),
+        "Today we're releasing the stable version of Gemini 2.5 Flash-Lite, our fastest and "
+        "lowest cost model in the Gemini 2.5 family. It is priced at $0.10 per 1 million input "
+        "tokens and $0.40 per 1 million output tokens. Developers can start building with it in "
+        "Google AI Studio and Vertex AI.",
+        "Like the other 2.5 models, Flash-Lite has a **1 million-token context window**, "
+        "controllable thinking budgets and support for native tools such as Grounding with "
+        "Google Search and code execution. [Read more about pricing](https://ai.google.dev/p)",
+    ),
+    *article(
+        "kimi-k2",
+        "Moonshot AI open-sources Kimi K2",
+        ("AINews", "Simon Willison"),
+        day(7, 12),
+        "Moonshot AI released Kimi K2, a mixture-of-experts language model with 1 trillion total "
+        "parameters and 32 billion activated parameters. The weights are available on Hugging "
+        "Face under a modified MIT license. Kimi K2 scores 65.8% on SWE-bench Verified, ahead "
+        "of most open models.",
+    ),
+    *article(
+        "chatgpt-agent",
+        "Introducing ChatGPT agent",
+        ("OpenAI",),
+        day(7, 17),
+        "ChatGPT agent can now think and act, using its own virtual computer to complete "
+        "complex tasks from start to finish. It is rolling out to Pro, Plus and Team users "
+        "today, with Pro users getting 400 messages per month.\n"
+        "The post Introducing ChatGPT agent appeared first on OpenAI.",
+    ),
+    *article(
+        "claude-fs",
+        "Anthropic launches Claude for Financial Services",
+        ("Anthropic",),
+        day(7, 15),
+        "Anthropic announced Claude for Financial Services, a solution that helps analysts with "
+        "market research, due diligence and investment decisions. It connects Claude to data "
+        "providers such as S&P Global, FactSet and PitchBook.",
+    ),
+    # One story carried by two feeds under two article ids (a near-duplicate pair).
+    *article(
+        "grok4-ainews",
+        "xAI releases Grok 4",
+        ("AINews",),
+        day(7, 10),
+        "xAI released Grok 4 on July 9, claiming state-of-the-art results on Humanity's Last "
+        "Exam. Grok 4 Heavy runs several agents in parallel and costs $300 per month through "
+        "the SuperGrok Heavy plan.",
+    ),
+    *article(
+        "grok4-decoder",
+        "xAI unveils Grok 4 and Grok 4 Heavy",
+        ("The Decoder",),
+        day(7, 10),
+        "Grok 4 Heavy runs several agents in parallel and costs $300 per month through the "
+        "SuperGrok Heavy plan. xAI says the model was trained with ten times more reinforcement "
+        "learning compute than Grok 3.",
+    ),
+    *article(
+        "qwen3-coder",
+        "Notes on Qwen3-Coder",
+        ("Simon Willison",),
+        day(7, 23),
+        "## Qwen3-Coder\n\n**Qwen3-Coder** is a 480B parameter mixture-of-experts model with "
+        "35B active parameters, released by the Qwen team at Alibaba.\n"
+        "* It supports a context length of 256K tokens natively, e.g. for repository-scale "
+        "tasks.\n![chart](https://img.example/chart.png)\n"
+        "See [the announcement](https://qwenlm.github.io/blog/qwen3-coder/) for benchmarks [3].",
+    ),
+    *article(
+        "deepseek-r1",
+        "DeepSeek-R1: open reasoning model",
+        ("AINews",),
+        day(1, 20),
+        "DeepSeek released DeepSeek-R1, an open reasoning model trained with large-scale "
+        "reinforcement learning, under the MIT license. It performs comparably to OpenAI o1 on "
+        "math, code and reasoning benchmarks.",
+    ),
+]
+
+
+class CorpusRetriever:
+    """A test double for bot.retrieve.Retriever.search over hand-built hits: filters like the
+    real one and ranks by the real model's cosine similarity (dense only)."""
+
+    def __init__(
+        self, embedder: Embedder, hits: Sequence[Hit], keyword_only: Sequence[str] = ()
+    ) -> None:
+        self.embedder = embedder
+        self.hits = list(hits)
+        self.vecs = embedder.embed_texts([h.text for h in self.hits])
+        self.keyword_only = set(keyword_only)  # article ids reported with similarity 0
+        self.calls: list[dict[str, object]] = []
+
+    def search(
+        self,
+        query: str,
+        *,
+        feed: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prefer_recent: bool = False,
+        k: int = 8,
+        now: datetime | None = None,
+    ) -> list[Hit]:
+        self.calls.append(
+            {"query": query, "feed": feed, "since": since, "until": until,
+             "prefer_recent": prefer_recent, "k": k}
+        )  # fmt: skip
+        sims = self.vecs @ self.embedder.embed_query(query)
+        out = []
+        for h, s in zip(self.hits, sims, strict=True):
+            if feed is not None and feed not in h.feeds:
+                continue
+            if since is not None and (h.published is None or h.published < since):
+                continue
+            if until is not None and (h.published is None or h.published >= until):
+                continue
+            sim = 0.0 if h.article_id in self.keyword_only else float(s)
+            out.append(dataclasses.replace(h, similarity=sim, score=float(s)))
+        out.sort(key=lambda h: -h.score)
+        return out[:k]
+
+
+@pytest.fixture(scope="module")
+def retriever(embedder: Embedder) -> CorpusRetriever:
+    return CorpusRetriever(embedder, CORPUS)
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Embedder) -> Answerer:
+    return Answerer(load_settings(), embedder)
+
+
+def ask(answerer: Answerer, retriever: CorpusRetriever, question: str, **kw: object) -> Answer:
+    return answerer.answer(question, retriever, as_of=AS_OF, now=NOW, **kw)  # type: ignore[arg-type]
+
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def check_citations(ans: Answer) -> None:
+    """Markers ↔ sources: every marker names a source, every source is cited, numbered 1..m in
+    order of first citation, and each source is one distinct article of the corpus."""
+    cited = [int(n) for n in MARKER.findall(ans.text)]
+    first_order = list(dict.fromkeys(cited))
+    assert first_order == list(range(1, len(ans.sources) + 1)), (ans.text, ans.sources)
+    assert [s.n for s in ans.sources] == list(range(1, len(ans.sources) + 1))
+    assert len({s.article_id for s in ans.sources}) == len(ans.sources)
+    by_id = {h.article_id: h for h in CORPUS}
+    for s in ans.sources:
+        h = by_id[s.article_id]
+        assert (s.title, s.url, s.published) == (h.title, h.url, h.published)
+        assert s.feed == h.feeds[0] and s.feeds == h.feeds
+
+
+def sentence_citing(ans: Answer, needle: str) -> int:
+    """The source number cited right after the sentence that contains `needle`."""
+    m = re.search(re.escape(needle) + r"[^\[]*\[(\d+)\]", ans.text)
+    assert m, f"{needle!r} not cited in {ans.text!r}"
+    return int(m.group(1))
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_clean_question_strips_discord_markup() -> None:
+    assert clean_question("<@123456789> what is  Kimi K2?") == "what is Kimi K2?"
+    assert clean_question("<@!42> <@&7> in <#99>: news?") == "in : news?"
+    assert clean_question("hi <:blobwave:123456> there <a:party:42>") == "hi blobwave there party"
+    assert clean_question("   \n\t ") == ""
+
+
+def test_keyword_terms_drop_stopwords_and_keep_model_names() -> None:
+    assert keyword_terms("What is the price of Gemini 2.5 Flash-Lite?") == [
+        "price",
+        "gemini",
+        "2.5",
+        "flash-lite",
+    ]
+    assert keyword_terms("What's new in AI this week?") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It is great [1].", [1]),
+        ("A [1, 2] and B [3][1].", [1, 2, 3, 1]),
+        ("Per [Source 2] and [sources 1 and 3]", [2, 1, 3]),
+        ("See [2-4].", [2, 3, 4]),
+        ("no markers [x] here", []),
+    ],
+)
+def test_extract_citations(text: str, expected: list[int]) -> None:
+    assert extract_citations(text) == expected
+
+
+def test_renumber_citations_orders_by_first_appearance() -> None:
+    text, order = renumber_citations("Kimi K2 is open [3]. Grok 4 costs $300 [1][3].", 3)
+    assert text == "Kimi K2 is open [1]. Grok 4 costs $300 [2][1]."
+    assert order == [3, 1]
+
+
+def test_renumber_citations_drops_invalid_numbers() -> None:
+    text, order = renumber_citations("A claim [7]. Another [2, 9]. Third [0].", 3)
+    assert text == "A claim. Another [1]. Third."
+    assert order == [2]
+
+
+def test_renumber_citations_list_forms_and_duplicates() -> None:
+    text, order = renumber_citations("X [2, 2, 1]. Y [Source 1]. Z [sources 2 and 3].", {1, 2, 3})
+    assert text == "X [1][2]. Y [2]. Z [1][3]."
+    assert order == [2, 1, 3]
+
+
+def test_renumber_citations_without_citations() -> None:
+    assert renumber_citations("Nothing cited here.", 3) == ("Nothing cited here.", [])
+    assert renumber_citations("Only bad ones [4] [5].", 3) == ("Only bad ones.", [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My sources don't say.",
+        "The provided sources do not mention GPT-6.",
+        "I don't know the answer to that.",
+        "There is no information about that in the context.",
+    ],
+)
+def test_looks_like_refusal(text: str) -> None:
+    assert looks_like_refusal(text)
+
+
+def test_answers_are_not_refusals() -> None:
+    assert not looks_like_refusal("Kimi K2 has 1 trillion parameters [1].")
+    assert not looks_like_refusal("Gemini 2.5 Flash-Lite costs $0.10 per million tokens [2].")
+
+
+def test_strip_markdown() -> None:
+    md = (
+        "## Heading\n**Bold** claim with [a link](https://x.example/a_(b)) and `code`.\n"
+        "![img](https://x.example/i.png)\n* bullet item here\n1. numbered item\n"
+        "> quoted text\nSee https://x.example/raw for more [12].\n| a | b | c |\n---\n"
+        "Tom &amp; Jerry"
+    )
+    assert strip_markdown(md).splitlines() == [
+        "Heading",
+        "Bold claim with a link and code.",
+        "bullet item here",
+        "numbered item",
+        "quoted text",
+        "See for more.",
+        "Tom & Jerry",
+    ]
+
+
+def test_split_sentences_respects_abbreviations_and_lines() -> None:
+    text = (
+        "OpenAI released o3 on Apr. 16, e.g. for coding. It costs $2.50 per 1M tokens! "
+        "Is it good? Dr. Smith thinks so.\nA new line starts here"
+    )
+    assert split_sentences(text) == [
+        "OpenAI released o3 on Apr. 16, e.g. for coding.",
+        "It costs $2.50 per 1M tokens!",
+        "Is it good?",
+        "Dr. Smith thinks so.",
+        "A new line starts here",
+    ]
+
+
+def test_follow_up_detection_and_query() -> None:
+    history = [Turn("How many parameters does Kimi K2 have?", "1 trillion [1].")]
+    assert is_follow_up("What license are they released under?", history)
+    assert is_follow_up("and Grok 4?", history)
+    assert is_follow_up("Anything else?", history)
+    assert not is_follow_up("What license is DeepSeek-R1 released under?", history)
+    assert not is_follow_up("What license are they released under?", [])
+    assert build_query("What license are they released under?", history) == (
+        "How many parameters does Kimi K2 have? What license are they released under?"
+    )
+    standalone = "How much does Gemini 2.5 Flash-Lite cost per million tokens?"
+    assert build_query(standalone, history) == standalone
+
+
+def test_chained_follow_ups_reach_back_two_questions() -> None:
+    history = [
+        Turn("How many parameters does Kimi K2 have?", "1 trillion [1]."),
+        Turn("Who released it?", "Moonshot AI [1]."),
+    ]
+    q = build_query("And under what license?", history)
+    assert q == "How many parameters does Kimi K2 have? Who released it? And under what license?"
+    # Only the newest turns matter: an older unrelated question is not pulled in.
+    history2 = [Turn("What is Grok 4?", "..."), *history]
+    assert build_query("And under what license?", history2) == q
+
+
+def test_build_context_numbers_articles_and_merges_chunks() -> None:
+    hits = [CORPUS[0], CORPUS[2], CORPUS[1]]  # flash-lite chunk 0, kimi, flash-lite chunk 1
+    text, firsts = build_context(hits, budget=6000)
+    assert [h.article_id for h in firsts] == ["gemini-flash-lite", "kimi-k2"]
+    blocks = text.split("\n\n")
+    assert blocks[0].startswith(
+        "[1] Gemini 2.5 Flash-Lite is now stable and generally available "
+        "(Google DeepMind, 2025-07-22)\n"
+    )
+    assert "$0.10" in blocks[0] and "1 million-token context window" in blocks[0]
+    assert "**" not in blocks[0] and "https://" not in blocks[0]
+    assert blocks[1].startswith("[2] Moonshot AI open-sources Kimi K2 (AINews, 2025-07-12)\n")
+    # The title line is not repeated inside the block.
+    assert blocks[1].count("Moonshot AI open-sources Kimi K2") == 1
+
+
+def test_build_context_respects_the_budget() -> None:
+    text, firsts = build_context(CORPUS, budget=700)
+    assert len(text) <= 700
+    assert 1 <= len(firsts) <= 3
+    assert text.startswith("[1] ")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_empty_and_mention_only_questions(answerer: Answerer, retriever: CorpusRetriever) -> None:
+    before = len(retriever.calls)
+    for q in ["", "   \n", "<@1234567890>"]:
+        ans = ask(answerer, retriever, q)
+        assert not ans.answered
+        assert ans.text.startswith("Ask me a question about AI news")
+        assert ans.sources == () and ans.as_of == AS_OF
+    assert len(retriever.calls) == before  # nothing was searched
+
+
+def test_too_long_question_is_refused_with_the_limit(
+    embedder: Embedder, retriever: CorpusRetriever
+) -> None:
+    answerer = Answerer(load_settings(max_question_chars=50), embedder)
+    before = len(retriever.calls)
+    ans = ask(answerer, retriever, "How many parameters does Kimi K2 have? " * 3)
+    assert not ans.answered
+    assert "too long" in ans.text and "limit is 50" in ans.text
+    assert len(retriever.calls) == before
+
+
+# --------------------------------------------------------------------------- extractive (slow)
+
+slow = pytest.mark.slow
+
+
+@slow
+@pytest.mark.parametrize(
+    ("question", "needle", "article_id"),
+    [
+        ("How much does Gemini 2.5 Flash-Lite cost?", "$0.10", "gemini-flash-lite"),
+        ("How many parameters does Kimi K2 have?", "1 trillion", "kimi-k2"),
+        ("What license are the Kimi K2 weights released under?", "MIT license", "kimi-k2"),
+        ("Which data providers does Claude for Financial Services connect to?", "FactSet",
+         "claude-fs"),
+        ("How long is the context length of Qwen3-Coder?", "256K", "qwen3-coder"),
+    ],
+)  # fmt: skip
+def test_extractive_answer_cites_the_sentence_with_the_answer(
+    answerer: Answerer, retriever: CorpusRetriever, question: str, needle: str, article_id: str
+) -> None:
+    ans = ask(answerer, retriever, question)
+    assert ans.answered, ans.text
+    assert ans.backend == "extractive" and ans.note is None
+    assert ans.as_of == AS_OF
+    check_citations(ans)
+    n = sentence_citing(ans, needle)
+    assert ans.sources[n - 1].article_id == article_id
+    # Readable: 1-4 sentences, no markdown/URL noise, no boilerplate, bounded length.
+    assert len(ans.text) <= 750
+    assert 1 <= len(MARKER.findall(ans.text)) <= 4
+    for noise in ("**", "](", "http", "##", "Read more", "appeared first"):
+        assert noise not in ans.text
+    # Every sentence is quoted from the sources: remove markers and date prefixes, then each
+    # remaining sentence must occur in the cleaned text of its cited article.
+    bodies = {h.article_id: "" for h in CORPUS}
+    for h in CORPUS:
+        bodies[h.article_id] += " " + " ".join(strip_markdown(h.text).split())
+    for sentence, num in re.findall(r"([^\[\]\n]+?)\s*\[(\d+)\]", ans.text):
+        sentence = re.sub(r"^\(\w{3} \d{1,2}, \d{4}\)\s*", "", sentence.strip(" ."))
+        assert sentence in bodies[ans.sources[int(num) - 1].article_id], sentence
+
+
+@slow
+def test_extractive_answer_dates_each_article(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ans = ask(answerer, retriever, "How many parameters does Kimi K2 have?")
+    assert ans.text.startswith("(Jul 12, 2025) ")
+
+
+@slow
+def test_title_line_is_not_quoted(answerer: Answerer, retriever: CorpusRetriever) -> None:
+    ans = ask(answerer, retriever, "Is Gemini 2.5 Flash-Lite now stable and generally available?")
+    assert ans.answered
+    assert "is now stable and generally available" not in ans.text
+    assert ans.sources[0].article_id == "gemini-flash-lite"
+
+
+@slow
+def test_near_duplicate_sentences_from_two_feeds_appear_once(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ans = ask(answerer, retriever, "How much does Grok 4 Heavy cost per month?")
+    assert ans.answered
+    assert ans.text.count("$300 per month") == 1
+    check_citations(ans)
+    assert ans.sources[sentence_citing(ans, "$300") - 1].article_id in {
+        "grok4-ainews",
+        "grok4-decoder",
+    }
+
+
+@slow
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of France?", "Give me a recipe for banana bread", "asdf qwerty zxcv"],
+)
+def test_unrelated_question_is_not_answered_and_lists_closest(
+    answerer: Answerer, retriever: CorpusRetriever, question: str
+) -> None:
+    ans = ask(answerer, retriever, question)
+    assert not ans.answered
+    assert ans.sources == ()
+    assert "couldn't find" in ans.text and "Jul 22, 2025" in ans.text  # as_of is named
+    assert 1 <= len(ans.closest) <= 3
+    assert [s.n for s in ans.closest] == list(range(1, len(ans.closest) + 1))
+    for s in ans.closest:
+        assert s.title in ans.text
+    assert ans.as_of == AS_OF
+
+
+@slow
+def test_threshold_setting_is_respected(embedder: Embedder, retriever: CorpusRetriever) -> None:
+    strict = Answerer(load_settings(relevance_threshold=0.99), embedder)
+    ans = ask(strict, retriever, "How many parameters does Kimi K2 have?")
+    assert not ans.answered
+    assert ans.closest[0].article_id == "kimi-k2"
+
+
+@slow
+def test_keyword_only_hits_are_measured_not_trusted_as_zero(embedder: Embedder) -> None:
+    r = CorpusRetriever(embedder, CORPUS, keyword_only=[h.article_id for h in CORPUS])
+    answerer = Answerer(load_settings(), embedder)
+    ans = ask(answerer, r, "How many parameters does Kimi K2 have?")
+    assert ans.answered
+    assert ans.sources[sentence_citing(ans, "1 trillion") - 1].article_id == "kimi-k2"
+    ans = ask(answerer, r, "What is the capital of France?")
+    assert not ans.answered
+
+
+@slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Cuántos parámetros tiene Kimi K2?",
+        "Kimi K2 有多少参数？",
+        "Сколько стоит Gemini 2.5 Flash-Lite?",
+        "🤖🤖🤖",
+    ],
+)
+def test_other_languages_never_crash(
+    answerer: Answerer, retriever: CorpusRetriever, question: str
+) -> None:
+    ans = ask(answerer, retriever, question)
+    assert ans.question == question
+    if ans.answered:
+        check_citations(ans)
+        assert ans.sources
+    else:
+        assert ans.text and ans.sources == ()
+
+
+@slow
+def test_mention_markup_is_not_searched(answerer: Answerer, retriever: CorpusRetriever) -> None:
+    ans = ask(answerer, retriever, "<@987654321> How many parameters does Kimi K2 have?")
+    assert ans.answered
+    assert ans.question == "How many parameters does Kimi K2 have?"
+    assert retriever.calls[-1]["query"] == "How many parameters does Kimi K2 have?"
+
+
+@slow
+def test_window_with_nothing_inside_names_the_window_and_the_newest(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ans = ask(answerer, retriever, "What did Moonshot AI release this week?")
+    assert not ans.answered
+    first, second = retriever.calls[-2:]
+    assert first["since"] == datetime(2025, 7, 21, tzinfo=UTC) and first["until"] is None
+    assert second["since"] is None and second["until"] is None  # the wider look
+    assert "Nothing in my sources from this week" in ans.text
+    assert "Moonshot AI open-sources Kimi K2" in ans.text and "Jul 12, 2025" in ans.text
+    assert ans.closest[0].article_id == "kimi-k2"
+
+
+@slow
+def test_window_is_searched_and_answered_inside(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ans = ask(answerer, retriever, "What license did DeepSeek use for R1 in January 2025?")
+    call = retriever.calls[-1]
+    assert call["since"] == datetime(2025, 1, 1, tzinfo=UTC)
+    assert call["until"] == datetime(2025, 2, 1, tzinfo=UTC)
+    assert "January" not in str(call["query"])  # the time words are not searched for
+    assert ans.answered
+    assert ans.sources[sentence_citing(ans, "MIT license") - 1].article_id == "deepseek-r1"
+
+
+@slow
+def test_feed_named_in_a_window_question_counts_as_relevant(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ans = ask(answerer, retriever, "What did Google DeepMind release this week?")
+    assert ans.answered, ans.text
+    check_citations(ans)
+    assert ans.sources[0].article_id == "gemini-flash-lite"
+
+
+@slow
+def test_explicit_since_wins_and_feed_is_passed_through(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    since = datetime(2025, 7, 1, tzinfo=UTC)
+    ans = ask(answerer, retriever, "What did OpenAI release this week?", since=since,
+              feed="OpenAI")  # fmt: skip
+    call = retriever.calls[-1]
+    assert call["since"] == since and call["until"] is None and call["feed"] == "OpenAI"
+    assert call["k"] == 8
+    assert ans.answered
+    assert {s.feed for s in ans.sources} == {"OpenAI"}
+
+
+@slow
+def test_recency_words_ask_retrieval_to_prefer_recent(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    ask(answerer, retriever, "What is the latest on Kimi K2?")
+    assert retriever.calls[-1]["prefer_recent"] is True
+    ask(answerer, retriever, "How many parameters does Kimi K2 have?")
+    assert retriever.calls[-1]["prefer_recent"] is False
+
+
+@slow
+def test_follow_up_uses_the_previous_question(
+    answerer: Answerer, retriever: CorpusRetriever
+) -> None:
+    first = ask(answerer, retriever, "How many parameters does Kimi K2 have?")
+    history = [Turn(first.question, first.text)]
+    ans = ask(answerer, retriever, "What license are they released under?", history=history)
+    assert "Kimi K2" in str(retriever.calls[-1]["query"])
+    assert ans.answered
+    assert ans.sources[sentence_citing(ans, "MIT license") - 1].article_id == "kimi-k2"
+
+
+# --------------------------------------------------------------------------- LLM reply handling
+
+
+def llm_answerer(embedder: Embedder, base_url: str, **kw: object) -> Answerer:
+    settings: Settings = load_settings(
+        llm="openai:scripted", llm_base_url=base_url, llm_timeout=5, **kw
+    )
+    return Answerer(settings, embedder)
+
+
+@slow
+def test_llm_reply_citations_are_validated_and_renumbered(
+    embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
+) -> None:
+    scripted_llm.reply = "Kimi K2 has 1 trillion total parameters [2][9]. It is open [2, 1]."
+    answerer = llm_answerer(embedder, scripted_llm.base_url)
+    ans = ask(answerer, retriever, "How many parameters does Kimi K2 have?")
+    prompt = scripted_llm.user_prompt()
+    assert "Question: How many parameters does Kimi K2 have?" in prompt
+    assert "Today is 2025-07-24." in prompt
+    numbered = dict(re.findall(r"^\[(\d+)\] (.+) \(", prompt, flags=re.M))
+    assert numbered["1"] == "Moonshot AI open-sources Kimi K2"  # the best hit is [1]
+    assert ans.answered and ans.backend == "openai:scripted" and ans.note is None
+    assert ans.text == "Kimi K2 has 1 trillion total parameters [1]. It is open [1][2]."
+    assert ans.sources[0].title == numbered["2"]
+    assert ans.sources[1].title == numbered["1"]
+    assert [s.n for s in ans.sources] == [1, 2]
+
+
+@slow
+def test_llm_reply_without_valid_citations_falls_back_to_extractive(
+    embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
+) -> None:
+    scripted_llm.reply = "Kimi K2 is a large model with many parameters [42]."
+    ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+              "How many parameters does Kimi K2 have?")  # fmt: skip
+    assert ans.answered and ans.backend == "extractive"
+    assert ans.note == (
+        "The language model's answer cited no sources, so here are the matching passages instead."
+    )
+    assert "[42]" not in ans.text and "1 trillion" in ans.text
+    check_citations(ans)
+
+
+@slow
+def test_llm_refusal_is_not_answered(
+    embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
+) -> None:
+    scripted_llm.reply = "My sources don't say."
+    ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+              "How many parameters does Kimi K2 have?")  # fmt: skip
+    assert not ans.answered
+    assert ans.backend == "openai:scripted"
+    assert "couldn't find" in ans.text and ans.closest
+
+
+@slow
+def test_llm_http_error_falls_back_with_a_note(
+    embedder: Embedder,
+    retriever: CorpusRetriever,
+    scripted_llm: ScriptedChatServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scripted_llm.status = 500
+    with caplog.at_level("WARNING", logger="bot.answer"):
+        ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+                  "How many parameters does Kimi K2 have?")  # fmt: skip
+    assert len(scripted_llm.requests) == 1  # max_retries=0: no retry storm
+    assert ans.answered and ans.backend == "extractive"
+    assert ans.note == (
+        "The language model is unavailable right now (HTTP 500); showing matching passages instead."
+    )
+    assert "1 trillion" in ans.text
+    assert any("openai:scripted" in r.getMessage() for r in caplog.records)
+
+
+@slow
+def test_missing_provider_package_is_one_clear_line(
+    embedder: Embedder, retriever: CorpusRetriever
+) -> None:
+    settings = load_settings(llm="no_such_provider:model-x")
+    ans = ask(Answerer(settings, embedder), retriever, "How many parameters does Kimi K2 have?")
+    assert ans.answered and ans.backend == "extractive"
+    assert ans.note is not None and "\n" not in ans.note
+    assert "no_such_provider" in ans.note
+
+
+@slow
+def test_llm_history_is_given_without_old_markers(
+    embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
+) -> None:
+    scripted_llm.reply = "They are under a modified MIT license [1]."
+    history = [Turn("How many parameters does Kimi K2 have?", "1 trillion parameters [1].")]
+    ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+              "What license are they released under?", history=history)  # fmt: skip
+    prompt = scripted_llm.user_prompt()
+    assert "User: How many parameters does Kimi K2 have?" in prompt
+    assert "You: 1 trillion parameters." in prompt
+    assert ans.answered and ans.sources[0].article_id == "kimi-k2"

@@ -1,0 +1,256 @@
+"""Pure logic of the Discord layer: maintainers, cooldown, SSRF refusal (with real DNS
+resolution of loopback/private names), conversation history, job progress."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.discord.access import Cooldown, check_public_url, cooldown_message, is_maintainer
+from bot.discord.conversation import (
+    AnswerRecord,
+    channel_allowed,
+    is_addressed,
+    is_answer_embeds,
+    record_from_embeds,
+    strip_bot_mention,
+    thread_name,
+    turns_from_records,
+)
+from bot.discord.feedback import FEEDBACK_DOWN, FEEDBACK_UP, AnswerMemory, sendable_view
+from bot.discord.jobs import (
+    MIN_START_DELAY,
+    ProgressState,
+    Throttle,
+    format_progress,
+    format_report,
+    initial_delay,
+    job_label,
+)
+from bot.discord.render import render_answer
+from bot.models import Answer, Source, Turn
+from ingest.config import load_settings
+from ingest.pipeline import FeedReport, IngestReport
+
+DAY = datetime(2025, 7, 24, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------- maintainers
+def test_maintainer_by_user_role_or_manage_guild(tmp_path) -> None:
+    s = load_settings(data_dir=tmp_path, maintainer_user_ids=[1], maintainer_role_ids=[50, 51])
+    assert is_maintainer(s, 1)
+    assert is_maintainer(s, 2, role_ids=[7, 51])
+    assert is_maintainer(s, 2, role_ids=[], manage_guild=True)
+    assert not is_maintainer(s, 2, role_ids=[7, 8])
+    assert not is_maintainer(load_settings(data_dir=tmp_path), 1, role_ids=[50])
+
+
+def test_maintainer_ids_from_env_json(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSBOT_MAINTAINER_ROLE_IDS", "[1234567890123456789]")
+    s = load_settings(data_dir=tmp_path)
+    assert is_maintainer(s, 5, role_ids=[1234567890123456789])
+
+
+# ---------------------------------------------------------------------------- cooldown
+def test_cooldown_per_user_with_retry_time() -> None:
+    now = [100.0]
+    cd = Cooldown(10, clock=lambda: now[0])
+    assert cd.retry_after(1) == 0
+    assert cd.retry_after(2) == 0  # other users are independent
+    now[0] = 103.0
+    assert cd.retry_after(1) == pytest.approx(7.0)
+    now[0] = 110.0
+    assert cd.retry_after(1) == 0
+    cd.reset(1)
+    assert cd.retry_after(1) == 0
+    assert Cooldown(0).retry_after(1) == 0 and Cooldown(0).retry_after(1) == 0
+
+
+def test_cooldown_memory_stays_bounded() -> None:
+    now = [0.0]
+    cd = Cooldown(1, clock=lambda: now[0])
+    for i in range(10_001):
+        cd.retry_after(i)
+    now[0] = 5.0
+    cd.retry_after(-1)
+    assert len(cd._last) < 10
+
+
+def test_cooldown_message_says_when() -> None:
+    msg = cooldown_message(6.2, now=1000.0)
+    assert "try again in 7 s" in msg and "<t:1007:R>" in msg
+
+
+# ---------------------------------------------------------------------------- SSRF
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://localhost/feed.xml", "loopback"),
+        ("http://127.0.0.1:8080/rss", "loopback"),
+        ("https://[::1]/atom", "loopback"),
+        ("http://10.0.0.1/feed", "private"),
+        ("http://192.168.1.20/feed", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://0.0.0.0/", "unspecified"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://[::ffff:10.1.2.3]/", "private"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://[fd00::1]/", "private"),
+        ("http://2130706433/", "loopback"),  # 127.0.0.1 as one decimal number
+        ("http://100.64.0.1/", "non-public"),  # carrier-grade NAT
+        ("http://224.0.0.1/", "multicast"),
+    ],
+)
+def test_private_addresses_are_refused_after_real_resolution(url: str, kind: str) -> None:
+    with pytest.raises(ValueError, match=kind):
+        check_public_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/feed", "file:///etc/passwd", "/etc/passwd", "gopher://x", "http:///x", ""],
+)
+def test_non_http_urls_are_refused_even_when_private_allowed(url: str) -> None:
+    with pytest.raises(ValueError):
+        check_public_url(url, allow_private=True)
+
+
+def test_private_allowed_by_setting_and_public_literal_ok() -> None:
+    check_public_url("http://localhost:8000/feed.xml", allow_private=True)
+    check_public_url("http://8.8.8.8/feed", allow_private=False)
+    check_public_url("https://[2606:4700:4700::1111]/feed", allow_private=False)
+
+
+def test_every_resolved_address_must_be_public() -> None:
+    def resolver(answers: list[str]):
+        def resolve(host, port, **kw):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
+
+        return resolve
+
+    check_public_url("https://news.example/rss", resolve=resolver(["93.184.216.34"]))
+    with pytest.raises(ValueError, match="private"):
+        check_public_url("https://news.example/rss", resolve=resolver(["93.184.216.34", "10.0.0.5"]))
+
+    def fail(host, port, **kw):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    with pytest.raises(ValueError, match="couldn't resolve"):
+        check_public_url("https://no-such-host.invalid/rss", resolve=fail)
+
+
+# ---------------------------------------------------------------------------- conversations
+def test_addressing_rules() -> None:
+    assert strip_bot_mention("<@42> what's new?  ", 42) == "what's new?"
+    assert strip_bot_mention("hey <@!42> and <@43>", 42) == "hey and <@43>"
+    assert strip_bot_mention("<@42>", 42) == ""
+    assert channel_allowed(5, None, [])
+    assert channel_allowed(5, None, [5])
+    assert channel_allowed(9, 5, [5])  # a thread counts as its parent
+    assert not channel_allowed(9, 6, [5])
+    assert is_addressed(mentions_bot=False, replies_to_answer=True, in_bot_thread=False)
+    assert not is_addressed(mentions_bot=False, replies_to_answer=False, in_bot_thread=False)
+    name = thread_name("@everyone " + "x" * 300)
+    assert len(name) <= 100 and "@everyone" not in name
+    assert thread_name("   ") == "Question"
+
+
+def _answer(q: str, text: str, n: int = 2) -> Answer:
+    sources = tuple(
+        Source(i, f"a{i}", f"Title *{i}* [x]", f"https://e.example/{i}", "deep_mind", DAY)
+        for i in range(1, n + 1)
+    )
+    return Answer(q, text, sources, DAY, True, note="a note")
+
+
+def test_answer_record_reads_back_from_rendered_embeds() -> None:
+    a = _answer("What did *DeepMind* ship @here?", "Gemini [1] and Genie [2].")
+    [payload] = render_answer(a)
+    assert is_answer_embeds(payload.embeds)
+    rec = record_from_embeds(payload.embeds)
+    assert rec is not None
+    assert rec.question == "What did *DeepMind* ship @here?"
+    assert rec.answer == "Gemini [1] and Genie [2]."
+    assert rec.sources == [
+        {"n": 1, "title": "Title *1* [x]", "url": "https://e.example/1", "feed": "deep_mind",
+         "published": "2025-07-24"},
+        {"n": 2, "title": "Title *2* [x]", "url": "https://e.example/2", "feed": "deep_mind",
+         "published": "2025-07-24"},
+    ]  # fmt: skip
+    assert AnswerRecord.from_answer(a).sources[0]["url"] == "https://e.example/1"
+    assert record_from_embeds([]) is None
+
+
+def test_history_turns_are_the_last_few() -> None:
+    records = [AnswerRecord(f"q{i}", f"a{i}") for i in range(6)] + [AnswerRecord("", "x")]
+    turns = turns_from_records(records)
+    assert turns == [Turn("q2", "a2"), Turn("q3", "a3"), Turn("q4", "a4"), Turn("q5", "a5")]
+    assert turns_from_records(records, limit=0) == []
+
+
+def test_answer_memory_is_bounded() -> None:
+    mem = AnswerMemory(size=3)
+    for i in range(5):
+        mem.remember(i, AnswerRecord(f"q{i}", "a"))
+    assert len(mem) == 3 and mem.get(0) is None and mem.get(4) == AnswerRecord("q4", "a")
+
+
+def test_feedback_buttons_are_persistent_and_not_stored_per_message() -> None:
+    async def build() -> None:
+        view = sendable_view()
+        ids = [c.custom_id for c in view.children]  # type: ignore[attr-defined]
+        assert ids == [FEEDBACK_UP, FEEDBACK_DOWN]
+        assert view.timeout is None and view.is_persistent()
+        assert view.is_finished()  # so discord.py does not keep it per message
+
+    asyncio.run(build())
+
+
+# ---------------------------------------------------------------------------- jobs
+def test_progress_text_and_throttle() -> None:
+    label = job_label(None, reindex=True)
+    assert label == "Re-index of all feeds"
+    assert job_label("deepmind", reindex=False) == "Ingest of feed deepmind"
+    assert format_progress(label, None, 0) == "⏳ Re-index of all feeds: starting… (0 s)"
+    text = format_progress(label, ("embed", 120, 480), 14.2)
+    assert text == "⏳ Re-index of all feeds: embedding 120/480 chunks (25%) · 14 s"
+    state = ProgressState()
+    state("embed", 1, 2)
+    assert state.latest == ("embed", 1, 2) and state.version == 1
+
+    now = [0.0]
+    t = Throttle(2.0, clock=lambda: now[0])
+    assert t.due()
+    t.mark()
+    now[0] = 1.5
+    assert not t.due() and t.wait_time() == pytest.approx(0.5)
+    now[0] = 2.0
+    assert t.due()
+
+
+def test_report_summary() -> None:
+    report = IngestReport(
+        feeds=[
+            FeedReport("a", "ok", new=3, updated=1),
+            FeedReport("b", "error", error="HTTP 500"),
+        ],
+        embedded_articles=3,
+        embedded_chunks=9,
+        seconds=1.25,
+    )
+    text = format_report("Ingest of all feeds", report)
+    assert text.splitlines() == [
+        "✅ Ingest of all feeds finished in 1.2 s: 9 chunks from 3 articles embedded.",
+        "2 feeds fetched: 3 new, 1 updated.",
+        "⚠️ b: HTTP 500",
+    ]
+
+
+def test_first_scheduled_ingest_waits_for_the_interval() -> None:
+    now = datetime(2025, 7, 24, 12, tzinfo=UTC)
+    assert initial_delay(None, 3600, now) == MIN_START_DELAY
+    assert initial_delay(now - timedelta(minutes=50), 3600, now) == pytest.approx(600)
+    assert initial_delay(now - timedelta(hours=5), 3600, now) == MIN_START_DELAY

@@ -1,0 +1,242 @@
+"""ingest.feeds: feeds.toml loading, validation messages and atomic edits."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ingest.feeds import add_feed, load_feeds, parse_feeds_toml, remove_feed, save_feeds
+from ingest.models import ConfigError, Feed
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str, name: str = "feeds.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_feeds(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    return message[len(f"{path}: ") :]
+
+
+# ------------------------------------------------------------------ loading
+
+
+def test_load_all_fields_and_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[feeds]]
+name = "OpenAI"
+url = "https://openai.com/news/rss.xml"
+tags = ["lab", "openai", "lab", " "]
+full_text = true
+
+[[feeds]]
+name = "  Local  "
+url = "data/local.xml"
+enabled = false
+""",
+    )
+    feeds = load_feeds(path)
+    assert feeds == [
+        Feed("OpenAI", "https://openai.com/news/rss.xml", ("lab", "openai"), True, True),
+        Feed("Local", str(tmp_path / "data" / "local.xml"), (), False, False),
+    ]
+
+
+def test_paths_and_file_urls(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+[[feeds]]
+name = "rel"
+url = "../shared/x.xml"
+[[feeds]]
+name = "abs"
+url = "{tmp_path / "abs.xml"}"
+[[feeds]]
+name = "fileurl"
+url = "file:///srv/feeds/y.xml"
+""",
+    )
+    urls = [f.url for f in load_feeds(path)]
+    assert urls == [
+        str(tmp_path / ".." / "shared" / "x.xml"),
+        str(tmp_path / "abs.xml"),
+        "file:///srv/feeds/y.xml",
+    ]
+
+
+def test_empty_file_has_no_feeds(tmp_path: Path) -> None:
+    assert load_feeds(write(tmp_path, "# only a comment\n")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[feeds]]\nname = "a"\n', "feed #1 ('a'): missing 'url'"),
+        ('[[feeds]]\nurl = "https://x.org/f"\n', "feed #1: missing 'name'"),
+        ('[[feeds]]\nname = ""\nurl = "https://x.org"\n', "feed #1: 'name' is empty"),
+        (
+            '[[feeds]]\nname = 3\nurl = "https://x.org"\n',
+            "feed #1: 'name' must be a string, got int",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://x.org/f"\n'
+            '[[feeds]]\nname = "a"\nurl = "b.xml"\n',
+            "duplicate feed name 'a' (feeds #1 and #2)",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "ftp://x.org/f"\n',
+            "feed #1 ('a'): url 'ftp://x.org/f' has unsupported scheme 'ftp' "
+            "(use http, https, file or a path)",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https:///f"\n',
+            "feed #1 ('a'): url 'https:///f' has no host",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "openai.com/news/rss.xml"\n',
+            "feed #1 ('a'): url 'openai.com/news/rss.xml' has no scheme; "
+            "did you mean 'https://openai.com/news/rss.xml'?",
+        ),
+        ('[[feeds]]\nname = "a"\nurl = ["x"]\n', "feed #1 ('a'): 'url' must be a string, got list"),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://x.org"\ntags = "lab"\n',
+            "feed #1 ('a'): 'tags' must be a list of strings, e.g. tags = [\"lab\"]",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://x.org"\nfull_text = "yes"\n',
+            "feed #1 ('a'): 'full_text' must be true or false, got str",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://x.org"\nenabled = 1\n',
+            "feed #1 ('a'): 'enabled' must be true or false, got int",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "https://x.org"\nfulltext = true\n',
+            "feed #1: unknown key 'fulltext' (allowed: enabled, full_text, name, tags, url)",
+        ),
+        ('[[feed]]\nname = "a"\n', "unknown top-level key 'feed' (did you mean [[feeds]]?)"),
+        ('feeds = "x"\n', "'feeds' must be an array of tables ([[feeds]])"),
+        ("feeds = [1]\n", "feed #1: expected a table ([[feeds]]), got int"),
+    ],
+)
+def test_validation_errors_are_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    assert error_of(write(tmp_path, text)) == expected
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[feeds]]\nname = "a"\nurl = "https://x.org\n')
+    message = error_of(path)
+    assert message.startswith("invalid TOML: ")
+    assert "line 3" in message
+
+
+def test_missing_file_directory_and_bad_encoding(tmp_path: Path) -> None:
+    assert error_of(tmp_path / "nope.toml") == "feeds file not found"
+    assert error_of(tmp_path) == "is a directory, expected a feeds TOML file"
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'[[feeds]]\nname = "caf\xe9"\n')
+    assert error_of(bad) == "not valid UTF-8 (line 2); save it as UTF-8"
+
+
+# ------------------------------------------------------------------ writing
+
+
+def test_save_round_trip_keeps_header_and_relative_paths(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '# My feeds\n# second line\n\n[[feeds]]\nname = "x"\nurl = "local/x.xml"\n',
+    )
+    feeds = load_feeds(path)
+    feeds.append(Feed("Press", "https://example.org/rss", ("press",), full_text=True))
+    feeds.append(Feed("Off", "https://example.org/off", enabled=False))
+    save_feeds(path, feeds)
+    text = path.read_text()
+    assert text.startswith("# My feeds\n# second line\n")
+    assert 'url = "local/x.xml"' in text  # written back relative, as a person wrote it
+    assert "full_text = true" in text and "enabled = false" in text
+    assert "enabled = true" not in text  # defaults are not written
+    assert load_feeds(path) == feeds
+    assert [p.name for p in tmp_path.iterdir()] == ["feeds.toml"]  # no temp file left
+
+
+def test_save_to_new_file_writes_default_header(tmp_path: Path) -> None:
+    path = tmp_path / "new.toml"
+    save_feeds(path, [Feed("a", "https://a.org/rss")])
+    assert path.read_text().startswith("# newsbot feeds")
+    assert load_feeds(path) == [Feed("a", "https://a.org/rss")]
+
+
+def test_save_is_atomic_and_keeps_permissions(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[feeds]]\nname = "a"\nurl = "https://a.org"\n')
+    os.chmod(path, 0o600)
+    inode = path.stat().st_ino
+    save_feeds(path, [Feed("b", "https://b.org")])
+    assert path.stat().st_ino != inode  # replaced, not rewritten in place
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_rejects_what_load_would_reject(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[feeds]]\nname = "a"\nurl = "https://a.org"\n')
+    before = path.read_text()
+    with pytest.raises(ConfigError, match="duplicate feed name 'b'"):
+        save_feeds(path, [Feed("b", "https://b.org"), Feed("b", "https://c.org")])
+    with pytest.raises(ConfigError, match="unsupported scheme 'gopher'"):
+        save_feeds(path, [Feed("g", "gopher://x.org")])
+    assert path.read_text() == before
+
+
+def test_add_and_remove_feed(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    feeds = add_feed(path, Feed("One", "https://one.org/rss", ("a",)))  # creates the file
+    assert feeds == [Feed("One", "https://one.org/rss", ("a",))]
+    add_feed(path, Feed("Two", "https://two.org/rss"))
+    assert [f.name for f in load_feeds(path)] == ["One", "Two"]
+
+    with pytest.raises(ConfigError, match="a feed named 'One' already exists"):
+        add_feed(path, Feed("One", "https://other.org"))
+    with pytest.raises(ConfigError, match="feed 'Two' already has the url"):
+        add_feed(path, Feed("Three", "https://two.org/rss"))
+    with pytest.raises(ConfigError, match="unsupported scheme 'ftp'"):
+        add_feed(path, Feed("Bad", "ftp://x.org"))
+
+    removed = remove_feed(path, "One")
+    assert removed.url == "https://one.org/rss"
+    assert [f.name for f in load_feeds(path)] == ["Two"]
+    with pytest.raises(ConfigError) as info:
+        remove_feed(path, "One")
+    assert str(info.value) == f"{path}: no feed named 'One' (feeds: 'Two')"
+
+
+def test_parse_feeds_toml_without_file() -> None:
+    feeds = parse_feeds_toml('[[feeds]]\nname = "a"\nurl = "https://a.org"\n', "<string>")
+    assert feeds == [Feed("a", "https://a.org")]
+
+
+# ------------------------------------------------------------------ the shipped feeds.toml
+
+
+def test_shipped_feeds_toml_is_valid() -> None:
+    feeds = load_feeds(REPO / "feeds.toml")
+    assert 15 <= len(feeds) <= 25
+    assert all(f.url.startswith("https://") for f in feeds)
+    assert all(f.tags for f in feeds)
+    names = {f.name for f in feeds}
+    for expected in ("OpenAI News", "Google DeepMind Blog", "Hugging Face Blog", "arXiv cs.CL",
+                     "Simon Willison", "AINews (smol.ai)", "MIT Technology Review AI"):  # fmt: skip
+        assert expected in names
+    community = [f for f in feeds if "community-feed" in f.tags]
+    assert all("raw.githubusercontent.com/Olshansk/rss-feeds" in f.url for f in community)

@@ -1,0 +1,344 @@
+"""The ingest job end to end: real feeds, the real model, a real Chroma (embedded and server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
+from feedserver import FeedServer, Reply
+from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.feeds import load_feeds
+from ingest.models import ConfigError, FeedState
+from ingest.parse import parse_feed
+from ingest.pipeline import IngestLocked, ingest_feeds, ingest_lock, run_ingest
+from ingest.store import Corpus
+
+NEWSBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(settings.data_dir),
+        "NEWSBOT_FEEDS": str(settings.feeds),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    env.update(extra)
+    return env
+
+
+def _snapshot(settings: Settings) -> dict[str, object]:
+    """Everything that defines a corpus, for comparing two runs."""
+    corpus = Corpus(settings)
+    try:
+        db = sqlite3.connect(settings.db_path)
+        articles = db.execute(
+            "SELECT id, content_hash, embedded_hash FROM articles ORDER BY id"
+        ).fetchall()
+        chunks = db.execute("SELECT id, article_id, text FROM chunks ORDER BY id").fetchall()
+        fts = db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
+        feeds = db.execute("SELECT article_id, feed FROM article_feeds ORDER BY 1, 2").fetchall()
+        db.close()
+        got = corpus.collection.get(include=["documents"])
+        vectors = sorted(zip(got["ids"], got["documents"], strict=True))
+    finally:
+        corpus.close()
+    return {"articles": articles, "chunks": chunks, "fts": fts, "feeds": feeds, "vectors": vectors}
+
+
+# ---------------------------------------------------------------- dedupe (no embedding needed)
+def test_cross_feed_duplicates_are_stored_once_with_both_feeds(tmp_path: Path) -> None:
+    feeds_file = write_feeds_toml(
+        tmp_path / "feeds.toml",
+        {
+            "openai-news": "publisher/openai_news.xml",
+            "openai-research": "generated/olshansk_feed_openai_research.xml",
+        },
+    )
+    settings = make_settings(tmp_path / "data", feeds_file)
+    feeds = load_feeds(feeds_file)
+    # What the parser sees, independently of the store.
+    from ingest.fetch import _read_file
+
+    ids = {}
+    for f in feeds:
+        res = _read_file(f.name, f.url, None, settings.max_feed_bytes)
+        ids[f.name] = {a.id for a in parse_feed(f, res).articles}
+    shared = ids["openai-news"] & ids["openai-research"]
+    assert len(shared) >= 150  # README: 162 links in both feeds
+
+    corpus = Corpus(settings)
+    reports = ingest_feeds(corpus, feeds, settings)
+    assert [r.status for r in reports] == ["ok", "ok"]
+    counts = corpus.counts()
+    assert counts["articles"] == len(ids["openai-news"] | ids["openai-research"])
+    some = sorted(shared)[:20]
+    assert all(set(r.feeds) == {"openai-news", "openai-research"} for r in corpus.article_rows(some))
+    # Re-running with both feeds unchanged changes nothing and makes nothing pending again.
+    pending = corpus.pending_count()
+    db = sqlite3.connect(settings.db_path)
+    db.execute("UPDATE articles SET embedded_hash = content_hash")
+    db.commit()
+    db.close()
+    for f in feeds:  # forget the validators so both files are parsed again
+        corpus.save_feed_state(FeedState(name=f.name))
+    again = ingest_feeds(corpus, feeds, settings)
+    assert [r.status for r in again] == ["ok", "ok"]
+    assert sum(r.new + r.updated for r in again) == 0
+    assert corpus.pending_count() == 0
+    assert pending == counts["articles"]
+    corpus.close()
+
+
+# ---------------------------------------------------------------- incremental, with the model
+@pytest.mark.slow
+def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder) -> None:
+    feeds_file = tmp_path / "feeds.toml"
+    settings = make_settings(tmp_path / "data", feeds_file)
+    seen: list[tuple[int, int, int]] = []
+    for day in ("08-12", "08-16", "08-22"):
+        write_feeds_toml(feeds_file, {"simon": f"publisher/simonwillison_atom_2026-{day}.xml"})
+        report = run_ingest(settings, embedder=embedder)
+        [f] = report.feeds
+        assert f.status == "ok" and f.items == 30
+        # Exactly the new and changed articles are embedded; nothing else.
+        assert report.embedded_articles == f.new + f.updated
+        seen.append((f.new, f.updated, f.unchanged))
+    # The three snapshots hold 76 distinct entry ids, but the 08-12 one appends
+    # "#atom-everything" to its ids and links: 20 of its posts are the same pages as in 08-16.
+    # Canonical links (fragment dropped) make them one article each: 30 + 10 + 16 = 56.
+    assert seen[0] == (30, 0, 0)
+    assert seen[1][0] == 10 and seen[1][0] + seen[1][1] + seen[1][2] == 30
+    assert seen[2][0] == 16  # 14 entries shared with 08-16
+    snap = _snapshot(settings)
+    assert len(snap["articles"]) == 56
+    assert len(snap["vectors"]) == len(snap["chunks"]) == snap["fts"]
+
+    # Nothing changed: a second run of the last snapshot embeds nothing.
+    again = run_ingest(settings, embedder=embedder)
+    assert again.embedded_articles == 0 and again.exit_code == 0
+
+
+@pytest.mark.slow
+def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chunks(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    body = (FEEDS_DIR / "trimmed/bair_blog.xml").read_bytes()
+    with FeedServer() as server:
+        server.route("/bair.xml", Reply(200, body, {"Content-Type": "application/rss+xml"}))
+        settings = make_settings(
+            tmp_path / "data",
+            write_feeds_toml(tmp_path / "feeds.toml", {"bair": server.url("/bair.xml")}),
+        )
+        first = run_ingest(settings, embedder=embedder)
+        assert first.embedded_articles == 3
+        before = _snapshot(settings)
+
+        second = run_ingest(settings, embedder=embedder)  # 200 again, same bytes, no validators
+        assert second.feeds[0].status == "ok" and second.feeds[0].unchanged == 3
+        assert second.embedded_articles == 0
+        assert _snapshot(settings) == before
+
+        # Change one article's text: only it is re-embedded, and its old chunks are gone.
+        at = body.index(b"<description>", body.index(b"<item>")) + len(b"<description>")
+        changed = body[:at] + b"BREAKING UPDATE. " + body[at:]
+        assert changed != body
+        server.route("/bair.xml", Reply(200, changed, {"Content-Type": "application/rss+xml"}))
+        third = run_ingest(settings, embedder=embedder)
+        assert third.feeds[0].updated == 1 and third.embedded_articles == 1
+        after = _snapshot(settings)
+        assert len(after["vectors"]) == len(after["chunks"])
+        new_docs = [d for _, d in after["vectors"] if "BREAKING UPDATE" in d]
+        assert len(new_docs) == 1
+        assert not any("BREAKING UPDATE" in d for _, d in before["vectors"])
+
+
+@pytest.mark.slow
+def test_reindex_rebuilds_vectors_without_fetching(tmp_path: Path, embedder: Embedder) -> None:
+    feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"hf": "trimmed/huggingface_blog.xml",
+                                                             "bair": "trimmed/bair_blog.xml"})
+    settings = make_settings(tmp_path / "data", feeds_file)
+    run_ingest(settings, embedder=embedder)
+    before = _snapshot(settings)
+    feeds_file.write_text("this is not toml = = =")  # proves --reindex reads no feeds
+    report = run_ingest(settings, reindex=True, embedder=embedder)
+    assert report.embedded_articles == 6 and report.feeds == []
+    assert _snapshot(settings) == before
+    one = run_ingest(settings, reindex=True, only=["hf"], embedder=embedder)
+    assert one.embedded_articles == 3
+    assert _snapshot(settings) == before
+
+
+def test_changing_the_embedding_model_requires_reindex(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    corpus = Corpus(settings)
+    corpus.check_model("all-MiniLM-L6-v2")
+    with pytest.raises(ConfigError, match="--reindex"):
+        corpus.check_model("some/other-model")
+    corpus.close()
+
+
+@pytest.mark.slow
+def test_retention_prunes_old_articles(tmp_path: Path, embedder: Embedder) -> None:
+    feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"colah": "publisher/colah_rss.xml",
+                                                             "hf": "trimmed/huggingface_blog.xml"})
+    settings = make_settings(tmp_path / "data", feeds_file)
+    run_ingest(settings, embedder=embedder)
+    days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
+    pruned = run_ingest(settings.model_copy(update={"retention_days": days}), embedder=embedder)
+    assert pruned.pruned == 6  # colah's posts are 2015-2019; the HF posts are 2026
+    snap = _snapshot(settings)
+    assert len(snap["articles"]) == 3
+    assert {a for _, a, _ in snap["chunks"]} == {a for a, _, _ in snap["articles"]}
+    assert len(snap["vectors"]) == len(snap["chunks"])
+
+
+# ---------------------------------------------------------------- safety
+def test_a_second_ingest_is_refused_while_one_runs(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", {}))
+    with ingest_lock(settings):
+        with pytest.raises(IngestLocked, match="already running"):
+            run_ingest(settings)
+        proc = subprocess.run(
+            [*NEWSBOT, "ingest"], env=_env(settings), capture_output=True, text=True, timeout=120
+        )
+    assert proc.returncode == 3
+    assert "another ingest is already running" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[feeds]]\nname = 'x'\n")  # no url
+    settings = make_settings(tmp_path / "data", bad)
+    proc = subprocess.run([*NEWSBOT, "ingest"], env=_env(settings), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "configuration error" in proc.stderr and "url" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+    feeds_file = write_feeds_toml(
+        tmp_path / "feeds.toml",
+        {"empty-feed": "edge-cases/reddit_chatgptcoding_no_entries.xml",
+         "html-429": "edge-cases/reddit_localllama_429.html.xml",
+         "zero-bytes": "edge-cases/reddit_localllama_empty.xml"},
+    )
+    settings = make_settings(tmp_path / "data", feeds_file)
+    proc = subprocess.run([*NEWSBOT, "ingest", "--json"], env=_env(settings),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    out = json.loads(proc.stdout)
+    status = {f["name"]: f for f in out["feeds"]}
+    assert status["empty-feed"]["status"] == "ok" and status["empty-feed"]["items"] == 0
+    assert status["html-429"]["status"] == "error" and "HTML" in status["html-429"]["error"]
+    assert status["zero-bytes"]["status"] == "error"
+    assert out["ok"] is False
+
+    proc = subprocess.run([*NEWSBOT, "feeds", "status", "--json"], env=_env(settings),
+                          capture_output=True, text=True, timeout=120)
+    health = {f["name"]: f for f in json.loads(proc.stdout)}
+    assert health["html-429"]["consecutive_failures"] == 1
+    assert health["empty-feed"]["last_error"] is None
+
+
+@pytest.mark.slow
+def test_killed_run_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> None:
+    feeds = {"deepmind": "publisher/google_deepmind_blog.xml",
+             "simon": "publisher/simonwillison_atom_2026-08-16.xml"}
+    clean = make_settings(tmp_path / "clean", write_feeds_toml(tmp_path / "a.toml", feeds))
+    crash = make_settings(tmp_path / "crash", write_feeds_toml(tmp_path / "b.toml", feeds))
+    env = _env(crash, NEWSBOT_EMBEDDING_BATCH_SIZE="8")
+    proc = subprocess.Popen([*NEWSBOT, "ingest"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    killed_at = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            db = sqlite3.connect(f"file:{crash.db_path}?mode=ro", uri=True, timeout=1)
+            killed_at = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            db.close()
+        except sqlite3.Error:
+            killed_at = 0
+        if killed_at > 0:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    partial = _snapshot(crash)
+    assert 0 < len(partial["chunks"]) < 300
+    assert any(e is None for _, _, e in partial["articles"])  # work left pending
+
+    resumed = subprocess.run([*NEWSBOT, "ingest", "--json"], env=_env(crash),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    # The resumed run embeds only what was left, not everything again.
+    total_articles = len(partial["articles"])
+    assert 0 < report["embedded_articles"] < total_articles
+    subprocess.run([*NEWSBOT, "ingest"], env=_env(clean), check=True, capture_output=True,
+                   timeout=600)
+    assert _snapshot(crash) == _snapshot(clean)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_chroma_server_mode(tmp_path: Path, embedder: Embedder) -> None:
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"hf": "trimmed/huggingface_blog.xml",
+                                                                 "bair": "trimmed/bair_blog.xml"})
+        settings = make_settings(tmp_path / "data", feeds_file,
+                                 chroma_url=f"http://127.0.0.1:{port}")
+        report = run_ingest(settings, embedder=embedder)
+        assert report.embedded_articles == 6
+        assert not (settings.chroma_path).exists()  # nothing embedded locally
+        corpus = Corpus(settings)
+        hits = corpus.dense_search(embedder.embed_query("Berkeley AI research"), 3)
+        assert hits and corpus.collection.count() == corpus.counts()["chunks"]
+        corpus.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", {}),
+                             chroma_url=f"http://127.0.0.1:{_free_port()}")
+    proc = subprocess.run([*NEWSBOT, "ingest", "--reindex"], env=_env(
+        settings, NEWSBOT_CHROMA_URL=settings.chroma_url or ""),
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Chroma" in proc.stderr and "Traceback" not in proc.stderr
