@@ -549,6 +549,14 @@ def _bozo_warning(exc: Any) -> str | None:
     return f"malformed feed, kept what parsed: {name}: {_one_line(exc, 160)}"
 
 
+def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    # No sanitizing or URI rewriting inside content: html_to_text drops scripts and tags
+    # anyway, and both passes cost about a third of the parse time.
+    return feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
 def parse_feed(feed: Feed, result: FetchResult, *, now: datetime | None = None) -> ParseResult:
     """Parse one fetched feed into Articles. Never raises; a broken entry is skipped."""
     try:
@@ -587,11 +595,14 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
         version = "json"
     else:
         try:
-            # No sanitizing or URI rewriting inside content: html_to_text drops scripts and
-            # tags anyway, and both passes cost about a third of the parse time.
-            parsed = feedparser.parse(
-                body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-            )
+            parsed = _feedparser(body, headers)
+            if not _get(parsed, "version") and not _get(parsed, "entries") and content_type:
+                # A Content-Type can mislead the charset detection (e.g. a UTF-16 feed served
+                # as text/xml, which means us-ascii): try again, sniffing BOM and declaration.
+                retry = _feedparser(body, {k: v for k, v in headers.items() if k != "content-type"})
+                if _get(retry, "version") or _get(retry, "entries"):
+                    parsed = retry
+                    warnings.append(f"ignored the charset implied by Content-Type {content_type!r}")
         except Exception as e:
             return ParseResult(feed=feed.name, error=f"feed parser failed: {_one_line(e)}")
         version = str(_get(parsed, "version", "") or "")
@@ -638,14 +649,14 @@ def _articles(
             link = _link_of(entry, base)
             title = _title_of(entry)
             text = _text_of(entry)
-            if not (link or guid or title or text):
-                continue
+            if not (link or title or text):
+                continue  # nothing to show or cite (a bare guid is not an article)
             published = _published_of(entry, now)
             fields.append(
                 {
                     "url": link,
                     "guid": guid,
-                    "title": title or _shorten(text),
+                    "title": title or _shorten(text) or link,
                     "text": text,
                     "author": _author_of(entry),
                     "published": published,

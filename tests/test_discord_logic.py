@@ -133,7 +133,9 @@ def test_every_resolved_address_must_be_public() -> None:
 
     check_public_url("https://news.example/rss", resolve=resolver(["93.184.216.34"]))
     with pytest.raises(ValueError, match="private"):
-        check_public_url("https://news.example/rss", resolve=resolver(["93.184.216.34", "10.0.0.5"]))
+        check_public_url(
+            "https://news.example/rss", resolve=resolver(["93.184.216.34", "10.0.0.5"])
+        )
 
     def fail(host, port, **kw):
         raise socket.gaierror(-2, "Name or service not known")

@@ -80,7 +80,9 @@ class NewsTree(app_commands.CommandTree):
 class NewsBot(commands.Bot):
     """The Discord side of newsbot; all answers come from the injected Engine."""
 
-    def __init__(self, settings: Settings, engine: Engine | None, *, sync_only: bool = False):
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, *, sync_only: bool = False
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
             intents=make_intents(),
@@ -90,18 +92,25 @@ class NewsBot(commands.Bot):
         )
         self.settings = settings
         self._engine = engine
+        self._owns_engine = False
         self.sync_only = sync_only
         self.cooldown = Cooldown(settings.cooldown_seconds)
         self.answers = AnswerMemory()
         self.threads: set[int] = set()  # threads this process opened
-        self.jobs: IngestJobs | None = IngestJobs(settings, engine) if engine else None
+        self._jobs: IngestJobs | None = None
         self.synced: list[str] = []
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            raise RuntimeError("this NewsBot was built without an engine")
+            raise RuntimeError("the engine is not loaded (NewsBot built for syncing only)")
         return self._engine
+
+    @property
+    def jobs(self) -> IngestJobs:
+        if self._jobs is None:
+            self._jobs = IngestJobs(self.settings, self.engine)
+        return self._jobs
 
     # ------------------------------------------------------------------ start-up
     async def setup_hook(self) -> None:
@@ -112,9 +121,16 @@ class NewsBot(commands.Bot):
         await self.add_cog(Conversations(self))
         if self.sync_only:
             return
+        if self._engine is None:
+            # After login (a bad token fails fast) and before the gateway connects (so loading
+            # the embedding model cannot delay a heartbeat); in a thread all the same.
+            from bot.engine import Engine
+
+            log.info("loading the answer engine (embedding model, corpus)")
+            self._engine = await asyncio.to_thread(Engine, self.settings)
+            self._owns_engine = True
         self.add_view(FeedbackView(self.record_feedback, self.report_interaction_error))
-        if self.jobs is not None:
-            self.jobs.start_schedule()
+        self.jobs.start_schedule()
         if self.settings.sync_commands:
             await self.sync_app_commands()
 
@@ -147,9 +163,12 @@ class NewsBot(commands.Bot):
         """No prefix commands: conversations are handled by the Conversations cog."""
 
     async def close(self) -> None:
-        if self.jobs is not None:
-            await self.jobs.stop_schedule()
+        if self._jobs is not None:
+            await self._jobs.stop_schedule()
         await super().close()
+        if self._owns_engine and self._engine is not None:
+            engine, self._engine = self._engine, None
+            await asyncio.to_thread(engine.close)
 
     # ------------------------------------------------------------------ errors
     async def report_interaction_error(
@@ -238,7 +257,6 @@ class NewsBot(commands.Bot):
         """Run an ingest job, editing the original response with progress (≤ 1 edit / 2 s)."""
         from ingest.pipeline import IngestLocked
 
-        assert self.jobs is not None
         state = ProgressState()
         throttle = Throttle(EDIT_INTERVAL)
         loop = asyncio.get_running_loop()
@@ -291,7 +309,8 @@ def _token(settings: Settings) -> str:
     return token
 
 
-async def _serve(bot: NewsBot, token: str) -> int:
+async def _serve(settings: Settings, token: str) -> int:
+    bot = NewsBot(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -314,19 +333,14 @@ async def _serve(bot: NewsBot, token: str) -> int:
 
 def run_bot(settings: Settings) -> int:
     """Run the bot until it is stopped (SIGINT/SIGTERM). Blocking; returns an exit code.
-    The engine (embedding model, corpus) is loaded before connecting, so the gateway never
-    waits on it."""
-    from bot.engine import Engine
-
+    The token is checked first (a bad one fails in a second); the engine is loaded after that
+    and before the gateway connects, so no heartbeat ever waits on the embedding model."""
     token = _token(settings)
     configure_endpoints(settings)
-    engine = Engine(settings)
     try:
-        return asyncio.run(_serve(NewsBot(settings, engine), token))
+        return asyncio.run(_serve(settings, token))
     except KeyboardInterrupt:
         return EXIT_OK
-    finally:
-        engine.close()
 
 
 async def _sync(settings: Settings, token: str) -> list[str]:

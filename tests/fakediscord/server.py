@@ -392,7 +392,6 @@ class FakeDiscord:
                         return command, subcommand
         raise ValueError(f"command {name!r} was never synced")
 
-    # ---------------------------------------------------------------- messages
     # ---------------------------------------------------------------- HTTP plumbing
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -441,8 +440,11 @@ class FakeDiscord:
             ("POST", "/channels/{cid}/typing", self._typing),
             ("GET", "/channels/{cid}/messages", self._history),
             ("POST", "/channels/{cid}/messages", self._post_message),
-            ("*", "/channels/{cid}/messages/{mid}", self._message_http),
-            ("*", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._reaction),
+            ("GET", "/channels/{cid}/messages/{mid}", self._message_http),
+            ("PATCH", "/channels/{cid}/messages/{mid}", self._message_http),
+            ("DELETE", "/channels/{cid}/messages/{mid}", self._message_http),
+            ("PUT", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._reaction),
+            ("DELETE", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._reaction),
             ("POST", "/channels/{cid}/messages/{mid}/threads", self._create_thread),
             ("POST", "/channels/{cid}/threads", self._create_thread),
             ("POST", "/interactions/{iid}/{token}/callback", self.interactions.callback),

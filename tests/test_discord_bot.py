@@ -1,0 +1,500 @@
+"""The real bot process (`python -m bot.cli bot`, unmodified discord.py over real sockets)
+against the local Discord-compatible server (tests/fakediscord), on a small real corpus built
+with the real embedding model. The LLM backend is a scripted OpenAI-compatible HTTP server, so
+a test can make the answer as long (or as rude) as it needs; retrieval, citation checking and
+renumbering are the real engine's.
+
+One bot process serves the whole module; tests run in file order and the last ones break the
+corpus and stop the bot on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, make_settings, write_feeds_toml
+from fakediscord import FakeDiscord
+from fakediscord.world import make_user
+from llmserver import ScriptedChatServer
+
+pytestmark = pytest.mark.discord
+
+TOKEN = "MTIzNDU2Nzg5.fake-bot-token.SECRET-never-log-me"
+HEARTBEAT_MS = 1000
+FEEDS = {
+    "deepmind": "publisher/google_deepmind_blog.xml",
+    "openai-blog": "trimmed/openai_blog.xml",
+    "huggingface": "trimmed/huggingface_blog.xml",
+    "arxiv-cs-ai": "trimmed/arxiv_cs_ai.xml",
+}
+DEFAULT_REPLY = (
+    "Google DeepMind shared several announcements about Gemini [1], including new models and "
+    "features [2]."
+)
+QUESTION = "What did Google DeepMind announce about Gemini?"
+LINK = re.compile(r"^\[(\d+)\] \[.+\]\((https?://[^)]+)\) — ([^,]+), (\d{4}-\d{2}-\d{2})$")
+EPHEMERAL = 1 << 6
+
+JSON = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    """A real corpus (about 110 articles) in <root>/data with its <root>/feeds.toml."""
+    from ingest.pipeline import run_ingest
+
+    root = tmp_path_factory.mktemp("discord-corpus")
+    settings = make_settings(root / "data", write_feeds_toml(root / "feeds.toml", FEEDS))
+    report = run_ingest(settings, embedder=embedder)
+    assert not report.failed and report.embedded_chunks > 50
+    return root
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedChatServer]:
+    server = ScriptedChatServer(reply=DEFAULT_REPLY)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeDiscord]:
+    with FakeDiscord(token=TOKEN, heartbeat_interval_ms=HEARTBEAT_MS) as fake:
+        yield fake
+
+
+@dataclass
+class Bot:
+    proc: subprocess.Popen[bytes]
+    root: Path
+    log_path: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, pattern: str, timeout: float = 20.0, since: int = 0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log()[since:]
+            m = re.search(pattern, text)
+            if m:
+                return m.group(0)
+            assert self.proc.poll() is None, f"the bot exited:\n{self.log()[-3000:]}"
+            time.sleep(0.1)
+        raise TimeoutError(f"{pattern!r} not in the bot log:\n{self.log()[-3000:]}")
+
+
+def bot_env(server: FakeDiscord, root: Path, llm: ScriptedChatServer, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
+    env.update(server.bot_env())
+    env.update(
+        DISCORD_TOKEN=TOKEN,
+        PYTHONPATH=str(REPO),
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        TOKENIZERS_PARALLELISM="false",
+        NEWSBOT_DATA_DIR=str(root / "data"),
+        NEWSBOT_FEEDS=str(root / "feeds.toml"),
+        NEWSBOT_SYNC_COMMANDS="true",
+        NEWSBOT_TEST_GUILD_ID=server.guild_id,
+        NEWSBOT_MAINTAINER_ROLE_IDS=json.dumps([int(server.roles["Maintainer"]["id"])]),
+        NEWSBOT_COOLDOWN_SECONDS="30",
+        NEWSBOT_INGEST_INTERVAL_MINUTES="0",
+        NEWSBOT_LLM="openai:scripted",
+        NEWSBOT_LLM_BASE_URL=llm.base_url,
+        NEWSBOT_OPEN_THREADS="true",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bot(
+    server: FakeDiscord,
+    corpus: Path,
+    llm: ScriptedChatServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Bot]:
+    root = tmp_path_factory.mktemp("discord-bot")
+    shutil.copytree(corpus / "data", root / "data")
+    shutil.copy(corpus / "feeds.toml", root / "feeds.toml")
+    log_path = root / "bot.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "bot"],
+            cwd=root,
+            env=bot_env(server, root, llm),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = Bot(proc, root, log_path)
+    try:
+        server.wait_ready(timeout=90)
+        running.wait_log(r"connected as", timeout=30)
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+# ---------------------------------------------------------------------------- helpers
+def new_user(server: FakeDiscord, name: str) -> JSON:
+    """A fresh member with no roles (each test its own, so the cooldown never interferes)."""
+    return make_user(server.world.snowflake(), name)
+
+
+def records(server: FakeDiscord, kind: str, pred: Callable[[JSON], bool] = lambda r: True):
+    with server.lock:
+        return [r for r in server.records if r["kind"] == kind and pred(r)]
+
+
+def followups(server: FakeDiscord, iid: str) -> list[JSON]:
+    return records(server, "followup", lambda r: r["interaction_id"] == iid)
+
+
+def answer_lines(message: JSON) -> list[str]:
+    return [
+        line
+        for e in message["embeds"]
+        for f in e.get("fields", [])
+        if f["name"].startswith(("Sources", "Closest"))
+        for line in f["value"].splitlines()
+    ]
+
+
+def corpus_urls(data: Path) -> set[str]:
+    with sqlite3.connect(data / "newsbot.sqlite3") as db:
+        return {r[0] for r in db.execute("SELECT url FROM articles")}
+
+
+def button_ids(message: JSON) -> list[str]:
+    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+
+
+def ask(server: FakeDiscord, user: JSON, question: str = QUESTION, **options: Any) -> JSON:
+    """/ask → the deferred callback → the followup that replaced "thinking"; returns it."""
+    iid = server.invoke_slash("ask", {"question": question, **options}, user=user)
+    callback = server.wait_for_callback(iid)
+    assert callback["status"] == 200 and callback["type"] == 5, callback
+    return server.wait_for_followup(iid, timeout=30)
+
+
+# ---------------------------------------------------------------------------- tests
+def test_commands_are_synced_to_the_test_guild_only(server: FakeDiscord, bot: Bot) -> None:
+    names = sorted(c["name"] for c in server.commands(server.guild_id))
+    assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
+    assert server.commands(None) == []  # nothing global
+    ask_cmd = next(c for c in server.commands(server.guild_id) if c["name"] == "ask")
+    options = {o["name"]: o for o in ask_cmd["options"]}
+    assert options["question"]["required"] and options["source"]["autocomplete"]
+    assert all(o["description"] for o in ask_cmd["options"])
+    feeds = next(c for c in server.commands(server.guild_id) if c["name"] == "feeds")
+    assert sorted(o["name"] for o in feeds["options"]) == ["add", "remove"]
+
+
+def test_ask_answers_with_citations_linking_real_articles(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    user = new_user(server, "asker")
+    record = ask(server, user)
+    message = record["message"]
+    [embed] = message["embeds"]
+    assert embed["title"] == QUESTION
+    assert "Gemini [1]" in embed["description"]
+    assert (
+        embed["footer"]["text"].startswith("as of 20")
+        and "openai:scripted" in embed["footer"]["text"]
+    )
+    lines = answer_lines(message)
+    assert lines, message
+    urls = corpus_urls(bot.data)
+    for i, line in enumerate(lines, start=1):
+        m = LINK.match(line)
+        assert m, line
+        assert int(m.group(1)) == i and m.group(2) in urls and m.group(3) in FEEDS
+    assert button_ids(message) == ["newsbot:feedback:up", "newsbot:feedback:down"]
+    assert record["allowed_mentions"]["parse"] == []
+    assert QUESTION in llm.user_prompt()  # the real engine asked the LLM with the context
+
+
+def test_feedback_button_is_stored_in_the_corpus(server: FakeDiscord, bot: Bot) -> None:
+    message = ask(server, new_user(server, "voter"))["message"]
+    clicker = new_user(server, "clicker")
+    iid = server.click_button(message["id"], "newsbot:feedback:down", user=clicker)
+    callback = server.wait_for_callback(iid)
+    assert callback["status"] == 200 and callback["type"] == 4
+    assert callback["data"]["flags"] & EPHEMERAL and "Thanks" in callback["data"]["content"]
+    with sqlite3.connect(bot.data / "newsbot.sqlite3") as db:
+        rows = db.execute(
+            "SELECT vote, question, answer, sources, message_id FROM feedback WHERE user_id=?",
+            (clicker["id"],),
+        ).fetchall()
+    [(vote, question, answer, sources, message_id)] = rows
+    assert (vote, question, message_id) == (-1, QUESTION, message["id"])
+    assert "Gemini" in answer and json.loads(sources)[0]["url"].startswith("http")
+
+
+def test_latest_and_source_autocomplete(server: FakeDiscord, bot: Bot) -> None:
+    user = new_user(server, "reader")
+    iid = server.invoke_autocomplete("latest", {"source": "deep"}, focused="source", user=user)
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 8
+    assert [c["value"] for c in callback["data"]["choices"]] == ["deepmind"]
+
+    iid = server.invoke_slash("latest", {"source": "deepmind", "count": 5}, user=user)
+    message = server.wait_for_followup(iid, timeout=20)["message"]
+    [embed] = message["embeds"]
+    assert embed["title"] == "Latest articles from deepmind"
+    lines = embed["description"].splitlines()
+    assert len(lines) == 5
+    dates = [
+        re.match(r"^`(\d{4}-\d{2}-\d{2})` \[.+\]\(https://[^)]+\) — deepmind$", ln) for ln in lines
+    ]
+    assert all(dates), lines
+    days = [d.group(1) for d in dates if d]
+    assert days == sorted(days, reverse=True)
+
+    iid = server.invoke_slash("latest", {"source": "no-such-feed"}, user=user)
+    text = server.wait_for_followup(iid, timeout=20)["message"]["content"]
+    assert "don't know a source" in text
+
+
+def test_sources_and_status(server: FakeDiscord, bot: Bot) -> None:
+    user = new_user(server, "curious")
+    iid = server.invoke_slash("sources", {}, user=user)
+    [embed] = server.wait_for_followup(iid, timeout=20)["message"]["embeds"]
+    assert all(f"**{name}**" in embed["description"] for name in ["deepmind", "openai-blog"])
+    iid = server.invoke_slash("status", {}, user=user)
+    [embed] = server.wait_for_followup(iid, timeout=20)["message"]["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert int(fields["Articles"].replace(",", "")) > 50
+    assert fields["Embedding model"] == "all-MiniLM-L6-v2"
+    assert fields["LLM backend"] == "openai:scripted"
+    assert fields["Scheduled ingest"] == "off"
+
+
+def test_mention_opens_a_thread_and_a_follow_up_there_uses_history(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    alice, bob = new_user(server, "alice"), new_user(server, "bob")
+    since = server.mark()
+    question = server.send_message(None, alice, QUESTION, mentions_bot=True)
+    thread = server.wait_for(lambda r: r["kind"] == "thread", timeout=20, since=since)["thread"]
+    assert thread["id"] == question["id"] and thread["parent_id"] == server.channel_id
+    answer = server.wait_for_message(thread["id"], timeout=30, since=since)
+    assert answer["embeds"][0]["title"] == QUESTION and answer_lines(answer)
+    assert server.allowed_mentions(answer["id"])["parse"] == []
+
+    since = server.mark()
+    n_requests = len(llm.requests)
+    server.send_message(thread["id"], bob, "and what did they release before that?")
+    follow = server.wait_for_message(thread["id"], timeout=30, since=since)
+    assert follow["embeds"][0]["title"] == "and what did they release before that?"
+    assert len(llm.requests) == n_requests + 1
+    prompt = llm.user_prompt()
+    assert "Earlier in this conversation" in prompt and QUESTION in prompt
+    # a message in an ordinary channel that does not address the bot is ignored
+    since = server.mark()
+    server.send_message(None, bob, "just chatting about Gemini here")
+    with pytest.raises(TimeoutError):
+        server.wait_for_message(None, timeout=2, since=since)
+
+
+def test_reply_to_an_answer_continues_the_reply_chain(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    first = ask(server, new_user(server, "carol"))["message"]
+    since = server.mark()
+    dave = new_user(server, "dave")
+    mine = server.send_message(
+        None, dave, "What else did they announce?", reply_to=first["id"], reply_mention=False
+    )
+    reply = server.wait_for_message(server.channel_id, timeout=30, since=since)
+    assert reply["message_reference"]["message_id"] == mine["id"]
+    assert reply["embeds"][0]["title"] == "What else did they announce?"
+    prompt = llm.user_prompt()
+    assert "Earlier in this conversation" in prompt and QUESTION in prompt
+    assert server.allowed_mentions(reply["id"]) == {"parse": [], "replied_user": False}
+
+
+def test_cooldown_gets_a_friendly_message(server: FakeDiscord, bot: Bot) -> None:
+    eve = new_user(server, "eve")
+    ask(server, eve)
+    iid = server.invoke_slash("ask", {"question": "And OpenAI?"}, user=eve)
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+    assert "try again in" in callback["data"]["content"]
+    since = server.mark()
+    server.send_message(None, eve, "and OpenAI?", mentions_bot=True)
+    reply = server.wait_for_message(server.channel_id, timeout=20, since=since)
+    assert "try again in" in reply["content"]
+
+
+def test_over_long_answer_is_split_within_limits_and_pings_nobody(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    role = server.roles["Maintainer"]["id"]
+    paragraph = (
+        f"Heads up @everyone and @here and <@&{role}>: Gemini keeps growing [1]. The models got "
+        "faster and cheaper [2], and there is more to read [1][2]. "
+    )
+    llm.reply = "\n\n".join(paragraph * 4 for _ in range(30))  # ~ 40,000 characters
+    try:
+        user = new_user(server, "verbose")
+        iid = server.invoke_slash("ask", {"question": QUESTION}, user=user)
+        last = server.wait_for_followup(iid, lambda m: bool(m.get("components")), timeout=30)
+    finally:
+        llm.reply = DEFAULT_REPLY
+    sent = followups(server, iid)
+    assert all(r["status"] < 300 for r in sent), [r.get("error") for r in sent]
+    assert len(sent) >= 3 and sent[-1]["message"]["id"] == last["message"]["id"]
+    text = "\n".join(e.get("description", "") for r in sent for e in r["message"]["embeds"])
+    assert text.count("[1]") == 30 * 4 * 2 and text.count("[2]") == 30 * 4 * 2
+    for r in sent:
+        embeds = r["message"]["embeds"]
+        total = sum(
+            len(e.get("title", "")) + len(e.get("description", ""))
+            + sum(len(f["name"]) + len(f["value"]) for f in e.get("fields", []))
+            + len(e.get("footer", {}).get("text", ""))
+            for e in embeds
+        )  # fmt: skip
+        assert total <= 6000 and all(len(e.get("description", "")) <= 4096 for e in embeds)
+        assert r["allowed_mentions"]["parse"] == []
+        message = server.message(r["message"]["id"])
+        assert not message["mention_everyone"] and message["mention_roles"] == []
+    assert "@everyone" not in text.replace("@\u200b", "")
+
+
+def test_reindex_is_refused_for_a_non_maintainer(server: FakeDiscord, bot: Bot) -> None:
+    iid = server.invoke_slash("reindex", {}, user=new_user(server, "mallory"))
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+    assert "only maintainers" in callback["data"]["content"]
+    iid = server.invoke_slash("feeds", {"name": "deepmind"}, user="user", subcommand="remove")
+    assert "only maintainers" in server.wait_for_callback(iid)["data"]["content"]
+
+
+def test_reindex_shows_progress_and_refuses_a_second_one(server: FakeDiscord, bot: Bot) -> None:
+    since = server.mark()
+    iid = server.invoke_slash("reindex", {}, user="admin")  # Manage Server, no configured role
+    assert server.wait_for_callback(iid)["type"] == 5
+    server.wait_for_edit(predicate=lambda m: "⏳" in m["content"], timeout=10, since=since)
+    second = server.invoke_slash("reindex", {"feed": "deepmind"}, user="maintainer")
+    callback = server.wait_for_callback(second)
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+    assert "already running" in callback["data"]["content"]
+    done = server.wait_for_edit(predicate=lambda m: "✅" in m["content"], timeout=90, since=since)
+    assert "Re-index of all feeds finished" in done["message"]["content"]
+    original = done["message"]["id"]
+    edits = records(server, "edit", lambda r: r["message"]["id"] == original)
+    contents = [e["message"]["content"] for e in edits]
+    assert contents[0].startswith("⏳") and contents[-1].startswith("✅")
+    assert any("embedding" in c for c in contents), contents
+    gaps = [b["at"] - a["at"] for a, b in zip(edits, edits[1:], strict=False)]
+    assert all(g >= 1.9 for g in gaps), gaps  # throttled to one edit per 2 s
+    # the corpus still answers after the rebuild
+    assert answer_lines(ask(server, new_user(server, "after"))["message"])
+
+
+def test_reindex_refused_while_a_command_line_ingest_holds_the_lock(
+    server: FakeDiscord, bot: Bot
+) -> None:
+    from filelock import FileLock
+
+    lock = FileLock(str(bot.data / "ingest.lock"))
+    with lock.acquire(timeout=5):
+        since = server.mark()
+        iid = server.invoke_slash("reindex", {"feed": "openai-blog"}, user="maintainer")
+        done = server.wait_for_edit(
+            predicate=lambda m: "Another ingest" in m["content"], timeout=20, since=since
+        )
+    assert server.interaction(iid).original_id == done["message"]["id"]
+
+
+def test_feeds_add_refuses_private_urls_and_remove_works(server: FakeDiscord, bot: Bot) -> None:
+    iid = server.invoke_slash(
+        "feeds",
+        {"name": "intranet", "url": "http://127.0.0.1:9/feed.xml"},
+        user="maintainer",
+        subcommand="add",
+    )
+    message = server.wait_for_followup(iid, timeout=20)["message"]
+    assert message["flags"] & EPHEMERAL and "loopback" in message["content"]
+    iid = server.invoke_slash("feeds", {"name": "arxiv-cs-ai"}, user="owner", subcommand="remove")
+    message = server.wait_for_followup(iid, timeout=20)["message"]
+    assert "Removed **arxiv-cs-ai**" in message["content"]
+    assert "arxiv-cs-ai" not in (bot.root / "feeds.toml").read_text()
+
+
+def test_engine_failure_gets_a_friendly_reply_and_the_bot_stays_up(
+    server: FakeDiscord, bot: Bot
+) -> None:
+    db = bot.data / "newsbot.sqlite3"
+    with open(db, "r+b") as f:  # the corpus is corrupted under the running bot
+        f.write(b"\x00not a database" * 30000)
+    user = new_user(server, "unlucky")
+    since = server.mark()
+    iid = server.invoke_slash("ask", {"question": QUESTION}, user=user)
+    assert server.wait_for_callback(iid)["type"] == 5
+    edit = server.wait_for_edit(
+        predicate=lambda m: "Sorry, something went wrong" in m["content"], timeout=20, since=since
+    )
+    assert f"(ref {iid})" in edit["message"]["content"]
+    assert f"interaction {iid} (/ask) failed" in bot.log() and "Traceback" in bot.log()
+
+    since = server.mark()
+    server.send_message(None, new_user(server, "unlucky2"), QUESTION, mentions_bot=True)
+    reply = server.wait_for_message(server.channel_id, timeout=20, since=since)
+    assert "Sorry, something went wrong" in reply["content"]
+
+    beats = len(server.heartbeats)
+    time.sleep(2.5)
+    assert len(server.heartbeats) >= beats + 2
+    assert bot.proc.poll() is None
+    late = [g for g in server.heartbeat_gaps() if g > HEARTBEAT_MS / 1000 * 1.5]
+    assert not late, late
+    since = server.mark()
+    iid = server.invoke_slash("status", {}, user=user)
+    assert server.wait_for_callback(iid)["status"] == 200
+    server.wait_for_edit(predicate=lambda m: "Sorry" in m["content"], timeout=20, since=since)
+
+
+def test_shutdown_is_clean_and_the_token_is_never_logged(bot: Bot) -> None:
+    bot.proc.send_signal(signal.SIGTERM)
+    assert bot.proc.wait(30) == 0
+    log = bot.log()
+    assert TOKEN not in log and TOKEN.split(".")[-1] not in log
+
+
+def test_a_bad_token_exits_2_with_one_clear_line(
+    server: FakeDiscord, corpus: Path, llm: ScriptedChatServer
+) -> None:
+    env = bot_env(server, corpus, llm, DISCORD_TOKEN="wrong-token")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("newsbot:")]
+    assert lines == ["newsbot: Discord rejected the bot token (check DISCORD_TOKEN)"]
+    assert "wrong-token" not in proc.stderr.decode() + proc.stdout.decode()
+    assert time.monotonic() - started < 30  # fails before loading the embedding model
