@@ -52,7 +52,9 @@ def print_ingest_report(report: IngestReport) -> None:
                 line = "not modified (304)"
             else:
                 line = f"{f.items} items: {f.new} new, {f.updated} updated, {f.unchanged} unchanged"
-            warn = f"  ({len(f.warnings)} warning{'s' * (len(f.warnings) != 1)})" if f.warnings else ""
+            warn = (
+                f"  ({len(f.warnings)} warning{'s' * (len(f.warnings) != 1)})" if f.warnings else ""
+            )
             print(f"  {f.name:<{width}}  {line}{warn}")
     failed = len(report.failed)
     print(
@@ -98,7 +100,9 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             _print_json([{**f.__dict__, "tags": list(f.tags)} for f in feeds])
         else:
             for f in feeds:
-                flags = ("" if f.enabled else " [disabled]") + (" [full text]" if f.full_text else "")
+                flags = ("" if f.enabled else " [disabled]") + (
+                    " [full text]" if f.full_text else ""
+                )
                 tags = f" ({', '.join(f.tags)})" if f.tags else ""
                 print(f"{f.name}{tags}{flags}\n    {f.url}")
         return EXIT_OK
@@ -111,10 +115,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         corpus.close()
     if args.json:
         _print_json(
-            [
-                {"name": f.name, "url": f.url, **_state_json(states.get(f.name))}
-                for f in feeds
-            ]
+            [{"name": f.name, "url": f.url, **_state_json(states.get(f.name))} for f in feeds]
         )
         return EXIT_OK
     width = max((len(f.name) for f in feeds), default=0)
@@ -188,7 +189,8 @@ def format_latest(items: Sequence[LatestItem]) -> str:
     if not items:
         return "No articles match."
     return "\n".join(
-        f"{_date(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}" for i in items
+        f"{_date(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}"
+        for i in items
     )
 
 

@@ -68,7 +68,8 @@ class Engine:
             newest=self.corpus.newest_published(),
             oldest=datetime.fromtimestamp(c["oldest"], UTC) if c["oldest"] else None,
             last_ingest=datetime.fromisoformat(last) if last else None,
-            embedding_model=self.corpus.get_meta("embedding_model") or self.settings.embedding_model,
+            embedding_model=self.corpus.get_meta("embedding_model")
+            or self.settings.embedding_model,
             pending=self.corpus.pending_count(),
             extra={"llm": self.settings.llm, "backend": self.settings.embedding_backend},
         )

@@ -135,8 +135,12 @@ class Retriever:
             by_title[key] = len(items)
             items.append(
                 LatestItem(
-                    article_id=r.id, title=r.title, url=r.url, feeds=r.feeds,
-                    published=r.published, summary=_summary(r.text),
+                    article_id=r.id,
+                    title=r.title,
+                    url=r.url,
+                    feeds=r.feeds,
+                    published=r.published,
+                    summary=_summary(r.text),
                 )
             )
             if len(items) >= limit:
@@ -154,6 +158,13 @@ def _summary(text: str, limit: int = 200) -> str:
 
 def _hit(cid: str, text: str, row: ArticleRow, score: float, sim: float) -> Hit:
     return Hit(
-        chunk_id=cid, article_id=row.id, text=text, title=row.title, url=row.url,
-        feeds=row.feeds, published=row.published, score=score, similarity=sim,
+        chunk_id=cid,
+        article_id=row.id,
+        text=text,
+        title=row.title,
+        url=row.url,
+        feeds=row.feeds,
+        published=row.published,
+        score=score,
+        similarity=sim,
     )

@@ -1,6 +1,7 @@
 """The embedding model (sentence-transformers), loaded once per process.
 
-Backends: torch (fp32), onnx (fp32 ONNX Runtime), onnx-int8 (dynamically quantized ONNX; fastest on CPU).
+Backends: torch (fp32), onnx (fp32 ONNX Runtime), onnx-int8 (dynamically quantized ONNX,
+the fastest on CPU).
 ONNX exports are written once under <data_dir>/models/ and reused.
 """
 

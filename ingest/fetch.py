@@ -70,7 +70,7 @@ def _status_line(code: int, reason: str = "") -> str:
             reason = HTTPStatus(code).phrase
         except ValueError:
             reason = ""
-    return f"HTTP {code} {reason}".strip()
+    return f"HTTP {code} {_one_line(reason, 80)}".strip()
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -268,6 +268,8 @@ async def _attempt(
 
 def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
     """(one-line message, retryable) for an exception raised by httpx."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"timed out connecting (after {timeout:g} s)", True
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"timed out after {timeout:g} s", True
     if isinstance(exc, httpx.TooManyRedirects):
@@ -339,6 +341,8 @@ async def _fetch_feed(
             return result
         except _Retryable as e:
             last_error, last_status, delay = str(e), e.http_status, e.delay
+        except TimeoutError:  # the total deadline of one attempt (asyncio.timeout)
+            last_error, last_status = f"timed out: no complete response in {deadline:g} s", None
         except Exception as e:
             message, retryable = _describe(e, settings.fetch_timeout)
             last_error, last_status = message, None

@@ -418,7 +418,8 @@ def to_utc(value: Any, now: datetime | None = None) -> datetime | None:
     if value is None:
         return None
     try:
-        dt = datetime(*tuple(value)[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = (int(v) for v in tuple(value)[:6])
+        dt = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
     now = now or datetime.now(UTC)
@@ -519,9 +520,12 @@ def _json_feed(body: bytes) -> tuple[str, list[dict[str, Any]], str] | None:
                 "updated_parsed": _rfc3339_struct(item.get("date_modified")),
             }
         )
-    title = data.get("title") if isinstance(data.get("title"), str) else ""
-    home = data.get("home_page_url") if isinstance(data.get("home_page_url"), str) else ""
-    return title, entries, home
+    title, home = data.get("title"), data.get("home_page_url")
+    return (
+        title if isinstance(title, str) else "",
+        entries,
+        home if isinstance(home, str) else "",
+    )
 
 
 # ---------------------------------------------------------------- the feed

@@ -27,6 +27,7 @@ from ingest.models import (
     FeedState,
     FetchResult,
     NewsbotError,
+    ParseResult,
     utcnow,
 )
 from ingest.parse import extract_full_text, parse_feed

@@ -95,10 +95,12 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have how i if in
-    into is it its me my no not of on or our so than that the their them then there these they this
-    to up was we were what when where which who whom why will with would you your about any some
-    tell latest new news recent recently today week month year""".split()
+    (
+        "a an and are as at be been but by can could did do does for from had has have how i if"
+        " in into is it its me my no not of on or our so than that the their them then there these"
+        " they this to up was we were what when where which who whom why will with would you your"
+        " about any some tell latest new news recent recently today week month year"
+    ).split()
 )
 
 
@@ -299,7 +301,8 @@ class Corpus:
                     new += 1
                 db.execute(
                     "INSERT INTO article_feeds(article_id, feed, content_hash) VALUES (?,?,?) "
-                    "ON CONFLICT(article_id, feed) DO UPDATE SET content_hash=excluded.content_hash",
+                    "ON CONFLICT(article_id, feed)"
+                    " DO UPDATE SET content_hash=excluded.content_hash",
                     (a.id, feed, h),
                 )
                 if row is None:
@@ -365,7 +368,8 @@ class Corpus:
             known |= {
                 r["article_id"]
                 for r in self._query(
-                    f"SELECT article_id FROM article_feeds WHERE feed=? AND article_id IN ({marks})",
+                    "SELECT article_id FROM article_feeds"
+                    f" WHERE feed=? AND article_id IN ({marks})",
                     [feed, *part],
                 )
             }
@@ -510,7 +514,8 @@ class Corpus:
         ids: Sequence[str] | None = None,
     ) -> list[ArticleRow]:
         """Newest articles first (undated ones last)."""
-        where, params = ["1=1"], []
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
         if feed:
             where.append("a.id IN (SELECT article_id FROM article_feeds WHERE feed=?)")
             params.append(feed)
@@ -533,7 +538,8 @@ class Corpus:
     def filter_article_ids(
         self, *, feed: str | None, since: datetime | None, until: datetime | None
     ) -> list[str]:
-        where, params = ["1=1"], []
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
         if feed:
             where.append("id IN (SELECT article_id FROM article_feeds WHERE feed=?)")
             params.append(feed)
@@ -592,7 +598,10 @@ class Corpus:
         q = fts_query(query)
         if not q or (article_ids is not None and not article_ids):
             return []
-        sql = "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+        sql = (
+            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s"
+            " FROM chunks_fts WHERE chunks_fts MATCH ?"
+        )
         params: list[Any] = [q]
         if article_ids is not None:
             sql += f" AND article_id IN ({','.join('?' * len(article_ids))})"
@@ -653,7 +662,8 @@ class Corpus:
     ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO feedback(created, user_id, vote, question, answer, sources, message_id)"
+                "INSERT INTO feedback"
+                "(created, user_id, vote, question, answer, sources, message_id)"
                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT(message_id, user_id) DO UPDATE SET"
                 " vote=excluded.vote, created=excluded.created",
                 (
@@ -672,7 +682,7 @@ class Corpus:
         return [
             {
                 **dict(r),
-                "created": _dt(r["created"]).isoformat() if r["created"] else None,
+                "created": datetime.fromtimestamp(r["created"], UTC).isoformat(),
                 "sources": json.loads(r["sources"]),
             }
             for r in rows

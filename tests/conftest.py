@@ -13,6 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from fakediscord.fixtures import fake_discord  # noqa: E402, F401  (the local Discord server)
+
 from ingest.config import Settings, load_settings  # noqa: E402
 from ingest.embed import Embedder  # noqa: E402
 
@@ -71,7 +73,9 @@ def tmp_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Settings]:
+def small_corpus(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[Settings]:
     """Settings of a real corpus ingested once from SMALL_CORPUS (read-only for tests)."""
     from ingest.pipeline import run_ingest
 

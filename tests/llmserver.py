@@ -92,7 +92,7 @@ class LlamaServer:
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--n_ctx", str(self.n_ctx),
-            "--n_threads", "2",
+            "--n_threads", "1",
             "--verbose", "False",
         ]  # fmt: skip
         with open(self.log_path, "wb") as log:

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from ingest.config import Settings, load_settings
 from ingest.models import ConfigError
 
@@ -57,7 +57,10 @@ def test_importing_the_cli_reads_no_settings(tmp_path: Path) -> None:
     # A broken environment must not break imports (tests and tools import freely).
     code = "import bot.cli, bot.engine, ingest.pipeline; print('ok')"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={"NEWSBOT_FETCH_CONCURRENCY": "zero", "PYTHONPATH": str(REPO), "PATH": "/usr/bin"},
     )
     assert out.stdout.strip() == "ok", out.stderr

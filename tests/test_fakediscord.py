@@ -12,7 +12,6 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -252,41 +251,24 @@ COMMANDS = [
 
 
 @pytest.fixture
-def bare(tmp_path: Path) -> Iterator[FakeDiscord]:
+def bare() -> Iterator[FakeDiscord]:
+    """A fake with COMMANDS synced to its guild and no bot; a 0.5 s interaction deadline."""
     with FakeDiscord(token="test-token", interaction_deadline=0.5) as fake:
-        assert (
-            call(
-                fake,
-                "PUT",
-                f"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands",
-                COMMANDS,
-            )[0]
-            == 200
-        )
+        sync = f"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands"
+        assert call(fake, "PUT", sync, COMMANDS)[0] == 200
         yield fake
 
 
 def test_rest_errors_have_discord_shape(bare: FakeDiscord) -> None:
     channel = f"/channels/{bare.channel_id}/messages"
     status, content_type, body = call(bare, "POST", channel, {"content": "x" * 2001})
-    assert (status, content_type, body["code"], body["message"]) == (
-        400,
-        "application/json",
-        50035,
-        "Invalid Form Body",
-    )
-    assert body["errors"] == {
-        "content": {
-            "_errors": [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}
-            ]
-        }
-    }
+    assert (status, content_type) == (400, "application/json")
+    assert (body["code"], body["message"]) == (50035, "Invalid Form Body")
+    too_long = {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}
+    assert body["errors"] == {"content": {"_errors": [too_long]}}
     big = {"embeds": [{"title": "t", "description": "d" * 4000}, {"description": "d" * 2500}]}
-    assert (
-        call(bare, "POST", channel, big)[2]["errors"]["embeds"]["_errors"][0]["code"]
-        == "MAX_EMBED_SIZE_EXCEEDED"
-    )
+    errors = call(bare, "POST", channel, big)[2]["errors"]
+    assert errors["embeds"]["_errors"][0]["code"] == "MAX_EMBED_SIZE_EXCEEDED"
     fields = {"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]}
     assert "fields" in call(bare, "POST", channel, fields)[2]["errors"]["embeds"]["0"]
     assert call(bare, "POST", channel, {"content": ""})[2]["code"] == 50006
@@ -308,13 +290,12 @@ def test_multipart_upload_and_allowed_mentions(bare: FakeDiscord) -> None:
     }
     form.add_field("payload_json", json.dumps(payload), content_type="application/json")
     form.add_field("files[0]", b"hello", filename="a.txt", content_type="text/plain")
-    status, _, message = call(bare, "POST", f"/channels/{bare.channel_id}/messages", data=form)
+    messages = f"/channels/{bare.channel_id}/messages"
+    status, _, message = call(bare, "POST", messages, data=form)
     assert status == 200 and message["attachments"][0]["size"] == 5
     assert message["mentions"] == []  # the user is named but not pinged
     assert bare.store.files[message["attachments"][0]["id"]] == b"hello"
-    pinging = call(
-        bare, "POST", f"/channels/{bare.channel_id}/messages", {"content": f"<@{user}>"}
-    )[2]
+    pinging = call(bare, "POST", messages, {"content": f"<@{user}>"})[2]
     assert [m["id"] for m in pinging["mentions"]] == [user]
 
 
@@ -330,9 +311,8 @@ def test_interaction_callback_rules(bare: FakeDiscord) -> None:
     assert call(bare, "POST", followup, {"content": "too early"})[2]["code"] == 10015
     status, _, body = call(bare, "POST", callback, {"type": 4, "data": {"content": "ok"}})
     assert status == 200 and body["resource"]["message"]["content"] == "ok"
-    assert (
-        call(bare, "POST", callback, {"type": 4, "data": {"content": "again"}})[2]["code"] == 40060
-    )
+    again = {"type": 4, "data": {"content": "again"}}
+    assert call(bare, "POST", callback, again)[2]["code"] == 40060
     assert call(bare, "POST", followup, {"content": "more"})[0] == 200
     late = bare.interaction(bare.invoke_slash("ask", {"question": "q"}))
     time.sleep(0.6)

@@ -16,17 +16,14 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import feedparser
 import pytest
+from feedserver import FeedServer, Reply
 
 from ingest.config import Settings
 from ingest.fetch import fetch_all, make_client
 from ingest.models import Feed, ParseResult
 from ingest.parse import parse_feed
-
-try:
-    from tests.feedserver import FeedServer, Reply
-except ImportError:  # run without the repo root on sys.path
-    from feedserver import FeedServer, Reply  # type: ignore[no-redef]
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feedparser-tests"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
@@ -75,6 +72,19 @@ def corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.suffix in (".xml", ".json") and p.is_file())
 
 
+def feedparser_finds_entries(body: bytes, headers: dict[str, str]) -> bool:
+    """Reference: does feedparser itself (with or without the headers) find an entry that
+    has a title or a link?"""
+    for response_headers in (headers, {}):
+        parsed = feedparser.parse(body, response_headers=response_headers)
+        if parsed.entries:
+            return any(
+                str(e.get("title", "")).strip() or str(e.get("link", "")).strip()
+                for e in parsed.entries
+            )
+    return False
+
+
 def outcome(result: ParseResult) -> str:
     if result.error is not None:
         return "error"
@@ -112,6 +122,9 @@ async def test_feedparser_corpus_through_fetch_and_parse() -> None:
     parsed = [parse_feed(feed, result) for feed, result in zip(feeds, fetched, strict=True)]
     total_seconds = time.monotonic() - started
 
+    oracle = {feed.name for feed, result in zip(feeds, fetched, strict=True)
+              if feedparser_finds_entries(result.body, result.headers)}  # fmt: skip
+    with_articles = {result.feed for result in parsed if result.articles}
     failed_fetches = [(r.feed, r.error) for r in fetched if r.status != "ok"]
     assert failed_fetches == []
 
@@ -143,15 +156,25 @@ async def test_feedparser_corpus_through_fetch_and_parse() -> None:
 
     every = by_folder["all"]
     assert sum(every.values()) == len(files)
-    # Measured: wellformed 1749 files -> 1441 articles, 297 zero, 11 errors (feeds that
-    # only test feed-level elements have no entries; the errors are CDF/RDF oddities
-    # and documents whose root is not a feed element).
+    # Oracle: files where feedparser itself finds an entry with a title or a link. Measured
+    # 268 such files, 246 with articles: the 22 misses are entries whose title is only an
+    # <img> (sanitize/) or whose "link" is a non-URL id such as "right" (no text, no link).
+    print(f"  feedparser finds a titled/linked entry in {len(oracle)} files; "
+          f"we produce articles for {len(oracle & with_articles)}")  # fmt: skip
+    assert len(oracle & with_articles) >= 0.9 * len(oracle)
+    # Measured (feedparser 6.0.14): wellformed 1749 -> 531 articles, 1211 zero, 7 errors.
+    # Most wellformed files test one feed-level or entry-level element (an author, a geo
+    # point), so zero articles is right for them; the 7 errors are CDF documents.
     well = by_folder["wellformed"]
-    assert well["articles"] >= 0.80 * 1749
-    assert well["error"] <= 0.02 * 1749
-    # Measured: 246 of the 256 entity files yield an article despite being invalid XML.
-    assert by_folder["entities"]["articles"] >= 0.90 * 256
-    # Measured: encoding 82 -> 79 articles (UTF-16/32 with and without BOM, legacy charsets).
-    assert by_folder["encoding"]["articles"] >= 0.90 * 82
+    assert well["articles"] >= 500
+    assert well["error"] <= 15
+    # Measured: encoding 82 -> 10 articles, 72 zero, 0 errors (UTF-16/32 served as text/xml
+    # parse thanks to the retry without the Content-Type charset; without it: 16 errors).
+    assert by_folder["encoding"]["error"] == 0
+    assert by_folder["encoding"]["articles"] >= 10
+    # Measured: entities 256 -> 3 articles, 253 zero (the entity is in the feed title).
+    assert by_folder["entities"]["error"] == 0
+    # Measured: illformed 19 -> 9 articles, 9 zero, 1 error (the empty document).
+    assert by_folder["illformed"]["articles"] >= 8
     assert by_folder["json"]["articles"] == 1  # JSON Feed is read by our own reader
     assert total_seconds < 120

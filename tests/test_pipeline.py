@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
 from feedserver import FeedServer, Reply
+
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.feeds import load_feeds
@@ -86,7 +86,9 @@ def test_cross_feed_duplicates_are_stored_once_with_both_feeds(tmp_path: Path) -
     counts = corpus.counts()
     assert counts["articles"] == len(ids["openai-news"] | ids["openai-research"])
     some = sorted(shared)[:20]
-    assert all(set(r.feeds) == {"openai-news", "openai-research"} for r in corpus.article_rows(some))
+    assert all(
+        set(r.feeds) == {"openai-news", "openai-research"} for r in corpus.article_rows(some)
+    )
     # Re-running with both feeds unchanged changes nothing and makes nothing pending again.
     pending = corpus.pending_count()
     db = sqlite3.connect(settings.db_path)
@@ -168,8 +170,10 @@ def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chun
 
 @pytest.mark.slow
 def test_reindex_rebuilds_vectors_without_fetching(tmp_path: Path, embedder: Embedder) -> None:
-    feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"hf": "trimmed/huggingface_blog.xml",
-                                                             "bair": "trimmed/bair_blog.xml"})
+    feeds_file = write_feeds_toml(
+        tmp_path / "feeds.toml",
+        {"hf": "trimmed/huggingface_blog.xml", "bair": "trimmed/bair_blog.xml"},
+    )
     settings = make_settings(tmp_path / "data", feeds_file)
     run_ingest(settings, embedder=embedder)
     before = _snapshot(settings)
@@ -193,8 +197,10 @@ def test_changing_the_embedding_model_requires_reindex(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_retention_prunes_old_articles(tmp_path: Path, embedder: Embedder) -> None:
-    feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"colah": "publisher/colah_rss.xml",
-                                                             "hf": "trimmed/huggingface_blog.xml"})
+    feeds_file = write_feeds_toml(
+        tmp_path / "feeds.toml",
+        {"colah": "publisher/colah_rss.xml", "hf": "trimmed/huggingface_blog.xml"},
+    )
     settings = make_settings(tmp_path / "data", feeds_file)
     run_ingest(settings, embedder=embedder)
     days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
@@ -224,21 +230,29 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[[feeds]]\nname = 'x'\n")  # no url
     settings = make_settings(tmp_path / "data", bad)
-    proc = subprocess.run([*NEWSBOT, "ingest"], env=_env(settings), capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [*NEWSBOT, "ingest"], env=_env(settings), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert "configuration error" in proc.stderr and "url" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
     feeds_file = write_feeds_toml(
         tmp_path / "feeds.toml",
-        {"empty-feed": "edge-cases/reddit_chatgptcoding_no_entries.xml",
-         "html-429": "edge-cases/reddit_localllama_429.html.xml",
-         "zero-bytes": "edge-cases/reddit_localllama_empty.xml"},
+        {
+            "empty-feed": "edge-cases/reddit_chatgptcoding_no_entries.xml",
+            "html-429": "edge-cases/reddit_localllama_429.html.xml",
+            "zero-bytes": "edge-cases/reddit_localllama_empty.xml",
+        },
     )
     settings = make_settings(tmp_path / "data", feeds_file)
-    proc = subprocess.run([*NEWSBOT, "ingest", "--json"], env=_env(settings),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*NEWSBOT, "ingest", "--json"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     out = json.loads(proc.stdout)
     status = {f["name"]: f for f in out["feeds"]}
@@ -247,8 +261,13 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert status["zero-bytes"]["status"] == "error"
     assert out["ok"] is False
 
-    proc = subprocess.run([*NEWSBOT, "feeds", "status", "--json"], env=_env(settings),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*NEWSBOT, "feeds", "status", "--json"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     health = {f["name"]: f for f in json.loads(proc.stdout)}
     assert health["html-429"]["consecutive_failures"] == 1
     assert health["empty-feed"]["last_error"] is None
@@ -256,13 +275,16 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_killed_run_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> None:
-    feeds = {"deepmind": "publisher/google_deepmind_blog.xml",
-             "simon": "publisher/simonwillison_atom_2026-08-16.xml"}
+    feeds = {
+        "deepmind": "publisher/google_deepmind_blog.xml",
+        "simon": "publisher/simonwillison_atom_2026-08-16.xml",
+    }
     clean = make_settings(tmp_path / "clean", write_feeds_toml(tmp_path / "a.toml", feeds))
     crash = make_settings(tmp_path / "crash", write_feeds_toml(tmp_path / "b.toml", feeds))
     env = _env(crash, NEWSBOT_EMBEDDING_BATCH_SIZE="8")
-    proc = subprocess.Popen([*NEWSBOT, "ingest"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*NEWSBOT, "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     killed_at = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -282,15 +304,17 @@ def test_killed_run_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> 
     assert 0 < len(partial["chunks"]) < 300
     assert any(e is None for _, _, e in partial["articles"])  # work left pending
 
-    resumed = subprocess.run([*NEWSBOT, "ingest", "--json"], env=_env(crash),
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [*NEWSBOT, "ingest", "--json"], env=_env(crash), capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     # The resumed run embeds only what was left, not everything again.
     total_articles = len(partial["articles"])
     assert 0 < report["embedded_articles"] < total_articles
-    subprocess.run([*NEWSBOT, "ingest"], env=_env(clean), check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        [*NEWSBOT, "ingest"], env=_env(clean), check=True, capture_output=True, timeout=600
+    )
     assert _snapshot(crash) == _snapshot(clean)
 
 
@@ -305,9 +329,18 @@ def test_chroma_server_mode(tmp_path: Path, embedder: Embedder) -> None:
     port = _free_port()
     chroma = Path(sys.executable).with_name("chroma")
     server = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "chroma-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
     try:
@@ -318,10 +351,13 @@ def test_chroma_server_mode(tmp_path: Path, embedder: Embedder) -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"hf": "trimmed/huggingface_blog.xml",
-                                                                 "bair": "trimmed/bair_blog.xml"})
-        settings = make_settings(tmp_path / "data", feeds_file,
-                                 chroma_url=f"http://127.0.0.1:{port}")
+        feeds_file = write_feeds_toml(
+            tmp_path / "feeds.toml",
+            {"hf": "trimmed/huggingface_blog.xml", "bair": "trimmed/bair_blog.xml"},
+        )
+        settings = make_settings(
+            tmp_path / "data", feeds_file, chroma_url=f"http://127.0.0.1:{port}"
+        )
         report = run_ingest(settings, embedder=embedder)
         assert report.embedded_articles == 6
         assert not (settings.chroma_path).exists()  # nothing embedded locally
@@ -335,10 +371,17 @@ def test_chroma_server_mode(tmp_path: Path, embedder: Embedder) -> None:
 
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", {}),
-                             chroma_url=f"http://127.0.0.1:{_free_port()}")
-    proc = subprocess.run([*NEWSBOT, "ingest", "--reindex"], env=_env(
-        settings, NEWSBOT_CHROMA_URL=settings.chroma_url or ""),
-        capture_output=True, text=True, timeout=120)
+    settings = make_settings(
+        tmp_path / "data",
+        write_feeds_toml(tmp_path / "f.toml", {}),
+        chroma_url=f"http://127.0.0.1:{_free_port()}",
+    )
+    proc = subprocess.run(
+        [*NEWSBOT, "ingest", "--reindex"],
+        env=_env(settings, NEWSBOT_CHROMA_URL=settings.chroma_url or ""),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "Chroma" in proc.stderr and "Traceback" not in proc.stderr

@@ -41,6 +41,8 @@ log = logging.getLogger("newsbot.discord")
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 
+IDLE_REFRESH = 10.0  # seconds: refresh the elapsed time of a job that reports no progress
+
 TRANSFORM_ERROR = "I couldn't use one of the values you gave; please check it and try again."
 
 
@@ -275,7 +277,10 @@ class NewsBot(commands.Bot):
         shown = state.version
         while not task.done():
             await asyncio.wait({task}, timeout=0.5)
-            if not task.done() and state.version != shown and throttle.due():
+            if task.done() or not throttle.due():
+                continue
+            idle = throttle.last is None or throttle.clock() - throttle.last >= IDLE_REFRESH
+            if state.version != shown or idle:  # new progress, or show that it is still alive
                 shown = state.version
                 await edit(format_progress(label, state.latest, loop.time() - started))
         try:
