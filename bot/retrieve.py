@@ -22,6 +22,11 @@ from ingest.store import ArticleRow, Corpus
 RRF_K = 60
 CANDIDATES = 60
 PER_ARTICLE = 2
+RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh article outranks
+SOURCE_BOOST = 1.5  # a question naming a source ("what did DeepMind ...") favours its feed
+GENERIC_FEED_WORDS = frozenset(
+    "news blog feed feeds research updates posts index atom rss official weekly daily".split()
+)
 
 
 def _recency(published: datetime | None, now: datetime, half_life_days: float) -> float:
@@ -80,19 +85,48 @@ class Retriever:
                 similarity[cid] = float(np.dot(qvec, vec))
 
         rows = {r.id: r for r in self.corpus.article_rows(list({a for a, _ in found.values()}))}
-        weight, half_life = (1.0, 30.0) if prefer_recent else (0.15, 365.0)
-        scored = []
+        named = self._feeds_named_in(query)
+        relevance: list[tuple[float, str, str, str, ArticleRow]] = []
         for cid, base in fused.items():
             aid, text = found[cid]
             row = rows.get(aid)
             if row is None:  # vectors of an article being rewritten by a concurrent ingest
                 continue
             # Fusion rewards agreement; similarity keeps the scale meaningful across queries.
-            score = (base * RRF_K / 2 + similarity.get(cid, 0.0)) * (
-                1.0 + weight * _recency(row.published, now, half_life)
-            )
-            scored.append((score, cid, aid, text, row))
-        scored.sort(key=lambda t: t[0], reverse=True)
+            score = base * RRF_K / 2 + similarity.get(cid, 0.0)
+            if named and named & set(row.feeds):
+                score *= SOURCE_BOOST
+            relevance.append((score, cid, aid, text, row))
+        relevance.sort(key=lambda t: t[0], reverse=True)
+
+        weight, half_life = (RECENT_WEIGHT, 45.0) if prefer_recent else (0.15, 365.0)
+        if prefer_recent and relevance:
+            # "Recent" is relative to the newest of the good matches, not the wall clock: a
+            # source that has been quiet for months still has a most recent release.
+            good = relevance[0][0] * 0.6
+            dates = [
+                r.published
+                for score, *_, r in relevance
+                if score >= good
+                and r.published
+                and r.published <= now
+                and (not named or named & set(r.feeds))
+            ]
+            now = max(dates, default=now)
+        scored = sorted(
+            (
+                (
+                    score * (1.0 + weight * _recency(row.published, now, half_life)),
+                    cid,
+                    aid,
+                    text,
+                    row,
+                )
+                for score, cid, aid, text, row in relevance
+            ),
+            key=lambda t: t[0],
+            reverse=True,
+        )
 
         hits: list[Hit] = []
         per: dict[str, int] = defaultdict(int)
@@ -104,6 +138,16 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
+
+    def _feeds_named_in(self, query: str) -> set[str]:
+        """Feeds whose distinctive name parts appear in the question ("DeepMind" → deepmind)."""
+        words = set(re.findall(r"[a-z0-9]+", query.lower()))
+        named = set()
+        for feed in self.corpus.feed_names():
+            parts = {p for p in re.split(r"[^a-z0-9]+", feed.lower()) if len(p) >= 4}
+            if parts - GENERIC_FEED_WORDS & words:
+                named.add(feed)
+        return named
 
     def latest(
         self,

@@ -567,7 +567,9 @@ def parse_feed(feed: Feed, result: FetchResult, *, now: datetime | None = None) 
         return _parse_feed(feed, result, now or datetime.now(UTC))
     except Exception as e:  # defensive: a bug here must not stop the run
         log.exception("feed=%s parse failed", feed.name)
-        return ParseResult(feed=feed.name, error=f"parse failed: {type(e).__name__}: {e}"[:200])
+        return ParseResult(
+            feed=feed.name, error=f"parse failed: {type(e).__name__}: {_one_line(e)}"
+        )
 
 
 def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:

@@ -637,6 +637,10 @@ class Corpus:
             for r in self._query("SELECT * FROM feed_state ORDER BY name")
         ]
 
+    def feed_names(self) -> list[str]:
+        """Feeds that have delivered at least one stored article."""
+        return [r["feed"] for r in self._query("SELECT DISTINCT feed FROM article_feeds")]
+
     def feed_state(self, name: str) -> FeedState | None:
         return next((s for s in self.feed_states() if s.name == name), None)
 

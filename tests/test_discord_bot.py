@@ -241,8 +241,9 @@ def test_feedback_button_is_stored_in_the_corpus(server: FakeDiscord, bot: Bot) 
     clicker = new_user(server, "clicker")
     iid = server.click_button(message["id"], "newsbot:feedback:down", user=clicker)
     callback = server.wait_for_callback(iid)
-    assert callback["status"] == 200 and callback["type"] == 4
-    assert callback["data"]["flags"] & EPHEMERAL and "Thanks" in callback["data"]["content"]
+    assert callback["status"] == 200 and callback["type"] == 5  # acknowledged at once
+    thanks = server.wait_for_followup(iid, timeout=20)["message"]
+    assert thanks["flags"] & EPHEMERAL and "Thanks" in thanks["content"]
     with sqlite3.connect(bot.data / "newsbot.sqlite3") as db:
         rows = db.execute(
             "SELECT vote, question, answer, sources, message_id FROM feedback WHERE user_id=?",
@@ -448,9 +449,10 @@ def test_feeds_add_refuses_private_urls_and_remove_works(server: FakeDiscord, bo
 def test_engine_failure_gets_a_friendly_reply_and_the_bot_stays_up(
     server: FakeDiscord, bot: Bot
 ) -> None:
-    db = bot.data / "newsbot.sqlite3"
-    with open(db, "r+b") as f:  # the corpus is corrupted under the running bot
-        f.write(b"\x00not a database" * 30000)
+    # Break the corpus under the running bot: another process renames the articles table
+    # (as a bad migration would), so every query of the engine fails.
+    with sqlite3.connect(bot.data / "newsbot.sqlite3", timeout=30) as db:
+        db.execute("ALTER TABLE articles RENAME TO articles_broken")
     user = new_user(server, "unlucky")
     since = server.mark()
     iid = server.invoke_slash("ask", {"question": QUESTION}, user=user)
@@ -476,6 +478,11 @@ def test_engine_failure_gets_a_friendly_reply_and_the_bot_stays_up(
     iid = server.invoke_slash("status", {}, user=user)
     assert server.wait_for_callback(iid)["status"] == 200
     server.wait_for_edit(predicate=lambda m: "Sorry" in m["content"], timeout=20, since=since)
+
+    # repaired: the same process answers again
+    with sqlite3.connect(bot.data / "newsbot.sqlite3", timeout=30) as db:
+        db.execute("ALTER TABLE articles_broken RENAME TO articles")
+    assert answer_lines(ask(server, new_user(server, "lucky"))["message"])
 
 
 def test_shutdown_is_clean_and_the_token_is_never_logged(bot: Bot) -> None:

@@ -75,14 +75,12 @@ def corpus_files() -> list[Path]:
 def feedparser_finds_entries(body: bytes, headers: dict[str, str]) -> bool:
     """Reference: does feedparser itself (with or without the headers) find an entry that
     has a title or a link?"""
-    for response_headers in (headers, {}):
-        parsed = feedparser.parse(body, response_headers=response_headers)
-        if parsed.entries:
-            return any(
-                str(e.get("title", "")).strip() or str(e.get("link", "")).strip()
-                for e in parsed.entries
-            )
-    return False
+    parsed = feedparser.parse(body, response_headers=headers)
+    if not parsed.get("version") and not parsed.entries:
+        parsed = feedparser.parse(body)  # e.g. UTF-16 served as text/xml
+    return any(
+        str(e.get("title", "")).strip() or str(e.get("link", "")).strip() for e in parsed.entries
+    )
 
 
 def outcome(result: ParseResult) -> str:
@@ -106,7 +104,7 @@ async def test_feedparser_corpus_through_fetch_and_parse() -> None:
     files = corpus_files()
     assert len(files) >= 2100, f"expected the 2,106 test feeds + 1 JSON, found {len(files)}"
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, fetch_concurrency=16, fetch_retries=0, fetch_timeout=10.0
+        _env_file=None, fetch_concurrency=4, fetch_retries=0, fetch_timeout=10.0
     )
     started = time.monotonic()
     with FeedServer() as server:

@@ -39,8 +39,8 @@ def retriever(embedder: Embedder) -> CorpusRetriever:
 
 def llm_answerer(embedder: Embedder, base_url: str, timeout: float = 120.0) -> Answerer:
     settings = load_settings(llm="openai:smollm2", llm_base_url=base_url, llm_timeout=timeout)
-    # n_ctx 2048: keep the prompt well inside it, and the reply short (quick tests).
-    return Answerer(settings, embedder, context_chars=2500, max_answer_tokens=48)
+    # A short prompt (~400 tokens) and reply keep each request quick on 2 busy cores.
+    return Answerer(settings, embedder, context_chars=1200, max_answer_tokens=48)
 
 
 def completions(server: LlamaServer) -> int:

@@ -4,7 +4,6 @@ earlier answers are read back from the bot's own messages and passed on as histo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -174,7 +173,7 @@ class Conversations(commands.Cog):
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
-        answer = await asyncio.to_thread(self.bot.engine.ask, question, history=history)
+        answer = await self.bot.call_engine(self.bot.engine.ask, question, history=history)
         payloads = render_answer(answer)
         channel = message.channel
         sent: list[discord.Message] | None = None

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 import yarl
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsbot.discord")
 
 EXIT_OK, EXIT_CONFIG = 0, 2
+T = TypeVar("T")
 
 IDLE_REFRESH = 10.0  # seconds: refresh the elapsed time of a job that reports no progress
 
@@ -101,12 +104,21 @@ class NewsBot(commands.Bot):
         self.threads: set[int] = set()  # threads this process opened
         self._jobs: IngestJobs | None = None
         self.synced: list[str] = []
+        # Answering runs in its own small pool: the engine answers one question at a time, so
+        # a burst of questions waits there instead of filling the default pool that quick
+        # calls (autocomplete, feedback, stats) need within Discord's 3 seconds.
+        self._engine_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsbot-engine")
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             raise RuntimeError("the engine is not loaded (NewsBot built for syncing only)")
         return self._engine
+
+    async def call_engine(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking engine call (ask, latest) off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._engine_pool, functools.partial(fn, *args, **kwargs))
 
     @property
     def jobs(self) -> IngestJobs:
@@ -168,6 +180,7 @@ class NewsBot(commands.Bot):
         if self._jobs is not None:
             await self._jobs.stop_schedule()
         await super().close()
+        self._engine_pool.shutdown(wait=False, cancel_futures=True)
         if self._owns_engine and self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
@@ -224,9 +237,11 @@ class NewsBot(commands.Bot):
         record: AnswerRecord | None = None
         if message is not None:
             record = self.answers.get(message.id) or record_from_embeds(message.embeds)
-        if record is None:
+        if message is None or record is None:
             await reply_or_edit(interaction, "Sorry, I can't find the answer this belongs to.")
             return
+        # acknowledge first: the write may wait for an ingest's transaction
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await asyncio.to_thread(
             self.engine.corpus.add_feedback,
             user_id=str(interaction.user.id),
@@ -234,15 +249,10 @@ class NewsBot(commands.Bot):
             question=record.question,
             answer=record.answer,
             sources=record.sources,
-            message_id=str(message.id) if message is not None else "",
+            message_id=str(message.id),
         )
-        log.info(
-            "interaction %s: feedback %+d on message %s",
-            interaction.id,
-            vote,
-            message.id if message else "?",
-        )
-        await interaction.response.send_message(
+        log.info("interaction %s: feedback %+d on message %s", interaction.id, vote, message.id)
+        await interaction.followup.send(
             "Thanks for the feedback!", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 

@@ -189,9 +189,10 @@ class NewsCommands(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=private)
         feed, problem = await self.resolve_feed(source)
         if problem:
+            self.bot.cooldown.reset(interaction.user.id)
             await send_text_followup(interaction, problem, ephemeral=private)
             return
-        answer = await asyncio.to_thread(self.engine.ask, question, feed=feed, since=since_dt)
+        answer = await self.bot.call_engine(self.engine.ask, question, feed=feed, since=since_dt)
         sent = await send_followups(
             interaction, render_answer(answer), ephemeral=private, feedback=True
         )
@@ -223,7 +224,7 @@ class NewsCommands(commands.Cog):
         if problem:
             await send_text_followup(interaction, problem)
             return
-        items = await asyncio.to_thread(self.engine.latest, topic=topic, feed=feed, limit=count)
+        items = await self.bot.call_engine(self.engine.latest, topic=topic, feed=feed, limit=count)
         await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
 
     @app_commands.command(name="sources")
