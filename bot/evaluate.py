@@ -307,14 +307,20 @@ class SearchCall:
 
 
 class RecordingRetriever:
-    """Wraps the engine's retriever and records the first `search` of each question, so the
-    raw ranking can be measured with exactly the query and filters the engine used."""
+    """Wraps the engine's retriever: records every `search` of a question (so the raw ranking
+    can be measured with exactly the query and filters the engine used), and, when a question
+    is asked "as of" a past moment (`cutoff`), hides the articles published after it, as they
+    did not exist yet then (a fixed corpus replayed at the question's `now`)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: list[SearchCall] = []
+        self.cutoff: datetime | None = None
 
     def search(self, query: str, **kwargs: Any) -> list[Hit]:
+        if self.cutoff is not None:
+            until = kwargs.get("until")
+            kwargs["until"] = min(until, self.cutoff) if until is not None else self.cutoff
         self.calls.append(SearchCall(query, dict(kwargs)))
         return self.inner.search(query, **kwargs)  # type: ignore[no-any-return]
 
@@ -338,13 +344,24 @@ def ask_and_rank(
     since: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[Answer, float, list[Hit]]:
-    """Ask through the engine (timed), then rank with the engine's own first search."""
+    """Ask through the engine (timed), then rank with the engine's own first search.
+
+    With `now`, the corpus is seen as it was then: articles published later are hidden."""
     recorder.calls.clear()
+    recorder.cutoff = _cutoff(engine, now)
     t0 = time.perf_counter()
     answer = engine.ask(question, feed=feed, since=since, now=now)
     latency = time.perf_counter() - t0
     hits = ranked_articles(recorder, recorder.calls[0], k) if recorder.calls else []
     return answer, latency, hits
+
+
+def _cutoff(engine: Engine, now: datetime | None) -> datetime | None:
+    """`now` when the corpus holds articles published after it, else None (no filter)."""
+    if now is None:
+        return None
+    newest = engine.corpus.newest_published()
+    return now if newest is not None and newest > now else None
 
 
 def install_recorder(engine: Engine) -> RecordingRetriever:
