@@ -2,15 +2,17 @@
 
 1. Latency: time from sending /ask (INTERACTION_CREATE) to the deferral callback and to the
    followup carrying the answer, p50/p95 over a list of questions asked one after another.
-2. Load: /ask fired at increasing rates (per second) for a few seconds each; reports how many
-   answers per second come back, the deferral latency (Discord allows 3 s) and heartbeat
-   lateness measured from the heartbeat times the fake server recorded (interval 1 s). The
-   highest rate with no late heartbeat and no missed deferral is the bot's capacity here.
+2. Load: bursts of N concurrent /ask (N = 1, 4, 16, 32): answers per second until the burst
+   is answered, the deferral latency (Discord allows 3 s) and heartbeat lateness measured from
+   the heartbeat times the fake server recorded (interval 1 s, late = a gap over 1.5 s). The
+   largest burst with no late heartbeat and no missed deferral is reported.
 
 Prints figures; asserts nothing.
 
-    python bench/bench_discord.py [--data DIR --feeds FILE] [--questions FILE.jsonl]
-                                  [--rates 1,2,4,8,16] [--seconds 8] [--llm none]
+    python bench/bench_discord.py [--corpus DIR] [--questions FILE.jsonl] [--bursts 1,4,16,32]
+                                  [--llm none]
+
+--corpus DIR holds data/ and feeds.toml; it is built there (small, real) when missing.
 """
 
 from __future__ import annotations
@@ -147,8 +149,8 @@ def heartbeat_times(server: FakeDiscord) -> list[float]:
     return [b[0] if isinstance(b, tuple) else b for b in beats]
 
 
-class RateRun:
-    """/ask fired at `rate` per second for `seconds`, each in its own thread."""
+class Burst:
+    """N /ask sent at once, each from its own thread."""
 
     def __init__(self, server: FakeDiscord, questions: list[str]) -> None:
         self.server, self.questions = server, questions
@@ -158,7 +160,7 @@ class RateRun:
 
     def one(self, question: str) -> None:
         try:
-            r = ask_once(self.server, question, timeout=120)
+            r = ask_once(self.server, question, timeout=300)
         except BaseException as e:  # a missed deferral shows up as a timeout
             with self.lock:
                 self.errors.append(e)
@@ -166,29 +168,29 @@ class RateRun:
         with self.lock:
             self.results.append(r)
 
-    def run(self, rate: float, seconds: float) -> float:
+    def run(self, n: int, offset: int) -> float:
         start = time.monotonic()
         threads = []
-        for i in range(int(rate * seconds)):
-            time.sleep(max(0.0, start + i / rate - time.monotonic()))
-            q = self.questions[i % len(self.questions)]
+        for i in range(n):
+            q = self.questions[(offset + i) % len(self.questions)]
             t = threading.Thread(target=self.one, args=(q,), daemon=True)
             t.start()
             threads.append(t)
         for t in threads:
-            t.join(180)
+            t.join(600)
         return time.monotonic() - start
 
 
-def load(server: FakeDiscord, questions: list[str], rates: list[float], seconds: float) -> None:
+def load(server: FakeDiscord, questions: list[str], bursts: list[int]) -> None:
     interval = HEARTBEAT_MS / 1000
-    print(f"\nload: /ask at a fixed rate for {seconds:g} s; heartbeat interval {interval:g} s")
-    print("  rate/s  sent  answered  answers/s  defer p95  missed  answer p95  hb max gap  late")
-    capacity = 0.0
-    for rate in rates:
+    print(f"\nload: bursts of concurrent /ask; heartbeat interval {interval:g} s (late > {LATE}x)")
+    print("  burst  answered  seconds  answers/s  defer p95  missed  answer p95  hb max gap  late")
+    capacity, offset = 0, 0
+    for n in bursts:
         beats_before = len(heartbeat_times(server))
-        job = RateRun(server, questions)
-        elapsed = job.run(rate, seconds)
+        job = Burst(server, questions)
+        elapsed = job.run(n, offset)
+        offset += n
         beats = heartbeat_times(server)[max(0, beats_before - 1) :]
         gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
         max_gap = max(gaps) if gaps else float("nan")
@@ -198,22 +200,20 @@ def load(server: FakeDiscord, questions: list[str], rates: list[float], seconds:
         defer95 = pct([r[0] for r in job.results], 0.95)
         answer95 = pct([r[1] for r in job.results], 0.95)
         print(
-            f"  {rate:6g}  {int(rate * seconds):4d}  {answered:8d}  {answered / elapsed:9.2f}  "
+            f"  {n:5d}  {answered:8d}  {elapsed:7.1f}  {answered / elapsed:9.2f}  "
             f"{defer95 * 1000:7.0f} ms  {missed:6d}  {answer95:8.2f} s  {max_gap:8.2f} s  {late:4d}"
         )
         if late or missed:
             break
-        capacity = rate
-    print(f"  → sustained with no late heartbeat and no missed deferral: {capacity:g} /ask/s")
+        capacity = n
+    print(f"  → largest burst with no late heartbeat and no missed deferral: {capacity}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, help="an existing data dir (default: build a small one)")
-    p.add_argument("--feeds", type=Path, help="its feeds file")
+    p.add_argument("--corpus", type=Path, help="data/ + feeds.toml (built when missing)")
     p.add_argument("--questions", type=Path, help="JSONL with a 'question' field per line")
-    p.add_argument("--rates", default="1,2,4,8,16")
-    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--bursts", default="1,4,16,32")
     p.add_argument("--llm", default="none", help="NEWSBOT_LLM for the bot (default: extractive)")
     args = p.parse_args()
 
@@ -223,17 +223,16 @@ def main() -> None:
         questions = [r["question"] for r in rows][:20]
     work = Path(tempfile.mkdtemp(prefix="bench-discord-"))
     try:
-        if args.data:
-            shutil.copytree(args.data, work / "data")
-            data, feeds = work / "data", args.feeds or work / "feeds.toml"
-        else:
-            data, feeds = build_corpus(work)
+        corpus = args.corpus or work / "corpus"
+        if not (corpus / "data" / "newsbot.sqlite3").exists():
+            corpus.mkdir(parents=True, exist_ok=True)
+            build_corpus(corpus)
+        shutil.copytree(corpus / "data", work / "data")  # the bot may write to it
         with FakeDiscord(heartbeat_interval_ms=HEARTBEAT_MS) as server:
-            proc = start_bot(server, data, feeds, args.llm, work / "bot.log")
+            proc = start_bot(server, work / "data", corpus / "feeds.toml", args.llm, work / "log")
             try:
                 latency(server, questions)
-                rates = [float(r) for r in args.rates.split(",")]
-                load(server, questions, rates, args.seconds)
+                load(server, questions, [int(b) for b in args.bursts.split(",")])
             finally:
                 proc.terminate()
                 proc.wait(30)

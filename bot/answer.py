@@ -354,6 +354,9 @@ def renumber_citations(text: str, valid: int | Iterable[int]) -> tuple[str, list
     return out.strip(), order
 
 
+_PARROTED_HEADER = re.compile(
+    r"^[ \t]*\[\d{1,3}\][^\n]*\([^()\n]*,[ \t]*(?:\d{4}-\d\d-\d\d|undated)\)[ \t]*(?:\n|$)", re.M
+)
 _REFUSAL = re.compile(
     r"\b(?:my|the|these|provided|given) (?:sources?|context|articles?|documents?)\b[^.]{0,60}?"
     r"\b(?:do not|don't|does not|doesn't|did not|didn't|not|no|never)\b"
@@ -708,6 +711,7 @@ class Answerer:
             )
             note = render_prompt("fallback_unavailable", reason=e.reason)
             return replace(self._extractive(q, query, focus, qvec, hits, as_of), note=note)
+        reply = _PARROTED_HEADER.sub("", reply).strip()  # small models echo "[1] Title (...)"
         text, order = renumber_citations(reply, len(articles))
         if not order:
             if looks_like_refusal(reply):

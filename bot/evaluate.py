@@ -364,6 +364,11 @@ def _cutoff(engine: Engine, now: datetime | None) -> datetime | None:
     return now if newest is not None and newest > now else None
 
 
+def warm_up(engine: Engine) -> None:
+    """One untimed question first: opening Chroma and first-call costs are not answer latency."""
+    engine.ask("What is new in AI?")
+
+
 def install_recorder(engine: Engine) -> RecordingRetriever:
     current = engine.retriever
     if isinstance(current, RecordingRetriever):
@@ -552,6 +557,7 @@ def run_dev_eval(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     recorder = install_recorder(engine)
+    warm_up(engine)
     results = []
     for i, q in enumerate(questions, start=1):
         results.append(evaluate_question(engine, recorder, q, k))
@@ -688,9 +694,17 @@ _STOP = frozenset(
 )
 
 
+def _stem(word: str) -> str:
+    """Crude suffix stripping, so "used"/"using" and "scores"/"score" meet."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            return word[: -len(suffix)]
+    return word
+
+
 def _content_words(text: str) -> list[str]:
-    words = re.findall(r"[\w$£€%.,'-]+", normalize_text(text))
-    return [w.strip(".,'") for w in words if w.strip(".,'") and w.strip(".,'") not in _STOP]
+    words = (w.strip(".,'") for w in re.findall(r"[\w$£€%.,'-]+", normalize_text(text)))
+    return [_stem(w) for w in words if w and w not in _STOP]
 
 
 def rtqa_correct(text: str, answered: bool, choices: Sequence[str], answer: int) -> bool:
@@ -759,6 +773,7 @@ def _rtqa_loop(
     from ingest.parse import article_id
 
     recorder = install_recorder(engine)
+    warm_up(engine)
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, start=1):
         now = q.date + timedelta(hours=12)

@@ -111,6 +111,10 @@ class ChatLLM:
             kw["timeout"] = s.llm_timeout
             kw["max_retries"] = 0
             kw["max_tokens"] = self.max_tokens
+        if provider == "openai" and s.llm_base_url:
+            # langchain-openai sends only `max_completion_tokens`, which OpenAI-compatible
+            # servers such as llama.cpp ignore (they then generate up to the context size).
+            kw["extra_body"] = {"max_tokens": self.max_tokens}
         return kw
 
     def model(self) -> BaseChatModel:

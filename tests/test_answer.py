@@ -4,9 +4,11 @@ citation parsing and renumbering, and LLM reply handling against a loopback endp
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from llmserver import ScriptedChatServer, scripted_llm_fixture  # noqa: F401 (fixture)
@@ -25,6 +27,7 @@ from bot.answer import (
     strip_markdown,
 )
 from bot.models import Answer, Hit, Turn
+from bot.prompts import PromptNotFoundError, load_prompt, render_prompt
 from ingest.config import Settings, load_settings
 from ingest.embed import Embedder
 
@@ -645,6 +648,26 @@ def test_llm_reply_citations_are_validated_and_renumbered(
 
 
 @slow
+def test_llm_reply_that_only_echoes_a_source_header_is_not_an_answer(
+    embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
+) -> None:
+    scripted_llm.reply = (
+        "[1] Moonshot AI open-sources Kimi K2 (AINews, 2025-07-12)\nKimi K2 is big."
+    )
+    ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+              "How many parameters does Kimi K2 have?")  # fmt: skip
+    assert ans.backend == "extractive" and ans.note and "cited no sources" in ans.note
+    scripted_llm.reply = (
+        "[1] Moonshot AI open-sources Kimi K2 (AINews, 2025-07-12)\n"
+        "Kimi K2 has 1 trillion total parameters [1]."
+    )
+    ans = ask(llm_answerer(embedder, scripted_llm.base_url), retriever,
+              "How many parameters does Kimi K2 have?")  # fmt: skip
+    assert ans.backend == "openai:scripted"
+    assert ans.text == "Kimi K2 has 1 trillion total parameters [1]."
+
+
+@slow
 def test_llm_reply_without_valid_citations_falls_back_to_extractive(
     embedder: Embedder, retriever: CorpusRetriever, scripted_llm: ScriptedChatServer
 ) -> None:
@@ -714,3 +737,53 @@ def test_llm_history_is_given_without_old_markers(
     assert "User: How many parameters does Kimi K2 have?" in prompt
     assert "You: 1 trillion parameters." in prompt
     assert ans.answered and ans.sources[0].article_id == "kimi-k2"
+
+
+@slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("langchain_ollama") is not None, reason="langchain-ollama installed"
+)
+def test_missing_provider_package_names_the_package(
+    embedder: Embedder, retriever: CorpusRetriever
+) -> None:
+    answerer = Answerer(load_settings(llm="ollama:llama3.2"), embedder)
+    for _ in range(2):  # the build failure is remembered, not retried per question
+        ans = ask(answerer, retriever, "How many parameters does Kimi K2 have?")
+        assert ans.answered and ans.backend == "extractive"
+        assert ans.note is not None and "langchain-ollama" in ans.note and "\n" not in ans.note
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def test_every_prompt_renders_with_its_placeholders() -> None:
+    assert "[1]" in load_prompt("system")
+    filled = render_prompt("answer", question="Q?", sources="[1] T (f, 2025-07-01)\nx",
+                           today="2025-07-24", history="")  # fmt: skip
+    assert "Q?" in filled and "[1] T (f, 2025-07-01)" in filled and "2025-07-24" in filled
+    assert "{" not in filled
+    assert "Jul 1, 2025" in render_prompt("no_answer", as_of="Jul 1, 2025", closest="")
+    assert "from this week" in render_prompt(
+        "no_answer_window", window="from this week", title="T", feed="f", date="Jul 1, 2025"
+    )
+    assert "(timed out)" in render_prompt("fallback_unavailable", reason="timed out")
+
+
+def test_missing_prompt_and_missing_value_are_named() -> None:
+    with pytest.raises(PromptNotFoundError, match=r"prompts/no_such_prompt\.md"):
+        load_prompt("no_such_prompt")
+    with pytest.raises(KeyError, match=r"prompts/too_long\.md needs a value for \{limit\}"):
+        render_prompt("too_long", length=5)
+    with pytest.raises(ValueError):
+        load_prompt("../pyproject")
+
+
+def test_prompts_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "system.md").write_text("Custom system prompt.\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_PROMPTS_DIR", str(tmp_path))
+    load_prompt.cache_clear()
+    try:
+        assert load_prompt("system") == "Custom system prompt."
+        assert load_prompt("answer").startswith("Today is")  # falls through to the repo's
+    finally:
+        load_prompt.cache_clear()

@@ -236,6 +236,22 @@ def test_ask_answers_with_citations_linking_real_articles(
     assert QUESTION in llm.user_prompt()  # the real engine asked the LLM with the context
 
 
+def test_private_ask_is_ephemeral_and_since_is_validated(server: FakeDiscord, bot: Bot) -> None:
+    user = new_user(server, "shy")
+    iid = server.invoke_slash("ask", {"question": QUESTION, "private": True}, user=user)
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 5 and callback["data"]["flags"] & EPHEMERAL
+    message = server.wait_for_followup(iid, timeout=30)["message"]
+    assert message["flags"] & EPHEMERAL and answer_lines(message)
+    assert message["id"] not in {m["id"] for m in server.messages()}  # not in the channel
+    iid = server.invoke_slash(
+        "ask", {"question": QUESTION, "since": "last tuesday-ish"}, user=new_user(server, "x")
+    )
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+    assert "couldn't read that date" in callback["data"]["content"]
+
+
 def test_feedback_button_is_stored_in_the_corpus(server: FakeDiscord, bot: Bot) -> None:
     message = ask(server, new_user(server, "voter"))["message"]
     clicker = new_user(server, "clicker")
@@ -506,3 +522,20 @@ def test_a_bad_token_exits_2_with_one_clear_line(
     assert lines == ["newsbot: Discord rejected the bot token (check DISCORD_TOKEN)"]
     assert "wrong-token" not in proc.stderr.decode() + proc.stdout.decode()
     assert time.monotonic() - started < 30  # fails before loading the embedding model
+
+
+def test_newsbot_sync_registers_the_commands_without_connecting(
+    corpus: Path, llm: ScriptedChatServer
+) -> None:
+    with FakeDiscord(token=TOKEN) as fresh:
+        env = bot_env(fresh, corpus, llm, NEWSBOT_SYNC_COMMANDS="false")
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "sync"], env=env, cwd=corpus, capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+        assert f"Synced 6 commands to guild {fresh.guild_id}" in proc.stdout.decode()
+        names = sorted(c["name"] for c in fresh.commands(fresh.guild_id))
+        assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
+        assert not fresh.ready_event.is_set()  # REST only: never opened the gateway
+        assert TOKEN not in proc.stderr.decode() + proc.stdout.decode()

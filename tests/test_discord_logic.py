@@ -256,3 +256,97 @@ def test_first_scheduled_ingest_waits_for_the_interval() -> None:
     assert initial_delay(None, 3600, now) == MIN_START_DELAY
     assert initial_delay(now - timedelta(minutes=50), 3600, now) == pytest.approx(600)
     assert initial_delay(now - timedelta(hours=5), 3600, now) == MIN_START_DELAY
+
+
+# ---------------------------------------------------------------------------- entry points
+def test_missing_token_is_a_one_line_config_error(tmp_path, monkeypatch) -> None:
+    from bot.discord import run_bot, sync_commands
+    from ingest.models import ConfigError
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for var in ("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    settings = load_settings(data_dir=tmp_path / "data")
+    for entry in (run_bot, sync_commands):
+        with pytest.raises(ConfigError, match="DISCORD_TOKEN is not set") as e:
+            entry(settings)
+        assert "\n" not in str(e.value)
+    assert not (tmp_path / "data").exists()  # nothing loaded or created before the check
+
+
+def test_endpoints_point_discord_py_at_another_server(tmp_path, monkeypatch) -> None:
+    import discord
+    import yarl
+
+    from bot.discord import configure_endpoints
+
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    monkeypatch.setenv("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10/")
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/gateway")
+    configure_endpoints(load_settings(data_dir=tmp_path))
+    assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
+    assert discord.http.Route("GET", "/users/@me").url == "http://127.0.0.1:9/api/v10/users/@me"
+    assert yarl.URL("ws://127.0.0.1:9/gateway") == gateway.DEFAULT_GATEWAY
+
+
+# ---------------------------------------------------------------------------- ingest jobs
+@pytest.mark.slow
+def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
+    tmp_path, embedder, monkeypatch, caplog
+) -> None:
+    """The bot's job runner over a real corpus and the real model: a second job is refused,
+    a held ingest lock (the command line) makes it raise IngestLocked, and the schedule runs
+    ingests off the event loop, skipping a turn while the lock is held."""
+    import logging
+    from types import SimpleNamespace
+
+    from conftest import make_settings, write_feeds_toml
+    from filelock import FileLock
+
+    from bot.discord import jobs as jobs_mod
+    from bot.discord.jobs import IngestJobs, JobBusy
+    from ingest.pipeline import IngestLocked
+    from ingest.store import Corpus
+
+    feeds = write_feeds_toml(tmp_path / "feeds.toml", {"openai": "trimmed/openai_blog.xml"})
+    settings = make_settings(tmp_path / "data", feeds, ingest_interval_minutes=0.005)  # 0.3 s
+    corpus = Corpus(settings)
+    engine = SimpleNamespace(corpus=corpus, embedder=embedder)  # the parts jobs use
+    monkeypatch.setattr(jobs_mod, "MIN_START_DELAY", 0.0)
+
+    async def scenario() -> None:
+        jobs = IngestJobs(settings, engine)  # type: ignore[arg-type]
+        progress: list[tuple[str, int, int]] = []
+        first = asyncio.create_task(
+            jobs.run("Ingest of all feeds", progress=lambda *a: progress.append(a))
+        )
+        await asyncio.sleep(0)  # let it take the job slot
+        assert jobs.busy and jobs.running == "Ingest of all feeds"
+        with pytest.raises(JobBusy, match="already running"):
+            await jobs.run("Re-index of all feeds", reindex=True)
+        beats = []
+        while not first.done():  # the loop stays free while embedding runs in a thread
+            beats.append(asyncio.get_running_loop().time())
+            await asyncio.sleep(0.05)
+        report = first.result()
+        assert report.embedded_chunks > 0 and not report.failed
+        assert progress and progress[-1][0] == "embed"
+        gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+        assert max(gaps, default=0) < 1.0, max(gaps)
+
+        with FileLock(str(settings.lock_path)).acquire(timeout=5):
+            with pytest.raises(IngestLocked):
+                await jobs.run("Re-index of all feeds", reindex=True)
+            jobs.start_schedule()
+            await asyncio.sleep(1.0)  # a few scheduled turns, all skipped
+        before = corpus.get_meta("last_ingest")
+        await asyncio.sleep(1.5)  # now one runs
+        await jobs.stop_schedule()
+        assert corpus.get_meta("last_ingest") != before
+
+    with caplog.at_level(logging.INFO, logger="bot.discord.jobs"):
+        asyncio.run(scenario())
+    assert "scheduled ingest skipped" in caplog.text
+    corpus.close()

@@ -275,10 +275,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_killed_run_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> None:
-    feeds = {
-        "deepmind": "publisher/google_deepmind_blog.xml",
-        "simon": "publisher/simonwillison_atom_2026-08-16.xml",
-    }
+    feeds = {"deepmind": "publisher/google_deepmind_blog.xml", "bair": "trimmed/bair_blog.xml"}
     clean = make_settings(tmp_path / "clean", write_feeds_toml(tmp_path / "a.toml", feeds))
     crash = make_settings(tmp_path / "crash", write_feeds_toml(tmp_path / "b.toml", feeds))
     env = _env(crash, NEWSBOT_EMBEDDING_BATCH_SIZE="8")

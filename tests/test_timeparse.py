@@ -12,8 +12,8 @@ from bot.timeparse import TimeWindow, format_day, parse_date_option, parse_time_
 NOW = datetime(2025, 7, 24, 15, 30, tzinfo=UTC)
 
 
-def d(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def d(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ async def send_followups(
             allowed_mentions=NO_MENTIONS,
             wait=True,
         )
+        interaction.extras["replied"] = True  # the "thinking" message now holds a reply
         sent.append(msg)
     return sent
 
@@ -67,23 +68,22 @@ async def send_to_channel(
     sent: list[discord.Message] = []
     for i, payload in enumerate(payloads):
         last = i == len(payloads) - 1
-        msg = await channel.send(
-            content=payload.content or None,
-            embeds=payload.embeds or None,
-            view=sendable_view() if feedback and last else None,
-            reference=reference.to_reference(fail_if_not_exists=False)
-            if reference is not None and i == 0
-            else None,
-            allowed_mentions=NO_MENTIONS,
-            mention_author=False,
-        )
+        kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "mention_author": False}
+        if payload.embeds:
+            kwargs["embeds"] = payload.embeds
+        if feedback and last:
+            kwargs["view"] = sendable_view()
+        if reference is not None and i == 0:
+            kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
+        msg = await channel.send(payload.content or None, **kwargs)
         sent.append(msg)
     return sent
 
 
 async def reply_or_edit(interaction: discord.Interaction[Any], text: str) -> None:
     """Answer an interaction with a short message, however far it got: an ephemeral response
-    when nothing was sent yet, else the deferred/original response edited in place."""
+    when nothing was sent yet; else the deferred ("thinking…") response edited in place, or an
+    ephemeral followup when part of a reply was already sent (it is kept)."""
     text = trim(text, 2000)
     try:
         if not interaction.response.is_done():
@@ -91,11 +91,14 @@ async def reply_or_edit(interaction: discord.Interaction[Any], text: str) -> Non
                 text, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        try:
-            await interaction.edit_original_response(
-                content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS
-            )
-        except discord.HTTPException:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        if not interaction.extras.get("replied"):
+            try:  # replace "thinking…" (or a progress line) with the message
+                await interaction.edit_original_response(
+                    content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS
+                )
+                return
+            except discord.HTTPException as e:
+                log.info("interaction %s: cannot edit the response (%s)", interaction.id, e)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException as e:
         log.warning("interaction %s: could not send a reply (%s)", interaction.id, e)
