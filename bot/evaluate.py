@@ -624,11 +624,19 @@ def parse_rtqa(obj: object) -> RTQAQuestion:
         date=datetime(d.year, d.month, d.day, tzinfo=UTC),
         source=str(obj.get("question_source") or "unknown").strip() or "unknown",
         url=str(obj.get("question_url") or f"https://realtimeqa.invalid/{obj['question_id']}"),
-        question=" ".join(str(obj["question_sentence"]).split()),
-        choices=tuple(" ".join(c.split()) for c in choices),
+        question=_plain(obj["question_sentence"]),
+        choices=tuple(_plain(c) for c in choices),
         answer=index,
-        evidence=" ".join(str(obj.get("evidence") or "").split()),
+        evidence=_plain(obj.get("evidence") or ""),
     )
+
+
+def _plain(value: object) -> str:
+    """Snippets and questions carry bits of the quiz page's HTML (inline links): as the feed
+    parser would, keep the text only, on one line."""
+    from ingest.parse import html_to_text
+
+    return " ".join(html_to_text(str(value)).split())
 
 
 def load_rtqa(path: Path) -> list[RTQAQuestion]:
@@ -674,18 +682,29 @@ def rtqa_articles(questions: Sequence[RTQAQuestion]) -> dict[str, list[Any]]:
     return feeds
 
 
-def choice_mentions(text: str, choices: Sequence[str]) -> list[bool]:
-    """Which choices the text names: the whole choice (normalized, word-bounded), or for a
-    choice of three or more content words, at least 75% of them."""
-    out = []
-    hay_words = set(_content_words(text))
+def choice_positions(text: str, choices: Sequence[str]) -> list[int | None]:
+    """Where the text first names each choice (a word index), None when it does not name it.
+
+    Named: the whole choice occurs (normalized, word-bounded), or, for a choice of two or more
+    content words, at least two thirds of them do ("nuclear plant ... power" names "Nuclear
+    power"; "Pope Leo" names "Pope Leo XIV"). Words are compared after crude suffix stripping."""
+    tokens = _content_words(text)
+    first: dict[str, int] = {}
+    for i, w in enumerate(tokens):
+        first.setdefault(w, i)
+    out: list[int | None] = []
     for c in choices:
-        if term_hit(text, [c]):
-            out.append(True)
-            continue
-        words = _content_words(c)
-        out.append(len(words) >= 3 and sum(w in hay_words for w in words) >= 0.75 * len(words))
+        words = list(dict.fromkeys(_content_words(c)))
+        found = [first[w] for w in words if w in first]
+        whole = term_hit(text, [c])
+        enough = len(words) >= 2 and len(found) >= 2 / 3 * len(words)
+        out.append((min(found) if found else 0) if whole or enough else None)
     return out
+
+
+def choice_mentions(text: str, choices: Sequence[str]) -> list[bool]:
+    """Which choices the text names (see `choice_positions`)."""
+    return [p is not None for p in choice_positions(text, choices)]
 
 
 _STOP = frozenset(
@@ -707,12 +726,22 @@ def _content_words(text: str) -> list[str]:
     return [_stem(w) for w in words if w and w not in _STOP]
 
 
-def rtqa_correct(text: str, answered: bool, choices: Sequence[str], answer: int) -> bool:
-    """Correct = answered, names the right choice and names no wrong one."""
+def rtqa_correct(
+    text: str, answered: bool, choices: Sequence[str], answer: int, *, strict: bool = False
+) -> bool:
+    """Correct = answered and the right choice is named before any other choice is (an answer
+    names its answer first; later names are context: "Nvidia passed $5T, as Apple passed $4T").
+    `strict`: the right choice is the only one named."""
     if not answered:
         return False
-    named = choice_mentions(text, choices)
-    return named[answer] and sum(named) == 1
+    pos = choice_positions(text, choices)
+    right = pos[answer]
+    if right is None:
+        return False
+    others = [p for i, p in enumerate(pos) if i != answer and p is not None]
+    if strict:
+        return not others
+    return all(p > right for p in others)
 
 
 def closest_choice(vec: np.ndarray, choice_vecs: np.ndarray) -> int:
@@ -731,10 +760,11 @@ def run_realtimeqa(
     Each question is asked as the user wrote it (choices are not shown to the engine), as of
     noon UTC on the quiz date. Scoring:
     - a question WITH evidence is correct when the answer is given (answered) and its text names
-      the right choice and no other one (`choice_mentions`: the whole choice, case- and
-      dash-insensitive and word-bounded, or 75% of the words of a choice of 3+ words);
-      `accuracy_similarity` is a lenient second view: the choice whose embedding is closest to
-      the answer text is the right one (answered only);
+      the right choice before any other (`choice_positions`: the whole choice, case- and
+      dash-insensitive and word-bounded, or two thirds of the words of a choice of 2+ words);
+      `accuracy_strict` wants the right choice to be the only one named; `accuracy_similarity`
+      is a lenient view: the choice whose embedding is closest to the answer text is the right
+      one (answered only);
     - a question WITHOUT evidence is correct when the engine abstains (answered = False);
     - hit@k/MRR: the question's own evidence article in the engine's ranking/citations.
     """
@@ -804,6 +834,9 @@ def _rtqa_loop(
             r.extra = {
                 "choices": list(q.choices),
                 "right": q.choices[q.answer],
+                "strict_right": rtqa_correct(
+                    answer.text, answer.answered, q.choices, q.answer, strict=True
+                ),
                 "closest_choice_right": similar,
             }
         else:
@@ -832,6 +865,7 @@ def rtqa_report(results: Sequence[QuestionResult], k: int) -> dict[str, Any]:
     summary = {
         "accuracy": rate(bool(r.correct) for r in results),
         "accuracy_with_evidence": rate(bool(r.correct) for r in with_ev),
+        "accuracy_strict": rate(bool(r.extra.get("strict_right")) for r in with_ev),
         "accuracy_similarity": rate(bool(s) for s in sim),
         "abstain_rate_without_evidence": rate(not r.answered for r in without),
         "false_abstain_rate_with_evidence": rate(not r.answered for r in with_ev),
@@ -846,10 +880,13 @@ def rtqa_report(results: Sequence[QuestionResult], k: int) -> dict[str, Any]:
     report["by_kind"] = {key: v for key, v in report["by_kind"].items() if v is not None}
     report["extra_lines"] = {
         "accuracy (all; no-evidence questions count when abstained)": _pct(summary["accuracy"]),
-        "accuracy on questions with evidence (names the right choice only)": _pct(
+        "accuracy with evidence (names the right choice first)": _pct(
             summary["accuracy_with_evidence"]
         ),
-        "accuracy by closest choice (embedding, answered only counted)": _pct(
+        "accuracy with evidence, strict (names the right choice only)": _pct(
+            summary["accuracy_strict"]
+        ),
+        "accuracy with evidence by closest choice (embedding; abstentions count as wrong)": _pct(
             summary["accuracy_similarity"]
         ),
         "abstain rate without evidence": _pct(summary["abstain_rate_without_evidence"]),

@@ -29,7 +29,7 @@ from fakediscord import FakeDiscord
 from fakediscord.world import make_user
 from llmserver import ScriptedChatServer
 
-pytestmark = pytest.mark.discord
+pytestmark = [pytest.mark.discord, pytest.mark.slow]  # real bot process, real model
 
 TOKEN = "MTIzNDU2Nzg5.fake-bot-token.SECRET-never-log-me"
 HEARTBEAT_MS = 1000
@@ -488,6 +488,8 @@ def test_engine_failure_gets_a_friendly_reply_and_the_bot_stays_up(
     time.sleep(2.5)
     assert len(server.heartbeats) >= beats + 2
     assert bot.proc.poll() is None
+    # no heartbeat was late during the whole session: start-up, answers, the re-index (embedding
+    # in a worker thread) and these failures
     late = [g for g in server.heartbeat_gaps() if g > HEARTBEAT_MS / 1000 * 1.5]
     assert not late, late
     since = server.mark()

@@ -266,8 +266,17 @@ def test_rtqa_scoring_names_the_right_choice_only() -> None:
     choices = ["Amazon", "Facebook", "Yahoo", "Google"]
     assert rtqa_correct("(Feb 8, 2023) Google unveiled Bard [1].", True, choices, 3)
     assert not rtqa_correct("Google unveiled Bard [1].", False, choices, 3)  # abstained
-    assert not rtqa_correct("Google and Amazon both did [1].", True, choices, 3)  # two choices
     assert not rtqa_correct("Googles of them [1].", True, choices, 3)  # not the word
+    # The answer names its answer first; a later choice is context, a wrong first one is wrong.
+    nvidia = "Nvidia passed $5 trillion, the week Apple topped $4 trillion [1]."
+    companies = ["Apple", "Microsoft", "Nvidia", "Tesla"]
+    assert rtqa_correct(nvidia, True, companies, 2)
+    assert not rtqa_correct(nvidia, True, companies, 2, strict=True)
+    assert not rtqa_correct(nvidia, True, companies, 0)
+    assert rtqa_correct("Pope Leo warned about AI [1].", True, ["Bill Gates", "Pope Leo XIV"], 1)
+    power = ["Solar power", "Wind power", "Nuclear power"]
+    three_mile = "Microsoft will source power from the Three Mile Island nuclear plant [1]."
+    assert choice_mentions(three_mile, power) == [False, False, True]
     long = [
         "By patching together newly found scores",
         "Using artificial intelligence (AI) technology",

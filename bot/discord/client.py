@@ -177,6 +177,7 @@ class NewsBot(commands.Bot):
         """No prefix commands: conversations are handled by the Conversations cog."""
 
     async def close(self) -> None:
+        log.info("shutting down")
         if self._jobs is not None:
             await self._jobs.stop_schedule()
         await super().close()
