@@ -42,6 +42,7 @@ __all__ = [
     "build_context",
     "build_query",
     "clean_question",
+    "entity_terms",
     "extract_citations",
     "is_follow_up",
     "keyword_terms",
@@ -61,6 +62,7 @@ NEAR_DUPLICATE = 0.6  # word-set Jaccard overlap above which a sentence repeats 
 SENTENCE_FLOOR = 0.30  # a sentence after the first needs at least this similarity
 KEYWORD_BONUS = 0.10
 RANK_BONUS = 0.03
+ENTITY_BONUS = 0.08  # the sentence itself names what the question names
 NUMBER_BONUS = 0.03  # "how much/many/when" questions: sentences with a number
 CONTEXT_CHARS = 6000  # LLM prompt: total characters of source text
 MAX_CONTEXT_ARTICLES = 6
@@ -110,7 +112,7 @@ STOPWORDS = frozenset(
     """
     )
 )
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9.+_-]*[a-z0-9+]|[a-z0-9]")
+_TOKEN = re.compile(r"\w[\w.+-]*[\w+]|\w")
 _FOLLOW_UP_WORDS = frozenset(
     _words(
         """they them their theirs it its that those these he him his she her there before after else
@@ -147,6 +149,28 @@ def keyword_terms(text: str) -> list[str]:
     for raw in _TOKEN.findall(text.lower()):
         tok = _norm_token(raw)
         if len(tok) < 2 or tok in STOPWORDS or raw in STOPWORDS:
+            continue
+        if tok not in out:
+            out.append(tok)
+    return out
+
+
+def entity_terms(text: str) -> list[str]:
+    """Names in a question: terms written with a capital or a digit ("Kimi", "K2", "GPT-5",
+    "RLHF"), lowercased. Bare numbers ("3", "2.5"), stopwords and a sentence's capitalized
+    first word ("Summarize ...") are not names, unless written like one ("OpenAI", "GPT-5")."""
+    out: list[str] = []
+    for m in re.finditer(r"\w[\w.+-]*[\w+]|\w", text):
+        raw = m.group(0)
+        if not any(c.isupper() or c.isdigit() for c in raw) or re.fullmatch(r"[\d.]+", raw):
+            continue
+        before = text[: m.start()].rstrip(" \t\n\"'“‘(¿¡*_")
+        if (not before or before[-1] in ".?!:") and not any(
+            c.isupper() or c.isdigit() for c in raw[1:]
+        ):
+            continue  # "Summarize the news" - a capital only because the sentence starts
+        tok = _norm_token(raw.lower())
+        if len(tok) < 2 or tok in STOPWORDS or raw.lower() in STOPWORDS:
             continue
         if tok not in out:
             out.append(tok)
@@ -264,13 +288,29 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+_CODE_START = re.compile(
+    r"^\s*(?:\$\s|>>>|uvx?\s|pip\s|npm\s|npx\s|python3?\s|curl\s|git\s|cd\s|docker\s|"
+    r"import\s|from\s\S+\simport|def\s|class\s\w+[:(]|const\s|let\s|var\s|function\s)"
+)
+_CODE_CHARS = set("/_=@{}[]<>|\\`$#~;")
+
+
+def _looks_like_code(sentence: str) -> bool:
+    if _CODE_START.match(sentence):
+        return True
+    words = sentence.split()
+    odd = sum(1 for w in words if w.startswith("--") or any(c in _CODE_CHARS for c in w))
+    return odd > 0.25 * len(words)
+
+
 def _usable(sentence: str) -> bool:
+    """A sentence worth quoting: long enough, mostly words, not boilerplate or code."""
     if len(sentence) < 30 or len(sentence.split()) < 5:
         return False
     letters = sum(c.isalpha() for c in sentence)
     if letters < 0.5 * len(sentence):
         return False
-    return not _BOILERPLATE.search(sentence)
+    return not _BOILERPLATE.search(sentence) and not _looks_like_code(sentence)
 
 
 def _shorten(sentence: str, limit: int = MAX_SENTENCE_CHARS) -> str:
@@ -517,6 +557,13 @@ class Answerer:
             for h, s, kw in zip(hits, rel.sims, rel.keyword, strict=True)
             if kw or s >= min(max(rel.sims), self.settings.relevance_threshold) - 0.12
         ]
+        # A question naming something ("GPT-5", "Kimi K2") is answered only from passages that
+        # name it too (in the text, title or feed); none → not in my sources.
+        names = entity_terms(query)
+        if names:
+            use = [h for h in use if _mentions(names, _haystack(h))]
+            if not use:
+                return self._not_answered(q, query, qvec, retriever, hits, window, feed, as_of, now)
         if self.llm is None:
             return self._extractive(q, query, focus, qvec, use, as_of)
         return self._with_llm(q, query, focus, qvec, use, history, as_of, now)
@@ -554,15 +601,24 @@ class Answerer:
         now: datetime,
     ) -> Answer:
         backend = "extractive" if self.llm is None else self.settings.llm
+        names = entity_terms(query)
         if window.bounded:
-            wider = retriever.search(query, feed=feed, prefer_recent=True, k=K, now=now)
-            rel = self._relevance(query, qvec, wider)
-            if rel.ok:
-                on_topic = [
+            outside = retriever.search(query, feed=feed, prefer_recent=True, k=K, now=now)
+            rel = self._relevance(query, qvec, outside)
+            terms = keyword_terms(query)
+            on_topic = (
+                [h for h in outside if _feed_match(terms, h)]
+                or [
                     h
-                    for h, s, kw in zip(wider, rel.sims, rel.keyword, strict=True)
+                    for h, s, kw in zip(outside, rel.sims, rel.keyword, strict=True)
                     if kw or s >= self.settings.relevance_threshold
-                ] or wider[:1]
+                ]
+                if rel.ok
+                else []
+            )
+            if names:
+                on_topic = [h for h in on_topic if _mentions(names, _haystack(h))]
+            if on_topic:
                 newest = max(on_topic, key=lambda h: h.published.timestamp() if h.published else 0)
                 text = render_prompt(
                     "no_answer_window",
@@ -575,19 +631,10 @@ class Answerer:
                 return Answer(
                     q, text, (), as_of, False, backend=backend, closest=self._closest(ordered)
                 )
-            hits = hits or wider
+            hits = hits or outside
         closest = self._closest(hits)
-        lines = "".join(
-            f"\n- “{s.title}” ({s.feed or 'unknown feed'}, "
-            f"{format_day(s.published) if s.published else 'undated'})"
-            for s in closest
-        )
-        text = render_prompt(
-            "no_answer",
-            as_of=format_day(as_of) if as_of else "an unknown date",
-            closest=f"\nThe closest articles I have:{lines}" if lines else "",
-        )
-        return Answer(q, text, (), as_of, False, backend=backend, closest=closest)
+        return Answer(q, _no_answer_text(as_of, closest), (), as_of, False, backend=backend,
+                      closest=closest)  # fmt: skip
 
     @staticmethod
     def _closest(hits: Sequence[Hit]) -> tuple[Source, ...]:
@@ -629,8 +676,9 @@ class Answerer:
         """The best 1-4 source sentences for the question, cited per article.
 
         A sentence's score: cosine similarity of "<title>: <sentence>" to the question, + a
-        keyword-overlap bonus, + a small bonus for better-ranked articles (+ a number bonus for
-        how-much/how-many/when questions). For a follow-up the similarity mixes the full query
+        keyword-overlap bonus, + a bonus when the sentence itself names what the question names,
+        + a small bonus for better-ranked articles (+ a number bonus for how-much/how-many/when
+        questions). For a follow-up the similarity mixes the full query
         (40%) and the new question alone (60%), so "what license are they under?" picks the
         license sentence rather than the one matching the previous question.
         """
@@ -648,6 +696,7 @@ class Answerer:
             sims = 0.4 * sims + 0.6 * (vecs @ self.embedder.embed_query(focus))
         terms = keyword_terms(query)
         focus_terms = keyword_terms(focus) if follow_up else []
+        names = entity_terms(focus)  # the new question's own names, not the earlier ones
         wants_number = bool(_NUMBER_QUESTION.search(q))
         n_art = max(1, len(articles))
         scores = np.array(
@@ -656,6 +705,7 @@ class Answerer:
                 + KEYWORD_BONUS * _coverage(focus_terms or terms, c.text)
                 + (KEYWORD_BONUS / 2 * _coverage(terms, c.text) if focus_terms else 0.0)
                 + RANK_BONUS * (n_art - c.article) / n_art
+                + (ENTITY_BONUS if _mentions(names, c.text) else 0.0)
                 + (NUMBER_BONUS if wants_number and any(ch.isdigit() for ch in c.text) else 0.0)
                 for i, c in enumerate(cands)
             ]
@@ -716,12 +766,7 @@ class Answerer:
         if not order:
             if looks_like_refusal(reply):
                 closest = self._closest(hits)
-                lines = "".join(f"\n- “{s.title}” ({s.feed or 'unknown feed'})" for s in closest)
-                text = render_prompt(
-                    "no_answer",
-                    as_of=format_day(as_of) if as_of else "an unknown date",
-                    closest=f"\nThe closest articles I have:{lines}" if lines else "",
-                )
+                text = _no_answer_text(as_of, closest)
                 return Answer(q, text, (), as_of, False, backend=self.settings.llm, closest=closest)
             log.info("LLM reply cited no valid source; answering extractively")
             note = load_prompt("fallback_no_citations")
@@ -744,8 +789,32 @@ def _strong_keyword_match(terms: Sequence[str], hit: Hit) -> bool:
 
 
 def _feed_match(terms: Sequence[str], hit: Hit) -> bool:
-    """Every distinctive term names the hit's feed: "What did OpenAI ship this week?"."""
-    return bool(terms) and all(t in _tokens(" ".join(hit.feeds)) for t in terms)
+    """Every distinctive term names the hit's feed: "What did OpenAI ship this week?",
+    "latest from Simon Willison" (feed "simonwillison")."""
+    if not terms or not hit.feeds:
+        return False
+    tokens = _tokens(" ".join(hit.feeds))
+    squashed = re.sub(r"[^a-z0-9]", "", " ".join(hit.feeds).lower())
+    return all(
+        t in tokens or (len(t) >= 4 and re.sub(r"[^a-z0-9]", "", t) in squashed) for t in terms
+    )
+
+
+def _haystack(hit: Hit) -> str:
+    return f"{hit.title}\n{hit.text}\n{' '.join(hit.feeds)}"
+
+
+def _mentions(terms: Sequence[str], text: str) -> bool:
+    """Any term occurs as a word or a word's prefix ("gpt-5" in "GPT-5.5", "gemini" in
+    "gemini-2.5"), but not inside a longer name ("gpt-5" is not in "gpt-50")."""
+    if not terms:
+        return False
+    tokens = _tokens(text)
+    return any(
+        tok == t or (tok.startswith(t) and not tok[len(t)].isalnum())
+        for t in terms
+        for tok in tokens
+    )
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:
@@ -793,6 +862,16 @@ def _cite(sentence: str, n: int) -> str:
     if sentence.endswith(".") and not sentence.endswith("..."):
         return f"{sentence[:-1]} [{n}]."
     return f"{sentence} [{n}]"
+
+
+def _no_answer_text(as_of: datetime | None, closest: Sequence[Source]) -> str:
+    """prompts/no_answer.md; the closest articles themselves are in Answer.closest (the CLI and
+    Discord list them as links), so the text only points at them."""
+    return render_prompt(
+        "no_answer",
+        as_of=format_day(as_of) if as_of else "an unknown date",
+        closest=" The nearest articles I have are listed below." if closest else "",
+    )
 
 
 def _date_prefix(hit: Hit) -> str:

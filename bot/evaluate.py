@@ -290,6 +290,7 @@ class QuestionResult:
     cited_rank: int | None = None  # ... among the answer's cited sources
     shown_rank: int | None = None  # ... among the sources, or the closest articles if abstained
     term_hit: bool | None = None  # None when the question has no answer terms
+    top_similarity: float | None = None  # best dense cosine among the ranked articles
     retrieved: list[str] = field(default_factory=list)
     cited: list[str] = field(default_factory=list)
     correct: bool | None = None  # RealTimeQA only
@@ -400,6 +401,7 @@ def evaluate_question(
         latency_s=latency,
         retrieved=retrieved,
         cited=cited,
+        top_similarity=_top_similarity(hits),
     )
     if q.gold_urls:
         result.retrieval_rank = first_rank(retrieved, q.gold_urls)
@@ -409,6 +411,11 @@ def evaluate_question(
         # An abstention lists the closest titles, which may contain a term: it never counts.
         result.term_hit = answer.answered and term_hit(answer.text, q.answer_terms)
     return result
+
+
+def _top_similarity(hits: Sequence[Hit]) -> float | None:
+    sims = [h.similarity for h in hits if h.similarity]
+    return round(max(sims), 4) if sims else None
 
 
 def summarize(results: Sequence[QuestionResult], k: int) -> dict[str, Any]:
@@ -819,6 +826,7 @@ def _rtqa_loop(
             latency_s=latency,
             retrieved=[h.url for h in hits],
             cited=[s.url for s in answer.sources],
+            top_similarity=_top_similarity(hits),
         )
         if q.evidence:
             r.retrieval_rank = _id_rank([h.article_id for h in hits], own)
