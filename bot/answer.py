@@ -12,6 +12,10 @@ question (the single term must be in the title when there is only one; at least 
 there are four or more). A hit also counts when every distinctive term names its feed ("What
 did Google DeepMind release this week?" and a hit from the "Google DeepMind" feed), whatever its
 similarity. Keyword-only hits (similarity 0) get their similarity computed here.
+
+Names gate: when the question names something (a term written with a capital or a digit:
+"GPT-5", "Kimi K2"), only hits whose title, text or feed name it are used; if none do, the
+answer is "not in my sources" rather than passages about something else.
 """
 
 from __future__ import annotations

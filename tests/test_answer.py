@@ -203,6 +203,7 @@ def ask(answerer: Answerer, retriever: CorpusRetriever, question: str, **kw: obj
 
 
 MARKER = re.compile(r"\[(\d+)\]")
+slow = pytest.mark.slow  # uses the real embedding model
 
 
 def check_citations(ans: Answer) -> None:
@@ -415,6 +416,7 @@ def test_build_context_respects_the_budget() -> None:
 # --------------------------------------------------------------------------- validation
 
 
+@slow
 def test_empty_and_mention_only_questions(answerer: Answerer, retriever: CorpusRetriever) -> None:
     before = len(retriever.calls)
     for q in ["", "   \n", "<@1234567890>"]:
@@ -425,6 +427,7 @@ def test_empty_and_mention_only_questions(answerer: Answerer, retriever: CorpusR
     assert len(retriever.calls) == before  # nothing was searched
 
 
+@slow
 def test_too_long_question_is_refused_with_the_limit(
     embedder: Embedder, retriever: CorpusRetriever
 ) -> None:
@@ -437,8 +440,6 @@ def test_too_long_question_is_refused_with_the_limit(
 
 
 # --------------------------------------------------------------------------- extractive (slow)
-
-slow = pytest.mark.slow
 
 
 @slow
