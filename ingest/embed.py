@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+QUERY_CACHE_SIZE = 512
 INT8_FILE = "onnx/model_qint8_avx512_vnni.onnx"
 
 
@@ -106,6 +108,7 @@ class Embedder:
         except Exception as e:  # a missing/corrupt model is a configuration problem
             raise ConfigError(f"cannot load embedding model {model_name!r} ({backend}): {e}") from e
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         dim = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
@@ -142,4 +145,16 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_texts([text])[0]
+        """One text's vector; recent queries are cached (retrieval and answering share them)."""
+        with self._lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+        vec = self.embed_texts([text])[0]
+        vec.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vec
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vec
