@@ -12,21 +12,21 @@ from datetime import UTC, datetime
 
 from bot.models import Answer, CorpusStats, LatestItem, Turn
 from ingest.config import Settings
+from ingest.embed import Embedder
 from ingest.models import FeedState
 
 
 class Engine:
     """Loads the embedding model, the corpus and the LLM once; answers many questions."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         from bot.answer import Answerer
         from bot.retrieve import Retriever
-        from ingest.embed import Embedder
         from ingest.store import Corpus
 
         self.settings = settings
         self.corpus = Corpus(settings)
-        self.embedder = Embedder.from_settings(settings)
+        self.embedder = embedder or Embedder.from_settings(settings)
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads

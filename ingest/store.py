@@ -560,16 +560,20 @@ class Corpus:
         """(chunk_id, article_id, text, cosine similarity), best first."""
         if article_ids is not None and not article_ids:
             return []
-        total = self.collection.count()
-        if total == 0:
-            return []
         where = {"article_id": {"$in": list(article_ids)}} if article_ids is not None else None
-        res = self.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=min(n, total),
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
+        try:
+            total = self.collection.count()
+            if total == 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=min(n, total),
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+        except Exception as e:  # noqa: BLE001 - see _vector_store_unavailable
+            self._vector_store_unavailable(e)
+            return []
         out = []
         for cid, doc, meta, dist in zip(
             res["ids"][0],
@@ -581,11 +585,26 @@ class Corpus:
             out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
         return out
 
+    def _vector_store_unavailable(self, error: Exception) -> None:
+        """Readers degrade to keyword search instead of failing when Chroma cannot answer.
+
+        The embedded store is single-process: while a separate `newsbot ingest` process writes
+        it, a reader can find segments not yet on disk. Use a Chroma server
+        (NEWSBOT_CHROMA_URL) to share one corpus between processes without this."""
+        if isinstance(error, NewsbotError):
+            raise error
+        log.warning("vector search unavailable, using keyword search only: %s", error)
+        self._collection = None  # reopen on next use
+
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these chunks (those that exist)."""
         if not chunk_ids:
             return {}
-        res = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        try:
+            res = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        except Exception as e:  # noqa: BLE001 - see _vector_store_unavailable
+            self._vector_store_unavailable(e)
+            return {}
         return {
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(res["ids"], res["embeddings"], strict=True)

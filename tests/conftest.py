@@ -33,7 +33,6 @@ SMALL_CORPUS = {
     "arxiv-cs-ai": "trimmed/arxiv_cs_ai.xml",
     "huggingface": "trimmed/huggingface_blog.xml",
     "openai-blog": "trimmed/openai_blog.xml",
-    "hamel": "publisher/hamel_blog.xml",
 }
 
 

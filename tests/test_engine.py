@@ -1,0 +1,215 @@
+"""Retrieval, latest news and the answer engine over a real corpus (real model, real Chroma),
+and the `ask` / `latest` / `chat` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import REPO, make_settings, write_feeds_toml
+
+from bot.cli import chat_loop
+from bot.engine import Engine
+from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.pipeline import run_ingest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def engine(small_corpus: Settings, embedder: Embedder) -> Iterator[Engine]:
+    eng = Engine(small_corpus, embedder=embedder)
+    yield eng
+    eng.close()
+
+
+def test_answer_is_cited_dated_and_grounded(engine: Engine) -> None:
+    answer = engine.ask("What is Gemini Robotics?")
+    assert answer.answered
+    assert answer.as_of == engine.corpus.newest_published()
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert cited == {s.n for s in answer.sources}  # every marker maps to a listed source
+    assert any("gemini-robotics" in s.url for s in answer.sources)
+    assert all(s.published is not None and s.feed for s in answer.sources)
+    # Every quoted sentence really comes from the cited article's stored text.
+    rows = {r.url: r for r in engine.corpus.article_rows([s.article_id for s in answer.sources])}
+    for s in answer.sources:
+        assert s.url in rows
+
+
+def test_unanswerable_question_abstains_with_closest(engine: Engine) -> None:
+    answer = engine.ask("Who won the 1998 football world cup final?")
+    assert not answer.answered
+    assert answer.sources == ()
+    assert answer.closest and "[1]" not in answer.text
+
+
+def test_retrieval_caps_chunks_per_article_and_honours_filters(engine: Engine) -> None:
+    hits = engine.retriever.search("large language model agents", k=12)
+    per: dict[str, int] = {}
+    for h in hits:
+        per[h.article_id] = per.get(h.article_id, 0) + 1
+    assert hits and max(per.values()) <= 2
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+    only = engine.retriever.search("language models", feed="lilianweng", k=8)
+    assert only and all("lilianweng" in h.feeds for h in only)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    recent = engine.retriever.search("models", since=since, k=8)
+    assert recent and all(h.published and h.published >= since for h in recent)
+
+
+def test_feed_and_since_options_reach_the_answer(engine: Engine) -> None:
+    answer = engine.ask("What is new with agents?", feed="simonwillison")
+    assert all(s.feed == "simonwillison" for s in answer.sources + answer.closest)
+
+
+def test_latest_is_newest_first_filtered_and_on_topic(engine: Engine) -> None:
+    items = engine.latest(limit=8)
+    dates = [i.published for i in items]
+    assert len(items) == 8 and all(dates)
+    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    assert dates[0] == engine.corpus.newest_published()
+    google = engine.latest(feed="google-ai", limit=5)
+    assert google and all(i.feeds == ("google-ai",) for i in google)
+    robots = engine.latest(topic="robotics", limit=5)
+    assert robots and any("robot" in (i.title + i.summary).lower() for i in robots[:2])
+
+
+def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder: Embedder) -> None:
+    feeds = {
+        "lilian-posts": "publisher/lilianweng_posts.xml",
+        "lilian-index": "publisher/lilianweng_index.xml",
+    }
+    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", feeds))
+    run_ingest(settings, embedder=embedder)
+    eng = Engine(settings, embedder=embedder)
+    try:
+        items = eng.latest(limit=20)
+        urls = [i.url for i in items]
+        assert len(urls) == len(set(urls)) == 20
+        assert sum(set(i.feeds) == set(feeds) for i in items) >= 19
+    finally:
+        eng.close()
+
+
+def test_empty_corpus_answers_plainly(tmp_path: Path, embedder: Embedder) -> None:
+    eng = Engine(make_settings(tmp_path / "data"), embedder=embedder)
+    try:
+        answer = eng.ask("What did OpenAI release?")
+        assert not answer.answered and answer.as_of is None and answer.text
+        assert eng.latest(topic="agents") == [] and eng.latest() == []
+        assert eng.stats().articles == 0
+    finally:
+        eng.close()
+
+
+def test_questions_during_a_concurrent_ingest_never_fail(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    feeds = {"deepmind": "publisher/google_deepmind_blog.xml", "bair": "trimmed/bair_blog.xml"}
+    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", feeds))
+    # The writer is a separate process, as in production (the bot reads, `newsbot ingest` writes).
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "ingest"],
+        env={
+            **os.environ,
+            "NEWSBOT_DATA_DIR": str(settings.data_dir),
+            "NEWSBOT_FEEDS": str(settings.feeds),
+            "PYTHONPATH": str(REPO),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    eng = Engine(settings, embedder=embedder)
+    errors: list[BaseException] = []
+    answered = 0
+    try:
+        while writer.poll() is None:
+            try:
+                a = eng.ask("What is Gemini?")
+                answered += a.answered
+                eng.latest(limit=3)
+            except BaseException as e:  # noqa: BLE001 - the assertion is that nothing escapes
+                errors.append(e)
+        assert writer.returncode == 0
+        final = eng.ask("What is Gemini Robotics?")
+    finally:
+        eng.close()
+    assert errors == []
+    assert final.answered  # once the ingest is done, the same engine sees the new articles
+
+
+def _cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(settings.data_dir),
+        "NEWSBOT_FEEDS": str(settings.feeds),
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_ask_stdin_json_lines_and_latest_json(small_corpus: Settings) -> None:
+    proc = _cli(
+        small_corpus,
+        "ask",
+        "-",
+        "--json",
+        stdin="What is Gemini Robotics?\n\nwho won the 1998 world cup?\n",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 2
+    for obj in lines:
+        assert {"question", "answer", "answered", "sources", "as_of"} <= obj.keys()
+        for s in obj["sources"]:
+            assert {"title", "url", "feed", "published"} <= s.keys()
+    assert lines[0]["answered"] and lines[0]["sources"] and not lines[1]["answered"]
+
+    proc = _cli(small_corpus, "latest", "--json", "--limit", "3", "--feed", "deepmind")
+    items = json.loads(proc.stdout)
+    assert len(items) == 3 and all(i["feeds"] == ["deepmind"] for i in items)
+
+    proc = _cli(small_corpus, "ask", "x", "--since", "next tuesday-ish")
+    assert proc.returncode == 2 and "--since" in proc.stderr
+
+
+def test_chat_session(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    script = iter(["/latest robotics", "What is Gemini Robotics?", "/sources", "/nope", "/quit"])
+    assert chat_loop(engine, read=lambda _prompt: next(script)) == 0
+    out = capsys.readouterr().out
+    assert "Sources:" in out and "gemini-robotics" in out
+    assert "deepmind" in out and "Unknown command" in out
+
+
+def test_chat_survives_engine_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    class Broken:
+        def ask(self, *a: object, **k: object) -> None:
+            raise RuntimeError("disk on fire")
+
+    script = iter(["a question", "/quit"])
+    assert chat_loop(Broken(), read=lambda _p: next(script)) == 0  # type: ignore[arg-type]
+    assert "something went wrong" in capsys.readouterr().out
+
+
+def test_stdin_eof_ends_chat(engine: Engine) -> None:
+    def eof(_prompt: str) -> str:
+        raise EOFError
+
+    assert chat_loop(engine, read=eof) == 0
