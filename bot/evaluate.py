@@ -514,7 +514,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("\nMisses (retrieval rank / cited rank / answer terms / answered):")
         for r in misses:
             lines.append(
-                f"  {r['id']:<24} {r['kind']:<12} {_rank(r['retrieval_rank'])}/"
+                f"  {r['id']:<27} {r['kind']:<12} {_rank(r['retrieval_rank'])}/"
                 f"{_rank(r['cited_rank'])} terms={_flag(r['term_hit'])} "
                 f"answered={'yes' if r['answered'] else 'no'}  {r['question'][:70]}"
             )
