@@ -22,6 +22,7 @@ from ingest.store import ArticleRow, Corpus
 RRF_K = 60
 CANDIDATES = 60
 PER_ARTICLE = 2
+KEYWORD_WEIGHT = 0.5  # weight of the normalized BM25 score next to cosine similarity
 RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh article outranks
 SOURCE_BOOST = 1.5  # a question naming a source ("what did DeepMind ...") favours its feed
 GENERIC_FEED_WORDS = frozenset(
@@ -76,8 +77,11 @@ class Retriever:
             fused[cid] += 1.0 / (RRF_K + rank)
             found[cid] = (aid, text)
             similarity[cid] = sim
-        for rank, (cid, aid, text, _bm25) in enumerate(keyword):
+        top_bm25 = max((bm25 for *_, bm25 in keyword), default=0.0)
+        keyword_score: dict[str, float] = {}
+        for rank, (cid, aid, text, bm25) in enumerate(keyword):
             fused[cid] += 1.0 / (RRF_K + rank)
+            keyword_score[cid] = bm25 / top_bm25 if top_bm25 > 0 else 0.0
             found.setdefault(cid, (aid, text))
         missing = [cid for cid in found if cid not in similarity]
         if missing:
@@ -92,8 +96,14 @@ class Retriever:
             row = rows.get(aid)
             if row is None:  # vectors of an article being rewritten by a concurrent ingest
                 continue
-            # Fusion rewards agreement; similarity keeps the scale meaningful across queries.
-            score = base * RRF_K / 2 + similarity.get(cid, 0.0)
+            # Fusion rewards agreement; similarity keeps the scale meaningful across queries; the
+            # normalized BM25 score keeps a decisive keyword match (a new model name the
+            # embedding model has never seen) from being buried by rank fusion alone.
+            score = (
+                base * RRF_K / 2
+                + similarity.get(cid, 0.0)
+                + KEYWORD_WEIGHT * keyword_score.get(cid, 0.0)
+            )
             if named and named & set(row.feeds):
                 score *= SOURCE_BOOST
             relevance.append((score, cid, aid, text, row))

@@ -352,11 +352,15 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+_MARKUP = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*\b[^<>]*|/[a-zA-Z][a-zA-Z0-9]*\s*)>")
+
+
 def _as_text(value: Any, content_type: str | None) -> str:
     if not isinstance(value, str) or not value:
         return ""
     ctype = (content_type or "text/html").lower()
-    if "html" in ctype or "xml" in ctype:
+    # Feeds often declare HTML as text/plain (Google's blog): markup is markup whatever its label.
+    if "html" in ctype or "xml" in ctype or _MARKUP.search(value):
         return html_to_text(value)
     return _plain_to_text(value)
 
