@@ -89,6 +89,10 @@ class SearchesCorpus(Protocol):
         now: datetime | None = None,
     ) -> list[Hit]: ...
 
+    def count_mentions(self, term: str) -> int:
+        """How many passages of the whole corpus mention `term` (0: the corpus never does)."""
+        ...
+
 
 # --------------------------------------------------------------------------- question handling
 
@@ -566,7 +570,10 @@ class Answerer:
         names = entity_terms(query)
         if names:
             use = [h for h in use if _mentions(names, _haystack(h))]
-            if not use:
+            # A name the corpus never mentions at all ("Spotify") means the answer is not in
+            # it, however close the topic ("AI DJ") comes.
+            unknown = [n for n in names if retriever.count_mentions(n) == 0]
+            if not use or unknown:
                 return self._not_answered(q, query, qvec, retriever, hits, window, feed, as_of, now)
         if self.llm is None:
             return self._extractive(q, query, focus, qvec, use, as_of)

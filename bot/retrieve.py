@@ -149,6 +149,16 @@ class Retriever:
                 break
         return hits
 
+    def count_mentions(self, term: str) -> int:
+        """Passages mentioning `term`; a feed's own name counts too ("DeepMind")."""
+        key = re.sub(r"[^a-z0-9]+", "", term.lower())
+        feeds = [
+            f
+            for f in self.corpus.feed_names()
+            if key and key in re.sub(r"[^a-z0-9]+", "", f.lower())
+        ]
+        return len(feeds) + self.corpus.count_mentions(term)
+
     def _feeds_named_in(self, query: str) -> set[str]:
         """Feeds whose distinctive name parts appear in the question ("DeepMind" → deepmind)."""
         words = set(re.findall(r"[a-z0-9]+", query.lower()))

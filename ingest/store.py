@@ -628,6 +628,19 @@ class Corpus:
         rows = self._query(sql + " ORDER BY bm25(chunks_fts) LIMIT ?", [*params, n])
         return [(r["chunk_id"], r["article_id"], r["text"], float(r["s"])) for r in rows]
 
+    def count_mentions(self, term: str, cap: int = 1000) -> int:
+        """Chunks whose text contains `term` as a phrase (counting stops at `cap`)."""
+        bare = re.sub(r"['’]s?$", "", term.lower())  # "OpenAI's" → "openai"
+        phrase = " ".join(re.findall(r"\w+", bare))
+        if not phrase:
+            return 0
+        rows = self._query(
+            "SELECT count(*) AS n FROM"
+            " (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (f'"{phrase}"', cap),
+        )
+        return int(rows[0]["n"])
+
     def newest_published(self) -> datetime | None:
         rows = self._query(
             "SELECT max(published) AS p FROM articles WHERE published <= ?",

@@ -158,6 +158,9 @@ class CorpusRetriever:
         self.keyword_only = set(keyword_only)  # article ids reported with similarity 0
         self.calls: list[dict[str, object]] = []
 
+    def count_mentions(self, term: str) -> int:
+        return sum(term.lower() in " ".join([h.title, h.text, *h.feeds]).lower() for h in self.hits)
+
     def search(
         self,
         query: str,

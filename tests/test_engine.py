@@ -52,6 +52,15 @@ def test_unanswerable_question_abstains_with_closest(engine: Engine) -> None:
     assert answer.closest and "[1]" not in answer.text
 
 
+def test_a_name_the_corpus_never_mentions_is_not_answered(engine: Engine) -> None:
+    # "AI DJ" is close to MusicFX DJ and other AI music items, but no article names Spotify.
+    assert engine.corpus.count_mentions("Spotify") == 0
+    answer = engine.ask("How does Spotify's AI DJ pick songs?")
+    assert not answer.answered and answer.sources == ()
+    # ... while a name the corpus does mention still gets its answer.
+    assert engine.ask("What is Gemini Robotics On-Device?").answered
+
+
 def test_retrieval_caps_chunks_per_article_and_honours_filters(engine: Engine) -> None:
     hits = engine.retriever.search("large language model agents", k=12)
     per: dict[str, int] = {}
