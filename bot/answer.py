@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 K = 8
+UNKNOWN_NAME_MIN_SIMILARITY = 0.5  # see Answerer.answer: names the corpus never mentions
 KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the threshold
 MAX_EXTRACT_CHARS = 600
 MAX_SENTENCES = 4
@@ -570,10 +571,14 @@ class Answerer:
         names = entity_terms(query)
         if names:
             use = [h for h in use if _mentions(names, _haystack(h))]
-            # A name the corpus never mentions at all ("Spotify") means the answer is not in
-            # it, however close the topic ("AI DJ") comes.
+            # A name the corpus never mentions at all ("Spotify") means the answer is most
+            # likely not in it, however close the topic ("AI DJ") comes: unless the passages
+            # match the question strongly and the other names are known.
             unknown = [n for n in names if retriever.count_mentions(n) == 0]
-            if not use or unknown:
+            doubtful = unknown and (
+                2 * len(unknown) >= len(names) or max(rel.sims) < UNKNOWN_NAME_MIN_SIMILARITY
+            )
+            if not use or doubtful:
                 return self._not_answered(q, query, qvec, retriever, hits, window, feed, as_of, now)
         if self.llm is None:
             return self._extractive(q, query, focus, qvec, use, as_of)
