@@ -635,8 +635,7 @@ class Corpus:
         if not phrase:
             return 0
         rows = self._query(
-            "SELECT count(*) AS n FROM"
-            " (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            "SELECT count(*) AS n FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
             (f'"{phrase}"', cap),
         )
         return int(rows[0]["n"])
