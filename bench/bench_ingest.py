@@ -141,7 +141,7 @@ def main() -> None:
     for name, r in results.items():
         cps = r["chunks"] / r["first_s"]
         aps = r.get("articles", 0) / r["first_s"]
-        second = f"{r['second_s'] / r['first_s']:.3f}" if "second_s" in r else "-"
+        second = f"{r['second_s'] / r['first_s']:.5f}" if "second_s" in r else "-"
         ratio = base["first_s"] / r["first_s"]
         label = name if name == "langchain" else f"newsbot {name}"
         print(
