@@ -208,22 +208,22 @@ def _since(value: str | None) -> datetime | None:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     since = _since(args.since)
     engine = _engine(settings)
-    questions: list[str] | None = None
-    if args.question == "-":
-        questions = [q.strip() for q in sys.stdin if q.strip()]
-    code = EXIT_OK
+    batch = args.question == "-"
+    # One question per stdin line, each answered as soon as it is read (the model loaded once).
+    questions = (line.strip() for line in sys.stdin) if batch else iter([args.question])
     try:
-        for q in questions if questions is not None else [args.question]:
+        for q in questions:
+            if batch and not q:
+                continue  # blank lines between questions
             answer = engine.ask(q, feed=args.feed, since=since)
             if args.json:
                 _print_json(answer.to_json())
             else:
-                print(("Q: " + q + "\n") if questions is not None else "", end="")
-                print(format_answer(answer) + ("\n" if questions is not None else ""))
+                print(f"Q: {q}\n{format_answer(answer)}\n" if batch else format_answer(answer))
             sys.stdout.flush()
     finally:
         engine.close()
-    return code
+    return EXIT_OK
 
 
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
