@@ -130,6 +130,34 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
+def _batches(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Slices of at most `size` ids (SQLite caps the number of bound variables)."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def _marks(part: Sequence[object]) -> str:
+    return ",".join("?" * len(part))
+
+
+def _where(
+    feed: str | None, since: datetime | None, until: datetime | None = None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `articles a` for the feed and date filters, with their parameters."""
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
+    if feed:
+        where.append("a.id IN (SELECT article_id FROM article_feeds WHERE feed=?)")
+        params.append(feed)
+    if since:
+        where.append("a.published >= ?")
+        params.append(since.timestamp())
+    if until:
+        where.append("a.published < ?")
+        params.append(until.timestamp())
+    return where, params
+
+
 def fts_query(text: str) -> str:
     """Question → FTS5 OR-query of its content words (quoted, so no FTS syntax leaks through)."""
     words = re.findall(r"[\w][\w.\-']*[\w]|\w", text.lower())
@@ -362,14 +390,12 @@ class Corpus:
     def known_ids(self, feed: str, ids: Sequence[str]) -> set[str]:
         """Which of these article ids this feed has already delivered."""
         known: set[str] = set()
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        for part in _batches(ids):
             known |= {
                 r["article_id"]
                 for r in self._query(
                     "SELECT article_id FROM article_feeds"
-                    f" WHERE feed=? AND article_id IN ({marks})",
+                    f" WHERE feed=? AND article_id IN ({_marks(part)})",
                     [feed, *part],
                 )
             }
@@ -462,13 +488,11 @@ class Corpus:
     def delete_articles(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
+        for part in _batches(ids):
             self.collection.delete(where={"article_id": {"$in": part}})
             with self._tx() as db:
-                marks = ",".join("?" * len(part))
-                db.execute(f"DELETE FROM chunks_fts WHERE article_id IN ({marks})", part)
-                db.execute(f"DELETE FROM articles WHERE id IN ({marks})", part)
+                db.execute(f"DELETE FROM chunks_fts WHERE article_id IN ({_marks(part)})", part)
+                db.execute(f"DELETE FROM articles WHERE id IN ({_marks(part)})", part)
         return len(ids)
 
     def prune_older_than(self, cutoff: datetime) -> int:
@@ -479,14 +503,12 @@ class Corpus:
     # ------------------------------------------------------------------ reader side
     def article_rows(self, ids: Sequence[str]) -> list[ArticleRow]:
         out: list[ArticleRow] = []
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        for part in _batches(ids):
             rows = self._query(
                 "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
                 " group_concat(f.feed, char(31)) AS feeds FROM articles a"
                 " LEFT JOIN article_feeds f ON f.article_id = a.id"
-                f" WHERE a.id IN ({marks}) GROUP BY a.id",
+                f" WHERE a.id IN ({_marks(part)}) GROUP BY a.id",
                 part,
             )
             out += [self._row(r) for r in rows]
@@ -514,16 +536,9 @@ class Corpus:
         ids: Sequence[str] | None = None,
     ) -> list[ArticleRow]:
         """Newest articles first (undated ones last)."""
-        where: list[str] = ["1=1"]
-        params: list[Any] = []
-        if feed:
-            where.append("a.id IN (SELECT article_id FROM article_feeds WHERE feed=?)")
-            params.append(feed)
-        if since:
-            where.append("a.published >= ?")
-            params.append(since.timestamp())
+        where, params = _where(feed, since)
         if ids is not None:
-            where.append(f"a.id IN ({','.join('?' * len(ids)) or 'NULL'})")
+            where.append(f"a.id IN ({_marks(ids) or 'NULL'})")
             params += list(ids)
         rows = self._query(
             "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
@@ -538,21 +553,9 @@ class Corpus:
     def filter_article_ids(
         self, *, feed: str | None, since: datetime | None, until: datetime | None
     ) -> list[str]:
-        where: list[str] = ["1=1"]
-        params: list[Any] = []
-        if feed:
-            where.append("id IN (SELECT article_id FROM article_feeds WHERE feed=?)")
-            params.append(feed)
-        if since:
-            where.append("published >= ?")
-            params.append(since.timestamp())
-        if until:
-            where.append("published < ?")
-            params.append(until.timestamp())
-        return [
-            r["id"]
-            for r in self._query(f"SELECT id FROM articles WHERE {' AND '.join(where)}", params)
-        ]
+        where, params = _where(feed, since, until)
+        sql = f"SELECT a.id FROM articles a WHERE {' AND '.join(where)}"
+        return [r["id"] for r in self._query(sql, params)]
 
     def dense_search(
         self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None
