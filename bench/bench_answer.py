@@ -39,7 +39,7 @@ K = 8
 
 
 def percentile(values: list[float], p: float) -> float:
-    from bot.evaluate import percentile as pct
+    from eval.evaluate import percentile as pct
 
     out = pct(values, p)
     return float("nan") if out is None else out
@@ -75,7 +75,7 @@ def timings(latencies: list[float]) -> dict[str, float]:
 
 def child_engine(rounds: int) -> dict[str, Any]:
     from bot.engine import Engine
-    from bot.evaluate import load_questions
+    from eval.evaluate import load_questions
     from bot.timeparse import parse_date_option
     from ingest.config import load_settings
     from ingest.models import utcnow
@@ -132,7 +132,7 @@ def _langchain_retriever(data_dir: str) -> Any:
 
 
 def child_langchain(data_dir: str, rounds: int) -> dict[str, Any]:
-    from bot.evaluate import load_questions
+    from eval.evaluate import load_questions
 
     questions = load_questions(DEV_SET)
     t0 = time.perf_counter()

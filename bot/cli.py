@@ -205,8 +205,22 @@ def _since(value: str | None) -> datetime | None:
         raise ConfigError(f"--since: {e}") from None
 
 
+def _now(value: str | None) -> datetime | None:
+    """--now: ask as of another moment (reproducing a question asked earlier)."""
+    if not value:
+        return None
+    from datetime import UTC
+
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--now: invalid date {value!r}: use YYYY-MM-DD") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     since = _since(args.since)
+    now = _now(args.now)
     engine = _engine(settings)
     batch = args.question == "-"
     # One question per stdin line, each answered as soon as it is read (the model loaded once).
@@ -215,11 +229,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         for q in questions:
             if batch and not q:
                 continue  # blank lines between questions
-            answer = engine.ask(q, feed=args.feed, since=since)
+            answer = engine.ask(q, feed=args.feed, since=since, now=now)
             if args.json:
-                _print_json(answer.to_json())
+                out = answer.to_json()
+                if args.explain and answer.trace is not None:
+                    out["trace"] = answer.trace.to_json()
+                _print_json(out)
             else:
                 print(f"Q: {q}\n{format_answer(answer)}\n" if batch else format_answer(answer))
+                if args.explain and answer.trace is not None:
+                    print("\nHow this answer was made:\n" + answer.trace.format() + "\n")
             sys.stdout.flush()
     finally:
         engine.close()
@@ -293,7 +312,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluate import run_eval_cli
+    from eval.evaluate import run_eval_cli
 
     return run_eval_cli(args, settings)
 
@@ -374,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--feed", help="only articles from this feed")
     s.add_argument("--since", help="only articles since: 2025-06-01, 7d, 2w, yesterday")
     s.add_argument("--json", action="store_true", help="JSON (JSON Lines with '-')")
+    s.add_argument(
+        "--explain", action="store_true", help="also show what each stage of the answer did"
+    )
+    s.add_argument("--now", help="ask as of this date (YYYY-MM-DD): 'this week' reads from it")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("latest", help="the newest articles")

@@ -21,7 +21,7 @@ class Engine:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         from bot.answer import Answerer
-        from bot.retrieve import Retriever
+        from bot.answer.retrieve import Retriever
         from ingest.store import Corpus
 
         self.settings = settings

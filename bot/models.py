@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Answer:
     note: str | None = None  # one line for the user, e.g. "the LLM was unreachable; extractive"
     backend: str = "extractive"
     closest: tuple[Source, ...] = ()  # when not answered: the nearest articles, for the user
+    # What each stage of the answer path did (bot.answer.trace.Trace); not part of the JSON.
+    trace: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, object]:
         return {

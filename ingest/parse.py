@@ -638,7 +638,8 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
         if not version:
             warnings.append("unknown feed format; kept the entries that parsed")
 
-    articles, entry_warnings = _articles(feed, entries, base, now)
+    feed_author = _author_of(feed_info) if json_feed is None else ""
+    articles, entry_warnings = _articles(feed, entries, base, now, feed_author)
     warnings.extend(entry_warnings)
     log.debug("feed=%s parsed %s: %d articles", feed.name, version, len(articles))
     return ParseResult(
@@ -647,8 +648,10 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
 
 
 def _articles(
-    feed: Feed, entries: list[Any], base: str, now: datetime
+    feed: Feed, entries: list[Any], base: str, now: datetime, feed_author: str = ""
 ) -> tuple[list[Article], list[str]]:
+    """Entries → articles. An entry without an author of its own gets the feed's (an Atom
+    <feed><author>, a one-person blog), so "according to <blogger>" can find its posts."""
     warnings: list[str] = []
     fields: list[dict[str, Any]] = []
     broken = 0
@@ -668,7 +671,7 @@ def _articles(
                     "guid": guid,
                     "title": title or _shorten(text) or link,
                     "text": text,
-                    "author": _author_of(entry),
+                    "author": _author_of(entry) or feed_author,
                     "published": published,
                     "tags": _tags_of(entry, feed.tags),
                 }

@@ -643,6 +643,60 @@ class Corpus:
         )
         return int(rows[0]["n"])
 
+    def select_article_ids(
+        self,
+        *,
+        feeds: Sequence[str] = (),
+        author: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[str]:
+        """Ids of articles in any of `feeds`, by `author` (a name within the author field), in
+        the window; each condition only when given."""
+        where, params = _where(None, since, until)
+        if feeds:
+            where.append(
+                f"a.id IN (SELECT article_id FROM article_feeds WHERE feed IN ({_marks(feeds)}))"
+            )
+            params += list(feeds)
+        if author:
+            where.append("instr(lower(a.author), ?) > 0")
+            params.append(author.lower())
+        sql = f"SELECT a.id FROM articles a WHERE {' AND '.join(where)}"
+        return [r["id"] for r in self._query(sql, params)]
+
+    def source_facts(self) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
+        """Per feed: the hosts its article links point to (most common first) and how many of
+        its articles each author wrote. What a question may call a source by."""
+        hosts: dict[str, dict[str, int]] = {}
+        authors: dict[str, dict[str, int]] = {}
+        rows = self._query(
+            "SELECT f.feed, a.url, a.author FROM articles a JOIN article_feeds f"
+            " ON f.article_id = a.id"
+        )
+        for r in rows:
+            host = (urlparse(r["url"]).hostname or "").removeprefix("www.")
+            if host:
+                hosts.setdefault(r["feed"], {}).setdefault(host, 0)
+                hosts[r["feed"]][host] += 1
+            if r["author"]:
+                counts = authors.setdefault(r["feed"], {})
+                counts[r["author"]] = counts.get(r["author"], 0) + 1
+        top_hosts = {
+            feed: [
+                h for h, n in sorted(c.items(), key=lambda kv: -kv[1]) if n >= 0.3 * max(c.values())
+            ][:2]
+            for feed, c in hosts.items()
+        }
+        return top_hosts, authors
+
+    def heads(self, chars: int = 600) -> Iterator[str]:
+        """Each article's title and the start of its text (for vocabulary statistics)."""
+        for r in self._query(
+            "SELECT title || ' ' || substr(text, 1, ?) AS t FROM articles", (chars,)
+        ):
+            yield r["t"]
+
     def newest_published(self) -> datetime | None:
         rows = self._query(
             "SELECT max(published) AS p FROM articles WHERE published <= ?",

@@ -28,7 +28,8 @@ from bot.answer import (
     strip_markdown,
 )
 from bot.answer import _usable as usable_sentence
-from bot.models import Answer, Hit, Turn
+from bot.answer.understand import SourceDirectory
+from bot.models import Answer, Hit, LatestItem, Turn
 from bot.prompts import PromptNotFoundError, load_prompt, render_prompt
 from ingest.config import Settings, load_settings
 from ingest.embed import Embedder
@@ -161,25 +162,43 @@ class CorpusRetriever:
     def count_mentions(self, term: str) -> int:
         return sum(term.lower() in " ".join([h.title, h.text, *h.feeds]).lower() for h in self.hits)
 
+    def directory(self) -> SourceDirectory:
+        return SourceDirectory.build(sorted({f for h in self.hits for f in h.feeds}))
+
+    def versions_of(self, family: str) -> list[tuple[str, Hit]]:
+        found: dict[str, Hit] = {}
+        for h in self.hits:
+            for m in re.finditer(rf"{re.escape(family)}[ -]?(\d+(?:\.\d+)?)", h.text, re.I):
+                found.setdefault(m.group(1), h)
+        return sorted(found.items(), key=lambda vh: float(vh[0]), reverse=True)
+
+    def latest(self, **kw: object) -> list[LatestItem]:
+        raise AssertionError("no listing expected in these tests")
+
     def search(
         self,
         query: str,
         *,
         feed: str | None = None,
+        feeds: Sequence[str] = (),
+        author: str = "",
         since: datetime | None = None,
         until: datetime | None = None,
         prefer_recent: bool = False,
+        boost_feeds: Sequence[str] = (),
+        names: Sequence[str] = (),
         k: int = 8,
         now: datetime | None = None,
     ) -> list[Hit]:
+        wanted = {*feeds, *([feed] if feed else [])}
         self.calls.append(
-            {"query": query, "feed": feed, "since": since, "until": until,
-             "prefer_recent": prefer_recent, "k": k}
+            {"query": query, "feed": feed, "feeds": sorted(wanted), "since": since,
+             "until": until, "prefer_recent": prefer_recent, "k": k}
         )  # fmt: skip
         sims = self.vecs @ self.embedder.embed_query(query)
         out = []
         for h, s in zip(self.hits, sims, strict=True):
-            if feed is not None and feed not in h.feeds:
+            if wanted and not wanted & set(h.feeds):
                 continue
             if since is not None and (h.published is None or h.published < since):
                 continue
@@ -399,12 +418,15 @@ def test_build_context_numbers_articles_and_merges_chunks() -> None:
     assert [h.article_id for h in firsts] == ["gemini-flash-lite", "kimi-k2"]
     blocks = text.split("\n\n")
     assert blocks[0].startswith(
-        "[1] Gemini 2.5 Flash-Lite is now stable and generally available "
-        "(Google DeepMind, 2025-07-22)\n"
+        '<source id="1" title="Gemini 2.5 Flash-Lite is now stable and generally available"'
+        ' feed="Google DeepMind" date="2025-07-22">\n'
     )
+    assert blocks[0].endswith("\n</source>")
     assert "$0.10" in blocks[0] and "1 million-token context window" in blocks[0]
     assert "**" not in blocks[0] and "https://" not in blocks[0]
-    assert blocks[1].startswith("[2] Moonshot AI open-sources Kimi K2 (AINews, 2025-07-12)\n")
+    assert blocks[1].startswith(
+        '<source id="2" title="Moonshot AI open-sources Kimi K2" feed="AINews" date="2025-07-12">\n'
+    )
     # The title line is not repeated inside the block.
     assert blocks[1].count("Moonshot AI open-sources Kimi K2") == 1
 
@@ -413,7 +435,7 @@ def test_build_context_respects_the_budget() -> None:
     text, firsts = build_context(CORPUS, budget=700)
     assert len(text) <= 700
     assert 1 <= len(firsts) <= 3
-    assert text.startswith("[1] ")
+    assert text.startswith('<source id="1" ')
 
 
 # --------------------------------------------------------------------------- validation

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import FEEDS_DIR, REPO, SHARED
 
-from bot.evaluate import (
+from eval.evaluate import (
     EvalFileError,
     QuestionResult,
     build_report,

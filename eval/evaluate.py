@@ -49,14 +49,14 @@ if TYPE_CHECKING:
     import numpy as np
 
     from bot.engine import Engine
-    from bot.models import Answer, Hit
+    from bot.models import Answer
 
 log = logging.getLogger(__name__)
 
 KINDS = ("fact", "latest", "filtered", "unanswerable")
 ANSWERABLE_KINDS = frozenset(KINDS) - {"unanswerable"}
 REQUIRED = ("id", "question", "kind", "gold_urls", "answer_terms")
-OPTIONAL = ("feed", "since", "now", "note")
+OPTIONAL = ("feed", "since", "now", "note", "pattern")
 RTQA_REQUIRED = ("question_id", "question_date", "question_sentence", "choices", "answer")
 RTQA_FEED = "RealTimeQA"
 TITLE_WORDS = 10
@@ -162,6 +162,7 @@ class EvalQuestion:
     feed: str | None = None
     since: str | None = None
     now: datetime | None = None
+    pattern: str | None = None  # the kind of wording (reword, source, author, ...)
 
     @property
     def answerable(self) -> bool:
@@ -210,7 +211,7 @@ def parse_question(obj: object) -> EvalQuestion:
         raise ValueError("an unanswerable question has no gold_urls")
     if kind != "unanswerable" and not gold:
         raise ValueError(f"a {kind!r} question needs at least one gold URL")
-    for key in ("feed", "since", "now"):
+    for key in ("feed", "since", "now", "pattern"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise ValueError(f"{key!r} must be a string or null")
     now = _iso_moment(obj["now"]) if obj.get("now") else None
@@ -228,6 +229,7 @@ def parse_question(obj: object) -> EvalQuestion:
         feed=obj.get("feed") or None,
         since=since,
         now=now,
+        pattern=obj.get("pattern") or None,
     )
 
 
@@ -294,6 +296,8 @@ class QuestionResult:
     retrieved: list[str] = field(default_factory=list)
     cited: list[str] = field(default_factory=list)
     correct: bool | None = None  # RealTimeQA only
+    pattern: str | None = None
+    lost: str | None = None  # the stage that lost it (see stage_lost)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -301,68 +305,19 @@ class QuestionResult:
         return self.kind != "unanswerable"
 
 
-@dataclass(frozen=True)
-class SearchCall:
-    query: str
-    kwargs: dict[str, Any]
-
-
-class RecordingRetriever:
-    """Wraps the engine's retriever: records every `search` of a question (so the raw ranking
-    can be measured with exactly the query and filters the engine used), and, when a question
-    is asked "as of" a past moment (`cutoff`), hides the articles published after it, as they
-    did not exist yet then (a fixed corpus replayed at the question's `now`)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: list[SearchCall] = []
-        self.cutoff: datetime | None = None
-
-    def search(self, query: str, **kwargs: Any) -> list[Hit]:
-        if self.cutoff is not None:
-            until = kwargs.get("until")
-            kwargs["until"] = min(until, self.cutoff) if until is not None else self.cutoff
-        self.calls.append(SearchCall(query, dict(kwargs)))
-        return self.inner.search(query, **kwargs)  # type: ignore[no-any-return]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def ranked_articles(recorder: RecordingRetriever, call: SearchCall, k: int) -> list[Hit]:
-    """The engine's first search again, one hit per article, the top k."""
-    kwargs = {key: v for key, v in call.kwargs.items() if key not in ("k", "per_article")}
-    return list(recorder.inner.search(call.query, k=k, per_article=1, **kwargs))
-
-
-def ask_and_rank(
+def ask_traced(
     engine: Engine,
-    recorder: RecordingRetriever,
     question: str,
-    k: int,
     *,
     feed: str | None = None,
     since: datetime | None = None,
     now: datetime | None = None,
-) -> tuple[Answer, float, list[Hit]]:
-    """Ask through the engine (timed), then rank with the engine's own first search.
-
-    With `now`, the corpus is seen as it was then: articles published later are hidden."""
-    recorder.calls.clear()
-    recorder.cutoff = _cutoff(engine, now)
+) -> tuple[Answer, float]:
+    """Ask through the engine (timed). With `now`, the engine sees the corpus as it was then
+    (articles published later are hidden); the answer carries the trace of every stage."""
     t0 = time.perf_counter()
     answer = engine.ask(question, feed=feed, since=since, now=now)
-    latency = time.perf_counter() - t0
-    hits = ranked_articles(recorder, recorder.calls[0], k) if recorder.calls else []
-    return answer, latency, hits
-
-
-def _cutoff(engine: Engine, now: datetime | None) -> datetime | None:
-    """`now` when the corpus holds articles published after it, else None (no filter)."""
-    if now is None:
-        return None
-    newest = engine.corpus.newest_published()
-    return now if newest is not None and newest > now else None
+    return answer, time.perf_counter() - t0
 
 
 def warm_up(engine: Engine) -> None:
@@ -370,26 +325,32 @@ def warm_up(engine: Engine) -> None:
     engine.ask("What is new in AI?")
 
 
-def install_recorder(engine: Engine) -> RecordingRetriever:
-    current = engine.retriever
-    if isinstance(current, RecordingRetriever):
-        return current
-    recorder = RecordingRetriever(current)
-    engine.retriever = recorder  # type: ignore[assignment]
-    return recorder
+def stage_lost(r: QuestionResult, k: int) -> str | None:
+    """Which stage lost a question, read from the trace: `retrieve` (the gold article was never
+    a candidate), `rank` (a candidate, not in the top k), `gate` (declined although ranked, or
+    answered an unanswerable question), `compose` (answered from the right article but without
+    the answer terms or without citing it); None when nothing was lost."""
+    if not r.answerable:
+        return "gate" if r.answered else None
+    if r.retrieval_rank is None or r.retrieval_rank > k:
+        in_candidates = r.extra.get("in_candidates")
+        return "rank" if in_candidates else "retrieve"
+    if not r.answered:
+        return "gate"
+    if r.cited_rank is None or r.term_hit is False:
+        return "compose"
+    return None
 
 
-def evaluate_question(
-    engine: Engine, recorder: RecordingRetriever, q: EvalQuestion, k: int
-) -> QuestionResult:
+def evaluate_question(engine: Engine, q: EvalQuestion, k: int) -> QuestionResult:
     from bot.timeparse import parse_date_option
 
     now = q.now or utcnow()
     since = parse_date_option(q.since, now) if q.since else None
-    answer, latency, hits = ask_and_rank(
-        engine, recorder, q.question, k, feed=q.feed, since=since, now=q.now
-    )
-    retrieved = [h.url for h in hits]
+    answer, latency = ask_traced(engine, q.question, feed=q.feed, since=since, now=q.now)
+    trace = answer.trace
+    retrieved = list(trace.ranked[:k]) if trace is not None else []
+    candidates = list(trace.retrieved) if trace is not None else []
     cited = [s.url for s in answer.sources]
     shown = cited or [s.url for s in answer.closest]
     result = QuestionResult(
@@ -401,8 +362,12 @@ def evaluate_question(
         latency_s=latency,
         retrieved=retrieved,
         cited=cited,
-        top_similarity=_top_similarity(hits),
+        pattern=q.pattern,
     )
+    if trace is not None:
+        result.extra["decision"] = trace.decision
+        result.extra["in_candidates"] = first_rank(candidates, q.gold_urls) is not None
+        result.extra["plan"] = trace.get("understand")
     if q.gold_urls:
         result.retrieval_rank = first_rank(retrieved, q.gold_urls)
         result.cited_rank = first_rank(cited, q.gold_urls)
@@ -410,12 +375,8 @@ def evaluate_question(
     if q.answer_terms and q.answerable:
         # An abstention lists the closest titles, which may contain a term: it never counts.
         result.term_hit = answer.answered and term_hit(answer.text, q.answer_terms)
+    result.lost = stage_lost(result, k)
     return result
-
-
-def _top_similarity(hits: Sequence[Hit]) -> float | None:
-    sims = [h.similarity for h in hits if h.similarity]
-    return round(max(sims), 4) if sims else None
 
 
 def summarize(results: Sequence[QuestionResult], k: int) -> dict[str, Any]:
@@ -456,11 +417,18 @@ def build_report(
 ) -> dict[str, Any]:
     kinds = [kd for kd in KINDS if any(r.kind == kd for r in results)]
     kinds += sorted({r.kind for r in results} - set(kinds))
+    patterns = sorted({r.pattern for r in results if r.pattern})
+    lost: dict[str, int] = {}
+    for r in results:
+        if r.lost:
+            lost[r.lost] = lost.get(r.lost, 0) + 1
     return {
         **(meta or {}),
         "k": k,
         "overall": summarize(results, k),
         "by_kind": {kd: summarize([r for r in results if r.kind == kd], k) for kd in kinds},
+        "by_pattern": {p: summarize([r for r in results if r.pattern == p], k) for p in patterns},
+        "lost_at": lost,
         "results": [_result_json(r) for r in results],
     }
 
@@ -489,8 +457,10 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 def format_report(report: dict[str, Any]) -> str:
     k = report["k"]
     rows = [("all", report["overall"])] + list(report["by_kind"].items())
+    if report.get("by_pattern"):
+        rows += [("~" + p, v) for p, v in report["by_pattern"].items()]
     head = (
-        f"{'kind':<13}{'n':>4}  {'retr hit@' + str(k):>11} {'MRR':>5}  "
+        f"{'kind/~pattern':<17}{'n':>4}  {'retr hit@' + str(k):>11} {'MRR':>5}  "
         f"{'cited hit@' + str(k):>12} {'MRR':>5}  {'terms':>6}  {'abstain':>7}  "
         f"{'false abst.':>11}  {'p50 s':>6} {'p95 s':>6}"
     )
@@ -501,20 +471,25 @@ def format_report(report: dict[str, Any]) -> str:
     for name, s in rows:
         ret, cit = s["retrieval"], s["cited"]
         lines.append(
-            f"{name:<13}{s['questions']:>4}  {_pct(ret[f'hit@{k}']):>11} "
+            f"{name[:16]:<17}{s['questions']:>4}  {_pct(ret[f'hit@{k}']):>11} "
             f"{_num(ret[f'mrr@{k}']):>5}  {_pct(cit[f'hit@{k}']):>12} "
             f"{_num(cit[f'mrr@{k}']):>5}  {_pct(s['answer_term_rate']):>6}  "
             f"{_pct(s['abstain_rate']):>7}  {_pct(s['false_abstain_rate']):>11}  "
             f"{_num(s['latency_s']['p50'], '{:.3f}'):>6} {_num(s['latency_s']['p95'], '{:.3f}'):>6}"
         )
+    if report.get("lost_at"):
+        stages = ", ".join(f"{s} {n}" for s, n in sorted(report["lost_at"].items()))
+        lines.append(f"questions lost, by stage: {stages}")
     for key, value in report.get("extra_lines", {}).items():
         lines.append(f"{key}: {value}")
     misses = [r for r in report["results"] if _missed(r, k)]
     if misses:
-        lines.append("\nMisses (retrieval rank / cited rank / answer terms / answered):")
+        lines.append("\nMisses (lost at: retrieval rank / cited rank / answer terms / answered):")
         for r in misses:
             lines.append(
-                f"  {r['id']:<27} {r['kind']:<12} {_rank(r['retrieval_rank'])}/"
+                f"  {r['id']:<20} {(r.get('lost') or '-'):<8} "
+                f"{(r.get('pattern') or r['kind'])[:14]:<14}"
+                f" {_rank(r['retrieval_rank'])}/"
                 f"{_rank(r['cited_rank'])} terms={_flag(r['term_hit'])} "
                 f"answered={'yes' if r['answered'] else 'no'}  {r['question'][:70]}"
             )
@@ -563,11 +538,10 @@ def run_dev_eval(
     k: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    recorder = install_recorder(engine)
     warm_up(engine)
     results = []
     for i, q in enumerate(questions, start=1):
-        results.append(evaluate_question(engine, recorder, q, k))
+        results.append(evaluate_question(engine, q, k))
         if progress:
             progress(i, len(questions))
     report = build_report(results, k, {"format": "dev", "title": "Development set"})
@@ -809,12 +783,13 @@ def _rtqa_loop(
 ) -> dict[str, Any]:
     from ingest.parse import article_id
 
-    recorder = install_recorder(engine)
     warm_up(engine)
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, start=1):
         now = q.date + timedelta(hours=12)
-        answer, latency, hits = ask_and_rank(engine, recorder, q.question, k, now=now)
+        answer, latency = ask_traced(engine, q.question, now=now)
+        ranked_ids = list(answer.trace.ranked_ids[:k]) if answer.trace is not None else []
+        ranked_urls = list(answer.trace.ranked[:k]) if answer.trace is not None else []
         own = article_id("", q.id, RTQA_FEED, prefer_guid=True)
         kind = "evidence" if q.evidence else "no_evidence"
         r = QuestionResult(
@@ -824,12 +799,11 @@ def _rtqa_loop(
             answered=answer.answered,
             answer=answer.text,
             latency_s=latency,
-            retrieved=[h.url for h in hits],
+            retrieved=ranked_urls,
             cited=[s.url for s in answer.sources],
-            top_similarity=_top_similarity(hits),
         )
         if q.evidence:
-            r.retrieval_rank = _id_rank([h.article_id for h in hits], own)
+            r.retrieval_rank = _id_rank(ranked_ids, own)
             r.cited_rank = _id_rank([s.article_id for s in answer.sources], own)
             shown = answer.sources or answer.closest
             r.shown_rank = _id_rank([s.article_id for s in shown], own)

@@ -1,0 +1,459 @@
+"""The answer path, as stages (each its own module, typed input → typed output):
+
+    understand  question → QueryPlan (what is asked, answer type, names + versions, sources,
+                time window, listing intent)                                 bot.answer.understand
+    retrieve    QueryPlan → candidate chunks (hybrid dense + keyword + names; constraints hard
+                only when explicit)                                          bot.answer.retrieve
+    rank        chunks → articles in answer order                            bot.answer.rank
+    gate        answer or decline, and why                                   bot.answer.gate
+    compose     articles → Answer (extractive, listing, or LLM; citations checked)
+                                                                             bot.answer.compose
+
+`Answerer.answer` runs them in order and records what each did in a `Trace` (`newsbot ask
+--explain` prints it; the evaluation reads it). Nothing here knows about Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from bot.answer import compose
+from bot.answer.compose import (
+    build_context,
+    extract_citations,
+    looks_like_refusal,
+    renumber_citations,
+    restrict_links,
+)
+from bot.answer.gate import judge
+from bot.answer.rank import RankedArticle, rank
+from bot.answer.text import (
+    clean_question,
+    entity_terms,
+    keyword_terms,
+    split_sentences,
+    strip_markdown,
+    usable_sentence,
+)
+from bot.answer.trace import Trace
+from bot.answer.understand import (
+    PUBLICATION_WORDS,
+    QueryPlan,
+    SourceDirectory,
+    build_query,
+    is_follow_up,
+    understand,
+)
+from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
+from bot.models import Answer, Hit, LatestItem, Source, Turn
+from bot.prompts import load_prompt, render_prompt
+from bot.timeparse import format_day
+from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.models import utcnow
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Answerer",
+    "QueryPlan",
+    "SearchesCorpus",
+    "Trace",
+    "build_context",
+    "build_query",
+    "clean_question",
+    "entity_terms",
+    "extract_citations",
+    "is_follow_up",
+    "keyword_terms",
+    "looks_like_refusal",
+    "renumber_citations",
+    "restrict_links",
+    "split_sentences",
+    "strip_markdown",
+    "understand",
+    "usable_sentence",
+]
+
+K = 16  # chunks retrieved per question
+TOP_ARTICLES = 5  # articles the answer may use (and the evaluation's hit@5)
+LISTING_ITEMS = 5
+CLOSEST = 3
+_URL_ONLY = re.compile(r"^<?https?://\S+>?$", re.IGNORECASE)
+
+
+class SearchesCorpus(Protocol):
+    """What the answerer needs from retrieval (bot.answer.retrieve.Retriever provides it)."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        feed: str | None = None,
+        feeds: Sequence[str] = (),
+        author: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prefer_recent: bool = False,
+        boost_feeds: Sequence[str] = (),
+        names: Sequence[str] = (),
+        k: int = 8,
+        now: datetime | None = None,
+    ) -> list[Hit]: ...
+
+    def count_mentions(self, term: str) -> int: ...
+
+    def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
+
+    def directory(self) -> SourceDirectory: ...
+
+    def latest(
+        self,
+        *,
+        topic: str | None = None,
+        feeds: Sequence[str] = (),
+        author: str = "",
+        limit: int = 10,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[LatestItem]: ...
+
+
+class Answerer:
+    """Turns a question into an Answer through the stages. One per process (holds the LLM)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        *,
+        context_chars: int = compose.CONTEXT_CHARS,
+        max_answer_tokens: int = MAX_ANSWER_TOKENS,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.context_chars = context_chars  # LLM prompt budget for source text
+        self.llm: ChatLLM | None = (
+            ChatLLM(settings, max_tokens=max_answer_tokens) if settings.llm != "none" else None
+        )
+
+    @property
+    def backend(self) -> str:
+        return "extractive" if self.llm is None else self.settings.llm
+
+    def answer(
+        self,
+        question: str,
+        retriever: SearchesCorpus,
+        *,
+        feed: str | None = None,
+        since: datetime | None = None,
+        history: Sequence[Turn] = (),
+        as_of: datetime | None = None,
+        now: datetime | None = None,
+    ) -> Answer:
+        trace = Trace()
+        if now is not None and (as_of is None or now < as_of):
+            # Asked as of a past moment: articles published later did not exist yet.
+            retriever = AsOf(retriever, now)
+            as_of = now if as_of is None else min(as_of, now)
+        ans = self._answer(question, retriever, feed, since, history, as_of, now, trace)
+        trace.decision = trace.decision or ("answered" if ans.answered else "declined")
+        return replace(ans, trace=trace)
+
+    def _answer(
+        self,
+        question: str,
+        retriever: SearchesCorpus,
+        feed: str | None,
+        since: datetime | None,
+        history: Sequence[Turn],
+        as_of: datetime | None,
+        now: datetime | None,
+        trace: Trace,
+    ) -> Answer:
+        q = clean_question(question)
+        if not q or not re.search(r"\w", q):
+            trace.decision = "empty question"
+            return Answer(q, load_prompt("empty_question"), (), as_of, False)
+        if len(q) > self.settings.max_question_chars:
+            trace.decision = "question too long"
+            text = render_prompt("too_long", length=len(q), limit=self.settings.max_question_chars)
+            return Answer(q, text, (), as_of, False)
+        if _URL_ONLY.match(q):
+            trace.decision = "a link, not a question"
+            return Answer(q, load_prompt("url_question"), (), as_of, False)
+        now = now or utcnow()
+        plan = understand(
+            q, now, directory=retriever.directory(), history=history, since=since, feed=feed
+        )
+        trace.add("understand", **plan.describe())
+        if plan.listing:
+            listed = self._listing(plan, retriever, as_of, trace)
+            if listed is not None:
+                return listed
+        hits = self._retrieve(plan, retriever, now, trace)
+        qvec = self.embedder.embed_query(plan.query)
+        sims = self._similarities(hits, qvec)
+        ranked = rank(plan, hits)[:TOP_ARTICLES]
+        trace.ranked = [a.head.url for a in ranked]
+        trace.ranked_ids = [a.head.article_id for a in ranked]
+        trace.retrieved = list(dict.fromkeys(h.url for h in hits))
+        trace.add(
+            "rank",
+            articles=[
+                {"url": a.head.url, "score": round(a.score, 3), "names": round(a.names, 2),
+                 "terms": round(a.terms, 2),
+                 "sim": round(max(sims.get(h.chunk_id, 0.0) for h in a.hits), 3),
+                 "date": format_day(a.head.published) if a.head.published else None}
+                for a in ranked
+            ],
+        )  # fmt: skip
+        verdict = judge(plan, ranked, sims, retriever, self.settings.relevance_threshold)
+        trace.add("gate", ok=verdict.ok, reason=verdict.reason, **verdict.facts)
+        if not verdict.ok:
+            trace.decision = verdict.reason
+            return self._declined(plan, verdict, retriever, ranked, as_of, now, trace)
+        use = [h for a in verdict.use for h in a.hits]
+        extractive = compose.extractive(plan, use, self.embedder, qvec, as_of, trace)
+        if self.llm is None:
+            return extractive
+        ans = compose.with_llm(
+            self.llm, plan, use, history, now, self.context_chars, extractive, trace
+        )
+        if not ans.answered:  # the model says the sources don't hold it
+            trace.decision = "llm-refused"
+            closest = self._closest(ranked)
+            return Answer(q, _no_answer_text(as_of, closest), (), as_of, False,
+                          backend=self.backend, closest=closest)  # fmt: skip
+        return ans
+
+    # ----------------------------------------------------------------- stages
+
+    def _retrieve(
+        self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime, trace: Trace
+    ) -> list[Hit]:
+        w = plan.window
+        explicit = [s for s in plan.sources if s.explicit]
+        hard_feeds = tuple(sorted({f for s in explicit if not s.author for f in s.feeds}))
+        author = next((s.author for s in explicit if s.author), "")
+        soft = tuple(f for f in plan.source_feeds if f not in hard_feeds)
+        args = dict(
+            since=w.since,
+            until=w.until,
+            prefer_recent=w.prefer_recent or plan.listing,
+            names=plan.names,
+            k=K,
+            now=now,
+        )
+        hits = retriever.search(
+            plan.query, feeds=hard_feeds, author=author, boost_feeds=soft, **args
+        )
+        mode = "source-restricted" if (hard_feeds or author) else "open"
+        if (hard_feeds or author) and not self._any_relevant(hits):
+            # The source named may not carry it (or the name was a topic after all): search
+            # everything, still favouring that source.
+            hits = retriever.search(plan.query, boost_feeds=plan.source_feeds, **args)
+            mode = "source-preferred (nothing relevant within the source)"
+        trace.add(
+            "retrieve",
+            mode=mode,
+            feeds=list(hard_feeds),
+            author=author,
+            boost=list(soft),
+            hits=len(hits),
+            top=[{"url": h.url, "sim": round(h.similarity, 3), "score": round(h.score, 3)}
+                 for h in hits[:8]],
+        )  # fmt: skip
+        return hits
+
+    def _any_relevant(self, hits: Sequence[Hit]) -> bool:
+        floor = self.settings.relevance_threshold - 0.05
+        return any(h.similarity >= floor for h in hits)
+
+    def _similarities(self, hits: Sequence[Hit], qvec: np.ndarray) -> dict[str, float]:
+        """Cosine similarity of every hit; keyword-only hits (0) are measured here."""
+        sims = {h.chunk_id: float(h.similarity) for h in hits}
+        missing = [h for h in hits if h.similarity <= 0.0]
+        if missing:
+            vecs = self.embedder.embed_texts([h.text for h in missing])
+            for h, v in zip(missing, vecs @ qvec, strict=True):
+                sims[h.chunk_id] = float(v)
+        return sims
+
+    def _listing(
+        self, plan: QueryPlan, retriever: SearchesCorpus, as_of: datetime | None, trace: Trace
+    ) -> Answer | None:
+        feeds = tuple(sorted({f for s in plan.sources if not s.author for f in s.feeds}))
+        author = next((s.author for s in plan.sources if s.author), "")
+        topic = [
+            t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS and not t.isdigit()
+        ]
+        w = plan.window
+        items = retriever.latest(
+            topic=" ".join(topic) or None,
+            feeds=feeds,
+            author=author,
+            since=w.since,
+            until=w.until,
+            limit=LISTING_ITEMS,
+        )
+        trace.add("retrieve", mode="listing", feeds=list(feeds), author=author, topic=topic,
+                  items=[i.url for i in items])  # fmt: skip
+        trace.ranked = trace.retrieved = [i.url for i in items]
+        trace.ranked_ids = [i.article_id for i in items]
+        if items:
+            trace.decision = "answered (listing)"
+            return compose.listing(plan, items, as_of, trace)
+        if not w.bounded:
+            return None  # nothing from that source on this topic: answer as a question
+        # Nothing from that source in the window: say so, and offer its newest items.
+        newest = retriever.latest(feeds=feeds, author=author, limit=CLOSEST)
+        trace.decision = "window-empty (listing)"
+        closest = tuple(_item_source(i + 1, it) for i, it in enumerate(newest))
+        label = author or compose._source_label(feeds)
+        text = render_prompt(
+            "no_answer_source",
+            source=label,
+            window=f" {w.phrase}",
+            closest=" The newest I have from it are listed below." if closest else "",
+        )
+        return Answer(plan.question, text, (), as_of, False, backend=self.backend,
+                      closest=closest)  # fmt: skip
+
+    def _declined(
+        self,
+        plan: QueryPlan,
+        verdict: object,
+        retriever: SearchesCorpus,
+        ranked: Sequence[RankedArticle],
+        as_of: datetime | None,
+        now: datetime,
+        trace: Trace,
+    ) -> Answer:
+        from bot.answer.gate import Verdict
+
+        assert isinstance(verdict, Verdict)
+        q = plan.question
+        if verdict.reason == "version-missing" and verdict.newest_version is not None:
+            family, version, hit = verdict.newest_version
+            text = render_prompt(
+                "no_answer_version",
+                asked=str(verdict.facts.get("asked", family)).title(),
+                family=family.title() if family.islower() and len(family) > 3 else family.upper(),
+                newest=f"{family.upper() if len(family) <= 3 else family.title()} {version}",
+                title=hit.title,
+                feed=hit.feeds[0] if hit.feeds else "unknown feed",
+                date=format_day(hit.published) if hit.published else "undated",
+            )
+            closest = (compose.to_source(1, hit),)
+            return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
+        if plan.window.bounded:
+            outside = self._outside_window(plan, retriever, now)
+            if outside:
+                newest = max(outside, key=lambda h: h.published.timestamp() if h.published else 0)
+                text = render_prompt(
+                    "no_answer_window",
+                    window=plan.window.phrase,
+                    title=newest.title,
+                    feed=newest.feeds[0] if newest.feeds else "unknown feed",
+                    date=format_day(newest.published) if newest.published else "undated",
+                )
+                ordered = [newest] + [h for h in outside if h.article_id != newest.article_id]
+                trace.add("decline", window_empty=True, newest=newest.url)
+                closest = tuple(
+                    compose.to_source(i + 1, g[0])
+                    for i, g in enumerate(compose.group_articles(ordered)[:CLOSEST])
+                )
+                return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
+        closest = self._closest(ranked)
+        return Answer(q, _no_answer_text(as_of, closest), (), as_of, False, backend=self.backend,
+                      closest=closest)  # fmt: skip
+
+    def _outside_window(
+        self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime
+    ) -> list[Hit]:
+        """On-topic passages from any time, newest first in spirit: for "nothing this week"."""
+        hits = retriever.search(
+            plan.query,
+            feeds=tuple(f for s in plan.sources if s.explicit for f in s.feeds),
+            prefer_recent=True,
+            names=plan.names,
+            k=K,
+            now=now,
+        )
+        qvec = self.embedder.embed_query(plan.query)
+        sims = self._similarities(hits, qvec)
+        ranked = rank(plan, hits)
+        # judge without the window: are these passages about the question at all?
+        open_plan = replace(plan, window=replace(plan.window, since=None, until=None))
+        verdict = judge(open_plan, ranked, sims, retriever, self.settings.relevance_threshold)
+        if not verdict.ok:
+            return []
+        return [a.head for a in verdict.use]
+
+    @staticmethod
+    def _closest(ranked: Sequence[RankedArticle]) -> tuple[Source, ...]:
+        return tuple(compose.to_source(i + 1, a.head) for i, a in enumerate(ranked[:CLOSEST]))
+
+
+class AsOf:
+    """A retriever that sees the corpus as it was at `cutoff` (later articles hidden)."""
+
+    def __init__(self, inner: SearchesCorpus, cutoff: datetime) -> None:
+        self.inner = inner
+        self.cutoff = cutoff
+
+    def _until(self, until: datetime | None) -> datetime:
+        return min(until, self.cutoff) if until is not None else self.cutoff
+
+    def search(self, query: str, **kwargs: Any) -> list[Hit]:
+        kwargs["until"] = self._until(kwargs.get("until"))
+        return self.inner.search(query, **kwargs)
+
+    def latest(self, **kwargs: Any) -> list[LatestItem]:
+        kwargs["until"] = self._until(kwargs.get("until"))
+        return self.inner.latest(**kwargs)
+
+    def count_mentions(self, term: str) -> int:
+        return self.inner.count_mentions(term)
+
+    def versions_of(self, family: str) -> list[tuple[str, Hit]]:
+        return [(v, h) for v, h in self.inner.versions_of(family)
+                if h.published is None or h.published <= self.cutoff]  # fmt: skip
+
+    def directory(self) -> SourceDirectory:
+        return self.inner.directory()
+
+
+def _item_source(n: int, item: LatestItem) -> Source:
+    return Source(
+        n=n,
+        article_id=item.article_id,
+        title=item.title,
+        url=item.url,
+        feed=item.feeds[0] if item.feeds else "",
+        published=item.published,
+        feeds=tuple(item.feeds),
+    )
+
+
+def _no_answer_text(as_of: datetime | None, closest: Sequence[Source]) -> str:
+    """prompts/no_answer.md; the closest articles themselves are in Answer.closest (the CLI and
+    Discord list them as links), so the text only points at them."""
+    return render_prompt(
+        "no_answer",
+        as_of=format_day(as_of) if as_of else "an unknown date",
+        closest=" The nearest articles I have are listed below." if closest else "",
+    )
+
+
+# Kept for callers that used the old names.
+_usable = usable_sentence

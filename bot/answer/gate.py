@@ -1,0 +1,118 @@
+"""The answer/decline gate: is the answer to this question in the ranked passages?
+
+Declines, each with its reason in the trace:
+- `no-passages`: retrieval found nothing (in the window / source asked for).
+- `version-missing`: the question names a version ("GPT-7", "Claude 9") that no source mentions
+  while other versions of that family are there: the answer says which is the newest it has.
+- `unknown-name`: a central name of the question appears nowhere in the corpus.
+- `names-absent`: the passages do not name what the question names.
+- `low-relevance`: the best passage is neither close in meaning (cosine below the threshold)
+  nor a strong keyword match, or it holds too little of what is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.answer.rank import RankedArticle, haystack
+from bot.answer.text import keyword_terms, mentions, tokens
+from bot.answer.understand import PUBLICATION_WORDS, QueryPlan
+from bot.models import Hit
+
+KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the threshold
+UNKNOWN_NAME_MIN_SIMILARITY = 0.5
+MIN_TERM_COVERAGE = 0.5  # share of the question's content terms the best passage must hold ...
+COVERAGE_WAIVER = 0.55  # ... unless it is this close in meaning
+
+
+class KnowsCorpus(Protocol):
+    def count_mentions(self, term: str) -> int: ...
+
+    def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str
+    use: list[RankedArticle] = field(default_factory=list)
+    newest_version: tuple[str, str, Hit] | None = None  # (family, version, article)
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+def judge(
+    plan: QueryPlan,
+    ranked: Sequence[RankedArticle],
+    sims: dict[str, float],
+    corpus: KnowsCorpus,
+    threshold: float,
+) -> Verdict:
+    """`sims`: chunk id → cosine similarity to the question (every ranked chunk)."""
+    if not ranked:
+        return Verdict(False, "no-passages")
+    for family, version in plan.versions:
+        asked = f"{family} {version}"
+        spellings = (asked, f"{family}{version}")  # "GPT-5" and "Qwen3" both
+        if not any(corpus.count_mentions(s) for s in spellings) and corpus.count_mentions(family):
+            known = [(v, h) for v, h in corpus.versions_of(family) if v != version]
+            newest = (family, known[0][0], known[0][1]) if known else None
+            return Verdict(False, "version-missing", newest_version=newest,
+                           facts={"asked": asked})  # fmt: skip
+    best_sim = max((sims.get(h.chunk_id, 0.0) for a in ranked for h in a.hits), default=0.0)
+    names = list(plan.names)
+    if names:
+        unknown = [n for n in names if corpus.count_mentions(n) == 0]
+        if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
+            return Verdict(False, "unknown-name", facts={"unknown": unknown})
+    terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
+    use: list[RankedArticle] = []
+    for art in ranked:
+        sim = max(sims.get(h.chunk_id, 0.0) for h in art.hits)
+        strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
+        if not (sim >= threshold or strong or _feed_match(terms, art.head)):
+            continue
+        if names and not art.names:
+            continue
+        use.append(art)
+    if not use:
+        return Verdict(False, "names-absent" if names else "low-relevance",
+                       facts={"best_similarity": round(best_sim, 3)})  # fmt: skip
+    lead = use[0]
+    lead_sim = max(sims.get(h.chunk_id, 0.0) for h in lead.hits)
+    coverage = max(a.terms for a in use[:3])
+    if terms and len(terms) >= 2 and coverage < MIN_TERM_COVERAGE and lead_sim < COVERAGE_WAIVER:
+        facts = {"coverage": round(coverage, 2), "similarity": round(lead_sim, 3)}
+        return Verdict(False, "low-relevance", facts=facts)
+    # Keep the passages close to the best one.
+    floor = min(lead_sim, threshold) - 0.12
+    use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
+    facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
+    return Verdict(True, "answered", use, facts=facts)
+
+
+def _strong_keyword_match(terms: Sequence[str], hits: Sequence[Hit]) -> bool:
+    if not terms:
+        return False
+    if len(terms) == 1:
+        return terms[0] in tokens(hits[0].title)
+    present = tokens(haystack(hits))
+    found = sum(t in present for t in terms)
+    return found == len(terms) if len(terms) <= 3 else found >= 0.75 * len(terms)
+
+
+def _feed_match(terms: Sequence[str], hit: Hit) -> bool:
+    """Every distinctive term names the hit's feed: "What did OpenAI ship this week?"."""
+    if not terms or not hit.feeds:
+        return False
+    toks = tokens(" ".join(hit.feeds))
+    squashed = re.sub(r"[^a-z0-9]", "", " ".join(hit.feeds).lower())
+    return all(
+        t in toks or (len(t) >= 4 and re.sub(r"[^a-z0-9]", "", t) in squashed) for t in terms
+    )
+
+
+def mentions_names(names: Sequence[str], hits: Sequence[Hit]) -> bool:
+    return mentions(names, haystack(hits))

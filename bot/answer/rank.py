@@ -1,0 +1,58 @@
+"""Ranking: retrieved chunks → articles in the order the answer should use them.
+
+Retrieval scores chunks; the answer needs articles. An article's score is its best chunk's
+fused score (normalized to the best article's), plus how much of what the question names and
+asks it covers: its title, chunks and feed names hold the question's names and content terms.
+One article never fills every slot: retrieval already caps chunks per article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answer.text import keyword_terms, mentions, tokens
+from bot.answer.understand import PUBLICATION_WORDS, QueryPlan
+from bot.models import Hit
+
+NAME_WEIGHT = 0.35
+TERM_WEIGHT = 0.25
+
+
+@dataclass(frozen=True)
+class RankedArticle:
+    hits: tuple[Hit, ...]  # this article's chunks, best first
+    score: float
+    names: float  # share of the question's names it mentions
+    terms: float  # share of the question's content terms it holds
+
+    @property
+    def head(self) -> Hit:
+        return self.hits[0]
+
+
+def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
+    groups: dict[str, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(h.article_id, []).append(h)
+    if not groups:
+        return []
+    top = max(h.score for h in hits) or 1.0
+    terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
+    out: list[RankedArticle] = []
+    for group in groups.values():
+        hay = haystack(group)
+        present = tokens(hay)
+        name_cov = (
+            sum(mentions([n], hay) for n in plan.names) / len(plan.names) if plan.names else 0.0
+        )
+        term_cov = sum(t in present for t in terms) / len(terms) if terms else 0.0
+        score = group[0].score / top + NAME_WEIGHT * name_cov + TERM_WEIGHT * term_cov
+        out.append(RankedArticle(tuple(group), score, name_cov, term_cov))
+    out.sort(key=lambda a: a.score, reverse=True)
+    return out
+
+
+def haystack(hits: Sequence[Hit]) -> str:
+    h = hits[0]
+    return "\n".join([h.title, *(x.text for x in hits), " ".join(h.feeds)])

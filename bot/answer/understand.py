@@ -1,0 +1,516 @@
+"""Question understanding: question text → QueryPlan (what is asked and where to look).
+
+Pure: the only outside knowledge is a `SourceDirectory` (the feeds, their hosts and authors, built
+from the corpus by the retrieval stage), so this module is tested without a corpus.
+
+What a plan separates (the MRAG idea: content apart from constraints):
+- `content`: the words that say WHAT is asked, without the words that say WHERE to look ("according
+  to Simon Willison", "on Lilian Weng's blog", "AINews had a bit about") or WHEN ("in March 2025").
+- `sources`: feeds (and authors) the question names. `source_explicit` when phrased as a place to
+  look: then retrieval is restricted to them. A lab named as the subject ("what did DeepMind ...")
+  is a soft preference only: newsletters cover labs too.
+- `window`: the time window; `listing` when the question asks for a source's newest items (or its
+  items in a window) rather than for a fact.
+- `answer_type`: person | number | date | model | org | any, so the composer picks a sentence that
+  holds that kind of thing.
+- `names` and `versions`: what the answer must be about ("GPT-5", ("claude", "9")).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.answer.text import STOPWORDS, clean_question, entity_terms, keyword_terms
+from bot.models import Turn
+from bot.timeparse import TimeWindow, format_day, parse_time_window
+
+__all__ = [
+    "QueryPlan",
+    "SourceDirectory",
+    "SourceMatch",
+    "answer_type",
+    "build_query",
+    "detect_language",
+    "is_follow_up",
+    "understand",
+    "versions_in",
+]
+
+# Words that name a kind of publication or act of publishing: not a topic.
+PUBLICATION_WORDS = frozenset(
+    """post posts article articles blog blogs weblog entry entries piece pieces item items issue
+    issues newsletter newsletters feed feeds site website page write wrote written writes publish
+    published publishes put out ship shipped ships cover covered covers mention mentioned mentions
+    talk talked talks discuss discussed share shared shares drop dropped drops own official
+    update updates coverage bit story stories headline headlines thread threads latest newest
+    recent recently lately most last first anything something stuff""".split()
+)
+GENERIC_NAME_WORDS = frozenset(
+    "news blog feed feeds research updates posts index atom rss official weekly daily the ai "
+    "engineering institute www com org net io github".split()
+)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class SourceMatch:
+    feeds: tuple[str, ...]
+    phrase: str  # the words of the question that named it
+    author: str = ""  # set when an author (not a feed) was named
+    explicit: bool = False  # named as where to look ("according to X", "X's blog")
+
+
+@dataclass
+class SourceDirectory:
+    """Names a question may use for a source → feeds. Built from the corpus (feed names, the
+    hosts of their articles, their authors); `capitalized` holds single words the corpus writes
+    capitalized (names like "DeepMind"), so common words ("batch", "gradient") in a feed's name
+    only count when the question writes the whole name."""
+
+    aliases: dict[str, set[str]] = field(default_factory=dict)  # squashed alias → feeds
+    authors: dict[str, str] = field(default_factory=dict)  # squashed author alias → author
+    author_feeds: dict[str, set[str]] = field(default_factory=dict)  # author → feeds
+    single_ok: set[str] = field(default_factory=set)  # single-word aliases usable on their own
+
+    @classmethod
+    def build(
+        cls,
+        feeds: Iterable[str],
+        hosts: dict[str, Iterable[str]] | None = None,
+        authors: dict[str, dict[str, int]] | None = None,
+        capitalized: Iterable[str] = (),
+    ) -> SourceDirectory:
+        d = cls()
+        names_ok = {w.lower() for w in capitalized}
+        for feed in feeds:
+            base, paren = _split_paren(feed)
+            phrases = [base, feed]
+            if paren and not re.fullmatch(r"[\d\s/-]+|index|\d{4}", paren.lower()):
+                phrases.append(paren)
+            for ph in phrases:
+                words = _words(ph)
+                if words:
+                    d._add(" ".join(words), feed)
+                distinct = [w for w in words if w not in GENERIC_NAME_WORDS and len(w) >= 3]
+                if distinct and distinct != words:
+                    d._add(" ".join(distinct), feed)
+                for w in distinct:
+                    if len(w) >= 4:
+                        d._add(w, feed)
+                        if w in names_ok or not w.isalpha():
+                            d.single_ok.add(_squash(w))
+            for host in (hosts or {}).get(feed, ()):
+                for label in host.lower().split("."):
+                    if len(label) >= 4 and label not in GENERIC_NAME_WORDS:
+                        d._add(label, feed)
+                        d.single_ok.add(_squash(label))
+        for feed, counts in (authors or {}).items():
+            total = sum(counts.values())
+            for author, n in counts.items():
+                for name in _author_names(author):
+                    d.author_feeds.setdefault(name, set()).add(feed)
+                    for alias in _name_aliases(name):
+                        d.authors.setdefault(alias, name)
+                    # a blogger writing most of a feed names the feed itself ("Simon Willison")
+                    if total and n / total >= 0.5:
+                        for alias in _name_aliases(name):
+                            d._add_squashed(alias, feed)
+        return d
+
+    def _add(self, phrase: str, feed: str) -> None:
+        self._add_squashed(_squash(phrase), feed)
+
+    def _add_squashed(self, key: str, feed: str) -> None:
+        if len(key) >= 3:
+            self.aliases.setdefault(key, set()).add(feed)
+
+    def find(self, question: str) -> list[SourceMatch]:
+        """Sources named in the question, longest phrase first, each once."""
+        toks = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(question)]
+        found: list[SourceMatch] = []
+        used: set[int] = set()
+        for n in (4, 3, 2, 1):
+            for i in range(len(toks) - n + 1):
+                span = range(i, i + n)
+                if used & set(span):
+                    continue
+                raw = [t[0] for t in toks[i : i + n]]
+                words = [_strip_possessive(w.lower()) for w in raw]
+                if n == 1 and (words[0] in STOPWORDS or words[0] in PUBLICATION_WORDS):
+                    continue
+                key = _squash("".join(words))
+                phrase = question[toks[i][1] : toks[i + n - 1][2]]
+                feeds = self.aliases.get(key)
+                author = self.authors.get(key, "")
+                if n == 1 and key not in self.single_ok and not _capitalized(raw[0]):
+                    # a common word in a feed's name ("batch") is not that feed on its own
+                    feeds = None
+                    author = author if raw[0][:1].isupper() else ""
+                if not feeds and author:
+                    feeds = self.author_feeds.get(author, set())
+                if feeds:
+                    found.append(SourceMatch(tuple(sorted(feeds)), phrase, author))
+                    used |= set(span)
+        return found
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+_WORD = re.compile(r"[\w][\w.'’-]*[\w]|\w")
+
+
+def _words(text: str) -> list[str]:
+    return [_strip_possessive(w.lower()) for w in _WORD.findall(text)]
+
+
+def _strip_possessive(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
+
+
+def _capitalized(raw: str) -> bool:
+    return any(c.isupper() for c in raw[1:]) or (raw[:1].isupper() and len(raw) > 1)
+
+
+def _split_paren(name: str) -> tuple[str, str]:
+    m = re.match(r"^(.*?)\s*\(([^)]*)\)\s*$", name)
+    return (m.group(1), m.group(2)) if m else (name, "")
+
+
+def _author_names(author: str) -> list[str]:
+    if author.startswith("/u/") or len(author) > 120:
+        return []
+    parts = [p.strip() for p in re.split(r",|\band\b|&", author) if p.strip()]
+    return [p for p in parts if 2 <= len(p.split()) <= 4 and not any(c.isdigit() for c in p)]
+
+
+def _name_aliases(name: str) -> list[str]:
+    words = [w for w in _words(name) if len(w) > 1]
+    out = [_squash("".join(words))]
+    if len(words) >= 2 and len(words[-1]) >= 5:
+        out.append(_squash(words[-1]))  # "Willison", "Ronacher"
+    return out
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    question: str  # cleaned question as asked
+    content: str  # what is asked: without source, time and publication words
+    query: str  # retrieval query: `content`, plus the previous question for a follow-up
+    answer_type: str  # person | number | date | model | org | any
+    names: tuple[str, ...]  # entity terms of the content ("gpt-5", "kimi")
+    versions: tuple[tuple[str, str], ...]  # ("claude", "9") for "Claude 9"
+    sources: tuple[SourceMatch, ...]
+    window: TimeWindow
+    listing: bool  # asks for a source's newest items / its items in the window
+    language: str  # "en" | "id"
+    follow_up: bool = False
+
+    @property
+    def source_feeds(self) -> tuple[str, ...]:
+        return tuple(sorted({f for s in self.sources for f in s.feeds}))
+
+    @property
+    def source_explicit(self) -> bool:
+        return any(s.explicit for s in self.sources)
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        return tuple(sorted({s.author for s in self.sources if s.author}))
+
+    def describe(self) -> dict[str, object]:
+        w = self.window
+        return {
+            "content": self.content,
+            "query": self.query,
+            "answer_type": self.answer_type,
+            "names": list(self.names),
+            "versions": [" ".join(v) for v in self.versions],
+            "sources": [
+                {
+                    "phrase": s.phrase,
+                    "feeds": list(s.feeds),
+                    "author": s.author,
+                    "explicit": s.explicit,
+                }
+                for s in self.sources
+            ],  # fmt: skip
+            "window": w.label or None,
+            "since": format_day(w.since) if w.since else None,
+            "until": format_day(w.until) if w.until else None,
+            "prefer_recent": w.prefer_recent,
+            "listing": self.listing,
+            "language": self.language,
+            "follow_up": self.follow_up,
+        }
+
+
+_EXPLICIT_BEFORE = re.compile(
+    r"(?:according\s+to|per|from|on|in|at|via|by|did|does|has|have|read\s+(?:on|in)|"
+    r"(?:post|posts|article|articles|blog|piece|entry|issue|newsletter|feed|writeup|item|"
+    r"coverage|story|update|tulisan|artikel|menurut|di|dari)\s+(?:on|in|from|by|at))\s*$",
+    re.IGNORECASE,
+)
+_EXPLICIT_AFTER = re.compile(
+    r"^\s*(?:['’]s\s+)?(?:own\s+)?(?:blog|weblog|post|posts|article|articles|newsletter|feed|"
+    r"site|website|write-?up|piece|pieces|entry|issue|issues|news\s+feed|team\s+blog|"
+    r"had|ran|wrote|writes|posted|posts|published|publishes|covered|covers|mentioned|mentions|"
+    r"said|says|reported|reports|shared|talked|discussed|noted|linked|cover|write|mention|say|"
+    r"report|post|publish|blogged|put\s+out|dropped)\b",
+    re.IGNORECASE,
+)
+
+_LISTING = re.compile(
+    r"\b(?:latest|newest|most\s+recent|recent|last|new|terbaru|baru)\b\s*"
+    r"(?:\w+\s+){0,2}?(?:post|posts|article|articles|entry|entries|piece|pieces|item|items|"
+    r"issue|issues|update|updates|news|blog\s+posts?|stuff|writing|tulisan|artikel|berita)\b"
+    r"|\bwhat(?:'s|\s+is|\s+was)?\s+new\b|\bwhat(?:'s|\s+has)?\s+(?:been\s+)?(?:posted|published)\b"
+    r"|\bwhat\s+did\s+.{1,40}?\s+(?:post|publish|write|blog|put\s+out)\b"
+    r"|\b(?:anything|something)\s+new\b|\bapa\s+(?:yang\s+)?(?:terbaru|baru)\b",
+    re.IGNORECASE,
+)
+
+_TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "person",
+        re.compile(
+            r"^\s*(?:and\s+)?who\b(?!\s+(?:made|makes|released|releases|launched|built|"
+            r"develops|developed|owns|acquired|bought|is\s+behind))|\bwho\s+(?:is|was|are|were)\s+"
+            r"(?:the\s+)?(?:ceo|cto|founder|author|head|lead|president|chief)"
+            r"|\bwhich\s+(?:person|people|researcher|researchers|author|authors|ceo|founder|"
+            r"executive|scientist)\b|\bname\s+of\s+the\s+(?:person|ceo|author|founder|researcher)"
+            r"|\bsiapa\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow\s+(?:much|many|big|large|long|fast|expensive|cheap|often|far|old|high|low)\b"
+            r"|\bwhat\s+(?:percentage|percent|share|price|cost|score|accuracy|size|amount|"
+            r"valuation|number|fraction|rate)\b|\b(?:cost|price|pricing|priced)\b"
+            r"|\bberapa\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"^\s*(?:and\s+)?when\b|\bwhen\s+(?:is|was|did|does|will)\b"
+            r"|\bwhat\s+(?:date|day|year|month|time)\b|\bkapan\b|\btanggal\s+berapa\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "model",
+        re.compile(
+            r"\b(?:which|what)\s+(?:\w+\s+)?(?:model|models|llm|llms|version|checkpoint|system)\b"
+            r"|\bwhat(?:'s|\s+is|\s+was)\s+(?:the\s+)?(?:new\s+)?(?:model|tool|product)\s+called"
+            r"|\bwhat\s+is\s+it\s+called\b|\bwhat(?:'s|\s+is)\s+the\s+name\b|\bmodel\s+apa\b"
+            r"|\bnama\s+model\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"\b(?:which|what)\s+(?:\w+\s+)?(?:company|companies|lab|labs|startup|startups|firm|"
+            r"firms|organization|organisation|org|team|university|partner|partners)\b"
+            r"|\bwho\s+(?:made|makes|released|releases|launched|built|develops|developed|owns|"
+            r"acquired|bought|is\s+behind)\b|\bperusahaan\s+apa\b",
+            re.IGNORECASE,
+        ),
+    ),
+]
+
+
+def answer_type(question: str) -> str:
+    for kind, pattern in _TYPE_RULES:
+        if pattern.search(question):
+            return kind
+    return "any"
+
+
+_ID_WORDS = frozenset(
+    """yang dan di ke dari untuk dengan ini itu apa apakah siapa berapa kapan bagaimana mengapa
+    kenapa adalah akan telah sudah pada oleh dalam atau juga tidak bisa ada tentang baru terbaru
+    sebuah seorang para saat karena sebagai lebih bahwa mereka kami kita saya dia tersebut
+    menjadi dapat meluncurkan diluncurkan perusahaan pemerintah""".split()
+)
+
+
+def detect_language(text: str) -> str:
+    """ "id" when Indonesian function words dominate, else "en" (the bot's two languages)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if not words:
+        return "en"
+    hits = sum(w in _ID_WORDS for w in words)
+    return "id" if hits >= 2 and hits / len(words) >= 0.2 else "en"
+
+
+_VERSION = re.compile(
+    r"(?<![\w.])([A-Za-z][A-Za-z]{1,15})(?:[ -]?)(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
+)
+_NOT_FAMILIES = frozenset(
+    """top series phase level stage step part chapter version v gen generation covid windows
+    iphone pixel tier plan day week month year hour minute page section figure table class
+    round top best under over about than after before since first last only just""".split()
+)
+
+
+def versions_in(text: str) -> list[tuple[str, str]]:
+    """Product names with a version ("GPT-7", "Claude 9", "gemini 5"): (family, version)."""
+    out: list[tuple[str, str]] = []
+    for m in _VERSION.finditer(text):
+        family, version, suffix = m.group(1), m.group(2).lstrip("v"), m.group(3)
+        low = family.lower()
+        if low in STOPWORDS or low in _NOT_FAMILIES or low in _MONTHS or len(low) < 2:
+            continue
+        if not (family[:1].isupper() or any(c.isupper() for c in family) or "-" in m.group(0)):
+            continue  # "top 5", "in 3": a capital or a hyphen marks a product name
+        out.append((low, version + suffix))
+    return out
+
+
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+_FOLLOW_UP_WORDS = frozenset(
+    """they them their theirs it its that those these he him his she her there before after else
+    earlier later also more other another same former latter""".split()
+)
+_FOLLOW_UP_START = re.compile(
+    r"^(?:and|but|so|also|what about|how about|and what|why|how come|tell me more|more on|"
+    r"what else|anything else|same for|compared to|vs\.?|versus)\b",
+    re.IGNORECASE,
+)
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """A question that leans on the previous one: short, or starting like "and what about",
+    or using a referring word (they/it/that/those/before/after/else ...)."""
+    if not history:
+        return False
+    words = re.findall(r"[\w'-]+", question.lower())
+    if len(words) <= 4 or _FOLLOW_UP_START.match(question.strip()):
+        return True
+    return any(w in _FOLLOW_UP_WORDS for w in words)
+
+
+def build_query(question: str, history: Sequence[Turn]) -> str:
+    """The retrieval query: the question, preceded by the previous question(s) for a follow-up
+    (two back when the previous question was itself a follow-up)."""
+    if not is_follow_up(question, history):
+        return question
+    parts = [question]
+    turns = list(history)
+    while turns and len(parts) < 3:
+        prev = clean_question(turns.pop().question)
+        if not prev:
+            break
+        parts.insert(0, prev)
+        if not is_follow_up(prev, turns):
+            break
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- understand
+
+
+def understand(
+    question: str,
+    now: datetime,
+    *,
+    directory: SourceDirectory | None = None,
+    history: Sequence[Turn] = (),
+    since: datetime | None = None,
+    feed: str | None = None,
+) -> QueryPlan:
+    """The plan for one question. `since`/`feed` are explicit options (CLI, slash command)."""
+    q = clean_question(question)
+    window = parse_time_window(q, now)
+    if since is not None:
+        window = TimeWindow(since, None, window.prefer_recent, f"since {format_day(since)}")
+    rest = q
+    if window.matched:
+        rest = rest.replace(window.matched, " ")
+    sources: list[SourceMatch] = []
+    if feed:
+        sources.append(SourceMatch((feed,), feed, explicit=True))
+    if directory is not None:
+        for m in directory.find(rest):
+            explicit = _is_explicit(rest, m.phrase)
+            sources.append(SourceMatch(m.feeds, m.phrase, m.author, explicit))
+    content = rest
+    for s in sources:
+        if s.phrase and (s.explicit or s.author):
+            content = _drop_phrase(content, s.phrase)
+    listing = bool(sources) and _asks_listing(q, content, window)
+    if listing:
+        for s in sources:  # "latest from DeepMind": the lab is where to look, not the topic
+            content = _drop_phrase(content, s.phrase)
+    content = " ".join(content.split()) or q
+    if not keyword_terms(content):
+        content = " ".join(rest.split()) or q
+    follow = is_follow_up(q, history)
+    query = build_query(content, history) if follow else content
+    lang = detect_language(q)
+    names = tuple(n for n in entity_terms(content) if n not in _source_words(sources))
+    return QueryPlan(
+        question=q,
+        content=content,
+        query=query,
+        answer_type=answer_type(q),
+        names=names,
+        versions=tuple(versions_in(content)),
+        sources=tuple(sources),
+        window=window,
+        listing=listing,
+        language=lang,
+        follow_up=follow,
+    )
+
+
+def _source_words(sources: Sequence[SourceMatch]) -> set[str]:
+    return {w for s in sources for w in keyword_terms(s.phrase)}
+
+
+def _is_explicit(text: str, phrase: str) -> bool:
+    i = text.find(phrase)
+    if i < 0:
+        return False
+    before, after = text[:i], text[i + len(phrase) :]
+    return bool(_EXPLICIT_BEFORE.search(before) or _EXPLICIT_AFTER.match(after))
+
+
+def _drop_phrase(text: str, phrase: str) -> str:
+    pattern = re.escape(phrase) + r"(?:['’]s)?"
+    out = re.sub(pattern, " ", text, count=1)
+    # the words that framed the source go too: "according to", "'s blog", "on ... feed"
+    out = re.sub(r"\b(?:according\s+to|per|via)\s*(?=$|[,?.!])", " ", out, flags=re.I)
+    return out
+
+
+def _asks_listing(question: str, content: str, window: TimeWindow) -> bool:
+    """A request for items rather than a fact: "latest post on X", "what's new from X",
+    "what did X publish in March" - with at most one topic word left ("latest X post on
+    agents": the newest of X's items about agents)."""
+    asks = bool(_LISTING.search(question))
+    if not asks and not window.bounded:
+        return False
+    topic = [t for t in keyword_terms(content) if t not in PUBLICATION_WORDS and not t.isdigit()]
+    return len(topic) <= 1 if asks else not topic
