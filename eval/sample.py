@@ -1,15 +1,15 @@
 """Pick the articles an evaluation split is written from, at random and reproducibly.
 
-    python eval/sample.py --split dev --seed 8            # prints the sample, writes eval/sample_dev.txt
-    python eval/sample.py --split test --seed 8 --n 70    # the held-out split, from other articles
+    python eval/sample.py --split dev --seed 8     # prints the sample, writes eval/sample_dev.txt
+    python eval/sample.py --split test --seed 8    # the held-out split, from other articles
 
 Every feed in eval/feeds.toml is parsed with newsbot's own parser (so links are exactly the
 canonical article URLs the store keeps). The two splits never share an article: `dev` draws only
 from articles whose sha1(url) ends in an even hex digit, `test` only from odd ones. The sample is
 stratified: every feed with eligible articles gets at least one, the rest is shared in proportion
 to feed size, and long AINews (smol.ai) issues (full content, tens of thousands of characters) get
-their own quota. Hand-written seed feeds under eval/extra/ are not sampled. An article carried by several feeds (the Simon Willison snapshots) is counted once,
-under the first feed in the toml that has it.
+their own quota. Hand-written seed feeds under eval/extra/ are not sampled. An article carried by
+several feeds (the Simon Willison snapshots) is counted once, under the first feed that has it.
 """
 
 from __future__ import annotations
@@ -144,10 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     picks = sample(
         {k: v for k, v in by_feed.items() if k in real}, args.split, args.seed, args.n, args.long
     )
-    header = (
-        f"# eval/sample.py --split {args.split} --seed {args.seed} --n {args.n} --long {args.long}\n"
-        "# feed\turl\ttitle\tdate\tchars\tlong_digest\n"
-    )
+    opts = f"--split {args.split} --seed {args.seed} --n {args.n} --long {args.long}"
+    header = f"# eval/sample.py {opts}\n# feed\turl\ttitle\tdate\tchars\tlong_digest\n"
     lines = [
         f"{p.feed}\t{p.url}\t{p.title}\t{p.date}\t{p.chars}\t{'long' if p.long_digest else ''}"
         for p in picks
