@@ -12,6 +12,7 @@ Two input formats, told apart by the fields of the first record (no flag needed)
   the question (empty for unanswerable ones); any of `answer_terms` in the answer text
   (case-insensitive) counts as a correct answer; `feed`/`since` are the `ask` options; `now` is
   the moment the question is asked (ISO date), so "this week" reads right over a fixed corpus.
+  `note` and `pattern` (the issue-8 failure pattern a question probes) are for people; not used.
 
 * **RealTimeQA** (`question_sentence`, `choices`, `answer`, `evidence`, ...): each question's
   evidence snippet becomes one article of a temporary corpus, then each question is asked as a
