@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from bot.evaluate import EvalQuestion, load_questions
+from eval.evaluate import EvalQuestion, load_questions
 from ingest.feeds import load_feeds
 from ingest.models import Article, FetchResult
 from ingest.parse import canonical_url, parse_feed

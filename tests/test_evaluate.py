@@ -1,4 +1,4 @@
-"""bot.evaluate: the metric functions, the question-file loaders and their errors, the
+"""eval.evaluate: the metric functions, the question-file loaders and their errors, the
 development set itself (eval/dev.jsonl against the real feed files), and end-to-end runs over a
 real corpus with the real model (the dev-set format and RealTimeQA)."""
 
