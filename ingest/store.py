@@ -298,8 +298,8 @@ class Corpus:
             for a in articles:
                 h = a.content_hash
                 row = db.execute(
-                    "SELECT content_hash, text_feed, length(text) AS n, published FROM articles "
-                    "WHERE id=?",
+                    "SELECT content_hash, text_feed, length(text) AS n, published, author"
+                    " FROM articles WHERE id=?",
                     (a.id,),
                 ).fetchone()
                 seen = db.execute(
@@ -339,6 +339,8 @@ class Corpus:
                     db.execute(
                         "UPDATE articles SET published=? WHERE id=?", (_ts(a.published), a.id)
                     )
+                if not row["author"] and a.author:  # metadata only: nothing to re-embed
+                    db.execute("UPDATE articles SET author=? WHERE id=?", (a.author, a.id))
                 copy_changed = seen is None or seen["content_hash"] != h
                 replaces = row["text_feed"] == feed or len(a.text) > row["n"]
                 if copy_changed and replaces and row["content_hash"] != h:

@@ -22,6 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
+from bot.answer.text import STOPWORDS
 from bot.answer.understand import SourceDirectory
 from bot.models import Hit, LatestItem
 from ingest.config import Settings
@@ -64,27 +65,32 @@ class Retriever:
         if self._directory is None or self._directory[0] != stamp:
             feeds = self.corpus.feed_names()
             hosts, authors = self.corpus.source_facts()
-            self._directory = (
-                stamp,
-                SourceDirectory.build(feeds, hosts, authors, self._capitalized(feeds, hosts)),
-            )
+            names, common = self._vocabulary()
+            directory = SourceDirectory.build(feeds, hosts, authors, names, common)
+            directory.name_words = names
+            self._directory = (stamp, directory)
         return self._directory[1]
 
-    def _capitalized(self, feeds: Sequence[str], hosts: dict[str, list[str]]) -> set[str]:
-        """Words of feed names the corpus writes capitalized most of the time: names
-        ("DeepMind", "Anthropic"), not common words ("batch", "gradient", "vector")."""
-        words = {w for f in feeds for w in re.findall(r"[a-z]{4,}", f.lower())}
-        words |= {w for hs in hosts.values() for h in hs for w in re.findall(r"[a-z]{4,}", h)}
+    def _vocabulary(self) -> tuple[set[str], set[str]]:
+        """Words the corpus writes as names (capitalized, not first in a sentence, at least 80%
+        of at least 3 times: "OpenAI", "DeepMind", "Kimi") and words it writes in lowercase
+        (common words: "batch", "gradient", "learning")."""
         upper: dict[str, int] = defaultdict(int)
-        lower: dict[str, int] = defaultdict(int)
-        pattern = re.compile(r"\b(" + "|".join(sorted(words)) + r")\b", re.I) if words else None
-        if pattern is None:
-            return set()
-        for text in self.corpus.heads():
-            for m in pattern.finditer(text):
-                w = m.group(0)
-                (lower if w.islower() else upper)[w.lower()] += 1
-        return {w for w in words if upper[w] >= 3 and upper[w] >= 4 * lower[w]}
+        total: dict[str, int] = defaultdict(int)
+        for text in self.corpus.heads(800):
+            for m in _MID_WORD.finditer(text):
+                raw = m.group(1)
+                key = raw.lower()
+                total[key] += 1
+                if not raw.islower():
+                    upper[key] += 1
+        names = {
+            w
+            for w, n in total.items()
+            if n >= 3 and upper[w] >= 0.8 * n and len(w) >= 3 and w not in STOPWORDS
+        }
+        common = {w for w, n in total.items() if n >= 3 and upper[w] <= 0.5 * n}
+        return names, common
 
     # ----------------------------------------------------------------- search
 
@@ -277,6 +283,9 @@ class Retriever:
             if len(items) >= limit:
                 break
         return items
+
+
+_MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -76,6 +76,11 @@ class SourceDirectory:
     authors: dict[str, str] = field(default_factory=dict)  # squashed author alias → author
     author_feeds: dict[str, set[str]] = field(default_factory=dict)  # author → feeds
     single_ok: set[str] = field(default_factory=set)  # single-word aliases usable on their own
+    host_only: set[str] = field(default_factory=set)  # aliases that come only from a host name
+    common: set[str] = field(default_factory=set)  # words the corpus writes in lowercase
+    # Words the corpus writes as names (capitalized mid-sentence, or with digits: "openai",
+    # "deepmind", "gpt-5"), so a question typed in lowercase still has names.
+    name_words: set[str] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -84,8 +89,10 @@ class SourceDirectory:
         hosts: dict[str, Iterable[str]] | None = None,
         authors: dict[str, dict[str, int]] | None = None,
         capitalized: Iterable[str] = (),
+        common: Iterable[str] = (),
     ) -> SourceDirectory:
         d = cls()
+        d.common = set(common)
         names_ok = {w.lower() for w in capitalized}
         for feed in feeds:
             base, paren = _split_paren(feed)
@@ -105,10 +112,14 @@ class SourceDirectory:
                         if w in names_ok or not w.isalpha():
                             d.single_ok.add(_squash(w))
             for host in (hosts or {}).get(feed, ()):
-                for label in host.lower().split("."):
+                labels = host.lower().split(".")
+                for i, label in enumerate(labels):
                     if len(label) >= 4 and label not in GENERIC_NAME_WORDS:
-                        d._add(label, feed)
-                        d.single_ok.add(_squash(label))
+                        for key in {_squash(label), _squash(".".join(labels[i:]))}:
+                            if key not in d.aliases:
+                                d.host_only.add(key)
+                            d._add_squashed(key, feed)
+                            d.single_ok.add(key)
         for feed, counts in (authors or {}).items():
             total = sum(counts.values())
             for author, n in counts.items():
@@ -120,6 +131,10 @@ class SourceDirectory:
                     if total and n / total >= 0.5:
                         for alias in _name_aliases(name):
                             d._add_squashed(alias, feed)
+                        first = _squash(name.split()[0]) if " " in name else ""
+                        if len(first) >= 4 and first not in d.common:
+                            d._add_squashed(first, feed)  # "Armin's blog"
+                            d.single_ok.add(first)
         return d
 
     def _add(self, phrase: str, feed: str) -> None:
@@ -147,6 +162,8 @@ class SourceDirectory:
                 phrase = question[toks[i][1] : toks[i + n - 1][2]]
                 feeds = self.aliases.get(key)
                 author = self.authors.get(key, "")
+                if n > 1 and key in self.host_only and any(w in self.common for w in words):
+                    feeds = None  # "deep learning" is not deeplearning.ai
                 if n == 1 and key not in self.single_ok and not _capitalized(raw[0]):
                     # a common word in a feed's name ("batch") is not that feed on its own
                     feeds = None
@@ -184,13 +201,18 @@ def _split_paren(name: str) -> tuple[str, str]:
 
 
 def _author_names(author: str) -> list[str]:
-    if author.startswith("/u/") or len(author) > 120:
+    if author.startswith("/u/"):  # a Reddit user: the name as written ("OwlsExterminator")
+        name = author[3:].strip()
+        return [name] if len(name) >= 5 else []
+    if len(author) > 120:
         return []
     parts = [p.strip() for p in re.split(r",|\band\b|&", author) if p.strip()]
     return [p for p in parts if 2 <= len(p.split()) <= 4 and not any(c.isdigit() for c in p)]
 
 
 def _name_aliases(name: str) -> list[str]:
+    if " " not in name:
+        return [_squash(name)]
     words = [w for w in _words(name) if len(w) > 1]
     out = [_squash("".join(words))]
     if len(words) >= 2 and len(words[-1]) >= 5:
@@ -255,14 +277,15 @@ class QueryPlan:
 
 
 _EXPLICIT_BEFORE = re.compile(
-    r"(?:according\s+to|per|from|on|in|at|via|by|did|does|has|have|read\s+(?:on|in)|"
+    r"(?:according\s+to|per|from|on|in|at|via|by|read\s+(?:on|in)|"
     r"(?:post|posts|article|articles|blog|piece|entry|issue|newsletter|feed|writeup|item|"
     r"coverage|story|update|tulisan|artikel|menurut|di|dari)\s+(?:on|in|from|by|at))\s*$",
     re.IGNORECASE,
 )
 _EXPLICIT_AFTER = re.compile(
     r"^\s*(?:['’]s\s+)?(?:own\s+)?(?:blog|weblog|post|posts|article|articles|newsletter|feed|"
-    r"site|website|write-?up|piece|pieces|entry|issue|issues|news\s+feed|team\s+blog|"
+    r"site|website|page|write-?up|piece|pieces|entry|issue|issues|news\s+feed|team\s+blog|"
+    r"latest|newest|most\s+recent|recent|new|"
     r"had|ran|wrote|writes|posted|posts|published|publishes|covered|covers|mentioned|mentions|"
     r"said|says|reported|reports|shared|talked|discussed|noted|linked|cover|write|mention|say|"
     r"report|post|publish|blogged|put\s+out|dropped)\b",
@@ -272,7 +295,8 @@ _EXPLICIT_AFTER = re.compile(
 _LISTING = re.compile(
     r"\b(?:latest|newest|most\s+recent|recent|last|new|terbaru|baru)\b\s*"
     r"(?:\w+\s+){0,2}?(?:post|posts|article|articles|entry|entries|piece|pieces|item|items|"
-    r"issue|issues|update|updates|news|blog\s+posts?|stuff|writing|tulisan|artikel|berita)\b"
+    r"issue|issues|update|updates|news|blog\s+posts?|stuff|thing|things|writing|tulisan|"
+    r"artikel|berita)\b|\b(?:latest|newest|most\s+recent)\s+(?:from|on|by|at|in)\b"
     r"|\bwhat(?:'s|\s+is|\s+was)?\s+new\b|\bwhat(?:'s|\s+has)?\s+(?:been\s+)?(?:posted|published)\b"
     r"|\bwhat\s+did\s+.{1,40}?\s+(?:post|publish|write|blog|put\s+out)\b"
     r"|\b(?:anything|something)\s+new\b|\bapa\s+(?:yang\s+)?(?:terbaru|baru)\b",
@@ -454,12 +478,15 @@ def understand(
     if directory is not None:
         for m in directory.find(rest):
             explicit = _is_explicit(rest, m.phrase)
-            sources.append(SourceMatch(m.feeds, m.phrase, m.author, explicit))
+            sources.append(SourceMatch(_narrow(m.feeds, rest), m.phrase, m.author, explicit))
     content = rest
     for s in sources:
         if s.phrase and (s.explicit or s.author):
             content = _drop_phrase(content, s.phrase)
-    listing = bool(sources) and _asks_listing(q, content, window)
+    bare = content
+    for s in sources:
+        bare = _drop_phrase(bare, s.phrase)
+    listing = bool(sources) and _asks_listing(q, bare, window)
     if listing:
         for s in sources:  # "latest from DeepMind": the lab is where to look, not the topic
             content = _drop_phrase(content, s.phrase)
@@ -469,7 +496,11 @@ def understand(
     follow = is_follow_up(q, history)
     query = build_query(content, history) if follow else content
     lang = detect_language(q)
-    names = tuple(n for n in entity_terms(content) if n not in _source_words(sources))
+    names = tuple(
+        n
+        for n in dict.fromkeys([*entity_terms(content), *_known_names(content, directory)])
+        if n not in _source_words(sources)
+    )
     return QueryPlan(
         question=q,
         content=content,
@@ -485,6 +516,24 @@ def understand(
     )
 
 
+def _known_names(text: str, directory: SourceDirectory | None) -> list[str]:
+    if directory is None or not directory.name_words:
+        return []
+    return [t for t in keyword_terms(text) if t in directory.name_words]
+
+
+def _narrow(feeds: tuple[str, ...], question: str) -> tuple[str, ...]:
+    """Of several feeds of one source, those whose name has a word the question uses and the
+    others lack ("OpenAI's research posts" → OpenAI Research, not OpenAI News)."""
+    if len(feeds) < 2:
+        return feeds
+    asked = set(_words(question))
+    words = {f: set(_words(f)) for f in feeds}
+    shared = set.intersection(*words.values())
+    keep = tuple(f for f in feeds if (words[f] - shared) & asked)
+    return keep or feeds
+
+
 def _source_words(sources: Sequence[SourceMatch]) -> set[str]:
     return {w for s in sources for w in keyword_terms(s.phrase)}
 
@@ -497,12 +546,19 @@ def _is_explicit(text: str, phrase: str) -> bool:
     return bool(_EXPLICIT_BEFORE.search(before) or _EXPLICIT_AFTER.match(after))
 
 
+_FRAME_BEFORE = r"(?:\b(?:according\s+to|per|via|on|from|in|at)\s+(?:the\s+)?)?"
+_FRAME_AFTER = (
+    r"(?:['’]s)?(?:\s+own)?(?:\s+(?:news|research|team)\b)?"
+    r"(?:\s+(?:blog|weblog|newsletter|news\s+feed|feed|site|website|page)\b)?"
+)
+
+
 def _drop_phrase(text: str, phrase: str) -> str:
-    pattern = re.escape(phrase) + r"(?:['’]s)?"
-    out = re.sub(pattern, " ", text, count=1)
-    # the words that framed the source go too: "according to", "'s blog", "on ... feed"
-    out = re.sub(r"\b(?:according\s+to|per|via)\s*(?=$|[,?.!])", " ", out, flags=re.I)
-    return out
+    """The text without the source phrase and the words that framed it ("according to X",
+    "on X's blog", "X's own news feed")."""
+    pattern = _FRAME_BEFORE + re.escape(phrase) + _FRAME_AFTER
+    out = re.sub(pattern, " ", text, count=1, flags=re.IGNORECASE)
+    return re.sub(r"^\s*[,;:-]\s*|\s+(?=[,?.!])", lambda m: "" if m.group(0).strip() else "", out)
 
 
 def _asks_listing(question: str, content: str, window: TimeWindow) -> bool:
