@@ -1,7 +1,7 @@
 """Pick the articles an evaluation split is written from: at random, stratified across feeds.
 
-    python eval/sample.py --split test --seed 8            # prints the sample
-    python eval/sample.py --split test --seed 8 --out eval/sample_test.txt
+    PYTHONPATH=. python eval/sample.py --split test --seed 8 --size 110   # prints the sample
+    PYTHONPATH=. python eval/sample.py --split test --seed 8 --size 110 --out eval/sample_test.txt
 
 Every feed of eval/feeds.toml is read and parsed with the project's own code
 (`ingest.pipeline.check_feed`: the same fetch + parse as `newsbot ingest`), so the links are the
@@ -14,9 +14,9 @@ One article appears once, under the first feed (in feeds.toml order) that carrie
 lists every feed that carries it. Strata are feeds, plus one extra stratum for the long AINews
 (smol.ai) issues (full content, >= LONG_CHARS characters), so deep newsletter issues are always
 in the sample (at least LONG_MIN of them). Each stratum with articles gets at least one pick;
-the rest of `--size` is shared out in proportion to the stratum's size (largest remainders), so big feeds get more. Inside a
-stratum the picks are `random.Random(f"{seed}:{split}:{stratum}").sample` over its articles
-sorted by URL: the same seed and feed files give the same sample on any machine.
+the rest of `--size` is shared out in proportion to the stratum's size (largest remainders), so
+big feeds get more. Inside a stratum the picks are
+`random.Random(f"{seed}:{split}:{stratum}").sample` over its articles sorted by URL: the same seed and feed files give the same sample on any machine.
 """
 
 from __future__ import annotations
