@@ -14,9 +14,10 @@ One article appears once, under the first feed (in feeds.toml order) that carrie
 lists every feed that carries it. Strata are feeds, plus one extra stratum for the long AINews
 (smol.ai) issues (full content, >= LONG_CHARS characters), so deep newsletter issues are always
 in the sample (at least LONG_MIN of them). Each stratum with articles gets at least one pick;
-the rest of `--size` is shared out in proportion to the stratum's size (largest remainders), so
-big feeds get more. Inside a stratum the picks are
-`random.Random(f"{seed}:{split}:{stratum}").sample` over its articles sorted by URL: the same seed and feed files give the same sample on any machine.
+the rest of `--size` is shared out in proportion to the stratum's size (largest remainders),
+so big feeds get more. Inside a stratum the picks are
+`random.Random(f"{seed}:{split}:{stratum}").sample` over its articles sorted by URL:
+the same seed and feed files give the same sample on any machine.
 """
 
 from __future__ import annotations
