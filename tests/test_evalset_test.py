@@ -148,6 +148,18 @@ def test_answer_terms_occur_in_the_gold_articles(
     assert not wrong
 
 
+def test_author_questions_name_an_author_the_feed_gives(
+    raw: list[dict[str, Any]], articles: dict[str, Article]
+) -> None:
+    """The author is in the entry (dc:creator / atom author), not only in the text."""
+    for r in raw:
+        if r["pattern"] != "author":
+            continue
+        authors = articles[canonical_url(r["gold_urls"][0])].author.lower()
+        surnames = {n.split()[-1] for n in authors.split(",") if n.strip()}
+        assert surnames & set(_words(r["question"])), (r["id"], authors)
+
+
 def test_time_dependent_questions_carry_now(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
