@@ -212,3 +212,46 @@ def test_near_miss_versions_are_absent_from_the_corpus(
     assert ids == set(asked)
     found = [i for i, p in asked.items() if re.search(p, corpus, re.IGNORECASE)]
     assert not found
+
+
+# --------------------------------------------------------------------------- eval/sample.py
+
+
+def _sample_module() -> Any:
+    """eval/sample.py is a script, not a package module: load it from its path."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("eval_sample", REPO / "eval" / "sample.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses resolve annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_allocation_and_split_rule() -> None:
+    sample = _sample_module()
+    alloc = sample.allocate({"big": 80, "mid": 15, "tiny": 1, "empty": 0}, 20)
+    assert alloc == {"big": 15, "mid": 4, "tiny": 1, "empty": 0}
+    assert sample.allocate({"a": 3, "b": 50}, 10, {"a": 6}) == {"a": 3, "b": 7}
+    urls = [f"https://example.org/{i}" for i in range(64)]
+    splits = {u: sample.split_of(u) for u in urls}
+    assert set(splits.values()) == {"dev", "test"}
+    assert all((s == "test") == _odd(u) for u, s in splits.items())
+
+
+def test_committed_test_sample_is_reproducible() -> None:
+    """eval/sample_test.txt is exactly what the script draws from the feed files."""
+    sample = _sample_module()
+    committed = (REPO / "eval" / "sample_test.txt").read_text(encoding="utf-8")
+    header = committed.splitlines()[0]
+    seed = int(re.search(r"--seed (\d+)", header).group(1))  # type: ignore[union-attr]
+    size = int(re.search(r"--size (\d+)", header).group(1))  # type: ignore[union-attr]
+    items = sample.load_items()
+    picked = sample.sample(items, "test", seed, size)
+    assert sample.render(picked, "test", seed, size) == committed
+    assert all(_odd(item.url) for _, item in picked)
+    strata = {name for name, _ in picked}
+    assert strata == set(sample.strata(items, "test"))  # every stratum with articles drawn
+    assert sum(name.endswith("[long issues]") for name, _ in picked) >= sample.LONG_MIN
