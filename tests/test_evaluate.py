@@ -43,6 +43,7 @@ from ingest.parse import canonical_url, parse_feed
 
 DEV_SET = REPO / "eval" / "dev.jsonl"
 EVAL_FEEDS = REPO / "eval" / "feeds.toml"
+EVAL_EXTRA = REPO / "eval" / "extra"
 RTQA_FILE = SHARED / "realtimeqa" / "ai_subset.jsonl"
 
 
