@@ -369,6 +369,7 @@ def evaluate_question(engine: Engine, q: EvalQuestion, k: int) -> QuestionResult
         result.extra["decision"] = trace.decision
         result.extra["in_candidates"] = first_rank(candidates, q.gold_urls) is not None
         result.extra["plan"] = trace.get("understand")
+        result.extra["gate"] = trace.get("gate")
     if q.gold_urls:
         result.retrieval_rank = first_rank(retrieved, q.gold_urls)
         result.cited_rank = first_rank(cited, q.gold_urls)

@@ -692,10 +692,12 @@ class Corpus:
         }
         return top_hosts, authors
 
-    def heads(self, chars: int = 600) -> Iterator[str]:
-        """Each article's title and the start of its text (for vocabulary statistics)."""
+    def heads(self, chars: int = 600, limit: int = 5000) -> Iterator[str]:
+        """The newest articles' titles and the start of their text (vocabulary statistics)."""
         for r in self._query(
-            "SELECT title || ' ' || substr(text, 1, ?) AS t FROM articles", (chars,)
+            "SELECT title || ' ' || substr(text, 1, ?) AS t FROM articles"
+            " ORDER BY published IS NULL, published DESC LIMIT ?",
+            (chars, limit),
         ):
             yield r["t"]
 

@@ -24,8 +24,10 @@ from bot.models import Hit
 
 KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the threshold
 UNKNOWN_NAME_MIN_SIMILARITY = 0.5
-MIN_TERM_COVERAGE = 0.5  # share of the question's content terms the best passage must hold ...
+MIN_TERM_COVERAGE = 0.0  # share of the question's content terms the best passage must hold ...
 COVERAGE_WAIVER = 0.55  # ... unless it is this close in meaning
+NAMES_NEEDED = 0.5  # share of the question's names a passage must mention ...
+NAME_WAIVER = 0.6  # ... unless it is this close in meaning
 
 
 class KnowsCorpus(Protocol):
@@ -64,7 +66,7 @@ def judge(
     best_sim = max((sims.get(h.chunk_id, 0.0) for a in ranked for h in a.hits), default=0.0)
     names = list(plan.names)
     if names:
-        unknown = [n for n in names if corpus.count_mentions(n) == 0]
+        unknown = [n for n in names if not _known(n, corpus)]
         if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
             return Verdict(False, "unknown-name", facts={"unknown": unknown})
     terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
@@ -74,8 +76,8 @@ def judge(
         strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
         if not (sim >= threshold or strong or _feed_match(terms, art.head)):
             continue
-        if names and not art.names:
-            continue
+        if names and art.names < NAMES_NEEDED and sim < NAME_WAIVER:
+            continue  # the passage is not about what the question names
         use.append(art)
     if not use:
         return Verdict(False, "names-absent" if names else "low-relevance",
@@ -91,6 +93,14 @@ def judge(
     use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
     facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
     return Verdict(True, "answered", use, facts=facts)
+
+
+def _known(name: str, corpus: KnowsCorpus) -> bool:
+    """The corpus mentions the name, or every distinctive part of a compound ("PII-masking")."""
+    if corpus.count_mentions(name):
+        return True
+    parts = [p for p in re.split(r"[-_/]", name) if len(p) >= 3 and p.isalpha()]
+    return len(parts) >= 2 and all(corpus.count_mentions(p) for p in parts)
 
 
 def _strong_keyword_match(terms: Sequence[str], hits: Sequence[Hit]) -> bool:

@@ -65,16 +65,16 @@ class Retriever:
         if self._directory is None or self._directory[0] != stamp:
             feeds = self.corpus.feed_names()
             hosts, authors = self.corpus.source_facts()
-            names, common = self._vocabulary()
-            directory = SourceDirectory.build(feeds, hosts, authors, names, common)
+            capitalized, names, common = self._vocabulary()
+            directory = SourceDirectory.build(feeds, hosts, authors, capitalized, common)
             directory.name_words = names
             self._directory = (stamp, directory)
         return self._directory[1]
 
-    def _vocabulary(self) -> tuple[set[str], set[str]]:
-        """Words the corpus writes as names (capitalized, not first in a sentence, at least 80%
-        of at least 3 times: "OpenAI", "DeepMind", "Kimi") and words it writes in lowercase
-        (common words: "batch", "gradient", "learning")."""
+    def _vocabulary(self) -> tuple[set[str], set[str], set[str]]:
+        """Words the corpus writes capitalized (not first in a sentence, at least 80% of at least
+        3 times: "OpenAI", "DeepMind", "Kimi"); of those, the ones rare enough to name
+        something; and words it writes in lowercase (common words: "batch", "gradient")."""
         upper: dict[str, int] = defaultdict(int)
         total: dict[str, int] = defaultdict(int)
         for text in self.corpus.heads(800):
@@ -84,13 +84,16 @@ class Retriever:
                 total[key] += 1
                 if not raw.islower():
                     upper[key] += 1
-        names = {
+        docs = max(1, self.corpus.counts()["articles"])
+        capitalized = {
             w
             for w, n in total.items()
             if n >= 3 and upper[w] >= 0.8 * n and len(w) >= 3 and w not in STOPWORDS
         }
+        # very frequent ones ("API", "CEO", "OpenAI") do not single out what is asked
+        names = {w for w in capitalized if total[w] <= max(30, docs // 25)}
         common = {w for w, n in total.items() if n >= 3 and upper[w] <= 0.5 * n}
-        return names, common
+        return capitalized, names, common
 
     # ----------------------------------------------------------------- search
 

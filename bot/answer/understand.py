@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.answer.text import STOPWORDS, clean_question, entity_terms, keyword_terms
 from bot.models import Turn
@@ -292,6 +292,12 @@ _EXPLICIT_AFTER = re.compile(
     re.IGNORECASE,
 )
 
+RECENT_DAYS = 31
+_RECENTLY = re.compile(
+    r"\b(?:recently|lately|these\s+days|in\s+recent\s+(?:days|weeks)|belakangan\s+ini)\b",
+    re.IGNORECASE,
+)
+
 _LISTING = re.compile(
     r"\b(?:latest|newest|most\s+recent|recent|last|new|terbaru|baru)\b\s*"
     r"(?:\w+\s+){0,2}?(?:post|posts|article|articles|entry|entries|piece|pieces|item|items|"
@@ -320,8 +326,9 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
         "number",
         re.compile(
             r"\bhow\s+(?:much|many|big|large|long|fast|expensive|cheap|often|far|old|high|low)\b"
-            r"|\bwhat\s+(?:percentage|percent|share|price|cost|score|accuracy|size|amount|"
-            r"valuation|number|fraction|rate)\b|\b(?:cost|price|pricing|priced)\b"
+            r"|\bwhat\s+(?:[\w.-]+\s+){0,3}?(?:percentage|percent|share|price|cost|score|"
+            r"accuracy|size|amount|valuation|number|fraction|rate)\b"
+            r"|\b(?:cost|costs|price|pricing|priced)\b"
             r"|\bberapa\b",
             re.IGNORECASE,
         ),
@@ -340,6 +347,7 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"\b(?:which|what)\s+(?:\w+\s+)?(?:model|models|llm|llms|version|checkpoint|system)\b"
             r"|\bwhat(?:'s|\s+is|\s+was)\s+(?:the\s+)?(?:new\s+)?(?:model|tool|product)\s+called"
             r"|\bwhat\s+is\s+it\s+called\b|\bwhat(?:'s|\s+is)\s+the\s+name\b|\bmodel\s+apa\b"
+            r"|\b(?:name|called)\s*\??\s*$"
             r"|\bnama\s+model\b",
             re.IGNORECASE,
         ),
@@ -382,7 +390,8 @@ def detect_language(text: str) -> str:
 
 
 _VERSION = re.compile(
-    r"(?<![\w.])([A-Za-z][A-Za-z]{1,15})(?:[ -]?)(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
+    r"(?<![\w.])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
+    r"(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
 )
 _NOT_FAMILIES = frozenset(
     """top series phase level stage step part chapter version v gen generation covid windows
@@ -391,16 +400,19 @@ _NOT_FAMILIES = frozenset(
 )
 
 
-def versions_in(text: str) -> list[tuple[str, str]]:
-    """Product names with a version ("GPT-7", "Claude 9", "gemini 5"): (family, version)."""
+def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """Product names with a version ("GPT-7", "Claude 9", "gemini 5", "Kimi K4"): (family,
+    version). `known`: words the corpus writes as names, so lowercase questions count too."""
     out: list[tuple[str, str]] = []
     for m in _VERSION.finditer(text):
         family, version, suffix = m.group(1), m.group(2).lstrip("v"), m.group(3)
         low = family.lower()
-        if low in STOPWORDS or low in _NOT_FAMILIES or low in _MONTHS or len(low) < 2:
+        head = low.split()[0].split("-")[0]
+        if head in STOPWORDS or head in _NOT_FAMILIES or head in _MONTHS or len(head) < 2:
             continue
-        if not (family[:1].isupper() or any(c.isupper() for c in family) or "-" in m.group(0)):
-            continue  # "top 5", "in 3": a capital or a hyphen marks a product name
+        named = family[:1].isupper() or any(c.isupper() for c in family) or head in known
+        if not (named or "-" in m.group(0)):
+            continue  # "top 5", "in 3": a capital, a hyphen or a known name marks a product
         out.append((low, version + suffix))
     return out
 
@@ -467,6 +479,10 @@ def understand(
     """The plan for one question. `since`/`feed` are explicit options (CLI, slash command)."""
     q = clean_question(question)
     window = parse_time_window(q, now)
+    if not window.bounded and _RECENTLY.search(q):
+        # "recently"/"lately" over a corpus that stopped months ago: the past month, so the
+        # answer can say plainly that nothing that recent is in the sources.
+        window = TimeWindow(now - timedelta(days=RECENT_DAYS), None, True, "the past month", "")
     if since is not None:
         window = TimeWindow(since, None, window.prefer_recent, f"since {format_day(since)}")
     rest = q
@@ -507,7 +523,7 @@ def understand(
         query=query,
         answer_type=answer_type(q),
         names=names,
-        versions=tuple(versions_in(content)),
+        versions=tuple(versions_in(content, directory.name_words if directory else frozenset())),
         sources=tuple(sources),
         window=window,
         listing=listing,
@@ -519,7 +535,7 @@ def understand(
 def _known_names(text: str, directory: SourceDirectory | None) -> list[str]:
     if directory is None or not directory.name_words:
         return []
-    return [t for t in keyword_terms(text) if t in directory.name_words]
+    return [t for t in keyword_terms(text) if t in directory.name_words and t not in _MONTHS]
 
 
 def _narrow(feeds: tuple[str, ...], question: str) -> tuple[str, ...]:
