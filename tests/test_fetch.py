@@ -424,11 +424,10 @@ async def test_fetch_all_can_be_cancelled(server) -> None:
 async def test_fetch_page(server, client) -> None:
     page = b"<html><body><article><p>Hello</p></article></body></html>"
     ok = server.serve("/post", page, content_type="text/html; charset=utf-8")
-    got = await fetch_page(client, ok, settings())
-    assert got is not None
-    body, headers = got
-    assert body == page
-    assert headers["content-type"].startswith("text/html")
+    got = await fetch_page(client, ok, settings(), trusted_origins=[ok])
+    assert got.ok and got.error is None and not got.blocked
+    assert got.body == page
+    assert got.headers["content-type"].startswith("text/html")
     assert "text/html" in server.requests_for("/post")[0].headers["accept"]
 
 
@@ -438,11 +437,22 @@ async def test_fetch_page_failures_return_none(server, client, caplog) -> None:
     huge = server.route("/huge", Reply(200, headers={"Content-Type": "text/html"},
                                        stream_size=50_000_000))  # fmt: skip
     s = settings(max_page_bytes=100_000)
-    assert await fetch_page(client, missing, s) is None
-    assert await fetch_page(client, pdf, s) is None
-    assert await fetch_page(client, huge, s) is None
-    assert await fetch_page(client, f"http://127.0.0.1:{refused_port()}/x", s) is None
-    assert await fetch_page(client, "/etc/passwd", s) is None
+    here = [server.url("/")]  # the feed's origin: trusted, so loopback is allowed here
+    pages = [
+        await fetch_page(client, missing, s, trusted_origins=here),
+        await fetch_page(client, pdf, s, trusted_origins=here),
+        await fetch_page(client, huge, s, trusted_origins=here),
+        await fetch_page(client, f"http://127.0.0.1:{refused_port()}/x", s),
+        await fetch_page(client, "/etc/passwd", s),
+    ]
+    assert all(not p.ok and p.body == b"" for p in pages)
+    assert [p.error for p in pages[:3]] == [
+        "HTTP 404 Not Found",
+        "not an HTML page (application/pdf)",
+        "response larger than 100 kB cap",
+    ]
+    assert pages[3].blocked and "loopback" in (pages[3].error or "")  # untrusted origin
+    assert pages[4].error == "not an http(s) URL; skipped"
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "HTTP 404" in messages and "larger than 100 kB cap" in messages
 
