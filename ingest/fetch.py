@@ -230,7 +230,12 @@ class _Decoder:
                     self._done = True  # trailing garbage is ignored, like browsers do
 
     def flush(self) -> bytes:
-        return b"" if self._done else self._d.flush()
+        if self._done:
+            return b""
+        tail = self._d.flush()
+        if not self._d.eof:
+            raise zlib.error("the body ends before the compressed stream does (truncated)")
+        return tail
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:
