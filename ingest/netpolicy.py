@@ -282,9 +282,10 @@ async def _system_resolve(host: str, port: int) -> list[str]:
 class _Refused(Exception):
     """Raised inside the connection pool; the transport turns it into BlockedURL with the URL."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, always: bool = True) -> None:
         super().__init__(text)
         self.text = text
+        self.always = always  # refused whatever the origin or the settings
 
 
 class PolicyBackend(httpcore.AsyncNetworkBackend):
@@ -330,7 +331,8 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
         for ip in addresses:  # every address must pass: no "one public, one private" names
             kind = refusal(ip, allow_private=self.allow_private)
             if kind:
-                raise _Refused(_describe(host, ip, kind))
+                always = refusal(ip, allow_private=True) is not None
+                raise _Refused(_describe(host, ip, kind), always=always)
         last: Exception | None = None
         for ip in dict.fromkeys(addresses):
             left = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
@@ -399,9 +401,9 @@ class PolicyTransport(httpx.AsyncBaseTransport):
             return await transport.handle_async_request(request)
         except _Refused as e:
             hint = (
-                "a trusted feed origin still refuses this kind"
-                if is_trusted or self.allow_private
-                else "links, redirects and Discord-added URLs must be public"
+                "never fetched"
+                if e.always
+                else "only the origin of a feed URL in feeds.toml may be private"
             )
             raise BlockedURL(f"refused {url[:200]}: {e.text} ({hint})") from None
 
