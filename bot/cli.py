@@ -330,7 +330,15 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------- bot / main job
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord import run_bot
+    from ingest.feeds import load_feeds
+    from ingest.pipeline import check_full_text
 
+    if settings.ingest_interval_minutes:  # refuse to start a bot whose ingest would fail
+        try:
+            feeds = load_feeds(settings.feeds)
+        except ConfigError:
+            feeds = []  # the scheduled ingest reports a bad feeds file, as before
+        check_full_text(feeds)
     return run_bot(settings)
 
 

@@ -183,6 +183,17 @@ def test_run_fails_loudly_when_extraction_is_unavailable(tmp_path: Path) -> None
     assert "full-text extraction is unavailable (ImportError: lxml.html.clean" in line
     assert "full_text = true is set for press: " in line  # not "plain", not the disabled "off"
     assert out.stdout == ""
+    # The bot refuses to start too (its scheduled ingest would fail), before connecting.
+    bot = subprocess.run(
+        [sys.executable, "-c", BROKEN, "bot"],
+        capture_output=True,
+        text=True,
+        env={**env, "DISCORD_TOKEN": "not.a.token", "NEWSBOT_INGEST_INTERVAL_MINUTES": "60"},
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert bot.returncode == 2, bot.stderr
+    assert [ln for ln in bot.stderr.splitlines() if ln.strip()] == lines
     db = tmp_path / "data" / "newsbot.sqlite3"
     if db.exists():  # nothing was fetched or stored
         con = sqlite3.connect(db)
