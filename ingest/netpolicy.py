@@ -357,11 +357,11 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
 def _pooled_transport(
     backend: PolicyBackend, limits: httpx.Limits, verify: Any = True
 ) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(limits=limits, verify=verify, trust_env=False)
+    transport = httpx.AsyncHTTPTransport(limits=limits, verify=verify)
     # httpx has no public way to choose the network backend; its pool is rebuilt with ours.
     # tests/test_netpolicy.py fails loudly if a future httpx stops using `_pool`.
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+        ssl_context=httpx.create_ssl_context(verify=verify),  # honours SSL_CERT_FILE/DIR
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

@@ -456,3 +456,20 @@ def test_discord_added_feed_is_checked_like_content(ssrf_setup, tmp_path: Path) 
     allowed = make_settings(tmp_path / "data", fetch_retries=0, allow_private_feed_urls=True)
     assert check_feed(Feed(name="x", url=feed.url("/feed.xml")), allowed).error is None
     assert internal.requests == []
+
+
+async def test_proxy_environment_is_not_used(origin, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would resolve and connect for us, out of the policy's sight.
+    with FeedServer() as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url(""))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        url = origin.serve("/feed", b"direct", "text/plain")
+        s = Settings(_env_file=None, fetch_timeout=2.0)  # type: ignore[call-arg]
+        async with make_client(s) as c:
+            r = await c.get(url, extensions=trusted(url))
+            with pytest.raises(BlockedURL):
+                await c.get(url)  # untrusted: refused, not handed to the proxy
+        assert r.text == "direct"
+        assert proxy.requests == []
