@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from filelock import FileLock, Timeout
 
@@ -41,6 +41,8 @@ Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 EMBED_BATCH_CHUNKS = 128  # chunks per Chroma write; a kill loses at most one batch of work
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
 MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
+WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
+_STAMP = "%Y-%m-%d %H:%M UTC"
 
 
 class IngestLocked(NewsbotError):
@@ -172,6 +174,21 @@ class PageBudget:
         return True
 
 
+def _merge_warnings(old: Sequence[str], new: Sequence[str], now: datetime) -> tuple[str, ...]:
+    """This run's warnings (stamped) first, then the earlier ones of the last few days."""
+    fresh = [f"{now.strftime(_STAMP)}: {w}" for w in new]
+    cutoff = now - timedelta(days=WARNINGS_KEPT_DAYS)
+    kept = []
+    for w in old:
+        try:
+            when = datetime.strptime(w[:20], _STAMP).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if when >= cutoff:
+            kept.append(w)
+    return tuple((fresh + kept)[:MAX_STORED_WARNINGS])
+
+
 def _with_full_text(
     feed: Feed,
     articles: list[Article],
@@ -274,7 +291,10 @@ def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> l
                     articles = [a for a in full if a.id not in known]
         report.items = len(articles)
         state = _next_state(feed, states.get(feed.name), res, error, len(articles))
-        state = replace(state, warnings=tuple(report.warnings[:MAX_STORED_WARNINGS]))
+        old = states.get(feed.name)
+        state = replace(
+            state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
+        )
         if error:
             report.status, report.error = "error", error
             corpus.save_feed_state(state)  # validators of the last good fetch are kept

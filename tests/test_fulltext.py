@@ -5,9 +5,11 @@ broken in the installation."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from feedserver import FeedServer
 from ingest.feeds import load_feeds
 from ingest.models import Feed, FeedState
 from ingest.parse import extraction_problem
-from ingest.pipeline import check_full_text, ingest_feeds
+from ingest.pipeline import _merge_warnings, check_full_text, ingest_feeds
 from ingest.store import Corpus
 
 REAL_POST = FEEDS_DIR / "publisher" / "lucumr_atom.xml"
@@ -115,7 +117,8 @@ def test_page_fetches_per_run_are_capped_across_feeds(tmp_path: Path) -> None:
     [warning] = reports[1].warnings
     assert warning.startswith("page limit reached (4 article pages per run")
     assert "2 new item(s) stored from their summary" in warning  # 3 + 1 fetched
-    assert states["b"].warnings == (warning,)  # kept for `newsbot feeds status`
+    [stored] = states["b"].warnings  # kept for `newsbot feeds status`, with the time
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC: " + re.escape(warning), stored)
     assert states["a"].warnings == ()
 
 
@@ -222,3 +225,17 @@ def test_check_full_text_names_the_feeds(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "set for f0, f1, f2, f3, f4 and 2 more" in out.stdout
     assert "pip install" in out.stdout
+
+
+def test_warnings_are_stamped_and_kept_for_a_week() -> None:
+    now = datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
+    old = (
+        "2026-12-01 06:00 UTC: yesterday's refusal",
+        "2026-11-20 06:00 UTC: too old",
+        "no stamp",
+    )
+    merged = _merge_warnings(old, ["new one"], now)
+    assert merged == ("2026-12-02 07:05 UTC: new one", "2026-12-01 06:00 UTC: yesterday's refusal")
+    assert _merge_warnings(merged, [], now) == merged  # a run without warnings keeps them
+    many = _merge_warnings(merged, [f"w{i}" for i in range(30)], now)
+    assert len(many) == 20 and many[0].endswith("w0")

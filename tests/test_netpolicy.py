@@ -424,7 +424,7 @@ def test_ssrf_through_feed_content_is_refused_end_to_end(
         timeout=120,
     )
     lines = out.stdout.splitlines()
-    assert sum("warning: full text not fetched, refused" in line for line in lines) == 5
+    assert sum("UTC: full text not fetched, refused" in line for line in lines) == 5
     assert any("4 more warning(s)" in line for line in lines)
 
 
