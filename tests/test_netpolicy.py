@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -473,3 +474,80 @@ async def test_proxy_environment_is_not_used(origin, monkeypatch: pytest.MonkeyP
                 await c.get(url)  # untrusted: refused, not handed to the proxy
         assert r.text == "direct"
         assert proxy.requests == []
+
+
+def _tls_files(tmp: Path, host: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for `host` signed by it (openssl command line)."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True, timeout=60)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=newsbot test CA")  # fmt: skip
+    run("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", f"/CN={host}")
+    (tmp / "san.ext").write_text(f"subjectAltName=DNS:{host}\n")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "san.ext")  # fmt: skip
+    return tmp / "ca.pem", tmp / "leaf.pem", tmp / "leaf.key"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_https_to_a_checked_address_keeps_sni_and_certificate_checks(
+    tmp_path: Path,
+) -> None:
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ca, cert, key = _tls_files(tmp_path, "intranet.test")
+    seen: dict[str, object] = {}
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    def record_sni(sock: object, name: str | None, ctx: object) -> None:
+        seen["sni"] = name
+
+    server_ctx.sni_callback = record_sni
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen["host"] = self.headers["Host"]
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class TLSServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self):  # type: ignore[no-untyped-def]
+            sock, addr = super().get_request()
+            return server_ctx.wrap_socket(sock, server_side=True), addr
+
+    httpd = TLSServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = httpd.server_address[1]
+        url = f"https://intranet.test:{port}/feed"
+        calls: list[str] = []
+        client_ctx = ssl.create_default_context(cafile=str(ca))
+        transport = PolicyTransport(resolve=_resolver([["127.0.0.1"]], calls), verify=client_ctx)
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as c:
+            r = await c.get(url, extensions=trusted(url))
+        assert r.status_code == 200 and r.text == "ok"
+        assert seen == {"sni": "intranet.test", "host": f"intranet.test:{port}"}
+        assert calls == ["intranet.test"]
+        # The same address under another name: the certificate check still applies.
+        transport = PolicyTransport(resolve=_resolver([["127.0.0.1"]], []), verify=client_ctx)
+        other = f"https://other.test:{port}/feed"
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as c:
+            with pytest.raises(httpx.ConnectError, match="certificate|hostname"):
+                await c.get(other, extensions=trusted(other))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
