@@ -90,6 +90,8 @@ def _int_part(text: str) -> int | None:
 
 def _parse_ipv4(text: str) -> ipaddress.IPv4Address | None:
     """Every spelling inet_aton accepts: a, a.b, a.b.c, a.b.c.d; each part decimal/hex/octal."""
+    if len(text) > 64:  # no address spelling is longer; keeps int() of huge strings away
+        return None
     parts = text.split(".")
     if not 1 <= len(parts) <= 4:
         return None

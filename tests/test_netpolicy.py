@@ -122,6 +122,20 @@ def test_every_ipv4_spelling_normalises_like_the_c_library(case: tuple[V4, str])
     assert socket.inet_aton(spelling) == ip.packed
 
 
+@given(st.text(max_size=300))
+def test_parsing_never_raises(text: str) -> None:
+    ip = parse_ip_literal(text)
+    assert ip is None or isinstance(ip, V4 | V6)
+    origin = origin_of(f"http://{text}/")
+    assert origin is None or origin[0] == "http"
+
+
+def test_absurd_numbers_are_not_addresses() -> None:
+    assert parse_ip_literal("9" * 5000) is None
+    assert parse_ip_literal("4294967296") is None  # 2**32
+    assert parse_ip_literal("4294967295") == V4("255.255.255.255")
+
+
 def _ipv6_carriers(v4: V4) -> list[V6]:
     n = int(v4)
     return [
