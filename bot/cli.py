@@ -81,6 +81,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------------------- feeds
+WARNINGS_SHOWN = 5  # per feed in `feeds status`
+
+
 def _state_line(s: FeedState | None) -> str:
     if s is None:
         return "never fetched"
@@ -120,7 +123,13 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     width = max((len(f.name) for f in feeds), default=0)
     for f in feeds:
-        print(f"{f.name:<{width}}  {_state_line(states.get(f.name))}")
+        state = states.get(f.name)
+        print(f"{f.name:<{width}}  {_state_line(state)}")
+        for w in (state.warnings if state else ())[:WARNINGS_SHOWN]:
+            print(f"{'':<{width}}    warning: {w}")
+        if state and len(state.warnings) > WARNINGS_SHOWN:
+            more = len(state.warnings) - WARNINGS_SHOWN
+            print(f"{'':<{width}}    … {more} more warning(s) (--json shows all)")
     return EXIT_OK
 
 
@@ -135,6 +144,7 @@ def _state_json(s: FeedState | None) -> dict[str, Any]:
         "consecutive_failures": s.consecutive_failures,
         "items_last_fetch": s.items_last_fetch,
         "articles": s.articles_total,
+        "warnings": list(s.warnings),
     }
 
 
@@ -339,7 +349,15 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------- bot / main job
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord import run_bot
+    from ingest.feeds import load_feeds
+    from ingest.pipeline import check_full_text
 
+    if settings.ingest_interval_minutes:  # refuse to start a bot whose ingest would fail
+        try:
+            feeds = load_feeds(settings.feeds)
+        except ConfigError:
+            feeds = []  # the scheduled ingest reports a bad feeds file, as before
+        check_full_text(feeds)
     return run_bot(settings)
 
 

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     fetch_backoff: float = Field(1.0, ge=0)
     max_feed_bytes: int = Field(10_000_000, ge=1024)
     max_page_bytes: int = Field(3_000_000, ge=1024)
+    max_page_fetches_per_run: int = Field(200, ge=0)  # article pages of full_text feeds
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
 
     # --- answers ---

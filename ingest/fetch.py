@@ -11,7 +11,9 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
@@ -23,6 +25,7 @@ import httpx
 from ingest.config import Settings
 from ingest.feeds import url_kind
 from ingest.models import Feed, FeedState, FetchResult
+from ingest.netpolicy import BlockedURL, make_transport, trusted
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,15 @@ MAX_REDIRECTS = 5
 RETRY_AFTER_CAP = 60.0  # seconds; a server asking for longer is not retried in this run
 JITTER = 0.1  # fraction of the backoff added at random
 TOTAL_DEADLINE_FACTOR = 3  # one attempt may take at most 3 x fetch_timeout in total
+# We decode bodies ourselves, piece by piece, so only encodings we can decode incrementally.
+ACCEPT_ENCODING = "gzip, deflate"
+DECODE_PIECE = 64 * 1024  # at most this many decompressed bytes per decompress() call
 
 
 class _Oversize(Exception):
-    pass
+    def __init__(self, decoded: bool = False) -> None:
+        super().__init__()
+        self.decoded = decoded
 
 
 class _Retryable(Exception):
@@ -107,16 +115,22 @@ def backoff_delay(settings: Settings, attempt: int) -> float:
 
 
 def make_client(settings: Settings, *, accept: str = FEED_ACCEPT) -> httpx.AsyncClient:
-    """The one shared client of an ingest run: redirects (max 5), timeouts, User-Agent."""
+    """The one shared client of an ingest run: redirects (max 5), timeouts, User-Agent, and the
+    outbound-HTTP policy (ingest.netpolicy) on every request and every redirect hop."""
+    limits = httpx.Limits(
+        max_connections=max(settings.fetch_concurrency * 2, 10),
+        max_keepalive_connections=settings.fetch_concurrency,
+    )
     return httpx.AsyncClient(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(settings.fetch_timeout),
-        headers={"User-Agent": settings.user_agent, "Accept": accept},
-        limits=httpx.Limits(
-            max_connections=max(settings.fetch_concurrency * 2, 10),
-            max_keepalive_connections=settings.fetch_concurrency,
-        ),
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": accept,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
+        transport=make_transport(settings, limits=limits),
     )
 
 
@@ -173,24 +187,97 @@ def _read_file(feed_name: str, url: str, state: FeedState | None, cap: int) -> F
 # ---------------------------------------------------------------- HTTP
 
 
+class _Decoder:
+    """Incremental Content-Encoding decoding that never inflates more than DECODE_PIECE bytes
+    at once (a gzip bomb is stopped after `cap` bytes, not after a 64 MB burst)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._raw_deflate = False
+        self._started = False
+        self._done = False  # gzip: the last member ended and what follows is not gzip
+        self._d = self._new()
+
+    def _new(self) -> zlib._Decompress:
+        if self._gzip:
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data and not self._done:
+            if not self._started and not self._gzip:
+                self._started = True
+                try:  # "deflate" is zlib-wrapped by the RFC, raw by some servers
+                    out = self._d.decompress(data, DECODE_PIECE)
+                except zlib.error:
+                    self._raw_deflate = True
+                    self._d = self._new()
+                    out = self._d.decompress(data, DECODE_PIECE)
+            else:
+                out = self._d.decompress(data, DECODE_PIECE)
+            yield out
+            while len(out) == DECODE_PIECE or self._d.unconsumed_tail:
+                out = self._d.decompress(self._d.unconsumed_tail, DECODE_PIECE)
+                yield out
+            data = b""
+            if self._gzip and self._d.eof:  # concatenated gzip members are one body
+                rest = self._d.unused_data
+                if rest[:2] == b"\x1f\x8b":
+                    self._d = self._new()
+                    data = rest
+                elif rest:
+                    self._done = True  # trailing garbage is ignored, like browsers do
+
+    def flush(self) -> bytes:
+        if self._done:
+            return b""
+        tail = self._d.flush()
+        if not self._d.eof:
+            raise zlib.error("the body ends before the compressed stream does (truncated)")
+        return tail
+
+
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:
-    """The decoded body, or _Oversize as soon as more than `cap` bytes have arrived."""
+    """The decoded body, or _Oversize as soon as more than `cap` bytes (compressed or
+    decompressed) have arrived. Decoding is incremental: memory stays near `cap`."""
     declared = response.headers.get("content-length")
-    if (
-        declared
-        and declared.isdigit()
-        and int(declared) > cap
-        and "content-encoding" not in response.headers
-    ):
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        encoding = ""
+    if declared and declared.isdigit() and int(declared) > cap and not encoding:
         raise _Oversize
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            raise _Oversize
-        chunks.append(chunk)
-    return b"".join(chunks)
+    decoder: _Decoder | None = None
+    if encoding:
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise httpx.DecodingError(f"unsupported Content-Encoding {encoding[:40]!r}")
+        decoder = _Decoder(encoding)
+    body = bytearray()
+    raw_size = 0
+    try:
+        async for chunk in response.aiter_raw():
+            raw_size += len(chunk)
+            if raw_size > cap:
+                raise _Oversize
+            pieces = decoder.feed(chunk) if decoder is not None else (chunk,)
+            for piece in pieces:
+                if len(body) + len(piece) > cap:
+                    raise _Oversize(decoded=decoder is not None)
+                body += piece
+        if decoder is not None:
+            tail = decoder.flush()
+            if len(body) + len(tail) > cap:
+                raise _Oversize(decoded=True)
+            body += tail
+    except zlib.error as e:
+        raise httpx.DecodingError(f"{encoding} body is corrupt: {e}") from None
+    return bytes(body)
+
+
+def _oversize_message(cap: int, e: _Oversize) -> str:
+    return f"response larger than {format_bytes(cap)} cap" + (
+        " when decompressed" if e.decoded else ""
+    )
 
 
 async def _attempt(
@@ -200,9 +287,10 @@ async def _attempt(
     request_headers: dict[str, str],
     state: FeedState | None,
     settings: Settings,
+    extensions: dict[str, object],
 ) -> FetchResult:
     """One GET. Returns a final result, or raises _Retryable."""
-    async with client.stream("GET", url, headers=request_headers) as resp:
+    async with client.stream("GET", url, headers=request_headers, extensions=extensions) as resp:
         headers = _lower_headers(resp.headers)
         final_url = str(resp.url)
         code = resp.status_code
@@ -245,14 +333,14 @@ async def _attempt(
             )
         try:
             body = await _read_capped(resp, settings.max_feed_bytes)
-        except _Oversize:
+        except _Oversize as e:
             return FetchResult(
                 feed_name,
                 "error",
                 headers=headers,
                 url=final_url,
                 http_status=code,
-                error=f"response larger than {format_bytes(settings.max_feed_bytes)} cap",
+                error=_oversize_message(settings.max_feed_bytes, e),
             )
         return FetchResult(
             feed_name,
@@ -267,7 +355,9 @@ async def _attempt(
 
 
 def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
-    """(one-line message, retryable) for an exception raised by httpx."""
+    """(one-line message, retryable) for an exception raised by httpx (or the policy)."""
+    if isinstance(exc, BlockedURL):
+        return _one_line(exc, 400), False
     if isinstance(exc, httpx.ConnectTimeout):
         return f"timed out connecting (after {timeout:g} s)", True
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
@@ -290,11 +380,19 @@ def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
 
 
 async def fetch_feed(
-    client: httpx.AsyncClient, feed: Feed, state: FeedState | None, settings: Settings
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FeedState | None,
+    settings: Settings,
+    *,
+    trust_origin: bool = True,
 ) -> FetchResult:
-    """Fetch one feed (HTTP with conditional GET and retries, or a local file). Never raises."""
+    """Fetch one feed (HTTP with conditional GET and retries, or a local file). Never raises.
+
+    With `trust_origin` (a feed the operator wrote in feeds.toml) the feed's own origin may be
+    a private address; a URL from anyone else (a Discord user) gets the public-only check."""
     try:
-        return await _fetch_feed(client, feed, state, settings)
+        return await _fetch_feed(client, feed, state, settings, trust_origin)
     except asyncio.CancelledError:
         raise
     except Exception as e:  # a bug of ours must not stop the run either
@@ -308,7 +406,11 @@ async def fetch_feed(
 
 
 async def _fetch_feed(
-    client: httpx.AsyncClient, feed: Feed, state: FeedState | None, settings: Settings
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FeedState | None,
+    settings: Settings,
+    trust_origin: bool,
 ) -> FetchResult:
     kind = url_kind(feed.url)
     if kind == "file":
@@ -325,6 +427,7 @@ async def _fetch_feed(
     if state is not None and state.last_modified:
         request_headers["If-Modified-Since"] = state.last_modified
 
+    extensions: dict[str, object] = dict(trusted(feed.url) if trust_origin else trusted())
     attempts = settings.fetch_retries + 1
     deadline = settings.fetch_timeout * TOTAL_DEADLINE_FACTOR
     last_error = "no attempt made"
@@ -334,7 +437,7 @@ async def _fetch_feed(
         try:
             async with asyncio.timeout(deadline):
                 result = await _attempt(
-                    client, feed.name, feed.url, request_headers, state, settings
+                    client, feed.name, feed.url, request_headers, state, settings, extensions
                 )
             if result.status == "error":
                 log.warning("feed=%s fetch failed: %s", feed.name, result.error)
@@ -373,10 +476,12 @@ async def fetch_all(
     settings: Settings,
     *,
     client: httpx.AsyncClient | None = None,
+    trust_origins: bool = True,
 ) -> list[FetchResult]:
     """Fetch every given feed with at most settings.fetch_concurrency in flight.
 
     Results are in the order of `feeds`. One client is shared (pass your own to reuse it).
+    `trust_origins=False` for URLs that did not come from the operator's feeds file.
     """
     feed_list = list(feeds)
     semaphore = asyncio.Semaphore(settings.fetch_concurrency)
@@ -384,7 +489,9 @@ async def fetch_all(
     async def one(c: httpx.AsyncClient, feed: Feed) -> FetchResult:
         async with semaphore:
             started = time.monotonic()
-            result = await fetch_feed(c, feed, states.get(feed.name), settings)
+            result = await fetch_feed(
+                c, feed, states.get(feed.name), settings, trust_origin=trust_origins
+            )
             log.info(
                 "feed=%s fetched status=%s http=%s bytes=%d in %.2f s",
                 feed.name,
@@ -401,40 +508,64 @@ async def fetch_all(
         return list(await asyncio.gather(*(one(own, f) for f in feed_list)))
 
 
+@dataclass(frozen=True)
+class Page:
+    """An article page: `body` and `headers` when fetched, else a one-line `error`."""
+
+    url: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    blocked: bool = False  # refused by the outbound-HTTP policy (ingest.netpolicy)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 async def fetch_page(
-    client: httpx.AsyncClient, url: str, settings: Settings
-) -> tuple[bytes, dict[str, str]] | None:
-    """GET an article page for full-text extraction (cap: max_page_bytes). None on any failure."""
+    client: httpx.AsyncClient, url: str, settings: Settings, *, trusted_origins: Iterable[str] = ()
+) -> Page:
+    """GET an article page for full-text extraction (cap: max_page_bytes). Never raises.
+
+    Pages come from feed content: only public addresses, except on `trusted_origins` (the
+    origin of the operator's feed URL, which may be an intranet host)."""
+
+    def fail(message: str, blocked: bool = False) -> Page:
+        if blocked:  # the message names the refused URL (maybe a redirect hop)
+            log.warning("page %s", message)
+        else:
+            log.warning("page %s: %s", url, message)
+        return Page(url, error=message, blocked=blocked)
+
     if url_kind(url) != "http":
-        log.warning("page %s: not an http(s) URL; skipped", url)
-        return None
+        return fail("not an http(s) URL; skipped")
     try:
         async with asyncio.timeout(settings.fetch_timeout * TOTAL_DEADLINE_FACTOR):
-            async with client.stream("GET", url, headers={"Accept": PAGE_ACCEPT}) as resp:
+            async with client.stream(
+                "GET",
+                url,
+                headers={"Accept": PAGE_ACCEPT},
+                extensions=dict(trusted(*trusted_origins)),
+            ) as resp:
                 headers = _lower_headers(resp.headers)
                 if resp.status_code >= 300:
-                    log.warning(
-                        "page %s: %s", url, _status_line(resp.status_code, resp.reason_phrase)
-                    )
-                    return None
+                    return fail(_status_line(resp.status_code, resp.reason_phrase))
                 ctype = headers.get("content-type", "").split(";")[0].strip().lower()
                 if ctype and not (
                     ctype.startswith("text/") or "html" in ctype or ctype.endswith("xml")
                 ):
-                    log.warning("page %s: not an HTML page (%s)", url, ctype)
-                    return None
+                    return fail(f"not an HTML page ({ctype})")
                 try:
                     body = await _read_capped(resp, settings.max_page_bytes)
-                except _Oversize:
-                    log.warning(
-                        "page %s: larger than %s cap", url, format_bytes(settings.max_page_bytes)
-                    )
-                    return None
+                except _Oversize as e:
+                    return fail(_oversize_message(settings.max_page_bytes, e))
                 headers["x-final-url"] = str(resp.url)
-                return body, headers
+                return Page(url, body=body, headers=headers)
     except asyncio.CancelledError:
         raise
+    except TimeoutError:
+        return fail(f"timed out after {settings.fetch_timeout * TOTAL_DEADLINE_FACTOR:g} s")
     except Exception as e:
         message, _ = _describe(e, settings.fetch_timeout)
-        log.warning("page %s: %s", url, message)
-        return None
+        return fail(message, blocked=isinstance(e, BlockedURL))

@@ -100,6 +100,7 @@ class FeedState:
     consecutive_failures: int = 0
     items_last_fetch: int = 0
     articles_total: int = 0
+    warnings: tuple[str, ...] = ()  # of the last fetch (e.g. refused article pages)
 
 
 def utcnow() -> datetime:

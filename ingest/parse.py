@@ -7,6 +7,7 @@ then normalizes each entry: canonical URL, dedupe id, plain-text title and body,
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import html
 import json
@@ -310,6 +311,30 @@ def _one_line(text: object, limit: int = 200) -> str:
 
 
 # ---------------------------------------------------------------- full text
+
+
+_PROBE_PAGE = (
+    "<html><body><article><h1>Probe</h1>"
+    + "".join(f"<p>Probe paragraph {i} holds enough words to count as text.</p>" for i in range(8))
+    + "</article></body></html>"
+)
+
+
+@functools.cache
+def extraction_problem() -> str | None:
+    """Why full-text extraction cannot work in this installation (one line), or None.
+
+    Imports trafilatura and extracts a small page, so a missing optional dependency (jusText
+    needs lxml.html.clean, shipped as lxml_html_clean) is found before any page is fetched."""
+    try:
+        import trafilatura
+
+        text = trafilatura.extract(_PROBE_PAGE, favor_precision=True, output_format="txt")
+    except Exception as e:
+        return f"{type(e).__name__}: {_one_line(e, 160)}"
+    if not text or "Probe paragraph" not in text:
+        return "trafilatura returned no text for a test page"
+    return None
 
 
 def extract_full_text(html_bytes: bytes | str, url: str) -> str | None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from filelock import FileLock, Timeout
 
@@ -18,7 +18,7 @@ from ingest.chunk import Chunker
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.feeds import load_feeds
-from ingest.fetch import fetch_all, fetch_page
+from ingest.fetch import PAGE_ACCEPT, fetch_all, fetch_page, make_client
 from ingest.models import (
     Article,
     Chunk,
@@ -30,7 +30,7 @@ from ingest.models import (
     ParseResult,
     utcnow,
 )
-from ingest.parse import extract_full_text, parse_feed
+from ingest.parse import extract_full_text, extraction_problem, parse_feed
 from ingest.store import Corpus
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 
 EMBED_BATCH_CHUNKS = 128  # chunks per Chroma write; a kill loses at most one batch of work
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
+MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
+WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
+_STAMP = "%Y-%m-%d %H:%M UTC"
 
 
 class IngestLocked(NewsbotError):
@@ -158,44 +161,109 @@ def _next_state(
     )
 
 
-def _with_full_text(articles: list[Article], known: set[str], settings: Settings) -> list[Article]:
-    """Replace short summaries of NEW articles by the extracted page text (trafilatura)."""
-    import httpx
+@dataclass
+class PageBudget:
+    """Article-page fetches left in this run (settings.max_page_fetches_per_run)."""
 
+    left: int
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def _merge_warnings(old: Sequence[str], new: Sequence[str], now: datetime) -> tuple[str, ...]:
+    """This run's warnings (stamped) first, then the earlier ones of the last few days."""
+    fresh = [f"{now.strftime(_STAMP)}: {w}" for w in new]
+    cutoff = now - timedelta(days=WARNINGS_KEPT_DAYS)
+    kept = []
+    for w in old:
+        try:
+            when = datetime.strptime(w[:20], _STAMP).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if when >= cutoff:
+            kept.append(w)
+    return tuple((fresh + kept)[:MAX_STORED_WARNINGS])
+
+
+def _with_full_text(
+    feed: Feed,
+    articles: list[Article],
+    known: set[str],
+    settings: Settings,
+    budget: PageBudget,
+    warnings: list[str],
+) -> list[Article]:
+    """Replace short summaries of NEW articles by the extracted page text (trafilatura).
+
+    Every page goes through the outbound-HTTP policy: only the feed's own origin may be private.
+    An article whose page is refused, fails or is over the run's page budget keeps its summary,
+    with a warning (shown by `newsbot feeds status`)."""
     todo = [a for a in articles if a.id not in known and len(a.text) < FULL_TEXT_MIN_CHARS]
     if not todo:
+        return articles
+    chosen = [a for a in todo if budget.take()]
+    skipped = len(todo) - len(chosen)
+    if skipped:
+        warnings.append(
+            f"page limit reached ({settings.max_page_fetches_per_run} article pages per run, "
+            f"NEWSBOT_MAX_PAGE_FETCHES_PER_RUN): {skipped} new item(s) stored from their summary"
+        )
+    if not chosen:
         return articles
 
     async def run() -> dict[str, str]:
         sem = asyncio.Semaphore(settings.fetch_concurrency)
         out: dict[str, str] = {}
-        async with httpx.AsyncClient(
-            follow_redirects=True,
-            timeout=settings.fetch_timeout,
-            headers={"User-Agent": settings.user_agent},
-        ) as client:
+        async with make_client(settings, accept=PAGE_ACCEPT) as client:
 
             async def one(a: Article) -> None:
                 async with sem:
-                    page = await fetch_page(client, a.url, settings)
-                if page is not None:
-                    text = extract_full_text(page[0], a.url)
-                    if text and len(text) > len(a.text):
-                        out[a.id] = text
+                    page = await fetch_page(client, a.url, settings, trusted_origins=[feed.url])
+                if not page.ok:
+                    problem = page.error if page.blocked else f"{a.url[:200]}: {page.error}"
+                    warnings.append(f"full text not fetched, {problem}; stored from its summary")
+                    return
+                text = extract_full_text(page.body, a.url)
+                if text and len(text) > len(a.text):
+                    out[a.id] = text
 
-            await asyncio.gather(*(one(a) for a in todo))
+            await asyncio.gather(*(one(a) for a in chosen))
         return out
 
     texts = asyncio.run(run())
     return [replace(a, text=texts[a.id]) if a.id in texts else a for a in articles]
 
 
-def check_feed(feed: Feed, settings: Settings) -> ParseResult:
-    """Fetch and parse one feed once, storing nothing (to validate a feed before adding it)."""
-    [res] = asyncio.run(fetch_all([feed], {}, settings))
+def check_feed(feed: Feed, settings: Settings, *, trusted: bool = False) -> ParseResult:
+    """Fetch and parse one feed once, storing nothing (to validate a feed before adding it).
+
+    The URL is not yet the operator's (it comes from Discord): unless `trusted`, it and its
+    redirects must be on public addresses (or NEWSBOT_ALLOW_PRIVATE_FEED_URLS is set)."""
+    [res] = asyncio.run(fetch_all([feed], {}, settings, trust_origins=trusted))
     if res.status == "error":
         return ParseResult(feed=feed.name, error=res.error or "fetch failed")
     return parse_feed(feed, res)
+
+
+def check_full_text(feeds: Sequence[Feed]) -> None:
+    """Fail at the start of a run (ConfigError, one line) when an enabled full_text feed cannot
+    be served because page-text extraction does not work in this installation."""
+    wanting = [f.name for f in feeds if f.enabled and f.full_text]
+    if not wanting:
+        return
+    problem = extraction_problem()
+    if problem:
+        names = ", ".join(wanting[:5])
+        if len(wanting) > 5:
+            names += f" and {len(wanting) - 5} more"
+        raise ConfigError(
+            f"full-text extraction is unavailable ({problem}) but full_text = true is set for "
+            f"{names}: reinstall newsbot (pip install -e .) or set full_text = false"
+        )
 
 
 def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> list[FeedReport]:
@@ -203,6 +271,7 @@ def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> l
     states = {s.name: s for s in corpus.feed_states()}
     results = asyncio.run(fetch_all(list(feeds), states, settings))
     by_name = {f.name: f for f in feeds}
+    budget = PageBudget(settings.max_page_fetches_per_run)
     reports = []
     for res in results:
         feed = by_name[res.feed]
@@ -218,11 +287,14 @@ def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> l
                 articles = list(parsed.articles)
                 if feed.full_text:
                     known = corpus.known_ids(feed.name, [a.id for a in articles])
-                    articles = [
-                        a for a in _with_full_text(articles, known, settings) if a.id not in known
-                    ]
+                    full = _with_full_text(feed, articles, known, settings, budget, report.warnings)
+                    articles = [a for a in full if a.id not in known]
         report.items = len(articles)
         state = _next_state(feed, states.get(feed.name), res, error, len(articles))
+        old = states.get(feed.name)
+        state = replace(
+            state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
+        )
         if error:
             report.status, report.error = "error", error
             corpus.save_feed_state(state)  # validators of the last good fetch are kept
@@ -318,6 +390,7 @@ def run_ingest(
                     raise ConfigError(
                         f"no feed named {', '.join(sorted(unknown))} in the feeds file"
                     )
+                check_full_text(chosen)
                 report.feeds = ingest_feeds(store, chosen, settings)
             if settings.retention_days:
                 cutoff = utcnow() - timedelta(days=settings.retention_days)

@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_success REAL,
     last_error TEXT,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
-    items_last_fetch INTEGER NOT NULL DEFAULT 0
+    items_last_fetch INTEGER NOT NULL DEFAULT 0,
+    warnings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -178,10 +179,19 @@ class Corpus:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._lock = threading.RLock()
         self._collection: Any = None
 
     # ------------------------------------------------------------------ plumbing
+    def _migrate(self) -> None:
+        """Columns added after a corpus may have been created (idempotent)."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(feed_state)")}
+        if "warnings" not in columns:
+            self._db.execute(
+                "ALTER TABLE feed_state ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'"
+            )
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -374,8 +384,8 @@ class Corpus:
     def _write_state(db: sqlite3.Connection, s: FeedState) -> None:
         db.execute(
             "INSERT OR REPLACE INTO feed_state(name, url, etag, last_modified, last_attempt,"
-            " last_success, last_error, consecutive_failures, items_last_fetch)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            " last_success, last_error, consecutive_failures, items_last_fetch, warnings)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 s.name,
                 s.url,
@@ -386,6 +396,7 @@ class Corpus:
                 s.last_error,
                 s.consecutive_failures,
                 s.items_last_fetch,
+                json.dumps(list(s.warnings), ensure_ascii=False),
             ),
         )
 
@@ -725,6 +736,7 @@ class Corpus:
                 consecutive_failures=r["consecutive_failures"],
                 items_last_fetch=r["items_last_fetch"],
                 articles_total=counts.get(r["name"], 0),
+                warnings=tuple(json.loads(r["warnings"] or "[]")),
             )
             for r in self._query("SELECT * FROM feed_state ORDER BY name")
         ]

@@ -88,10 +88,16 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class FeedServer:
-    """Start with `with FeedServer() as server:` (or start()/stop())."""
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
-    def __init__(self) -> None:
+
+class FeedServer:
+    """Start with `with FeedServer() as server:` (or start()/stop()). `host="::1"` serves on
+    IPv6 loopback."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -104,7 +110,8 @@ class FeedServer:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> FeedServer:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        server_class = _Server6 if ":" in self.host else _Server
+        self._httpd = server_class((self.host, 0), _Handler)
         self._httpd.owner = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -132,7 +139,8 @@ class FeedServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
     # ------------------------------------------------------------ configuration
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import struct
 import time
 import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from feedserver import FeedServer, Reply, refused_port
 
 from ingest.config import Settings
 from ingest.fetch import (
+    DECODE_PIECE,
+    _Decoder,
     fetch_all,
     fetch_feed,
     fetch_page,
@@ -424,11 +429,10 @@ async def test_fetch_all_can_be_cancelled(server) -> None:
 async def test_fetch_page(server, client) -> None:
     page = b"<html><body><article><p>Hello</p></article></body></html>"
     ok = server.serve("/post", page, content_type="text/html; charset=utf-8")
-    got = await fetch_page(client, ok, settings())
-    assert got is not None
-    body, headers = got
-    assert body == page
-    assert headers["content-type"].startswith("text/html")
+    got = await fetch_page(client, ok, settings(), trusted_origins=[ok])
+    assert got.ok and got.error is None and not got.blocked
+    assert got.body == page
+    assert got.headers["content-type"].startswith("text/html")
     assert "text/html" in server.requests_for("/post")[0].headers["accept"]
 
 
@@ -438,11 +442,22 @@ async def test_fetch_page_failures_return_none(server, client, caplog) -> None:
     huge = server.route("/huge", Reply(200, headers={"Content-Type": "text/html"},
                                        stream_size=50_000_000))  # fmt: skip
     s = settings(max_page_bytes=100_000)
-    assert await fetch_page(client, missing, s) is None
-    assert await fetch_page(client, pdf, s) is None
-    assert await fetch_page(client, huge, s) is None
-    assert await fetch_page(client, f"http://127.0.0.1:{refused_port()}/x", s) is None
-    assert await fetch_page(client, "/etc/passwd", s) is None
+    here = [server.url("/")]  # the feed's origin: trusted, so loopback is allowed here
+    pages = [
+        await fetch_page(client, missing, s, trusted_origins=here),
+        await fetch_page(client, pdf, s, trusted_origins=here),
+        await fetch_page(client, huge, s, trusted_origins=here),
+        await fetch_page(client, f"http://127.0.0.1:{refused_port()}/x", s),
+        await fetch_page(client, "/etc/passwd", s),
+    ]
+    assert all(not p.ok and p.body == b"" for p in pages)
+    assert [p.error for p in pages[:3]] == [
+        "HTTP 404 Not Found",
+        "not an HTML page (application/pdf)",
+        "response larger than 100 kB cap",
+    ]
+    assert pages[3].blocked and "loopback" in (pages[3].error or "")  # untrusted origin
+    assert pages[4].error == "not an http(s) URL; skipped"
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "HTTP 404" in messages and "larger than 100 kB cap" in messages
 
@@ -457,3 +472,94 @@ def test_parse_retry_after() -> None:
     now = 1_700_000_000.0
     assert parse_retry_after("Tue, 14 Nov 2023 22:14:20 GMT", now=now) == pytest.approx(60.0)
     assert parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now=now) == 0.0
+
+
+# ------------------------------------------------------------------ content encodings
+
+
+def _gzip_bomb(megabytes: int) -> bytes:
+    """A valid single-member gzip body of `megabytes` MB of zeros (about 1 kB per MB).
+
+    Built from one full-flushed 1 MB block repeated (after Z_FULL_FLUSH the compressor starts
+    afresh, so every further block is byte-identical), with the real CRC-32 and size."""
+    mb = bytes(1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    first = c.compress(mb) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(mb) + c.flush(zlib.Z_FULL_FLUSH)
+    end = c.flush(zlib.Z_FINISH)[:-8]  # the last (empty) block, without the 3 MB trailer
+    crc = 0
+    for _ in range(megabytes):
+        crc = zlib.crc32(mb, crc)
+    trailer = struct.pack("<II", crc, (megabytes << 20) & 0xFFFFFFFF)
+    return first + block * (megabytes - 1) + end + trailer
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return _gzip_bomb(1024)  # ~1.06 MB that inflates to 1 GiB
+
+
+async def test_gzip_bomb_is_refused_with_small_peak_memory(server, bomb: bytes) -> None:
+    assert len(bomb) < 1_100_000
+    url = server.route(
+        "/bomb.xml", Reply(200, bomb, {"Content-Type": "application/rss+xml",
+                                       "Content-Encoding": "gzip"})
+    )  # fmt: skip
+    s = settings(max_feed_bytes=10_000_000)  # the default cap
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        async with make_client(s) as c:
+            result = await fetch_feed(c, Feed(name="t", url=url), None, s)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status == "error"
+    assert result.error == "response larger than 10 MB cap when decompressed"
+    assert result.body == b""
+    assert peak < 20_000_000, f"peak memory {peak} bytes"  # was ~180 MB decoded in 64 MB bursts
+    assert time.monotonic() - started < 10.0
+    assert len(server.requests_for("/bomb.xml")) == 1  # not retried
+
+
+def test_decoder_inflates_in_bounded_pieces(bomb: bytes) -> None:
+    decoder = _Decoder("gzip")
+    pieces = [len(p) for p in decoder.feed(bomb[:65536])]  # one network read: ~64 MB inside
+    assert sum(pieces) > 50_000_000
+    assert max(pieces) <= DECODE_PIECE
+
+
+async def test_multi_member_gzip_and_both_deflates_are_decoded(server, client) -> None:
+    half = len(RSS) // 2
+    members = gzip.compress(RSS[:half]) + gzip.compress(RSS[half:])
+    zlib_wrapped = zlib.compress(RSS)
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw_deflate = raw.compress(RSS) + raw.flush()
+    for path, body, encoding in (
+        ("/members", members, "gzip"),
+        ("/zlib", zlib_wrapped, "deflate"),
+        ("/raw", raw_deflate, "deflate"),
+        ("/trailing", gzip.compress(RSS) + b"\0\0junk", "gzip"),
+    ):
+        url = server.route(path, Reply(200, body, {**XML, "Content-Encoding": encoding}))
+        result = await fetch(client, url)
+        assert result.status == "ok", (path, result.error)
+        assert result.body == RSS, path
+
+
+async def test_corrupt_or_unknown_encoding_is_a_clear_error(server, client) -> None:
+    packed = gzip.compress(RSS)
+    for path, body, why in (
+        ("/corrupt", packed[:10] + b"\x07" + packed[11:], "invalid block type"),  # BTYPE=11
+        ("/truncated", packed[: len(packed) // 2], "truncated"),
+    ):
+        bad = server.route(path, Reply(200, body, {**XML, "Content-Encoding": "gzip"}))
+        result = await fetch(client, bad)
+        assert result.status == "error" and result.error is not None
+        assert result.error.startswith("could not decode the response body: gzip body is corrupt")
+        assert why in result.error and "\n" not in result.error
+        assert len(server.requests_for(path)) == 1  # not retried
+    br = server.route("/br", Reply(200, b"\x1b\x00", {**XML, "Content-Encoding": "br"}))
+    result = await fetch(client, br)
+    assert result.error == "could not decode the response body: unsupported Content-Encoding 'br'"
+    assert server.requests_for("/br")[0].headers["accept-encoding"] == "gzip, deflate"

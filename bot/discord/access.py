@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ingest.config import Settings
+from ingest.netpolicy import check_url
 
 Resolver = Callable[..., list[tuple[Any, ...]]]
 
@@ -70,62 +69,12 @@ def cooldown_message(retry_after: float, now: float | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------- SSRF
-def _address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is not public (None when it is)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    checks = (
-        ("unspecified", ip.is_unspecified),
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
-        ("reserved", ip.is_reserved),
-    )
-    for kind, flag in checks:
-        if flag:
-            return kind
-    if not ip.is_global:
-        return "non-public"
-    return None
-
-
 def check_public_url(
     url: str, allow_private: bool = False, *, resolve: Resolver = socket.getaddrinfo
 ) -> None:
-    """Refuse URLs a Discord user must not make the bot fetch. Raises ValueError (one friendly
-    line) unless `url` is http(s) and every address its host resolves to is public. Blocking
-    (DNS): call it off the event loop. `allow_private` skips the address check only."""
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise ValueError("That doesn't look like a valid URL.") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("Only http:// and https:// feed URLs can be added from Discord.")
-    host = parts.hostname
-    if not host:
-        raise ValueError("That URL has no host name.")
-    if allow_private:
-        return
-    try:
-        infos = resolve(
-            host, port or (443 if parts.scheme.lower() == "https" else 80), type=socket.SOCK_STREAM
-        )
-    except (socket.gaierror, UnicodeError, OSError):
-        raise ValueError(f"I couldn't resolve the host {host!r}; check the URL.") from None
-    if not infos:
-        raise ValueError(f"I couldn't resolve the host {host!r}; check the URL.")
-    for info in infos:
-        address = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            raise ValueError(f"{host!r} resolves to an unusable address.") from None
-        kind = _address_kind(ip)
-        if kind:
-            raise ValueError(
-                f"{host!r} resolves to a {kind} address ({ip}); feeds must be on the public "
-                "internet."
-            )
+    """Refuse URLs a Discord user must not make the bot fetch: the one outbound-HTTP policy
+    (ingest.netpolicy). Raises ValueError (one friendly line) unless `url` is http(s) and every
+    address its host resolves to is public; `allow_private` lifts only the public-only rule
+    (link-local and cloud-metadata addresses stay refused). Blocking (DNS): call it off the
+    event loop. The fetch that follows is checked again on the addresses it connects to."""
+    check_url(url, allow_private=allow_private, resolve=resolve)
