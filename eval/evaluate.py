@@ -370,6 +370,9 @@ def evaluate_question(engine: Engine, q: EvalQuestion, k: int) -> QuestionResult
         result.extra["in_candidates"] = first_rank(candidates, q.gold_urls) is not None
         result.extra["plan"] = trace.get("understand")
         result.extra["gate"] = trace.get("gate")
+        result.extra["compose"] = {
+            k: v for k, v in trace.get("compose").items() if k.startswith("lead")
+        }
     if q.gold_urls:
         result.retrieval_rank = first_rank(retrieved, q.gold_urls)
         result.cited_rank = first_rank(cited, q.gold_urls)

@@ -1,7 +1,9 @@
 """Pick the articles an evaluation split is written from: at random, stratified across feeds.
 
-    PYTHONPATH=. python eval/sample_heldout.py --split test --seed 8 --size 110   # prints the sample
-    PYTHONPATH=. python eval/sample_heldout.py --split test --seed 8 --size 110 --out eval/sample_test.txt
+    PYTHONPATH=. python eval/sample_heldout.py --split test --seed 8 --size 110 \
+          # prints the sample
+    PYTHONPATH=. python eval/sample_heldout.py --split test --seed 8 --size 110 \
+        --out eval/sample_test.txt
 
 Every feed of eval/feeds.toml is read and parsed with the project's own code
 (`ingest.pipeline.check_feed`: the same fetch + parse as `newsbot ingest`), so the links are the

@@ -172,6 +172,11 @@ class CorpusRetriever:
                 found.setdefault(m.group(1), h)
         return sorted(found.items(), key=lambda vh: float(vh[0]), reverse=True)
 
+    def years_of(self, family: str) -> set[int]:
+        return {
+            h.published.year for h in self.hits if h.published and family in h.text.lower()
+        }
+
     def latest(self, **kw: object) -> list[LatestItem]:
         raise AssertionError("no listing expected in these tests")
 

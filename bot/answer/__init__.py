@@ -112,6 +112,8 @@ class SearchesCorpus(Protocol):
 
     def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
 
+    def years_of(self, family: str) -> set[int]: ...
+
     def directory(self) -> SourceDirectory: ...
 
     def latest(
@@ -293,9 +295,7 @@ class Answerer:
     ) -> Answer | None:
         feeds = tuple(sorted({f for s in plan.sources if not s.author for f in s.feeds}))
         author = next((s.author for s in plan.sources if s.author), "")
-        topic = [
-            t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS and not t.isdigit()
-        ]
+        topic = list(plan.topic)
         w = plan.window
         items = retriever.latest(
             topic=" ".join(topic) or None,
@@ -428,6 +428,9 @@ class AsOf:
     def versions_of(self, family: str) -> list[tuple[str, Hit]]:
         return [(v, h) for v, h in self.inner.versions_of(family)
                 if h.published is None or h.published <= self.cutoff]  # fmt: skip
+
+    def years_of(self, family: str) -> set[int]:
+        return {y for y in self.inner.years_of(family) if y <= self.cutoff.year}
 
     def directory(self) -> SourceDirectory:
         return self.inner.directory()

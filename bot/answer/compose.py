@@ -374,11 +374,15 @@ def extractive(
     sims = vecs @ qvec
     scores = np.array([float(sims[i]) + c.lexical for i, c in enumerate(pool)])
     picked = _pick(pool, sims, scores)
+    lead = picked[0]
     trace.add(
         "compose",
         mode="extractive",
         candidates=len(cands),
         embedded=len(pool),
+        lead_sim=round(float(sims[lead]), 3),
+        lead_fit=fits_type(plan.answer_type, pool[lead].text, q_tokens),
+        lead_cov=round(_coverage(terms, pool[lead].text + " " + pool[lead].title), 2),
         picked=[
             {"score": round(float(scores[i]), 3), "sim": round(float(sims[i]), 3),
              "article": pool[i].article + 1, "text": pool[i].text[:120]}

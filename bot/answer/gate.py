@@ -26,7 +26,7 @@ KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the thresh
 UNKNOWN_NAME_MIN_SIMILARITY = 0.5
 MIN_TERM_COVERAGE = 0.0  # share of the question's content terms the best passage must hold ...
 COVERAGE_WAIVER = 0.55  # ... unless it is this close in meaning
-NAMES_NEEDED = 0.5  # share of the question's names a passage must mention ...
+NAMES_NEEDED = 0.6  # a passage must mention most of what the question names ...
 NAME_WAIVER = 0.6  # ... unless it is this close in meaning
 
 
@@ -34,6 +34,8 @@ class KnowsCorpus(Protocol):
     def count_mentions(self, term: str) -> int: ...
 
     def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
+
+    def years_of(self, family: str) -> set[int]: ...
 
 
 @dataclass
@@ -63,6 +65,10 @@ def judge(
             newest = (family, known[0][0], known[0][1]) if known else None
             return Verdict(False, "version-missing", newest_version=newest,
                            facts={"asked": asked})  # fmt: skip
+        if plan.names and not any(_has_version(haystack(a.hits), family, version) for a in ranked):
+            # The corpus knows this version, but not with what the question names ("Lentera"
+            # with "Series B"): the passages about the names do not hold it.
+            return Verdict(False, "version-missing", facts={"asked": asked, "with": plan.names})
     best_sim = max((sims.get(h.chunk_id, 0.0) for a in ranked for h in a.hits), default=0.0)
     names = list(plan.names)
     if names:
@@ -70,17 +76,18 @@ def judge(
         if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
             return Verdict(False, "unknown-name", facts={"unknown": unknown})
     terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
+    named = bool(names) or any(not s.explicit for s in plan.sources)
     use: list[RankedArticle] = []
     for art in ranked:
         sim = max(sims.get(h.chunk_id, 0.0) for h in art.hits)
         strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
         if not (sim >= threshold or strong or _feed_match(terms, art.head)):
             continue
-        if names and art.names < NAMES_NEEDED and sim < NAME_WAIVER:
+        if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER:
             continue  # the passage is not about what the question names
         use.append(art)
     if not use:
-        return Verdict(False, "names-absent" if names else "low-relevance",
+        return Verdict(False, "names-absent" if named else "low-relevance",
                        facts={"best_similarity": round(best_sim, 3)})  # fmt: skip
     lead = use[0]
     lead_sim = max(sims.get(h.chunk_id, 0.0) for h in lead.hits)
@@ -93,6 +100,11 @@ def judge(
     use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
     facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
     return Verdict(True, "answered", use, facts=facts)
+
+
+def _has_version(text: str, family: str, version: str) -> bool:
+    pattern = rf"(?<![\w.]){re.escape(family)}[ -]?v?{re.escape(version)}(?![\w]|\.\d)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _known(name: str, corpus: KnowsCorpus) -> bool:

@@ -43,14 +43,30 @@ def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
     for group in groups.values():
         hay = haystack(group)
         present = tokens(hay)
-        name_cov = (
-            sum(mentions([n], hay) for n in plan.names) / len(plan.names) if plan.names else 0.0
-        )
+        name_cov = _name_coverage(plan, hay, group[0].feeds)
         term_cov = sum(t in present for t in terms) / len(terms) if terms else 0.0
         score = group[0].score / top + NAME_WEIGHT * name_cov + TERM_WEIGHT * term_cov
         out.append(RankedArticle(tuple(group), score, name_cov, term_cov))
     out.sort(key=lambda a: a.score, reverse=True)
     return out
+
+
+def _name_coverage(plan: QueryPlan, hay: str, feeds: Sequence[str]) -> float:
+    """Share of what the question names that the article names: its names, and a lab named as
+    the subject ("what did OpenAI ...": mentioned, or the article is from that lab's feed)."""
+    checks = [_names_it(n, hay) for n in plan.names]
+    for s in plan.sources:
+        if not s.explicit:
+            checks.append(bool(set(s.feeds) & set(feeds)) or mentions(keyword_terms(s.phrase), hay))
+    return sum(checks) / len(checks) if checks else 0.0
+
+
+def _names_it(name: str, hay: str) -> bool:
+    """The text names it, or every part of a compound ("PII-masking": "PII ... masking")."""
+    if mentions([name], hay):
+        return True
+    parts = [p for p in name.split("-") if len(p) >= 3]
+    return len(parts) >= 2 and all(mentions([p], hay) for p in parts)
 
 
 def haystack(hits: Sequence[Hit]) -> str:

@@ -68,6 +68,7 @@ class Retriever:
             capitalized, names, common = self._vocabulary()
             directory = SourceDirectory.build(feeds, hosts, authors, capitalized, common)
             directory.name_words = names
+            directory.capitalized = capitalized
             self._directory = (stamp, directory)
         return self._directory[1]
 
@@ -207,7 +208,9 @@ class Retriever:
         """Versions of a product family the corpus mentions ("gpt" → "5", "4.1", ...), each with
         the newest article that names it, newest version first."""
         pattern = re.compile(
-            rf"(?<![\w.]){re.escape(family)}[ -]?v?(\d{{1,2}}(?:\.\d{{1,2}})?)(?![\d.]\d)", re.I
+            rf"(?<![\w.]){re.escape(family)}[ -]?v?((?:19|20)\d\d|\d{{1,2}}(?:\.\d{{1,2}})?)"
+            r"(?![\d.]\d)",
+            re.I,
         )
         found: dict[str, set[str]] = defaultdict(set)
         for _cid, aid, text, _score in self.corpus.keyword_search(family, limit):
@@ -225,6 +228,12 @@ class Retriever:
             out.append((ver, _hit(f"{newest.id}:0", newest.text[:400], newest, 0.0, 0.0)))
         out.sort(key=lambda vh: _version_key(vh[0]), reverse=True)
         return out
+
+    def years_of(self, family: str, limit: int = 400) -> set[int]:
+        """Years in which articles mentioning `family` were published (an event's edition is
+        often written without its year: "NeurIPS" in a December 2025 post)."""
+        ids = list({aid for _c, aid, _t, _s in self.corpus.keyword_search(family, limit)})
+        return {r.published.year for r in self.corpus.article_rows(ids) if r.published}
 
     # ----------------------------------------------------------------- listings
 

@@ -81,6 +81,7 @@ class SourceDirectory:
     # Words the corpus writes as names (capitalized mid-sentence, or with digits: "openai",
     # "deepmind", "gpt-5"), so a question typed in lowercase still has names.
     name_words: set[str] = field(default_factory=set)
+    capitalized: set[str] = field(default_factory=set)  # every word the corpus capitalizes
 
     @classmethod
     def build(
@@ -234,6 +235,7 @@ class QueryPlan:
     sources: tuple[SourceMatch, ...]
     window: TimeWindow
     listing: bool  # asks for a source's newest items / its items in the window
+    topic: tuple[str, ...]  # for a listing: the topic words left besides the source
     language: str  # "en" | "id"
     follow_up: bool = False
 
@@ -271,6 +273,7 @@ class QueryPlan:
             "until": format_day(w.until) if w.until else None,
             "prefer_recent": w.prefer_recent,
             "listing": self.listing,
+            "topic": list(self.topic),
             "language": self.language,
             "follow_up": self.follow_up,
         }
@@ -393,6 +396,11 @@ _VERSION = re.compile(
     r"(?<![\w.])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
     r"(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
 )
+_EDITION = re.compile(
+    r"(?<![\w.])([A-Za-z][\w-]{2,20})[ -]((?:19|20)\d\d)(?![\w.])"
+    r"|(?<![\w.])((?:19|20)\d\d)\s+([A-Z][\w-]{2,20})"
+)
+_ROUND = re.compile(r"\bseries\s+([a-hA-H])\b", re.IGNORECASE)
 _NOT_FAMILIES = frozenset(
     """top series phase level stage step part chapter version v gen generation covid windows
     iphone pixel tier plan day week month year hour minute page section figure table class
@@ -411,9 +419,18 @@ def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
         if head in STOPWORDS or head in _NOT_FAMILIES or head in _MONTHS or len(head) < 2:
             continue
         named = family[:1].isupper() or any(c.isupper() for c in family) or head in known
-        if not (named or "-" in m.group(0)):
-            continue  # "top 5", "in 3": a capital, a hyphen or a known name marks a product
+        if not (named or "-" in m.group(0) or "." in version):
+            continue  # "top 5", "in 3": a capital, a hyphen, a dotted version or a known name
         out.append((low, version + suffix))
+    for m in _EDITION.finditer(text):  # an event's edition: "NeurIPS 2026", "2026 Turing"
+        family, year = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        low = family.lower()
+        if low in STOPWORDS or low in _NOT_FAMILIES or low in _MONTHS:
+            continue
+        if family[:1].isupper() or any(c.isupper() for c in family) or low in known:
+            out.append((low, year))
+    for m in _ROUND.finditer(text):  # a funding round: "Series B"
+        out.append(("series", m.group(1).lower()))
     return out
 
 
@@ -512,21 +529,28 @@ def understand(
     follow = is_follow_up(q, history)
     query = build_query(content, history) if follow else content
     lang = detect_language(q)
+    common = directory.common if directory is not None else set()
     names = tuple(
         n
         for n in dict.fromkeys([*entity_terms(content), *_known_names(content, directory)])
         if n not in _source_words(sources)
+        and (len(n) > 2 or any(c.isdigit() for c in n))  # "SF", "US": not what is asked
+        and not ("-" in n and any(p in common for p in n.split("-")))  # "AI-generated"
     )
+    bare_terms = [t for t in keyword_terms(bare) if t not in PUBLICATION_WORDS and not t.isdigit()]
+    source_words = {w for s in sources for f in s.feeds for w in _words(f)}
+    topic = tuple(t for t in bare_terms if t not in source_words)
     return QueryPlan(
         question=q,
         content=content,
         query=query,
         answer_type=answer_type(q),
         names=names,
-        versions=tuple(versions_in(content, directory.name_words if directory else frozenset())),
+        versions=tuple(versions_in(content, directory.capitalized if directory else frozenset())),
         sources=tuple(sources),
         window=window,
         listing=listing,
+        topic=topic,
         language=lang,
         follow_up=follow,
     )
