@@ -402,3 +402,26 @@ def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
         asyncio.run(scenario())
     assert "scheduled ingest skipped" in caplog.text
     corpus.close()
+
+
+# ---------------------------------------------------------------------------- public error text
+def test_public_error_text_keeps_internal_detail_in_the_log(caplog) -> None:
+    from bot.discord.jobs import JobBusy
+    from bot.discord.replies import public_error_text
+    from ingest.models import ConfigError, NewsbotError
+
+    caplog.set_level("INFO")
+    internal = [
+        NewsbotError("cannot reach the Chroma server at http://10.1.2.3:8000: refused"),
+        ConfigError("/srv/newsbot/feeds.toml: invalid TOML: line 3"),
+    ]
+    for error in internal:
+        text = public_error_text(error, 42, "interaction 42 (/ask)")
+        assert text.startswith("Sorry, I can't do that right now") and text.endswith("(ref 42).")
+        assert "10.1.2.3" not in text and "/srv/" not in text and "\n" not in text
+    assert "http://10.1.2.3:8000" in caplog.text and "/srv/newsbot/feeds.toml" in caplog.text
+    busy = public_error_text(JobBusy("Re-index of all feeds"), 7, "interaction 7 (/reindex)")
+    assert busy == "Re-index of all feeds is already running; please try again when it has finished"
+    bug = public_error_text(RuntimeError("secret /path"), 9, "interaction 9 (/ask)")
+    assert bug.startswith("Sorry, something went wrong") and "/path" not in bug
+    assert "Traceback" in caplog.text or "RuntimeError" in caplog.text
