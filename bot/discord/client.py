@@ -199,6 +199,9 @@ class NewsBot(commands.Bot):
         log.info("added to server %s (id %s)", guild.name, guild.id)
         await self.leave_if_not_served(guild)
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_served(guild)  # back after an outage, or streamed in late
+
     # ------------------------------------------------------------------ which servers
     def warn_about_access(self) -> None:
         """Start-up lines an operator needs when access is not (fully) configured."""

@@ -394,7 +394,9 @@ class FakeDiscord:
 
         def join() -> str:
             guild_id = self.world.add_guild(name, owner)["id"]
-            self.gateway.dispatch("GUILD_CREATE", self.world.other_guild_payload(guild_id))
+            payload = self.world.other_guild_payload(guild_id)
+            del payload["unavailable"]  # as Discord sends it on a join (discord.py: guild_join)
+            self.gateway.dispatch("GUILD_CREATE", payload)
             return guild_id
 
         return self._run(join)
