@@ -651,3 +651,42 @@ def test_newsbot_sync_registers_the_commands_without_connecting(
         assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
         assert not fresh.ready_event.is_set()  # REST only: never opened the gateway
         assert TOKEN not in proc.stderr.decode() + proc.stdout.decode()
+
+
+def test_with_no_server_listed_the_bot_serves_none_leaves_none_and_says_how(
+    corpus: Path, llm: ScriptedChatServer, tmp_path: Path
+) -> None:
+    with FakeDiscord(token=TOKEN) as fresh:
+        env = bot_env(
+            fresh, corpus, llm, NEWSBOT_GUILD_IDS="[]", NEWSBOT_MAINTAINER_ROLE_IDS="[]",
+            NEWSBOT_MAINTAINER_USER_IDS="[]",
+        )  # fmt: skip
+        log_path = tmp_path / "bot.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        running = Bot(proc, corpus, log_path)
+        try:
+            fresh.wait_ready(timeout=90)
+            running.wait_log(
+                rf"NEWSBOT_GUILD_IDS is empty: serving no server until you list the ones this "
+                rf"bot serves \(it is in: Test Guild \({fresh.guild_id}\)\)",
+                timeout=30,
+            )
+            running.wait_log(r"no maintainers configured: /feeds and /reindex are refused")
+            for name, user in (("ask", "user"), ("reindex", "owner")):
+                options = {"question": QUESTION} if name == "ask" else {}
+                iid = fresh.invoke_slash(name, options, user=user)
+                callback = fresh.wait_for_callback(iid)
+                assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+                assert callback["data"]["content"] == (
+                    "This bot is not enabled for any server yet: its operator can enable this "
+                    f"one by adding its id ({fresh.guild_id}) to NEWSBOT_GUILD_IDS."
+                )
+            assert records(fresh, "leave") == []
+            assert records(fresh, "message", lambda r: r["source"] == "rest") == []  # no notice
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
