@@ -359,7 +359,9 @@ class NewsCommands(commands.Cog):
             wait = self.bot.reindex_cooldown.retry_after(key)
             if wait:
                 await interaction.response.send_message(
-                    reindex_wait_message(feed, wait), ephemeral=True, allowed_mentions=NO_MENTIONS
+                    reindex_wait_message(escape_markdown(feed[:100]) if feed else None, wait),
+                    ephemeral=True,
+                    allowed_mentions=NO_MENTIONS,
                 )
                 return
         if self.bot.jobs.busy:
@@ -376,8 +378,14 @@ class NewsCommands(commands.Cog):
             self.bot.reindex_cooldown.reset(key)
             await send_text_followup(interaction, problem, ephemeral=False)
             return
-        ran = await self.bot.run_job_with_progress(
-            interaction, job_label(name, reindex=True), only=[name] if name else [], reindex=True
-        )
-        if not ran:  # refused (another job or process): it may be asked for again at once
-            self.bot.reindex_cooldown.reset(key)
+        ran = False
+        try:
+            ran = await self.bot.run_job_with_progress(
+                interaction,
+                job_label(name, reindex=True),
+                only=[name] if name else [],
+                reindex=True,
+            )
+        finally:
+            if not ran:  # refused (another job or process) or failed: it may be asked again
+                self.bot.reindex_cooldown.reset(key)
