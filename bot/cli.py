@@ -94,9 +94,35 @@ def _state_line(s: FeedState | None) -> str:
     return f"ok {_when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
 
 
+def cmd_feeds_edit(args: argparse.Namespace, settings: Settings) -> int:
+    """`feeds add NAME URL` / `feeds remove NAME`: the same locked, comment-keeping edits as
+    Discord's /feeds add|remove (the operator is trusted: no public-address check here)."""
+    from ingest.feeds import add_feed, remove_feed
+    from ingest.models import Feed
+
+    want = 2 if args.action == "add" else 1
+    if len(args.args) != want:
+        usage = "NAME URL" if args.action == "add" else "NAME"
+        raise ConfigError(f"usage: newsbot feeds {args.action} {usage}")
+    if args.action == "add":
+        name, url = args.args
+        tags = tuple(args.tag or ())
+        feed = Feed(" ".join(name.split()), url.strip(), tags, full_text=args.full_text)
+        add_feed(settings.feeds, feed)
+        print(f"Added {feed.name!r} to {settings.feeds}; `newsbot ingest --feed` fetches it.")
+    else:
+        removed = remove_feed(settings.feeds, args.args[0])
+        print(f"Removed {removed.name!r} from {settings.feeds}; its stored articles stay.")
+    return EXIT_OK
+
+
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.feeds import load_feeds
 
+    if args.action in ("add", "remove"):
+        return cmd_feeds_edit(args, settings)
+    if args.args:
+        raise ConfigError(f"newsbot feeds {args.action} takes no arguments")
     feeds = load_feeds(settings.feeds)
     if args.action == "list":
         if args.json:
@@ -397,8 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a machine-readable summary")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("feeds", help="list the configured feeds or show their health")
-    s.add_argument("action", choices=["list", "status"])
+    s = sub.add_parser(
+        "feeds", help="list the feeds, show their health, or add/remove one in feeds.toml"
+    )
+    s.add_argument("action", choices=["list", "status", "add", "remove"])
+    s.add_argument("args", nargs="*", metavar="NAME [URL]", help="add: NAME URL; remove: NAME")
+    s.add_argument("--tag", action="append", help="add: a tag (repeatable)")
+    s.add_argument("--full-text", action="store_true", help="add: fetch each article page")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_feeds)
 

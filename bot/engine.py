@@ -55,6 +55,11 @@ class Engine:
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10
     ) -> list[LatestItem]:
+        """Newest articles. Without a topic it is a plain read of the article table (the store
+        serialises its own SQLite use), so it never waits behind a long answer; a topic needs
+        the embedding model and Chroma, which the engine's lock guards."""
+        if not (topic and topic.strip()):
+            return self.retriever.latest(topic=None, feed=feed, limit=limit)
         with self._lock:
             return self.retriever.latest(topic=topic, feed=feed, limit=limit)
 

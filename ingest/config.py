@@ -62,14 +62,17 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(
         None, validation_alias=AliasChoices("NEWSBOT_DISCORD_GATEWAY_URL", "DISCORD_GATEWAY_URL")
     )
+    guild_ids: list[int] = []  # the servers this instance serves; empty = none (setup mode)
     maintainer_role_ids: list[int] = []
     maintainer_user_ids: list[int] = []
+    maintainer_manage_server: bool = False  # Manage Server on a served server = maintainer
     channel_ids: list[int] = []  # empty = answer mentions in every channel the bot can see
     open_threads: bool = True
     sync_commands: bool = False  # sync slash commands at start-up (or run `newsbot sync`)
     test_guild_id: int | None = None  # sync to this guild only (instant) during development
     ingest_interval_minutes: float = Field(60.0, ge=0)  # 0 = no scheduled ingest
     cooldown_seconds: float = Field(10.0, ge=0)
+    reindex_cooldown_minutes: float = Field(10.0, ge=0)  # per target (all feeds, or one feed)
     allow_private_feed_urls: bool = False
 
     @field_validator("llm")

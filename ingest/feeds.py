@@ -1,4 +1,5 @@
-"""feeds.toml → Feed records, with one-line errors; and atomic edits of that file.
+"""feeds.toml → Feed records, with one-line errors; and atomic, locked, comment-keeping edits
+of that file.
 
 The file is a list of `[[feeds]]` tables::
 
@@ -19,11 +20,16 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import tomli_w
+import tomlkit
+from filelock import FileLock, Timeout
+from tomlkit.container import Container
+from tomlkit.items import AoT, Array, Comment, Table, Whitespace
 
 from ingest.models import ConfigError, Feed
 
@@ -199,18 +205,9 @@ def _table_of(feed: Feed, base_dir: Path) -> dict[str, Any]:
     return table
 
 
-def save_feeds(path: Path, feeds: list[Feed]) -> None:
-    """Write feeds atomically (temp file in the same folder + os.replace), keeping the header."""
-    path = Path(path)
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace the file's content atomically (temp file in the same folder + os.replace)."""
     base_dir = path.resolve().parent
-    names = [f.name for f in feeds]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise ConfigError(f"{path}: duplicate feed name {dup!r}")
-    body = tomli_w.dumps({"feeds": [_table_of(f, base_dir) for f in feeds]})
-    text = _header_of(path) + "\n" + body
-    # Round-trip check before touching the file: never write something load_feeds rejects.
-    parse_feeds_toml(text, str(path), base_dir)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=base_dir)
     try:
@@ -226,30 +223,173 @@ def save_feeds(path: Path, feeds: list[Feed]) -> None:
         raise
 
 
-def add_feed(path: Path, feed: Feed) -> list[Feed]:
-    """Append a feed (validated like the file's own entries); creates the file if missing."""
+def save_feeds(path: Path, feeds: list[Feed]) -> None:
+    """Write feeds atomically (temp file in the same folder + os.replace), keeping the header.
+    A full rewrite: comments between feeds are lost (add_feed/remove_feed keep them)."""
     path = Path(path)
-    feeds = load_feeds(path) if path.exists() else []
     base_dir = path.resolve().parent
-    checked = _feed_from_table(_table_of(feed, base_dir), f"{path}: new feed", base_dir)
-    for existing in feeds:
-        if existing.name == checked.name:
-            raise ConfigError(f"{path}: a feed named {checked.name!r} already exists")
-        if existing.url == checked.url:
-            raise ConfigError(f"{path}: feed {existing.name!r} already has the url {checked.url!r}")
-    feeds.append(checked)
-    save_feeds(path, feeds)
+    names = [f.name for f in feeds]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"{path}: duplicate feed name {dup!r}")
+    body = tomli_w.dumps({"feeds": [_table_of(f, base_dir) for f in feeds]})
+    text = _header_of(path) + "\n" + body
+    # Round-trip check before touching the file: never write something load_feeds rejects.
+    parse_feeds_toml(text, str(path), base_dir)
+    _write_atomic(path, text)
+
+
+# ---------------------------------------------------------------------------- edits
+# Every edit of feeds.toml (Discord's /feeds add|remove, the CLI's `newsbot feeds add|remove`)
+# is a read-modify-write under one file lock next to the file, so concurrent edits from the
+# bot and the command line never lose each other's changes. Edits go through tomlkit, which
+# keeps the operator's comments and layout.
+FEEDS_LOCK_TIMEOUT = 10.0  # seconds to wait for another edit of the same file
+
+
+def feeds_lock_path(path: Path) -> Path:
+    """The lock file of a feeds file: `feeds.toml.lock` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def feeds_file_lock(path: Path, timeout: float = FEEDS_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the edit lock of a feeds file (shared by every process); ConfigError on timeout."""
+    lock = FileLock(str(feeds_lock_path(path)))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise ConfigError(
+            f"{path}: another edit of the feeds file is still running; try again in a moment"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _read_doc(path: Path) -> tuple[str, tomlkit.TOMLDocument]:
+    """The file's text (validated by load_feeds) and its tomlkit document."""
+    load_feeds(path)  # one-line errors for a broken file, before any edit
+    text = path.read_text(encoding="utf-8")
+    return text, tomlkit.parse(text)
+
+
+def _is_trivia(entry: tuple[Any, Any]) -> bool:
+    key, item = entry
+    return key is None and isinstance(item, Comment | Whitespace)
+
+
+def _trailing_trivia(table: Table) -> int:
+    """Index in the table's body where its trailing comments/blank lines start. tomlkit keeps
+    the comments written above a `[[feeds]]` header (a section title, a note on that feed) at
+    the end of the PREVIOUS table."""
+    body = table.value.body
+    n = len(body)
+    while n and _is_trivia(body[n - 1]):
+        n -= 1
+    return n
+
+
+def _insert_trivia(container: Container, index: int, items: list[Any]) -> None:
+    """Insert comments/whitespace into a container's body before `index` (tomlkit has no public
+    call for key-less items at a position; keep its key → index map in step)."""
+    for offset, item in enumerate(items):
+        at = index + offset
+        for key, where in list(container._map.items()):
+            if isinstance(where, tuple):
+                container._map[key] = tuple(w + 1 if w >= at else w for w in where)
+            elif where >= at:
+                container._map[key] = where + 1
+        container.body.insert(at, (None, item))
+
+
+def _new_table(feed: Feed, base_dir: Path) -> Table:
+    table = tomlkit.table()
+    for key, value in _table_of(feed, base_dir).items():
+        table[key] = value
+    return table
+
+
+def _commit_edit(path: Path, doc: tomlkit.TOMLDocument) -> list[Feed]:
+    text = tomlkit.dumps(doc)
+    # Round-trip check before touching the file: never write something load_feeds rejects.
+    feeds = parse_feeds_toml(text, str(path), path.resolve().parent)
+    _write_atomic(path, text)
     return feeds
 
 
-def remove_feed(path: Path, name: str) -> Feed:
-    """Remove the feed called `name`; returns it. ConfigError if there is no such feed."""
+def add_feed(path: Path, feed: Feed) -> list[Feed]:
+    """Append a feed (validated like the file's own entries); creates the file if missing.
+    Keeps every comment of the file; serialised with other edits by the file lock."""
     path = Path(path)
-    feeds = load_feeds(path)
-    for i, feed in enumerate(feeds):
-        if feed.name == name.strip():
-            del feeds[i]
-            save_feeds(path, feeds)
-            return feed
-    known = ", ".join(repr(f.name) for f in feeds[:10]) or "none"
-    raise ConfigError(f"{path}: no feed named {name!r} (feeds: {known})")
+    base_dir = path.resolve().parent
+    checked = _feed_from_table(_table_of(feed, base_dir), f"{path}: new feed", base_dir)
+    with feeds_file_lock(path):
+        if path.exists():
+            _, doc = _read_doc(path)
+            feeds = load_feeds(path)
+        else:
+            doc, feeds = tomlkit.parse(DEFAULT_HEADER + "\n"), []
+        for existing in feeds:
+            if existing.name == checked.name:
+                raise ConfigError(f"{path}: a feed named {checked.name!r} already exists")
+            if existing.url == checked.url:
+                raise ConfigError(
+                    f"{path}: feed {existing.name!r} already has the url {checked.url!r}"
+                )
+        table = _new_table(checked, base_dir)
+        current = doc.get("feeds")
+        if isinstance(current, AoT) and len(current):
+            last = current[-1]
+            if not last.value.body or not isinstance(last.value.body[-1][1], Whitespace):
+                last.value.append(None, Whitespace("\n"))  # a blank line between tables
+            current.append(table)
+        elif isinstance(current, Array):  # feeds = [{...}, ...] written inline
+            inline = tomlkit.inline_table()
+            inline.update(_table_of(checked, base_dir))
+            current.append(inline)
+        else:
+            doc["feeds"] = tomlkit.aot()
+            doc["feeds"].append(table)
+        return _commit_edit(path, doc)
+
+
+def remove_feed(path: Path, name: str) -> Feed:
+    """Remove the feed called `name`; returns it. ConfigError if there is no such feed.
+    Comments written above the NEXT feed (a section title) stay in place."""
+    path = Path(path)
+    with feeds_file_lock(path):
+        _, doc = _read_doc(path)
+        feeds = load_feeds(path)
+        index = next((i for i, f in enumerate(feeds) if f.name == name.strip()), None)
+        if index is None:
+            known = ", ".join(repr(f.name) for f in feeds[:10]) or "none"
+            raise ConfigError(f"{path}: no feed named {name!r} (feeds: {known})")
+        removed = feeds[index]
+        tables = doc["feeds"]
+        if isinstance(tables, AoT):
+            table = tables[index]
+            cut = _trailing_trivia(table)
+            tail = [item for _, item in table.value.body[cut:]]
+            if any(isinstance(item, Comment) for item in tail):
+                if index > 0:  # move them to the end of the previous table
+                    previous = tables[index - 1].value
+                    while previous.body and _is_trivia(previous.body[-1]):
+                        if isinstance(previous.body[-1][1], Comment):
+                            break
+                        previous.body.pop()
+                    for item in tail:
+                        previous.append(None, item)
+                else:  # the first table: they go just above the array of tables
+                    at = next(
+                        i for i, (k, _) in enumerate(doc.body) if k is not None and k.key == "feeds"
+                    )
+                    if at and isinstance(doc.body[at - 1][1], Whitespace):
+                        while tail and isinstance(tail[0], Whitespace):
+                            tail.pop(0)
+                    _insert_trivia(doc, at, tail)
+        del tables[index]
+        _commit_edit(path, doc)
+        return removed

@@ -201,6 +201,7 @@ class ScriptedChatServer:
     def __init__(self, reply: str = "", status: int = 200) -> None:
         self.reply = reply
         self.status = status
+        self.delay = 0.0  # seconds to wait before answering (a slow model)
         self.requests: list[dict[str, object]] = []
         outer = self
 
@@ -211,6 +212,7 @@ class ScriptedChatServer:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 outer.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                time.sleep(outer.delay)
                 if outer.status != 200:
                     body = json.dumps({"error": {"message": "scripted failure"}}).encode()
                 else:

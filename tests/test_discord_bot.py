@@ -74,6 +74,7 @@ def llm() -> Iterator[ScriptedChatServer]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeDiscord]:
     with FakeDiscord(token=TOKEN, heartbeat_interval_ms=HEARTBEAT_MS) as fake:
+        fake.add_guild("Stranger's Server")  # the bot is already in it when it starts
         yield fake
 
 
@@ -115,7 +116,9 @@ def bot_env(server: FakeDiscord, root: Path, llm: ScriptedChatServer, **extra: s
         NEWSBOT_FEEDS=str(root / "feeds.toml"),
         NEWSBOT_SYNC_COMMANDS="true",
         NEWSBOT_TEST_GUILD_ID=server.guild_id,
+        NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
         NEWSBOT_MAINTAINER_ROLE_IDS=json.dumps([int(server.roles["Maintainer"]["id"])]),
+        NEWSBOT_MAINTAINER_USER_IDS=json.dumps([int(server.users["maintainer"]["id"])]),
         NEWSBOT_COOLDOWN_SECONDS="30",
         NEWSBOT_INGEST_INTERVAL_MINUTES="0",
         NEWSBOT_LLM="openai:scripted",
@@ -211,6 +214,70 @@ def test_commands_are_synced_to_the_test_guild_only(server: FakeDiscord, bot: Bo
     assert sorted(o["name"] for o in feeds["options"]) == ["add", "remove"]
 
 
+NOT_SERVED = "This bot only serves the servers its operator chose, and this is not one of them."
+LEAVING = "only serves the servers its operator listed, so I'm leaving this one"
+
+
+def left_after_saying_so(server: FakeDiscord, guild_id: str, since: int = 0) -> JSON:
+    """The notice the bot posted in a server's #lobby before leaving it (exactly one)."""
+    leave = server.wait_for(
+        lambda r: r["kind"] == "leave" and r["guild_id"] == guild_id, timeout=20, since=since
+    )
+    lobby = server.world.other_guilds[guild_id]["channel_id"]
+    posted = records(server, "message", lambda r: r["channel_id"] == lobby)
+    assert len(posted) == 1, posted
+    assert posted[0]["at"] < leave["at"]  # said so first
+    return posted[0]["message"]
+
+
+def test_a_server_not_served_is_told_once_and_left(server: FakeDiscord, bot: Bot) -> None:
+    stranger = next(iter(server.world.other_guilds))  # the bot was in it before it started
+    notice = left_after_saying_so(server, stranger)
+    assert LEAVING in notice["content"] and f"({stranger})" in notice["content"]
+    since = server.mark()
+    joined = server.join_guild("Another Stranger", owner="admin")  # added while it runs
+    left_after_saying_so(server, joined, since)
+    bot.wait_log(rf"left server Another Stranger \(id {joined}\): not in NEWSBOT_GUILD_IDS")
+    assert server.guild_id not in server.world.left  # its own server stays served
+    assert ask(server, new_user(server, "still-here"))["message"]["embeds"]
+
+
+def test_commands_from_elsewhere_get_one_line_and_do_nothing(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    stranger = next(iter(server.world.other_guilds))  # its owner ("user") has every permission
+    feeds_before = (bot.root / "feeds.toml").read_text()
+    asked = len(llm.requests)
+    attempts = [
+        ("ask", {"question": QUESTION}, None),
+        ("latest", {}, None),
+        ("reindex", {}, None),
+        ("feeds", {"name": "deepmind"}, "remove"),
+        ("feeds", {"name": "x", "url": "http://169.254.169.254/latest"}, "add"),
+    ]
+    for name, options, sub in attempts:
+        iid = server.invoke_slash(name, options, user="user", subcommand=sub, guild_id=stranger)
+        callback = server.wait_for_callback(iid)
+        assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL, callback
+        assert callback["data"]["content"] == NOT_SERVED
+    # a DM: nobody is a maintainer there, not even a configured maintainer user
+    for name, options, sub in attempts:
+        iid = server.invoke_slash(name, options, user="maintainer", subcommand=sub, dm=True)
+        callback = server.wait_for_callback(iid)
+        assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL, callback
+        assert callback["data"]["content"] == (
+            "I only answer inside the Discord servers I serve; please ask me there."
+        )
+    iid = server.invoke_autocomplete(
+        "latest", {"source": "deep"}, focused="source", user="user", guild_id=stranger
+    )
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 8 and callback["data"]["choices"] == []
+    assert (bot.root / "feeds.toml").read_text() == feeds_before
+    assert len(llm.requests) == asked  # nothing was answered
+    assert not records(server, "edit", lambda r: "⏳" in r["message"]["content"])
+
+
 def test_ask_answers_with_citations_linking_real_articles(
     server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
 ) -> None:
@@ -290,9 +357,37 @@ def test_latest_and_source_autocomplete(server: FakeDiscord, bot: Bot) -> None:
     days = [d.group(1) for d in dates if d]
     assert days == sorted(days, reverse=True)
 
-    iid = server.invoke_slash("latest", {"source": "no-such-feed"}, user=user)
+    iid = server.invoke_slash("latest", {"source": "no-such-feed"}, user=new_user(server, "r2"))
     text = server.wait_for_followup(iid, timeout=20)["message"]["content"]
     assert "don't know a source" in text
+
+
+def test_latest_does_not_wait_behind_a_slow_answer_and_has_a_cooldown(
+    server: FakeDiscord, bot: Bot, llm: ScriptedChatServer
+) -> None:
+    llm.delay = 6.0  # the model takes 6 s: the answer holds the engine that long
+    try:
+        asked = len(llm.requests)
+        ask_iid = server.invoke_slash("ask", {"question": QUESTION}, user=new_user(server, "slow"))
+        assert server.wait_for_callback(ask_iid)["type"] == 5
+        deadline = time.monotonic() + 20
+        while len(llm.requests) == asked and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the answer is waiting for the model
+        reader = new_user(server, "impatient")
+        started = time.monotonic()
+        iid = server.invoke_slash("latest", {"count": 3}, user=reader)
+        [embed] = server.wait_for_followup(iid, timeout=20)["message"]["embeds"]
+        took = time.monotonic() - started
+        assert embed["title"].startswith("Latest") and len(embed["description"].splitlines()) == 3
+        assert took < 3.0, took
+        assert not followups(server, ask_iid)  # the answer is still being written
+        again = server.invoke_slash("latest", {"source": "deepmind"}, user=reader)
+        callback = server.wait_for_callback(again)
+        assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+        assert "try again in" in callback["data"]["content"]
+    finally:
+        llm.delay = 0.0
+    assert answer_lines(server.wait_for_followup(ask_iid, timeout=30)["message"])
 
 
 def test_sources_and_status(server: FakeDiscord, bot: Bot) -> None:
@@ -411,8 +506,12 @@ def test_reindex_is_refused_for_a_non_maintainer(server: FakeDiscord, bot: Bot) 
 
 
 def test_reindex_shows_progress_and_refuses_a_second_one(server: FakeDiscord, bot: Bot) -> None:
+    for who in ("admin", "owner"):  # Manage Server (even the server's owner) is not enough
+        iid = server.invoke_slash("reindex", {}, user=who)
+        callback = server.wait_for_callback(iid)
+        assert callback["type"] == 4 and "only maintainers" in callback["data"]["content"]
     since = server.mark()
-    iid = server.invoke_slash("reindex", {}, user="admin")  # Manage Server, no configured role
+    iid = server.invoke_slash("reindex", {}, user="maintainer")  # the configured role
     assert server.wait_for_callback(iid)["type"] == 5
     server.wait_for_edit(predicate=lambda m: "⏳" in m["content"], timeout=10, since=since)
     second = server.invoke_slash("reindex", {"feed": "deepmind"}, user="maintainer")
@@ -430,6 +529,15 @@ def test_reindex_shows_progress_and_refuses_a_second_one(server: FakeDiscord, bo
     assert all(g >= 1.9 for g in gaps), gaps  # throttled to one edit per 2 s
     # the corpus still answers after the rebuild
     assert answer_lines(ask(server, new_user(server, "after"))["message"])
+    # the same re-index again at once: refused by the cooldown, not started
+    progress = len(records(server, "edit", lambda r: "⏳" in r["message"]["content"]))
+    iid = server.invoke_slash("reindex", {}, user="maintainer")
+    callback = server.wait_for_callback(iid)
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+    assert callback["data"]["content"].startswith("A re-index of all feeds ran less than")
+    assert "in about 10 min" in callback["data"]["content"]
+    time.sleep(1)
+    assert len(records(server, "edit", lambda r: "⏳" in r["message"]["content"])) == progress
 
 
 def test_reindex_refused_while_a_command_line_ingest_holds_the_lock(
@@ -456,7 +564,9 @@ def test_feeds_add_refuses_private_urls_and_remove_works(server: FakeDiscord, bo
     )
     message = server.wait_for_followup(iid, timeout=20)["message"]
     assert message["flags"] & EPHEMERAL and "loopback" in message["content"]
-    iid = server.invoke_slash("feeds", {"name": "arxiv-cs-ai"}, user="owner", subcommand="remove")
+    iid = server.invoke_slash(
+        "feeds", {"name": "arxiv-cs-ai"}, user="maintainer", subcommand="remove"
+    )
     message = server.wait_for_followup(iid, timeout=20)["message"]
     assert "Removed **arxiv-cs-ai**" in message["content"]
     assert "arxiv-cs-ai" not in (bot.root / "feeds.toml").read_text()
@@ -541,3 +651,42 @@ def test_newsbot_sync_registers_the_commands_without_connecting(
         assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
         assert not fresh.ready_event.is_set()  # REST only: never opened the gateway
         assert TOKEN not in proc.stderr.decode() + proc.stdout.decode()
+
+
+def test_with_no_server_listed_the_bot_serves_none_leaves_none_and_says_how(
+    corpus: Path, llm: ScriptedChatServer, tmp_path: Path
+) -> None:
+    with FakeDiscord(token=TOKEN) as fresh:
+        env = bot_env(
+            fresh, corpus, llm, NEWSBOT_GUILD_IDS="[]", NEWSBOT_MAINTAINER_ROLE_IDS="[]",
+            NEWSBOT_MAINTAINER_USER_IDS="[]",
+        )  # fmt: skip
+        log_path = tmp_path / "bot.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        running = Bot(proc, corpus, log_path)
+        try:
+            fresh.wait_ready(timeout=90)
+            running.wait_log(
+                rf"NEWSBOT_GUILD_IDS is empty: serving no server until you list the ones this "
+                rf"bot serves \(it is in: Test Guild \({fresh.guild_id}\)\)",
+                timeout=30,
+            )
+            running.wait_log(r"no maintainers configured: /feeds and /reindex are refused")
+            for name, user in (("ask", "user"), ("reindex", "owner")):
+                options = {"question": QUESTION} if name == "ask" else {}
+                iid = fresh.invoke_slash(name, options, user=user)
+                callback = fresh.wait_for_callback(iid)
+                assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL
+                assert callback["data"]["content"] == (
+                    "This bot is not enabled for any server yet: its operator can enable this "
+                    f"one by adding its id ({fresh.guild_id}) to NEWSBOT_GUILD_IDS."
+                )
+            assert records(fresh, "leave") == []
+            assert records(fresh, "message", lambda r: r["source"] == "rest") == []  # no notice
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0

@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.discord.access import Cooldown, check_public_url, cooldown_message, is_maintainer
+from bot.discord.access import (
+    Cooldown,
+    check_public_url,
+    cooldown_message,
+    guild_refusal,
+    guild_served,
+    is_maintainer,
+    maintainer_refusal,
+    reindex_wait_message,
+)
 from bot.discord.conversation import (
     AnswerRecord,
     channel_allowed,
@@ -39,19 +48,62 @@ DAY = datetime(2025, 7, 24, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------- maintainers
-def test_maintainer_by_user_role_or_manage_guild(tmp_path) -> None:
-    s = load_settings(data_dir=tmp_path, maintainer_user_ids=[1], maintainer_role_ids=[50, 51])
-    assert is_maintainer(s, 1)
-    assert is_maintainer(s, 2, role_ids=[7, 51])
-    assert is_maintainer(s, 2, role_ids=[], manage_guild=True)
-    assert not is_maintainer(s, 2, role_ids=[7, 8])
-    assert not is_maintainer(load_settings(data_dir=tmp_path), 1, role_ids=[50])
+def test_maintainer_by_user_or_role_on_a_served_server_only(tmp_path) -> None:
+    s = load_settings(
+        data_dir=tmp_path, guild_ids=[900], maintainer_user_ids=[1], maintainer_role_ids=[50, 51]
+    )
+    assert is_maintainer(s, 1, guild_id=900)
+    assert is_maintainer(s, 2, role_ids=[7, 51], guild_id=900)
+    assert not is_maintainer(s, 2, role_ids=[7, 8], guild_id=900)
+    # Manage Server alone is not enough unless the operator turned the fallback on
+    assert not is_maintainer(s, 2, role_ids=[], manage_guild=True, guild_id=900)
+    fallback = s.model_copy(update={"maintainer_manage_server": True})
+    assert is_maintainer(fallback, 2, manage_guild=True, guild_id=900)
+    # another server (a stranger's, who invited the bot), or a DM: nobody, not even user 1
+    for where in (901, None):
+        assert not is_maintainer(s, 1, guild_id=where)
+        assert not is_maintainer(s, 2, role_ids=[50], guild_id=where)
+        assert not is_maintainer(fallback, 2, manage_guild=True, guild_id=where)
+    assert not is_maintainer(load_settings(data_dir=tmp_path), 1, role_ids=[50], guild_id=900)
+
+
+def test_served_servers_and_their_refusals(tmp_path) -> None:
+    s = load_settings(data_dir=tmp_path, guild_ids=[900, 902])
+    assert guild_served(s, 900) and guild_served(s, 902)
+    assert not guild_served(s, 901) and not guild_served(s, None)
+    assert guild_refusal(s, 901) == (
+        "This bot only serves the servers its operator chose, and this is not one of them."
+    )
+    assert "inside the Discord servers I serve" in guild_refusal(s, None)
+    setup = load_settings(data_dir=tmp_path)  # nothing listed yet: serves nobody
+    assert not guild_served(setup, 900)
+    assert "(900) to NEWSBOT_GUILD_IDS" in guild_refusal(setup, 900)
+    assert "none are configured yet" in maintainer_refusal(setup)
+    assert maintainer_refusal(s.model_copy(update={"maintainer_user_ids": [1]})) == (
+        "Sorry, only maintainers can do that (a maintainer role or user configured for this bot)."
+    )
+
+
+def test_reindex_cooldown_is_per_target_and_says_when(tmp_path) -> None:
+    now = [1000.0]
+    cooldown = Cooldown(600, clock=lambda: now[0])
+    assert cooldown.retry_after("*") == 0
+    assert cooldown.retry_after("deepmind") == 0  # another target
+    now[0] += 60
+    assert cooldown.retry_after("*") == pytest.approx(540)
+    text = reindex_wait_message(None, 540, now=0)
+    assert text.startswith("A re-index of all feeds ran less than a cooldown ago")
+    assert "in about 9 min (<t:540:R>)" in text
+    cooldown.reset("*")  # a refused job does not count
+    assert cooldown.retry_after("*") == 0
 
 
 def test_maintainer_ids_from_env_json(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NEWSBOT_MAINTAINER_ROLE_IDS", "[1234567890123456789]")
     s = load_settings(data_dir=tmp_path)
-    assert is_maintainer(s, 5, role_ids=[1234567890123456789])
+    assert not is_maintainer(s, 5, role_ids=[1234567890123456789], guild_id=7)  # not served
+    s = s.model_copy(update={"guild_ids": [7]})
+    assert is_maintainer(s, 5, role_ids=[1234567890123456789], guild_id=7)
 
 
 # ---------------------------------------------------------------------------- cooldown
@@ -350,3 +402,26 @@ def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
         asyncio.run(scenario())
     assert "scheduled ingest skipped" in caplog.text
     corpus.close()
+
+
+# ---------------------------------------------------------------------------- public error text
+def test_public_error_text_keeps_internal_detail_in_the_log(caplog) -> None:
+    from bot.discord.jobs import JobBusy
+    from bot.discord.replies import public_error_text
+    from ingest.models import ConfigError, NewsbotError
+
+    caplog.set_level("INFO")
+    internal = [
+        NewsbotError("cannot reach the Chroma server at http://10.1.2.3:8000: refused"),
+        ConfigError("/srv/newsbot/feeds.toml: invalid TOML: line 3"),
+    ]
+    for error in internal:
+        text = public_error_text(error, 42, "interaction 42 (/ask)")
+        assert text.startswith("Sorry, I can't do that right now") and text.endswith("(ref 42).")
+        assert "10.1.2.3" not in text and "/srv/" not in text and "\n" not in text
+    assert "http://10.1.2.3:8000" in caplog.text and "/srv/newsbot/feeds.toml" in caplog.text
+    busy = public_error_text(JobBusy("Re-index of all feeds"), 7, "interaction 7 (/reindex)")
+    assert busy == "Re-index of all feeds is already running; please try again when it has finished"
+    bug = public_error_text(RuntimeError("secret /path"), 9, "interaction 9 (/ask)")
+    assert bug.startswith("Sorry, something went wrong") and "/path" not in bug
+    assert "Traceback" in caplog.text or "RuntimeError" in caplog.text

@@ -110,6 +110,34 @@ def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder
         eng.close()
 
 
+def test_latest_without_a_topic_does_not_wait_for_an_answer(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    import threading
+    import time
+
+    settings = make_settings(
+        tmp_path / "data",
+        write_feeds_toml(tmp_path / "f.toml", {"openai": "trimmed/openai_blog.xml"}),
+    )
+    run_ingest(settings, embedder=embedder)
+    eng = Engine(settings, embedder=embedder)
+    try:
+        with eng._lock:  # as while a long answer (an LLM call) is being written
+            started = time.monotonic()
+            items = eng.latest(limit=3)
+            assert len(items) == 3 and time.monotonic() - started < 2
+            done = threading.Event()
+            topical = threading.Thread(
+                target=lambda: (eng.latest(topic="models", limit=3), done.set()), daemon=True
+            )
+            topical.start()
+            assert not done.wait(0.5)  # a topic needs the model: it waits its turn
+        assert done.wait(30)
+    finally:
+        eng.close()
+
+
 def test_empty_corpus_answers_plainly(tmp_path: Path, embedder: Embedder) -> None:
     eng = Engine(make_settings(tmp_path / "data"), embedder=embedder)
     try:

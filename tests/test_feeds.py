@@ -240,3 +240,142 @@ def test_shipped_feeds_toml_is_valid() -> None:
         assert expected in names
     community = [f for f in feeds if "community-feed" in f.tags]
     assert all("raw.githubusercontent.com/Olshansk/rss-feeds" in f.url for f in community)
+
+
+# ------------------------------------------------------------------ locked, comment-keeping edits
+
+
+def comment_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("#")]
+
+
+def test_edits_keep_every_comment_of_the_real_feeds_file(tmp_path: Path) -> None:
+    original = (REPO / "feeds.toml").read_text(encoding="utf-8")
+    path = write(tmp_path, original)
+    names = [f.name for f in load_feeds(path)]
+    assert len(comment_lines(original)) > 10
+    for name in names[::2]:  # the first feed, feeds under section titles, the last one
+        remove_feed(path, name)
+    add_feed(path, Feed("Added A", "https://a.example/rss", ("x",)))
+    add_feed(path, Feed("Added B", "https://b.example/rss", full_text=True))
+    text = path.read_text(encoding="utf-8")
+    assert comment_lines(text) == comment_lines(original)  # all of them, in the same order
+    assert [f.name for f in load_feeds(path)] == [*names[1::2], "Added A", "Added B"]
+    assert '\n\n[[feeds]]\nname = "Added A"' in text  # a blank line before each new table
+
+
+def test_removing_a_feed_keeps_the_section_title_of_the_next_one(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '# head\n\n# --- Labs ---\n\n[[feeds]]\nname = "a"  # why a\nurl = "https://a.org"\n\n'
+        '# --- Research ---\n\n[[feeds]]\nname = "b"\nurl = "https://b.org"\n\n'
+        '# --- Blogs ---\n[[feeds]]\nname = "c"\nurl = "https://c.org"\n# the end\n',
+    )
+    remove_feed(path, "a")  # the first table: "Research" must stay above b
+    text = path.read_text()
+    assert text.index("# --- Research ---") < text.index('name = "b"')
+    assert "why a" not in text  # the removed line's own comment goes with it
+    remove_feed(path, "c")  # the last table: its trailing comment stays
+    text = path.read_text()
+    assert comment_lines(text) == [
+        "# head", "# --- Labs ---", "# --- Research ---", "# --- Blogs ---", "# the end"
+    ]  # fmt: skip
+    assert [f.name for f in load_feeds(path)] == ["b"]
+
+
+def test_a_refused_edit_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    path = write(tmp_path, '# mine\n[[feeds]]\nname = "a"\nurl = "https://a.org"\n')
+    before = path.read_bytes()
+    for bad in (Feed("a", "https://other.org"), Feed("b", "https://a.org"), Feed("c", "ftp://x")):
+        with pytest.raises(ConfigError):
+            add_feed(path, bad)
+    with pytest.raises(ConfigError, match="no feed named 'zz'"):
+        remove_feed(path, "zz")
+    assert path.read_bytes() == before
+
+
+def test_an_edit_waits_for_the_lock_and_times_out_with_one_line(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    from ingest.feeds import feeds_file_lock, feeds_lock_path
+
+    path = write(tmp_path, '[[feeds]]\nname = "a"\nurl = "https://a.org"\n')
+    assert feeds_lock_path(path) == tmp_path / "feeds.toml.lock"
+    held = FileLock(str(feeds_lock_path(path)))  # e.g. the bot's /feeds add in progress
+    with held, pytest.raises(ConfigError) as info, feeds_file_lock(path, timeout=0.2):
+        pass
+    assert str(info.value) == (
+        f"{path}: another edit of the feeds file is still running; try again in a moment"
+    )
+    assert [f.name for f in load_feeds(path)] == ["a"]
+
+
+ADD_ONE = """
+import sys, time
+from pathlib import Path
+from ingest.feeds import add_feed
+from ingest.models import Feed
+go = Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.005)
+add_feed(Path(sys.argv[1]), Feed(sys.argv[2], f"https://{sys.argv[2]}.example/rss"))
+"""
+
+
+def test_eight_concurrent_adds_from_separate_processes_keep_all_eight(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, '# operator notes\n\n[[feeds]]\nname = "first"\nurl = "https://f.org"\n')
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    names = [f"feed{i}" for i in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", ADD_ONE, str(path), name, str(go)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for name in names
+    ]
+    go.touch()  # all at once
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    assert sorted(f.name for f in load_feeds(path)) == sorted(["first", *names])
+    assert path.read_text().startswith("# operator notes\n")
+
+
+def test_cli_feeds_add_and_remove_share_the_lock_and_keep_comments(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, '# mine\n\n[[feeds]]\nname = "a"\nurl = "https://a.org"\n')
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")},
+        "PYTHONPATH": str(REPO),
+        "NEWSBOT_FEEDS": str(path),
+        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "bot.cli", "feeds", *args]
+        return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
+
+    done = cli("add", "Local B", "http://127.0.0.1:9/b.xml", "--tag", "intranet", "--full-text")
+    assert done.returncode == 0, done.stderr
+    assert load_feeds(path)[-1] == Feed(
+        "Local B", "http://127.0.0.1:9/b.xml", ("intranet",), full_text=True
+    )  # the operator is trusted: a private address is fine here
+    again = cli("add", "Local C", "http://127.0.0.1:9/b.xml")
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"newsbot: configuration error: {path}: feed 'Local B' already has the url "
+        "'http://127.0.0.1:9/b.xml'"
+    ]
+    assert cli("remove", "a").returncode == 0
+    assert [f.name for f in load_feeds(path)] == ["Local B"]
+    assert path.read_text().startswith("# mine\n")
+    assert cli("add", "only-a-name").stderr.strip() == (
+        "newsbot: configuration error: usage: newsbot feeds add NAME URL"
+    )

@@ -13,22 +13,66 @@ from ingest.netpolicy import check_url
 Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
+# ---------------------------------------------------------------------------- servers
+def guild_served(settings: Settings, guild_id: int | None) -> bool:
+    """Whether this instance serves a server: only the ids in NEWSBOT_GUILD_IDS. Direct messages
+    (no server) are never served: they would let anyone bypass the allow-list."""
+    return guild_id is not None and guild_id in settings.guild_ids
+
+
+def guild_refusal(settings: Settings, guild_id: int | None) -> str:
+    """The one line a user gets when they use the bot where it does not serve."""
+    if guild_id is None:
+        return "I only answer inside the Discord servers I serve; please ask me there."
+    if not settings.guild_ids:
+        return (
+            "This bot is not enabled for any server yet: its operator can enable this one by "
+            f"adding its id ({guild_id}) to NEWSBOT_GUILD_IDS."
+        )
+    return "This bot only serves the servers its operator chose, and this is not one of them."
+
+
+LEAVING_NOTICE = (
+    "Hi! This newsbot instance only serves the servers its operator listed, so I'm leaving this "
+    "one. If you run this bot, add this server's id ({guild_id}) to NEWSBOT_GUILD_IDS first."
+)
+
+
 # ---------------------------------------------------------------------------- maintainers
 def is_maintainer(
-    settings: Settings, user_id: int, role_ids: Iterable[int] = (), manage_guild: bool = False
+    settings: Settings,
+    user_id: int,
+    role_ids: Iterable[int] = (),
+    manage_guild: bool = False,
+    *,
+    guild_id: int | None,
 ) -> bool:
-    """A maintainer is a configured user, holds a configured role, or may manage the server."""
+    """A maintainer, on a served server only (never in DMs or elsewhere), is a configured user
+    or holds a configured role; Manage Server counts only when NEWSBOT_MAINTAINER_MANAGE_SERVER
+    is on."""
+    if not guild_served(settings, guild_id):
+        return False
     if user_id in settings.maintainer_user_ids:
         return True
     if set(role_ids) & set(settings.maintainer_role_ids):
         return True
-    return manage_guild
+    return settings.maintainer_manage_server and manage_guild
 
 
-MAINTAINER_REFUSAL = (
-    "Sorry, only maintainers can do that: people with the Manage Server permission or a "
-    "maintainer role configured for this bot."
-)
+def maintainer_refusal(settings: Settings) -> str:
+    if (
+        not settings.maintainer_user_ids
+        and not settings.maintainer_role_ids
+        and not settings.maintainer_manage_server
+    ):
+        return (
+            "Sorry, only maintainers can do that, and none are configured yet: the bot's "
+            "operator sets NEWSBOT_MAINTAINER_USER_IDS or NEWSBOT_MAINTAINER_ROLE_IDS."
+        )
+    who = "a maintainer role or user configured for this bot"
+    if settings.maintainer_manage_server:
+        who += ", or the Manage Server permission"
+    return f"Sorry, only maintainers can do that ({who})."
 
 
 # ---------------------------------------------------------------------------- cooldown
@@ -39,9 +83,9 @@ class Cooldown:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = float(seconds)
         self.clock = clock
-        self._last: dict[int, float] = {}
+        self._last: dict[Any, float] = {}
 
-    def retry_after(self, key: int) -> float:
+    def retry_after(self, key: Any) -> float:
         if self.seconds <= 0:
             return 0.0
         now = self.clock()
@@ -53,7 +97,7 @@ class Cooldown:
             self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
         return 0.0
 
-    def reset(self, key: int) -> None:
+    def reset(self, key: Any) -> None:
         """Forget a user's last use (e.g. when the request was refused before doing any work)."""
         self._last.pop(key, None)
 
@@ -65,6 +109,17 @@ def cooldown_message(retry_after: float, now: float | None = None) -> str:
     return (
         f"You're asking a little fast. Please try again in {seconds} s "
         f"(<t:{int(now + seconds)}:R>)."
+    )
+
+
+def reindex_wait_message(target: str | None, retry_after: float, now: float | None = None) -> str:
+    """The refusal of a re-index started again too soon after the last one of the same target."""
+    now = time.time() if now is None else now
+    minutes = max(1, int(retry_after / 60 + 0.999))
+    what = f"feed {target}" if target else "all feeds"
+    return (
+        f"A re-index of {what} ran less than a cooldown ago; the next one can start in about "
+        f"{minutes} min (<t:{int(now + retry_after)}:R>)."
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.discord.access import cooldown_message
+from bot.discord.access import cooldown_message, guild_served
 from bot.discord.conversation import (
     HISTORY_SCAN,
     MAX_TURNS,
@@ -69,6 +69,8 @@ class Conversations(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or message.webhook_id or message.guild is None:
             return None
+        if not guild_served(self.bot.settings, message.guild.id):
+            return None  # another server: the bot leaves it (or, in setup mode, serves none)
         if message.type not in ANSWERABLE_TYPES or message.author.id == me.id:
             return None
         channel = message.channel

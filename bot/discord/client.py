@@ -19,7 +19,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.access import Cooldown
+from bot.discord.access import LEAVING_NOTICE, Cooldown, guild_refusal, guild_served
 from bot.discord.conversation import AnswerRecord, record_from_embeds
 from bot.discord.feedback import AnswerMemory, FeedbackView
 from bot.discord.jobs import (
@@ -32,9 +32,14 @@ from bot.discord.jobs import (
     format_report,
 )
 from bot.discord.render import trim
-from bot.discord.replies import FRIENDLY_ERROR, NO_MENTIONS, reply_or_edit, send_to_channel
+from bot.discord.replies import (
+    NO_MENTIONS,
+    public_error_text,
+    reply_or_edit,
+    send_to_channel,
+)
 from ingest.config import Settings
-from ingest.models import ConfigError, NewsbotError
+from ingest.models import ConfigError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -72,6 +77,13 @@ def make_intents() -> discord.Intents:
 
 
 class NewsTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Every command and autocomplete: only on a served server (never in DMs)."""
+        client = interaction.client
+        if not isinstance(client, NewsBot):  # pragma: no cover
+            return True
+        return await client.check_served(interaction)
+
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
@@ -94,16 +106,23 @@ class NewsBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=NewsTree,
+            # servers only: Discord hides the commands in DMs (the tree refuses them anyway)
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=False, private_channel=False
+            ),
         )
         self.settings = settings
         self._engine = engine
         self._owns_engine = False
         self.sync_only = sync_only
-        self.cooldown = Cooldown(settings.cooldown_seconds)
+        self.cooldown = Cooldown(settings.cooldown_seconds)  # /ask and mentions
+        self.latest_cooldown = Cooldown(settings.cooldown_seconds)  # /latest: its own bucket
+        self.reindex_cooldown = Cooldown(settings.reindex_cooldown_minutes * 60)  # per target
         self.answers = AnswerMemory()
         self.threads: set[int] = set()  # threads this process opened
         self._jobs: IngestJobs | None = None
         self.synced: list[str] = []
+        self._leaving: set[int] = set()  # servers being left (said so once)
         # Answering runs in its own small pool: the engine answers one question at a time, so
         # a burst of questions waits there instead of filling the default pool that quick
         # calls (autocomplete, feedback, stats) need within Discord's 3 seconds.
@@ -172,6 +191,76 @@ class NewsBot(commands.Bot):
             user.id if user else "?",
             len(self.guilds),
         )
+        self.warn_about_access()
+        for guild in list(self.guilds):
+            await self.leave_if_not_served(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        log.info("added to server %s (id %s)", guild.name, guild.id)
+        await self.leave_if_not_served(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_served(guild)  # back after an outage, or streamed in late
+
+    # ------------------------------------------------------------------ which servers
+    def warn_about_access(self) -> None:
+        """Start-up lines an operator needs when access is not (fully) configured."""
+        s = self.settings
+        if not s.guild_ids:
+            seen = ", ".join(f"{g.name} ({g.id})" for g in self.guilds) or "none yet"
+            log.warning(
+                "NEWSBOT_GUILD_IDS is empty: serving no server until you list the ones this bot "
+                "serves (it is in: %s)",
+                seen,
+            )
+        if s.test_guild_id and s.guild_ids and s.test_guild_id not in s.guild_ids:
+            log.warning("NEWSBOT_TEST_GUILD_ID %s is not in NEWSBOT_GUILD_IDS", s.test_guild_id)
+        if not (s.maintainer_user_ids or s.maintainer_role_ids or s.maintainer_manage_server):
+            log.warning(
+                "no maintainers configured: /feeds and /reindex are refused to everyone (set "
+                "NEWSBOT_MAINTAINER_USER_IDS or NEWSBOT_MAINTAINER_ROLE_IDS)"
+            )
+
+    async def leave_if_not_served(self, guild: discord.Guild) -> None:
+        """A server not on a configured allow-list: say so once where possible, then leave.
+        With no allow-list at all (setup mode) nothing is left: the bot serves nobody and the
+        log names the servers it is in."""
+        if not self.settings.guild_ids or guild.id in self.settings.guild_ids:
+            return
+        if guild.id in self._leaving:
+            return
+        self._leaving.add(guild.id)
+        channel = _notice_channel(guild)
+        if channel is not None:
+            try:
+                await channel.send(
+                    LEAVING_NOTICE.format(guild_id=guild.id), allowed_mentions=NO_MENTIONS
+                )
+            except discord.HTTPException as e:
+                log.info("server %s: could not post the leaving notice (%s)", guild.id, e)
+        try:
+            await guild.leave()
+            log.warning("left server %s (id %s): not in NEWSBOT_GUILD_IDS", guild.name, guild.id)
+        except discord.HTTPException as e:
+            log.error("server %s: could not leave (%s)", guild.id, e)
+            self._leaving.discard(guild.id)
+
+    async def check_served(self, interaction: discord.Interaction[Any]) -> bool:
+        """True on a served server; otherwise the user gets one ephemeral line (autocomplete:
+        no choices) and the interaction goes no further."""
+        if guild_served(self.settings, interaction.guild_id):
+            return True
+        log.info(
+            "interaction %s from server %s refused: not served",
+            interaction.id,
+            interaction.guild_id or "(direct message)",
+        )
+        if interaction.type is discord.InteractionType.autocomplete:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.autocomplete([])
+            return False
+        await reply_or_edit(interaction, guild_refusal(self.settings, interaction.guild_id))
+        return False
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: conversations are handled by the Conversations cog."""
@@ -199,31 +288,16 @@ class NewsBot(commands.Bot):
             text = str(original) or "Sorry, you can't use that here."
         elif isinstance(original, app_commands.TransformerError):
             text = TRANSFORM_ERROR
-        elif isinstance(original, JobBusy | NewsbotError):
-            text = f"{original}"
-            log.info("interaction %s (/%s): %s", interaction.id, name, original)
         else:
-            log.error(
-                "interaction %s (/%s) failed",
-                interaction.id,
-                name,
-                exc_info=(type(original), original, original.__traceback__),
-            )
-            text = f"{FRIENDLY_ERROR} (ref {interaction.id})"
+            where = f"interaction {interaction.id} (/{name})"
+            text = public_error_text(original, interaction.id, where)
         if interaction.type is discord.InteractionType.autocomplete:
             return
         await reply_or_edit(interaction, text)
 
     async def report_message_error(self, message: discord.Message, error: Exception) -> None:
-        log.error(
-            "message %s in channel %s failed",
-            message.id,
-            message.channel.id,
-            exc_info=(type(error), error, error.__traceback__),
-        )
-        text = f"{FRIENDLY_ERROR} (ref {message.id})"
-        if isinstance(error, NewsbotError):
-            text = trim(str(error), 1900)
+        where = f"message {message.id} in channel {message.channel.id}"
+        text = trim(public_error_text(error, message.id, where), 1900)
         try:
             await send_to_channel(message.channel, [_text(text)], reference=message)
         except discord.HTTPException as e:
@@ -234,6 +308,8 @@ class NewsBot(commands.Bot):
 
     # ------------------------------------------------------------------ feedback
     async def record_feedback(self, interaction: discord.Interaction[Any], vote: int) -> None:
+        if not await self.check_served(interaction):
+            return
         message = interaction.message
         record: AnswerRecord | None = None
         if message is not None:
@@ -266,8 +342,9 @@ class NewsBot(commands.Bot):
         only: Sequence[str],
         reindex: bool,
         busy_note: str = "",
-    ) -> None:
-        """Run an ingest job, editing the original response with progress (≤ 1 edit / 2 s)."""
+    ) -> bool:
+        """Run an ingest job, editing the original response with progress (≤ 1 edit / 2 s).
+        False when it could not start (another job, or another process's ingest)."""
         from ingest.pipeline import IngestLocked
 
         state = ProgressState()
@@ -298,14 +375,26 @@ class NewsBot(commands.Bot):
             report = task.result()
         except JobBusy as e:
             await edit(f"{e}. {busy_note}".strip())
-            return
+            return False
         except IngestLocked:
             await edit(
                 "Another ingest (probably `newsbot ingest` on the server) is running right now; "
                 f"please try again when it has finished. {busy_note}".strip()
             )
-            return
+            return False
         await edit(format_report(label, report))
+        return True
+
+
+def _notice_channel(guild: discord.Guild) -> discord.TextChannel | None:
+    """Where to say something in a server: its system channel, else the first text channel the
+    bot may write in."""
+    me = guild.me
+    candidates = [guild.system_channel, *sorted(guild.text_channels, key=lambda c: c.position)]
+    for channel in candidates:
+        if channel is not None and me is not None and channel.permissions_for(me).send_messages:
+            return channel
+    return None
 
 
 def _text(text: str) -> Any:

@@ -13,10 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.access import (
-    MAINTAINER_REFUSAL,
     check_public_url,
     cooldown_message,
     is_maintainer,
+    maintainer_refusal,
+    reindex_wait_message,
 )
 from bot.discord.conversation import AnswerRecord
 from bot.discord.jobs import job_label
@@ -42,8 +43,8 @@ MAX_CHOICES = 25
 class NotMaintainer(app_commands.CheckFailure):
     """Raised by the maintainer check; the error handler turns it into a friendly refusal."""
 
-    def __init__(self) -> None:
-        super().__init__(MAINTAINER_REFUSAL)
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
 
 
 def member_role_ids(user: discord.abc.User) -> set[int]:
@@ -60,7 +61,8 @@ async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
         settings,
         interaction.user.id,
         member_role_ids(interaction.user),
-        manage_guild=interaction.guild is not None and perms.manage_guild,
+        manage_guild=interaction.guild_id is not None and perms.manage_guild,
+        guild_id=interaction.guild_id,
     ):
         return True
     log.info(
@@ -69,7 +71,7 @@ async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
         interaction.command.qualified_name if interaction.command else "?",
         interaction.user.id,
     )
-    raise NotMaintainer()
+    raise NotMaintainer(maintainer_refusal(settings))
 
 
 maintainer_only = app_commands.check(_maintainer_predicate)
@@ -219,12 +221,24 @@ class NewsCommands(commands.Cog):
         count: app_commands.Range[int, 1, 20] = 10,
     ) -> None:
         """The newest articles, with dates and links."""
+        wait = self.bot.latest_cooldown.retry_after(interaction.user.id)
+        if wait:
+            await interaction.response.send_message(
+                cooldown_message(wait), ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         await interaction.response.defer(thinking=True)
         feed, problem = await self.resolve_feed(source)
         if problem:
+            self.bot.latest_cooldown.reset(interaction.user.id)
             await send_text_followup(interaction, problem)
             return
-        items = await self.bot.call_engine(self.engine.latest, topic=topic, feed=feed, limit=count)
+        if topic and topic.strip():  # needs the embedding model: the engine's queue and lock
+            items = await self.bot.call_engine(
+                self.engine.latest, topic=topic, feed=feed, limit=count
+            )
+        else:  # a plain read of the article table: never waits behind an answer
+            items = await asyncio.to_thread(self.engine.latest, feed=feed, limit=count)
         await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
 
     @app_commands.command(name="sources")
@@ -340,6 +354,16 @@ class NewsCommands(commands.Cog):
     @maintainer_only
     async def reindex(self, interaction: discord.Interaction[Any], feed: str | None = None) -> None:
         """Rebuild the search vectors (all feeds or one), showing progress. Maintainers only."""
+        key = feed.strip().casefold() if feed else "*"
+        if not self.bot.jobs.busy:
+            wait = self.bot.reindex_cooldown.retry_after(key)
+            if wait:
+                await interaction.response.send_message(
+                    reindex_wait_message(escape_markdown(feed[:100]) if feed else None, wait),
+                    ephemeral=True,
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return
         if self.bot.jobs.busy:
             await interaction.response.send_message(
                 f"{self.bot.jobs.running or 'Another job'} is already running; please try again "
@@ -351,8 +375,17 @@ class NewsCommands(commands.Cog):
         await interaction.response.defer(thinking=True)
         name, problem = await self.resolve_feed(feed)
         if problem:
+            self.bot.reindex_cooldown.reset(key)
             await send_text_followup(interaction, problem, ephemeral=False)
             return
-        await self.bot.run_job_with_progress(
-            interaction, job_label(name, reindex=True), only=[name] if name else [], reindex=True
-        )
+        ran = False
+        try:
+            ran = await self.bot.run_job_with_progress(
+                interaction,
+                job_label(name, reindex=True),
+                only=[name] if name else [],
+                reindex=True,
+            )
+        finally:
+            if not ran:  # refused (another job or process) or failed: it may be asked again
+                self.bot.reindex_cooldown.reset(key)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.discord.replies import PublicError
 from ingest.models import NewsbotError, utcnow
 
 if TYPE_CHECKING:
@@ -25,8 +26,8 @@ MIN_START_DELAY = 30.0  # seconds after start-up before the first scheduled inge
 EDIT_INTERVAL = 2.0  # at most one progress edit per this many seconds
 
 
-class JobBusy(NewsbotError):
-    """The bot is already running an ingest or re-index."""
+class JobBusy(NewsbotError, PublicError):
+    """The bot is already running an ingest or re-index (its text is fit for Discord)."""
 
     def __init__(self, running: str) -> None:
         super().__init__(f"{running} is already running; please try again when it has finished")

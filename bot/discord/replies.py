@@ -21,6 +21,35 @@ FRIENDLY_ERROR = (
     "Sorry, something went wrong on my side while handling that. It has been logged; please "
     "try again in a moment."
 )
+UNAVAILABLE_ERROR = (
+    "Sorry, I can't do that right now: a service I depend on (the news corpus, the search "
+    "index or the language model) is unavailable. The bot's operator can find the details in "
+    "its log"
+)
+
+
+class PublicError(Exception):
+    """Marker for errors whose text is written for Discord users (no URLs, paths or other
+    internal detail): the error handler posts it as it is."""
+
+
+def public_error_text(error: BaseException, ref: int, where: str) -> str:
+    """The one place that decides what a user sees for an error we did not handle in place.
+
+    A PublicError says itself; any other NewsbotError (configuration, store, Chroma server,
+    lock...) may carry internal detail (a server URL, a file path), so the user gets a plain
+    sentence with a reference and the log gets the detail. Anything else is a bug: a traceback
+    in the log, an apology with the reference."""
+    from ingest.models import NewsbotError
+
+    if isinstance(error, PublicError):
+        log.info("%s: %s", where, error)
+        return str(error)
+    if isinstance(error, NewsbotError):
+        log.warning("%s failed (ref %s): %s: %s", where, ref, type(error).__name__, error)
+        return f"{UNAVAILABLE_ERROR} (ref {ref})."
+    log.error("%s failed", where, exc_info=(type(error), error, error.__traceback__))
+    return f"{FRIENDLY_ERROR} (ref {ref})"
 
 
 def _content(payload: Payload) -> Any:

@@ -201,12 +201,19 @@ class Gateway:
         ready = {
             "v": 10,
             "user": {**world.bot_user, "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": world.guild_id, "unavailable": True}],
+            "guilds": [
+                {"id": gid, "unavailable": True}
+                for gid in [world.guild_id, *world.other_guilds]
+                if gid not in world.left
+            ],
             "session_id": session.id,
             "resume_gateway_url": server.gateway_url,
             "application": {"id": world.application_id, "flags": flags},
             "private_channels": [],
         }
         session.dispatch("READY", ready)
-        session.dispatch("GUILD_CREATE", world.guild_payload())
+        if world.guild_id not in world.left:
+            session.dispatch("GUILD_CREATE", world.guild_payload())
+        for guild_id in [g for g in world.other_guilds if g not in world.left]:
+            session.dispatch("GUILD_CREATE", world.other_guild_payload(guild_id))
         server.ready_event.set()

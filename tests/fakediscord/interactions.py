@@ -48,8 +48,16 @@ class Interactions:
         user: str | JSON,
         channel_id: str | None,
         message: JSON | None = None,
+        *,
+        guild_id: str | None = None,
+        dm: bool = False,
     ) -> str:
+        """From the main guild by default; `guild_id`: from another server (World.add_guild);
+        `dm`: from the user's DM with the bot (no guild, no member: `user`)."""
         world = self.world
+        if dm or (guild_id and guild_id != world.guild_id):
+            payload = self._elsewhere(type_, data, user, guild_id, dm, message)
+            return self._dispatch(payload)
         channel = world.by_id[channel_id or world.channel_id]
         permissions = str(world.permissions(user))
         payload: JSON = {
@@ -74,6 +82,59 @@ class Interactions:
         }
         if message is not None:
             payload["message"] = message
+        return self._dispatch(payload)
+
+    def _elsewhere(
+        self,
+        type_: int,
+        data: JSON,
+        user: str | JSON,
+        guild_id: str | None,
+        dm: bool,
+        message: JSON | None,
+    ) -> JSON:
+        world = self.world
+        payload: JSON = {
+            "id": world.snowflake(),
+            "application_id": world.application_id,
+            "type": type_,
+            "data": {k: v for k, v in data.items() if k != "guild_id"},
+            "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48),
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": str(world.permissions("bot")),
+            "entitlements": [],
+            "attachment_size_limit": ATTACHMENT_LIMIT,
+        }
+        if dm:
+            channel = world.dm_channel(user)
+            payload.update(
+                channel_id=channel["id"],
+                channel=channel,
+                user=world.user(user),
+                context=1,
+                authorizing_integration_owners={"0": world.guild_id},
+            )
+        else:
+            assert guild_id is not None
+            guild = world.other_guilds[guild_id]
+            member = world.other_member(guild_id, user, with_permissions=True)
+            channel = world.by_id[guild["channel_id"]]
+            payload.update(
+                guild_id=guild_id,
+                guild={"id": guild_id, "locale": "en-US", "features": []},
+                channel_id=channel["id"],
+                channel={**channel, "permissions": member["permissions"]},
+                member=member,
+                guild_locale="en-US",
+                context=0,
+                authorizing_integration_owners={"0": guild_id},
+            )
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    def _dispatch(self, payload: JSON) -> str:
         interaction = Interaction(payload)
         with self.server.lock:
             self.by_id[interaction.id] = interaction

@@ -63,7 +63,7 @@ class MessageStore:
             "id": self.world.snowflake(),
             "type": 19 if referenced else (20 if interaction and interaction.type == 2 else 0),
             "channel_id": channel_id,
-            "guild_id": self.world.guild_id,
+            "guild_id": channel.get("guild_id"),
             "author": author,
             "content": body.get("content") or "",
             "timestamp": now_iso(),
@@ -79,9 +79,11 @@ class MessageStore:
             "nonce": body.get("nonce"),
         }
         if interaction is None:
-            message["member"] = self.world.member(author, with_user=False)
+            if channel.get("guild_id") == self.world.guild_id:
+                message["member"] = self.world.member(author, with_user=False)
         else:
-            user = interaction.payload["member"]["user"]
+            payload = interaction.payload
+            user = payload["member"]["user"] if "member" in payload else payload["user"]
             name = interaction.payload["data"].get("name")
             meta = {"id": interaction.id, "type": interaction.type, "user": user, "name": name}
             message.update(

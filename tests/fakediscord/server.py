@@ -330,13 +330,17 @@ class FakeDiscord:
         user: str | JSON = "user",
         channel_id: str | None = None,
         subcommand: str | None = None,
+        *,
+        guild_id: str | None = None,
+        dm: bool = False,
     ) -> str:
         """Send an APPLICATION_COMMAND interaction for a synced command; returns its id.
         ``subcommand``: "add" for ``/feeds add`` (or name it "feeds add"), "group sub" for a
-        nested group."""
+        nested group. ``guild_id``: from another server (``add_guild``); ``dm``: from a DM."""
         command, subcommand = self._find_command(command_name, subcommand)
         data = command_data(self.world, command, options or {}, subcommand)
-        return self._run(lambda: self.interactions.create(2, data, user, channel_id))
+        where = {"guild_id": guild_id, "dm": dm}
+        return self._run(lambda: self.interactions.create(2, data, user, channel_id, **where))
 
     def invoke_autocomplete(
         self,
@@ -346,11 +350,15 @@ class FakeDiscord:
         user: str | JSON = "user",
         channel_id: str | None = None,
         subcommand: str | None = None,
+        *,
+        guild_id: str | None = None,
+        dm: bool = False,
     ) -> str:
         """Send an autocomplete interaction; the bot answers with a type 8 callback (choices)."""
         command, subcommand = self._find_command(command_name, subcommand)
         data = command_data(self.world, command, options, subcommand, focused)
-        return self._run(lambda: self.interactions.create(4, data, user, channel_id))
+        where = {"guild_id": guild_id, "dm": dm}
+        return self._run(lambda: self.interactions.create(4, data, user, channel_id, **where))
 
     def click_button(
         self,
@@ -375,6 +383,23 @@ class FakeDiscord:
             data["values"] = values
         channel_id = message["channel_id"]
         return self._run(lambda: self.interactions.create(3, data, user, channel_id, message))
+
+    def add_guild(self, name: str, owner: str = "user") -> str:
+        """Another server with the bot in it (before the bot connects: listed in READY);
+        returns its id. ``join_guild`` adds one while the bot runs."""
+        return self._run(lambda: self.world.add_guild(name, owner))["id"]
+
+    def join_guild(self, name: str, owner: str = "user") -> str:
+        """Someone adds the bot to a new server now: GUILD_CREATE; returns its id."""
+
+        def join() -> str:
+            guild_id = self.world.add_guild(name, owner)["id"]
+            payload = self.world.other_guild_payload(guild_id)
+            del payload["unavailable"]  # as Discord sends it on a join (discord.py: guild_join)
+            self.gateway.dispatch("GUILD_CREATE", payload)
+            return guild_id
+
+        return self._run(join)
 
     def drop_gateway(self, code: int = 4000) -> None:
         """Close the gateway connections; discord.py reconnects and RESUMEs."""
@@ -430,6 +455,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self.gateway.handle)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/users/@me", self._get_me),
+            ("DELETE", "/users/@me/guilds/{guild}", self._leave_guild),
             ("GET", "/gateway", self._get_gateway),
             ("GET", "/gateway/bot", self._get_gateway),
             ("GET", "/oauth2/applications/@me", self._get_application),
@@ -465,6 +491,18 @@ class FakeDiscord:
     # ---------------------------------------------------------------- REST handlers
     async def _get_me(self, request: web.Request) -> web.Response:
         return json_response({**self.bot_user, "verified": True, "mfa_enabled": False})
+
+    async def _leave_guild(self, request: web.Request) -> web.Response:
+        """The bot leaves a server: recorded as ``leave``, GUILD_DELETE dispatched."""
+        guild_id = request.match_info["guild"]
+        with self.lock:
+            known = guild_id == self.guild_id or guild_id in self.world.other_guilds
+            if not known or guild_id in self.world.left:
+                raise unknown("Guild", 10004)
+            self.world.left.add(guild_id)  # other_guilds keeps it: tests may still use it
+        self.record("leave", guild_id=guild_id)
+        self.gateway.dispatch("GUILD_DELETE", {"id": guild_id})
+        return json_response(None, 204)
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
         if not request.path.endswith("/bot"):

@@ -83,6 +83,66 @@ class World:
             self.channels[name] = self.make_channel(sf(), name, 0, category["id"], position)
         self.channel_id = self.channels["general"]["id"]
         self.by_id: dict[str, JSON] = {c["id"]: c for c in self.channels.values()}  # + threads
+        self.other_guilds: dict[str, JSON] = {}  # more servers the bot is in (add_guild)
+        self.left: set[str] = set()  # servers the bot left
+
+    def add_guild(self, name: str, owner: str = "user") -> JSON:
+        """Another server the bot is in: one #lobby channel (its system channel), only the
+        @everyone role, every fixture user as a member without roles, `owner` owning it."""
+        guild_id = self.snowflake()
+        lobby = {**self.make_channel(self.snowflake(), "lobby", 0), "guild_id": guild_id}
+        self.by_id[lobby["id"]] = lobby
+        guild = {
+            "id": guild_id,
+            "name": name,
+            "owner_id": self.user(owner)["id"],
+            "channel_id": lobby["id"],
+            "roles": [self._role(guild_id, "@everyone", 0, EVERYONE_PERMISSIONS)],
+            "channels": [lobby],
+        }
+        self.other_guilds[guild_id] = guild
+        return guild
+
+    def guild_of_channel(self, channel_id: str) -> str | None:
+        channel = self.by_id.get(channel_id)
+        return None if channel is None else channel.get("guild_id")
+
+    def other_member(self, guild_id: str, who: str | JSON, with_permissions: bool = False) -> JSON:
+        """A member of another server (no roles; the owner has every permission)."""
+        user, guild = self.user(who), self.other_guilds[guild_id]
+        member: JSON = {"user": user, "roles": [], "joined_at": JOINED_AT, "nick": None,
+                        "deaf": False, "mute": False, "pending": False, "flags": 0}  # fmt: skip
+        if with_permissions:
+            owner = user["id"] == guild["owner_id"]
+            member["permissions"] = str(ALL_PERMISSIONS if owner else EVERYONE_PERMISSIONS)
+        return member
+
+    def other_guild_payload(self, guild_id: str) -> JSON:
+        guild = self.other_guilds[guild_id]
+        members = [self.other_member(guild_id, u) for u in [*self.users.values(), self.bot_user]]
+        return {
+            **self.guild_payload(),
+            "id": guild_id,
+            "name": guild["name"],
+            "owner_id": guild["owner_id"],
+            "system_channel_id": guild["channel_id"],
+            "member_count": len(members),
+            "members": members,
+            "roles": guild["roles"],
+            "channels": guild["channels"],
+            "threads": [],
+        }
+
+    def dm_channel(self, who: str | JSON) -> JSON:
+        """The DM channel between a user and the bot (created on first use)."""
+        user = self.user(who)
+        for channel in self.by_id.values():
+            if channel["type"] == 1 and channel["recipients"][0]["id"] == user["id"]:
+                return channel
+        channel = {"id": self.snowflake(), "type": 1, "recipients": [user],
+                   "last_message_id": None}  # fmt: skip
+        self.by_id[channel["id"]] = channel
+        return channel
 
     @staticmethod
     def _role(role_id: str, name: str, position: int, permissions: int) -> JSON:
