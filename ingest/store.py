@@ -678,6 +678,18 @@ class Corpus:
         sql = f"SELECT a.id FROM articles a WHERE {' AND '.join(where)}"
         return [r["id"] for r in self._query(sql, params)]
 
+    def article_chunks(self, article_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(chunk_id, article_id, text) of every chunk of these articles, in reading order."""
+        out: list[tuple[str, str, str]] = []
+        for part in _batches(article_ids):
+            rows = self._query(
+                f"SELECT id, article_id, text FROM chunks WHERE article_id IN ({_marks(part)})"
+                " ORDER BY article_id, idx",
+                part,
+            )
+            out += [(r["id"], r["article_id"], r["text"]) for r in rows]
+        return out
+
     def source_facts(self) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
         """Per feed: the hosts its article links point to (most common first) and how many of
         its articles each author wrote. What a question may call a source by."""

@@ -44,7 +44,6 @@ from bot.answer.text import (
 )
 from bot.answer.trace import Trace
 from bot.answer.understand import (
-    PUBLICATION_WORDS,
     QueryPlan,
     SourceDirectory,
     build_query,
@@ -85,6 +84,8 @@ __all__ = [
 K = 16  # chunks retrieved per question
 TOP_ARTICLES = 5  # articles the answer may use (and the evaluation's hit@5)
 LISTING_ITEMS = 5
+LEAD_ARTICLES = 2  # articles whose best passages are all read, not only the retrieved chunks
+PASSAGES_PER_ARTICLE = 4
 CLOSEST = 3
 _URL_ONLY = re.compile(r"^<?https?://\S+>?$", re.IGNORECASE)
 
@@ -113,6 +114,8 @@ class SearchesCorpus(Protocol):
     def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
 
     def years_of(self, family: str) -> set[int]: ...
+
+    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]: ...
 
     def directory(self) -> SourceDirectory: ...
 
@@ -223,7 +226,7 @@ class Answerer:
         if not verdict.ok:
             trace.decision = verdict.reason
             return self._declined(plan, verdict, retriever, ranked, as_of, now, trace)
-        use = [h for a in verdict.use for h in a.hits]
+        use = self._passages(verdict.use, retriever, qvec)
         extractive = compose.extractive(plan, use, self.embedder, qvec, as_of, trace)
         if self.llm is None:
             return extractive
@@ -275,6 +278,25 @@ class Answerer:
                  for h in hits[:8]],
         )  # fmt: skip
         return hits
+
+    @staticmethod
+    def _passages(
+        use: Sequence[RankedArticle], retriever: SearchesCorpus, qvec: np.ndarray
+    ) -> list[Hit]:
+        """The passages to answer from: the retrieved chunks, plus the chunks of the leading
+        articles closest to the question (retrieval keeps two per article; the answer of a long
+        newsletter issue may be in a third)."""
+        lead = [a.head.article_id for a in use[:LEAD_ARTICLES]]
+        extra = retriever.passages(lead, qvec, PASSAGES_PER_ARTICLE) if lead else []
+        seen: set[str] = set()
+        out: list[Hit] = []
+        for a in use:
+            mine = [*a.hits, *(h for h in extra if h.article_id == a.head.article_id)]
+            for h in mine:
+                if h.chunk_id not in seen:
+                    seen.add(h.chunk_id)
+                    out.append(h)
+        return out
 
     def _any_relevant(self, hits: Sequence[Hit]) -> bool:
         floor = self.settings.relevance_threshold - 0.05
@@ -431,6 +453,9 @@ class AsOf:
 
     def years_of(self, family: str) -> set[int]:
         return {y for y in self.inner.years_of(family) if y <= self.cutoff.year}
+
+    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
+        return self.inner.passages(article_ids, qvec, k)
 
     def directory(self) -> SourceDirectory:
         return self.inner.directory()

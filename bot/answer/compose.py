@@ -48,11 +48,12 @@ MAX_CANDIDATES = 160
 EMBED_TOP = 12  # sentences embedded per question (the rest are ranked lexically only)
 NEAR_DUPLICATE = 0.6  # word-set Jaccard overlap above which a sentence repeats a picked one
 SENTENCE_FLOOR = 0.30  # a sentence after the first needs at least this similarity
-KEYWORD_BONUS = 0.15
+KEYWORD_BONUS = 0.25
 RANK_BONUS = 0.04
 ENTITY_BONUS = 0.08  # the sentence itself names what the question names
 TYPE_BONUS = 0.12  # the sentence holds the kind of thing asked for
 TYPE_PENALTY = 0.06
+TYPE_REACH = 0.3  # how far below the best a fitting sentence may be and still lead
 CONTEXT_CHARS = 6000  # LLM prompt: total characters of source text
 MAX_CONTEXT_ARTICLES = 6
 HISTORY_TURNS = 3
@@ -84,6 +85,9 @@ _TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?)+\b"
         r"|\b(?:CEO|CTO|founder|co-founder|cofounder|researcher|author|professor|scientist|"
         r"he|she|said|says|according to)\b"
+    ),
+    "place": re.compile(
+        r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[\s,]+[A-Z][a-z]+)*\b|\b(?:in|at)\s+[A-Z][a-z]+"
     ),
     "org": re.compile(
         r"\b[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*)*\s*(?:Inc|Labs?|AI|Corp|Technologies|University|"
@@ -299,9 +303,13 @@ class Candidate:
     lexical: float = 0.0
 
 
-def candidates(hits: Sequence[Hit]) -> tuple[list[Candidate], list[Hit]]:
-    """Quotable sentences of the hits, in rank order; an article whose text gives fewer than
-    two sentences also offers its title (summary-only feeds: the title is the news)."""
+def candidates(
+    hits: Sequence[Hit], question: str = "", name_asked: bool = False
+) -> tuple[list[Candidate], list[Hit]]:
+    """Quotable sentences of the hits, in rank order. An article's title is a candidate too when
+    its text gives fewer than two sentences (summary-only feeds: the title is the news) or, with
+    a name is asked for ("what's the benchmark called": the title names it) - unless the title
+    only repeats the question."""
     articles = [g[0] for g in group_articles(hits)]
     index = {h.article_id: i for i, h in enumerate(articles)}
     seen: set[str] = set()
@@ -322,8 +330,11 @@ def candidates(hits: Sequence[Hit]) -> tuple[list[Candidate], list[Hit]]:
             )
             if len(out) >= MAX_CANDIDATES:
                 return out, articles
+    asked = tokens(question)
     for art, h in enumerate(articles):
-        if per_article.get(art, 0) < 2 and len(h.title.split()) >= 3:
+        if len(h.title.split()) < 2 or (asked and tokens(h.title) <= asked):
+            continue  # a title that only repeats the question says nothing
+        if per_article.get(art, 0) < 2 or name_asked:
             key = re.sub(r"\W+", "", h.title.lower())
             if key not in seen:
                 seen.add(key)
@@ -341,7 +352,7 @@ def extractive(
 ) -> Answer:
     """The best 1-4 source sentences for the question, cited per article."""
     q = plan.question
-    cands, articles = candidates(hits)
+    cands, articles = candidates(hits, plan.question, plan.answer_type in ("model", "org"))
     if not cands:  # only boilerplate: cite the best article's title
         best = hits[0]
         text = f"{date_prefix(best.published)}{best.title} [1]"
@@ -354,6 +365,8 @@ def extractive(
     n_art = max(1, len(articles))
     for c in cands:
         covered = _coverage(focus_terms or terms, c.text + " " + c.title)
+        if not c.title and plan.answer_type not in ("model", "org", "any"):
+            covered -= 0.2  # a title rarely holds the person, number or date asked for
         fit = fits_type(plan.answer_type, c.text, q_tokens)
         c.lexical = (
             KEYWORD_BONUS * covered
@@ -373,6 +386,15 @@ def extractive(
     vecs = embedder.embed_texts([f"{c.title}: {c.text}" if c.title else c.text for c in pool])
     sims = vecs @ qvec
     scores = np.array([float(sims[i]) + c.lexical for i, c in enumerate(pool)])
+    fits = [fits_type(plan.answer_type, c.text, q_tokens) for c in pool]
+    if plan.answer_type != "any" and any(fits):
+        # The first sentence must hold what was asked (a person for "who", a number for "how
+        # many"), when one close enough to the best does.
+        best = float(scores.max())
+        fitting = [i for i, f in enumerate(fits) if f and scores[i] >= best - TYPE_REACH]
+        if fitting:
+            lead = max(fitting, key=lambda i: scores[i])
+            scores[lead] = best + 1e-6
     picked = _pick(pool, sims, scores)
     lead = picked[0]
     trace.add(

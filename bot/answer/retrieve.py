@@ -194,6 +194,30 @@ class Retriever:
                 break
         return hits
 
+    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
+        """The `k` chunks of each of these articles closest to the question: a long newsletter's
+        one answering paragraph, wherever it is in the issue."""
+        chunks = self.corpus.article_chunks(article_ids)
+        if not chunks:
+            return []
+        vecs = self.corpus.chunk_vectors([cid for cid, _, _ in chunks])
+        rows = {r.id: r for r in self.corpus.article_rows(list(article_ids))}
+        scored = sorted(
+            (
+                (float(np.dot(qvec, vecs[cid])), cid, aid, text)
+                for cid, aid, text in chunks
+                if cid in vecs and aid in rows
+            ),
+            reverse=True,
+        )
+        per: dict[str, int] = defaultdict(int)
+        out: list[Hit] = []
+        for sim, cid, aid, text in scored:
+            if per[aid] < k:
+                per[aid] += 1
+                out.append(_hit(cid, text, rows[aid], sim, sim))
+        return out
+
     def count_mentions(self, term: str) -> int:
         """Passages mentioning `term`; a feed's own name counts too ("DeepMind")."""
         key = re.sub(r"[^a-z0-9]+", "", term.lower())

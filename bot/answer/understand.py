@@ -331,7 +331,7 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"\bhow\s+(?:much|many|big|large|long|fast|expensive|cheap|often|far|old|high|low)\b"
             r"|\bwhat\s+(?:[\w.-]+\s+){0,3}?(?:percentage|percent|share|price|cost|score|"
             r"accuracy|size|amount|valuation|number|fraction|rate)\b"
-            r"|\b(?:cost|costs|price|pricing|priced)\b"
+            r"|\b(?:cost|costs|price|pricing|priced|charge|charges|charged|fee|fees)\b"
             r"|\bberapa\b",
             re.IGNORECASE,
         ),
@@ -348,6 +348,9 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
         "model",
         re.compile(
             r"\b(?:which|what)\s+(?:\w+\s+)?(?:model|models|llm|llms|version|checkpoint|system)\b"
+            r"|\bwhat(?:'s|s|\s+is|\s+was)\s+(?:the\s+)?(?:\w+\s+)?(?:benchmark|tool|feature|"
+            r"product|project|dataset|app|library|framework|paper|method|technique|trick)\b"
+            r"(?=.*\b(?:where|that|which|for|called|named|behind)\b)"
             r"|\bwhat(?:'s|\s+is|\s+was)\s+(?:the\s+)?(?:new\s+)?(?:model|tool|product)\s+called"
             r"|\bwhat\s+is\s+it\s+called\b|\bwhat(?:'s|\s+is)\s+the\s+name\b|\bmodel\s+apa\b"
             r"|\b(?:name|called)\s*\??\s*$"
@@ -362,6 +365,15 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"firms|organization|organisation|org|team|university|partner|partners)\b"
             r"|\bwho\s+(?:made|makes|released|releases|launched|built|develops|developed|owns|"
             r"acquired|bought|is\s+behind)\b|\bperusahaan\s+apa\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"^\s*(?:and\s+)?where\b|\bwhere\s+(?:is|was|are|were|will|did|does)\b"
+            r"|\b(?:which|what)\s+(?:city|country|countries|venue|place|location|state|region)\b"
+            r"|\bin\s+which\s+(?:city|country)\b|\bdi\s+mana\b|\bdimana\b",
             re.IGNORECASE,
         ),
     ),
