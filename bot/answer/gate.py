@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.answer.rank import RankedArticle, haystack
+from bot.answer.rank import RankedArticle, has_version, haystack
 from bot.answer.text import keyword_terms, mentions, tokens
 from bot.answer.understand import PUBLICATION_WORDS, QueryPlan
 from bot.models import Hit
 
 KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the threshold
+SOURCE_MARGIN = 0.05  # with a source named as where to look, the threshold is this much lower
 UNKNOWN_NAME_MIN_SIMILARITY = 0.5
 MIN_TERM_COVERAGE = 0.0  # share of the question's content terms the best passage must hold ...
 COVERAGE_WAIVER = 0.55  # ... unless it is this close in meaning
@@ -65,10 +66,10 @@ def judge(
             newest = (family, known[0][0], known[0][1]) if known else None
             return Verdict(False, "version-missing", newest_version=newest,
                            facts={"asked": asked})  # fmt: skip
-        if plan.names and not any(_has_version(haystack(a.hits), family, version) for a in ranked):
-            # The corpus knows this version, but not with what the question names ("Lentera"
-            # with "Series B"): the passages about the names do not hold it.
-            return Verdict(False, "version-missing", facts={"asked": asked, "with": plan.names})
+        if not any(has_version(haystack(a.hits), family, version) for a in ranked):
+            # The corpus knows this version, but not with what the question is about ("Lentera"
+            # with "Series B"): the passages found for the question do not hold it.
+            return Verdict(False, "version-missing", facts={"asked": asked, "in_passages": False})
     best_sim = max((sims.get(h.chunk_id, 0.0) for a in ranked for h in a.hits), default=0.0)
     names = list(plan.names)
     if names:
@@ -76,7 +77,11 @@ def judge(
         if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
             return Verdict(False, "unknown-name", facts={"unknown": unknown})
     terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
-    named = bool(names) or any(not s.explicit for s in plan.sources)
+    named = bool(names or plan.versions) or any(not s.explicit for s in plan.sources)
+    if plan.source_explicit:
+        # The user said where to look: among that source's few articles, a weaker match is
+        # still likely the one meant.
+        threshold -= SOURCE_MARGIN
     use: list[RankedArticle] = []
     for art in ranked:
         sim = max(sims.get(h.chunk_id, 0.0) for h in art.hits)
@@ -100,11 +105,6 @@ def judge(
     use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
     facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
     return Verdict(True, "answered", use, facts=facts)
-
-
-def _has_version(text: str, family: str, version: str) -> bool:
-    pattern = rf"(?<![\w.]){re.escape(family)}[ -]?v?{re.escape(version)}(?![\w]|\.\d)"
-    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _known(name: str, corpus: KnowsCorpus) -> bool:

@@ -8,6 +8,7 @@ One article never fills every slot: retrieval already caps chunks per article.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,10 +56,16 @@ def _name_coverage(plan: QueryPlan, hay: str, feeds: Sequence[str]) -> float:
     """Share of what the question names that the article names: its names, and a lab named as
     the subject ("what did OpenAI ...": mentioned, or the article is from that lab's feed)."""
     checks = [_names_it(n, hay) for n in plan.names]
+    checks += [has_version(hay, family, version) for family, version in plan.versions]
     for s in plan.sources:
         if not s.explicit:
             checks.append(bool(set(s.feeds) & set(feeds)) or mentions(keyword_terms(s.phrase), hay))
     return sum(checks) / len(checks) if checks else 0.0
+
+
+def has_version(text: str, family: str, version: str) -> bool:
+    pattern = rf"(?<![\w.]){re.escape(family)}[ -]?v?{re.escape(version)}(?![\w]|\.\d)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _names_it(name: str, hay: str) -> bool:

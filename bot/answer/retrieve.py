@@ -36,6 +36,7 @@ PER_ARTICLE = 2
 KEYWORD_WEIGHT = 0.5  # weight of the normalized BM25 score next to cosine similarity
 NAMES_WEIGHT = 0.3  # weight of the normalized names-only BM25 score
 RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh article outranks
+VOCABULARY_CHARS = 1500  # of each article, read for the name vocabulary
 SOURCE_BOOST = 1.25  # a lab named as the subject ("what did DeepMind ...") favours its feeds
 
 
@@ -78,7 +79,7 @@ class Retriever:
         something; and words it writes in lowercase (common words: "batch", "gradient")."""
         upper: dict[str, int] = defaultdict(int)
         total: dict[str, int] = defaultdict(int)
-        for text in self.corpus.heads(800):
+        for text in self.corpus.heads(VOCABULARY_CHARS):
             for m in _MID_WORD.finditer(text):
                 raw = m.group(1)
                 key = raw.lower()

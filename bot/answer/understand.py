@@ -108,7 +108,7 @@ class SourceDirectory:
                 if distinct and distinct != words:
                     d._add(" ".join(distinct), feed)
                 for w in distinct:
-                    if len(w) >= 4:
+                    if len(w) >= 4 and not w.isdigit():
                         d._add(w, feed)
                         if w in names_ok or not w.isalpha():
                             d.single_ok.add(_squash(w))
@@ -410,7 +410,7 @@ _VERSION = re.compile(
 )
 _EDITION = re.compile(
     r"(?<![\w.])([A-Za-z][\w-]{2,20})[ -]((?:19|20)\d\d)(?![\w.])"
-    r"|(?<![\w.])((?:19|20)\d\d)\s+([A-Z][\w-]{2,20})"
+    r"|(?<![\w.])((?:19|20)\d\d)\s+([A-Za-z][\w-]{2,20})"
 )
 _ROUND = re.compile(r"\bseries\s+([a-hA-H])\b", re.IGNORECASE)
 _NOT_FAMILIES = frozenset(
