@@ -250,3 +250,71 @@ def test_stdin_eof_ends_chat(engine: Engine) -> None:
         raise EOFError
 
     assert chat_loop(engine, read=eof) == 0
+
+
+# --------------------------------------------------------------------------- answer path stages
+
+
+def test_latest_from_a_named_source_lists_its_newest_items(engine: Engine) -> None:
+    answer = engine.ask("latest from simon willison?")
+    assert answer.answered and answer.trace.get("understand")["listing"]
+    newest = engine.corpus.latest_articles(3, feed="simonwillison")
+    assert [s.url for s in answer.sources][:3] == [r.url for r in newest]
+    dates = [s.published for s in answer.sources]
+    assert all(dates) and dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    assert all("simonwillison" in s.feeds for s in answer.sources)
+    # each line is dated and cited
+    for s in answer.sources:
+        assert f"[{s.n}]" in answer.text
+
+
+def test_a_source_named_as_where_to_look_restricts_the_search(engine: Engine) -> None:
+    answer = engine.ask("according to Lilian Weng, what is a diffusion model?")
+    retrieve = answer.trace.get("retrieve")
+    assert retrieve["mode"] == "source-restricted" and retrieve["feeds"] == ["lilianweng"]
+    assert answer.answered and all("lilianweng" in s.feeds for s in answer.sources)
+
+
+def test_a_newer_version_than_the_corpus_holds_is_declined_with_the_newest(
+    engine: Engine,
+) -> None:
+    rows = engine.corpus.latest_articles(1000)
+    found = {
+        m.group(1)
+        for r in rows
+        for m in re.finditer(r"(?i)\bgemini[ -](\d(?:\.\d)?)(?![\d.]\d)", f"{r.title} {r.text}")
+    }
+    assert found, "the small corpus mentions Gemini versions"
+    newest = max(found, key=lambda v: tuple(int(p) for p in v.split(".")))
+    answer = engine.ask("Is Gemini 9 out yet?")
+    assert not answer.answered and answer.sources == ()
+    assert "Gemini 9" in answer.text and f"Gemini {newest}" in answer.text
+    assert answer.trace.decision == "version-missing"
+    assert answer.closest  # the article that has the newest version, to read
+
+
+def test_this_week_over_an_older_corpus_says_so_and_offers_dated_items(engine: Engine) -> None:
+    later = datetime(2027, 3, 10, 12, tzinfo=UTC)
+    answer = engine.ask("What did DeepMind announce about Gemini this week?", now=later)
+    assert not answer.answered and answer.sources == ()
+    assert "this week" in answer.text
+    assert answer.closest and all(s.published for s in answer.closest)
+
+
+def test_ask_explain_prints_every_stage(small_corpus: Settings) -> None:
+    proc = _cli(small_corpus, "ask", "What is Gemini Robotics?", "--explain")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for stage in ("[understand]", "[retrieve]", "[rank]", "[gate]", "[compose]"):
+        assert stage in out
+    assert "[decision] answered" in out
+    proc = _cli(small_corpus, "ask", "What is Gemini Robotics?", "--json", "--explain")
+    obj = json.loads(proc.stdout)
+    assert [s["stage"] for s in obj["trace"]["stages"]] == [
+        "understand",
+        "retrieve",
+        "rank",
+        "gate",
+        "compose",
+    ]
+    assert obj["trace"]["ranked"] and obj["answered"]

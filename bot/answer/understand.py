@@ -408,9 +408,9 @@ _VERSION = re.compile(
     r"(?<![\w.])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
     r"(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
 )
-_EDITION = re.compile(
-    r"(?<![\w.])([A-Za-z][\w-]{2,20})[ -]((?:19|20)\d\d)(?![\w.])"
-    r"|(?<![\w.])((?:19|20)\d\d)\s+([A-Za-z][\w-]{2,20})"
+_EDITIONS = (
+    re.compile(r"(?<![\w.])(?P<name>[A-Za-z][\w-]{2,20})[ -](?P<year>(?:19|20)\d\d)(?![\w.])"),
+    re.compile(r"(?<![\w.])(?P<year>(?:19|20)\d\d)\s+(?P<name>[A-Za-z][\w-]{2,20})"),
 )
 _ROUND = re.compile(r"\bseries\s+([a-hA-H])\b", re.IGNORECASE)
 _NOT_FAMILIES = frozenset(
@@ -426,6 +426,7 @@ def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
     out: list[tuple[str, str]] = []
     for m in _VERSION.finditer(text):
         family, version, suffix = m.group(1), m.group(2).lstrip("v"), m.group(3)
+        family = re.sub(r"[ -][vV]$", "", family)  # "DeepSeek V3": the V marks the version
         low = family.lower()
         head = low.split()[0].split("-")[0]
         if head in STOPWORDS or head in _NOT_FAMILIES or head in _MONTHS or len(head) < 2:
@@ -434,8 +435,9 @@ def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
         if not (named or "-" in m.group(0) or "." in version):
             continue  # "top 5", "in 3": a capital, a hyphen, a dotted version or a known name
         out.append((low, version + suffix))
-    for m in _EDITION.finditer(text):  # an event's edition: "NeurIPS 2026", "2026 Turing"
-        family, year = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    editions = (m for pattern in _EDITIONS for m in pattern.finditer(text))
+    for m in editions:  # an event's edition: "NeurIPS 2026", "2026 Turing"
+        family, year = m.group("name"), m.group("year")
         low = family.lower()
         if low in STOPWORDS or low in _NOT_FAMILIES or low in _MONTHS:
             continue
