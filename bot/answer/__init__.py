@@ -227,7 +227,7 @@ class Answerer:
             trace.decision = verdict.reason
             return self._declined(plan, verdict, retriever, ranked, as_of, now, trace)
         use = self._passages(verdict.use, retriever, qvec)
-        extractive = compose.extractive(plan, use, self.embedder, qvec, as_of, trace)
+        extractive = compose.extractive(plan, use, as_of, trace)
         if self.llm is None:
             return extractive
         ans = compose.with_llm(

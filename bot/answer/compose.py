@@ -1,10 +1,10 @@
 """Answer composition: ranked evidence → answer text with numbered citations.
 
-- `extractive` (default): the 1-4 source sentences that best answer the question. Sentences are
-  pre-scored lexically (coverage of the question's terms, its names, and whether the sentence
-  holds the KIND of thing asked: a person for "who", a number for "how much", a date for
-  "when", a model name for "which model"); only the best few are embedded, so answering costs a
-  handful of sentence embeddings, not a hundred.
+- `extractive` (default): the 1-4 source sentences that best answer the question. A sentence's
+  score: its chunk's similarity to the question (from retrieval), coverage of the question's
+  terms, its names, and whether the sentence holds the KIND of thing asked (a person for "who",
+  a number for "how much", a date for "when", a model name for "which model"); no embedding at
+  question time.
 - `listing`: a source's newest items (or those in a window), one dated line each.
 - `with_llm`: the configured chat model over delimited, numbered sources; its citations are
   validated and renumbered, links to anything but the cited sources are removed, and any failure
@@ -37,7 +37,6 @@ from bot.llm import ChatLLM, LLMError
 from bot.models import Answer, Hit, LatestItem, Source, Turn
 from bot.prompts import load_prompt, render_prompt
 from bot.timeparse import format_day
-from ingest.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ MAX_EXTRACT_CHARS = 600
 MAX_SENTENCES = 4
 MAX_SENTENCE_CHARS = 320
 MAX_CANDIDATES = 160
-EMBED_TOP = 12  # sentences embedded per question (the rest are ranked lexically only)
+POOL = 24  # sentences considered after the lexical pass
 NEAR_DUPLICATE = 0.6  # word-set Jaccard overlap above which a sentence repeats a picked one
 SENTENCE_FLOOR = 0.30  # a sentence after the first needs at least this similarity
 KEYWORD_BONUS = 0.25
@@ -300,6 +299,7 @@ class Candidate:
     title: str
     article: int  # index into the article list (rank order)
     position: tuple[int, int]  # (chunk index, sentence index) for reading order
+    chunk_sim: float = 0.0  # similarity of its chunk to the question (before any embedding)
     lexical: float = 0.0
 
 
@@ -326,7 +326,13 @@ def candidates(
             art = index[h.article_id]
             per_article[art] = per_article.get(art, 0) + 1
             out.append(
-                Candidate(shorten(sentence, MAX_SENTENCE_CHARS), h.title, art, (chunk_order(h), j))
+                Candidate(
+                    shorten(sentence, MAX_SENTENCE_CHARS),
+                    h.title,
+                    art,
+                    (chunk_order(h), j),
+                    h.similarity,
+                )
             )
             if len(out) >= MAX_CANDIDATES:
                 return out, articles
@@ -338,17 +344,13 @@ def candidates(
             key = re.sub(r"\W+", "", h.title.lower())
             if key not in seen:
                 seen.add(key)
-                out.append(Candidate(shorten(h.title, MAX_SENTENCE_CHARS), "", art, (-1, 0)))
+                title = shorten(h.title, MAX_SENTENCE_CHARS)
+                out.append(Candidate(title, "", art, (-1, 0), h.similarity))
     return out, articles
 
 
 def extractive(
-    plan: QueryPlan,
-    hits: Sequence[Hit],
-    embedder: Embedder,
-    qvec: np.ndarray,
-    as_of: datetime | None,
-    trace: Trace,
+    plan: QueryPlan, hits: Sequence[Hit], as_of: datetime | None, trace: Trace
 ) -> Answer:
     """The best 1-4 source sentences for the question, cited per article."""
     q = plan.question
@@ -375,17 +377,13 @@ def extractive(
             + (TYPE_BONUS if fit and plan.answer_type != "any" else 0.0)
             - (TYPE_PENALTY if not fit else 0.0)
         )
-    # Embed only the lexically best sentences (and each article's best), not all of them.
-    order = sorted(range(len(cands)), key=lambda i: -cands[i].lexical)
-    chosen: list[int] = order[:EMBED_TOP]
-    for art in range(min(n_art, 5)):
-        best_of = next((i for i in order if cands[i].article == art), None)
-        if best_of is not None and best_of not in chosen:
-            chosen.append(best_of)
-    pool = [cands[i] for i in chosen]
-    vecs = embedder.embed_texts([f"{c.title}: {c.text}" if c.title else c.text for c in pool])
-    sims = vecs @ qvec
-    scores = np.array([float(sims[i]) + c.lexical for i, c in enumerate(pool)])
+    # A sentence's meaning-similarity is its chunk's, known from retrieval: embedding each
+    # candidate sentence at question time cost ~10 ms a sentence and chose no better on the
+    # development set (what the question asks is carried by the lexical and type terms).
+    order = sorted(range(len(cands)), key=lambda i: -(cands[i].lexical + cands[i].chunk_sim))
+    pool = [cands[i] for i in order[:POOL]]
+    sims = np.array([c.chunk_sim for c in pool], dtype=np.float32)
+    scores = sims + np.array([c.lexical for c in pool], dtype=np.float32)
     fits = [fits_type(plan.answer_type, c.text, q_tokens) for c in pool]
     if plan.answer_type != "any" and any(fits):
         # The first sentence must hold what was asked (a person for "who", a number for "how
@@ -401,7 +399,7 @@ def extractive(
         "compose",
         mode="extractive",
         candidates=len(cands),
-        embedded=len(pool),
+        considered=len(pool),
         lead_sim=round(float(sims[lead]), 3),
         lead_fit=fits_type(plan.answer_type, pool[lead].text, q_tokens),
         lead_cov=round(_coverage(terms, pool[lead].text + " " + pool[lead].title), 2),
