@@ -117,6 +117,9 @@ def mentions(terms: Iterable[str], text: str) -> bool:
     if not terms:
         return False
     toks = tokens(text)
+    # "deepseek-r1" names both "deepseek" and "r1"; "gpt-5.5" names "gpt-5"
+    toks |= {"-".join(p[i:]) for tok in toks if "-" in tok for p in [tok.split("-")]
+             for i in range(1, len(p))}  # fmt: skip
     return any(
         tok == t or (tok.startswith(t) and not tok[len(t)].isalnum()) for t in terms for tok in toks
     )
