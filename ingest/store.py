@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 """
 
+CHROMA_IN_BATCH = 4000  # ids per Chroma `$in` filter (Chroma's SQLite allows 32,766 variables)
+
 STOPWORDS = frozenset(
     (
         "a an and are as at be been but by can could did do does for from had has have how i if"
@@ -200,6 +202,25 @@ class Corpus:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _read_with_ids(self, ids: Sequence[str]) -> Iterator[sqlite3.Connection]:
+        """A read transaction in which `temp.filter_ids` holds exactly `ids`.
+
+        Filters join this table instead of binding every id as a variable: a source or date
+        filter on a large corpus can match more articles than SQLite's variable limit."""
+        with self._lock:
+            db = self._db
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS filter_ids (id TEXT PRIMARY KEY)")
+            db.execute("BEGIN")
+            try:
+                db.execute("DELETE FROM temp.filter_ids")
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.filter_ids(id) VALUES (?)", ((i,) for i in ids)
+                )
+                yield db
+            finally:
+                db.execute("ROLLBACK")  # the temp rows are scratch; nothing else was written
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
@@ -538,16 +559,19 @@ class Corpus:
         """Newest articles first (undated ones last)."""
         where, params = _where(feed, since)
         if ids is not None:
-            where.append(f"a.id IN ({_marks(ids) or 'NULL'})")
-            params += list(ids)
-        rows = self._query(
+            where.append("a.id IN (SELECT id FROM temp.filter_ids)")
+        sql = (
             "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
             " group_concat(f.feed, char(31)) AS feeds FROM articles a"
             " LEFT JOIN article_feeds f ON f.article_id = a.id"
             f" WHERE {' AND '.join(where)} GROUP BY a.id"
-            " ORDER BY a.published IS NULL, a.published DESC LIMIT ?",
-            [*params, int(limit)],
+            " ORDER BY a.published IS NULL, a.published DESC LIMIT ?"
         )
+        if ids is None:
+            rows = self._query(sql, [*params, int(limit)])
+        else:
+            with self._read_with_ids(ids) as db:
+                rows = db.execute(sql, [*params, int(limit)]).fetchall()
         return [self._row(r) for r in rows]
 
     def filter_article_ids(
@@ -563,30 +587,42 @@ class Corpus:
         """(chunk_id, article_id, text, cosine similarity), best first."""
         if article_ids is not None and not article_ids:
             return []
-        where = {"article_id": {"$in": list(article_ids)}} if article_ids is not None else None
+        # Chroma binds every `$in` value as an SQL variable: a large filter is queried in slices
+        # and the per-slice top n merged, which is exactly the top n of the whole filter.
+        wheres: list[dict[str, Any] | None] = (
+            [None]
+            if article_ids is None
+            else [
+                {"article_id": {"$in": part}}
+                for part in _batches(list(dict.fromkeys(article_ids)), CHROMA_IN_BATCH)
+            ]
+        )
+        out = []
         try:
             total = self.collection.count()
             if total == 0:
                 return []
-            res = self.collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=min(n, total),
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
+            for where in wheres:
+                res = self.collection.query(
+                    query_embeddings=[vector.tolist()],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+                for cid, doc, meta, dist in zip(
+                    res["ids"][0],
+                    res["documents"][0],
+                    res["metadatas"][0],
+                    res["distances"][0],
+                    strict=True,
+                ):
+                    out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
         except Exception as e:  # noqa: BLE001 - see _vector_store_unavailable
             self._vector_store_unavailable(e)
             return []
-        out = []
-        for cid, doc, meta, dist in zip(
-            res["ids"][0],
-            res["documents"][0],
-            res["metadatas"][0],
-            res["distances"][0],
-            strict=True,
-        ):
-            out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
-        return out
+        if len(wheres) > 1:
+            out.sort(key=lambda hit: hit[3], reverse=True)
+        return out[:n]
 
     def _vector_store_unavailable(self, error: Exception) -> None:
         """Readers degrade to keyword search instead of failing when Chroma cannot answer.
@@ -621,14 +657,15 @@ class Corpus:
         if not q or (article_ids is not None and not article_ids):
             return []
         sql = (
-            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s"
-            " FROM chunks_fts WHERE chunks_fts MATCH ?"
+            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts"
+            " WHERE chunks_fts MATCH ?{} ORDER BY bm25(chunks_fts) LIMIT ?"
         )
-        params: list[Any] = [q]
-        if article_ids is not None:
-            sql += f" AND article_id IN ({','.join('?' * len(article_ids))})"
-            params += list(article_ids)
-        rows = self._query(sql + " ORDER BY bm25(chunks_fts) LIMIT ?", [*params, n])
+        if article_ids is None:
+            rows = self._query(sql.format(""), (q, n))
+        else:
+            sql = sql.format(" AND article_id IN (SELECT id FROM temp.filter_ids)")
+            with self._read_with_ids(article_ids) as db:
+                rows = db.execute(sql, (q, n)).fetchall()
         return [(r["chunk_id"], r["article_id"], r["text"], float(r["s"])) for r in rows]
 
     def count_mentions(self, term: str, cap: int = 1000) -> int:
