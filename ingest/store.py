@@ -10,6 +10,12 @@ Consistency rules (a run may be killed at any point):
   idempotent by article id).
 - Feed state (ETag, Last-Modified) is committed in the same transaction as the feed's articles,
   so a 304 can never hide articles that were not stored.
+- A full reindex never touches the live vectors: it builds a NEW collection (recording its
+  progress in rebuild_articles/rebuild_chunks), then switches in ONE SQLite transaction (meta
+  `active_collection`, the chunk rows and full-text index, every article's `embedded_hash`),
+  then drops the old collection. Killed before the switch, the old corpus is intact and the
+  next `--reindex` resumes the build; killed after it, the new one is complete. Collections
+  waiting to be dropped are listed in meta `retired_collections` and dropped by the next run.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest import lease
 from ingest.config import Settings
 from ingest.models import Article, Chunk, ConfigError, FeedState, NewsbotError, utcnow
 
@@ -81,6 +89,17 @@ CREATE TABLE IF NOT EXISTS feed_state (
     items_last_fetch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rebuild_articles (
+    article_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rebuild_chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rebuild_chunks_article ON rebuild_chunks(article_id);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created REAL NOT NULL,
@@ -182,11 +201,34 @@ class Corpus:
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._collection: Any = None
+        self._collection_name: str | None = None
+        self._chroma: Any = None
+        self._read_lease = False
 
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._read_lease:
+                lease.release(self.lease_path, writing=False)
+                self._read_lease = False
+
+    @property
+    def lease_path(self) -> Path:
+        return self.settings.data_dir / "chroma.lease"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write lease of the embedded store (no-op with a Chroma server): refused
+        with one line while another process reads or writes it (see ingest.lease)."""
+        if self.settings.chroma_url:
+            yield
+            return
+        lease.acquire(self.lease_path, writing=True)
+        try:
+            yield
+        finally:
+            lease.release(self.lease_path, writing=True)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -232,18 +274,38 @@ class Corpus:
 
     @property
     def collection(self) -> Any:
-        """The Chroma collection, opened on first use (embedded store or server)."""
-        if self._collection is None:
-            self._collection = self._open_collection()
+        """The active Chroma collection (embedded store or server), opened on first use and
+        reopened when a reindex (maybe in another process) has switched to a new one."""
+        name = self.active_collection_name()
+        if self._collection is None or self._collection_name != name:
+            self._collection = self._get_collection(name)
+            self._collection_name = name
         return self._collection
 
+    def claim_vectors(self) -> None:
+        """Open the embedded store now (taking its read lease), so that a process conflicting
+        with another is refused at start-up rather than at its first question."""
+        if not self.settings.chroma_url:
+            self._client()
+
+    def active_collection_name(self) -> str:
+        return self.get_meta("active_collection") or self.settings.collection
+
     def _client(self) -> Any:
+        if self._chroma is None:
+            self._chroma = self._new_client()
+        return self._chroma
+
+    def _new_client(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         url = self.settings.chroma_url
         if not url:
+            if not self._read_lease:
+                lease.acquire(self.lease_path, writing=False)
+                self._read_lease = True
             return chromadb.PersistentClient(
                 path=str(self.settings.chroma_path), settings=chroma_settings
             )
@@ -260,27 +322,149 @@ class Corpus:
         except Exception as e:
             raise NewsbotError(f"cannot reach the Chroma server at {url}: {e}") from e
 
-    def _open_collection(self) -> Any:
-        client = self._client()
-        return client.get_or_create_collection(
-            self.settings.collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+    def _get_collection(self, name: str) -> Any:
+        return self._client().get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
-    def reset_vectors(self) -> None:
-        """Drop every vector and chunk; every article becomes pending (for --reindex)."""
+    # ------------------------------------------------------------------ reindex (new collection)
+    def _meta_list(self, key: str) -> list[str]:
+        raw = self.get_meta(key)
+        return list(json.loads(raw)) if raw else []
+
+    def drop_retired_collections(self) -> int:
+        """Drop the collections a switch (or an abandoned rebuild) left behind."""
+        retired = self._meta_list("retired_collections")
+        if not retired:
+            return 0
         client = self._client()
-        try:
-            client.delete_collection(self.settings.collection)
-        except Exception:  # chromadb raises NotFoundError/ValueError depending on version
-            log.debug("collection %s did not exist", self.settings.collection)
-        self._collection = None
+        for name in retired:
+            try:
+                client.delete_collection(name)
+            except Exception:  # chromadb raises NotFoundError/ValueError depending on version
+                log.debug("collection %s was already gone", name)
+        with self._tx() as db:
+            db.execute("DELETE FROM meta WHERE key='retired_collections'")
+        log.info("dropped %d retired vector collection(s): %s", len(retired), ", ".join(retired))
+        return len(retired)
+
+    def _retire(self, db: sqlite3.Connection, name: str) -> None:
+        row = db.execute("SELECT value FROM meta WHERE key='retired_collections'").fetchone()
+        names = json.loads(row["value"]) if row else []
+        if name not in names:
+            names.append(name)
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('retired_collections', ?)",
+            (json.dumps(names),),
+        )
+
+    def rebuild_in_progress(self) -> dict[str, str] | None:
+        raw = self.get_meta("rebuild")
+        return dict(json.loads(raw)) if raw else None
+
+    def begin_rebuild(self, signature: str) -> str:
+        """Start building a new collection for a full reindex, or resume an interrupted build
+        made with the same model and chunking (`signature`). Returns the new collection name."""
+        current = self.rebuild_in_progress()
+        if current and current["signature"] == signature:
+            log.info("resuming the interrupted reindex into %s", current["collection"])
+            return current["collection"]
+        if current:
+            self.abandon_rebuild()
+        active = self.active_collection_name()
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
+        name = f"{self.settings.collection}-r{stamp}"
+        if name == active:
+            name += "b"
+        with self._tx() as db:
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('rebuild', ?)",
+                (json.dumps({"collection": name, "signature": signature}),),
+            )
+        return name
+
+    def abandon_rebuild(self) -> None:
+        """Forget an interrupted build (its collection is dropped); the live corpus is as was."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            return
+        with self._tx() as db:
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            db.execute("DELETE FROM meta WHERE key='rebuild'")
+            self._retire(db, current["collection"])
+        log.warning("an interrupted reindex was discarded; the live vectors are unchanged")
+        self.drop_retired_collections()
+
+    def rebuild_todo(self) -> list[str]:
+        """Articles the current build has not embedded (or embedded from an older text)."""
+        rows = self._query(
+            "SELECT a.id FROM articles a LEFT JOIN rebuild_articles r ON r.article_id = a.id"
+            " WHERE r.content_hash IS NULL OR r.content_hash != a.content_hash"
+            " ORDER BY a.published DESC"
+        )
+        return [r["id"] for r in rows]
+
+    def store_rebuild_embeddings(
+        self,
+        items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Add a batch to the collection being built (vectors first, then its progress rows)."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            raise NewsbotError("no reindex in progress")
+        self._write_vectors(self._get_collection(current["collection"]), items, vectors)
+        with self._tx() as db:
+            for art, _, chunks in items:
+                db.execute("DELETE FROM rebuild_chunks WHERE article_id=?", (art.id,))
+                db.executemany(
+                    "INSERT INTO rebuild_chunks(id, article_id, idx, text) VALUES (?,?,?,?)",
+                    [(c.id, art.id, c.index, c.text) for c in chunks],
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO rebuild_articles(article_id, content_hash)"
+                    " VALUES (?, ?)",
+                    (art.id, art.content_hash),
+                )
+
+    def finish_rebuild(self, model_id: str) -> str:
+        """Switch to the built collection in one transaction, then drop the old one."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            raise NewsbotError("no reindex in progress")
+        new, old = current["collection"], self.active_collection_name()
+        self._get_collection(new)  # exists even when the corpus has no article
         with self._tx() as db:
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM chunks_fts")
-            db.execute("UPDATE articles SET embedded_hash=NULL")
-            db.execute("DELETE FROM meta WHERE key='embedding_model'")
+            db.execute(
+                "INSERT INTO chunks(id, article_id, idx, text) SELECT r.id, r.article_id,"
+                " r.idx, r.text FROM rebuild_chunks r JOIN articles a ON a.id = r.article_id"
+            )
+            db.execute(
+                "INSERT INTO chunks_fts(chunk_id, article_id, text)"
+                " SELECT id, article_id, text FROM chunks"
+            )
+            db.execute(
+                "UPDATE articles SET embedded_hash = (SELECT r.content_hash FROM"
+                " rebuild_articles r WHERE r.article_id = articles.id)"
+            )
+            for key, value in (
+                ("active_collection", new),
+                ("embedding_model", model_id),
+                ("last_embed", utcnow().isoformat()),
+            ):
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            db.execute("DELETE FROM meta WHERE key='rebuild'")
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            if old != new:
+                self._retire(db, old)
+        self.drop_retired_collections()
+        return new
 
     def mark_feed_pending(self, feed: str) -> int:
         """Make the articles of one feed pending, so the next embed pass redoes them."""
@@ -456,12 +640,13 @@ class Corpus:
             out.append((art, r.feeds))
         return out
 
-    def store_embeddings(
-        self,
+    @staticmethod
+    def _write_vectors(
+        collection: Any,
         items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
         vectors: np.ndarray,
     ) -> None:
-        """Replace the vectors and chunk rows of these articles (see the consistency rules)."""
+        """Replace the vectors of these articles in `collection` (idempotent by article id)."""
         ids, docs, metas = [], [], []
         for art, feeds, chunks in items:
             for c in chunks:
@@ -481,11 +666,17 @@ class Corpus:
         if len(ids) != len(vectors):
             raise ValueError("one vector per chunk expected")
         article_ids = [art.id for art, _, _ in items]
-        self.collection.delete(where={"article_id": {"$in": article_ids}})
+        collection.delete(where={"article_id": {"$in": article_ids}})
         if ids:
-            self.collection.upsert(
-                ids=ids, embeddings=vectors.tolist(), documents=docs, metadatas=metas
-            )
+            collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=docs, metadatas=metas)
+
+    def store_embeddings(
+        self,
+        items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Replace the vectors and chunk rows of these articles (see the consistency rules)."""
+        self._write_vectors(self.collection, items, vectors)
         with self._tx() as db:
             for art, _, chunks in items:
                 db.execute("DELETE FROM chunks WHERE article_id=?", (art.id,))
