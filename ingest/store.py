@@ -816,11 +816,9 @@ class Corpus:
         return out[:n]
 
     def _vector_store_unavailable(self, error: Exception) -> None:
-        """Readers degrade to keyword search instead of failing when Chroma cannot answer.
-
-        The embedded store is single-process: while a separate `newsbot ingest` process writes
-        it, a reader can find segments not yet on disk. Use a Chroma server
-        (NEWSBOT_CHROMA_URL) to share one corpus between processes without this."""
+        """Readers degrade to keyword search instead of failing when Chroma cannot answer (a
+        Chroma server restarting, a collection dropped by a reindex switch a moment ago).
+        Two processes on one embedded store cannot happen: see ingest.lease."""
         if isinstance(error, NewsbotError):
             raise error
         log.warning("vector search unavailable, using keyword search only: %s", error)
