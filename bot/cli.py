@@ -477,11 +477,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from ingest.lease import CorpusInUse
     from ingest.pipeline import IngestLocked
 
     try:
         settings = load_settings()
         return int(args.func(args, settings))
+    except CorpusInUse as e:  # a set-up problem, not "try again later"
+        print(f"newsbot: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     except IngestLocked as e:
         print(f"newsbot: {e}", file=sys.stderr)
         return EXIT_LOCKED

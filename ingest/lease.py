@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.models import ConfigError
+from ingest.models import ConfigError, IngestLocked
 
 try:
     import fcntl
@@ -32,8 +32,9 @@ SETUPS = (
 )
 
 
-class CorpusInUse(ConfigError):
-    """Another process holds the embedded store in a conflicting way."""
+class CorpusInUse(IngestLocked, ConfigError):
+    """Another process holds the embedded store in a conflicting way. An IngestLocked, so the
+    bot's scheduled ingest skips a run instead of failing; the command line exits 2 (set-up)."""
 
 
 @dataclass

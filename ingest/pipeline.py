@@ -26,7 +26,7 @@ from ingest.models import (
     Feed,
     FeedState,
     FetchResult,
-    NewsbotError,
+    IngestLocked,
     ParseResult,
     utcnow,
 )
@@ -40,10 +40,6 @@ Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 
 EMBED_BATCH_CHUNKS = 128  # chunks per Chroma write; a kill loses at most one batch of work
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
-
-
-class IngestLocked(NewsbotError):
-    """Another ingest (command line or bot) holds the lock."""
 
 
 @dataclass

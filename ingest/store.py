@@ -436,7 +436,14 @@ class Corpus:
         if current is None:
             raise NewsbotError("no reindex in progress")
         new, old = current["collection"], self.active_collection_name()
-        self._get_collection(new)  # exists even when the corpus has no article
+        built = self._get_collection(new).count()  # (created if the corpus has no article)
+        staged = self._query("SELECT count(*) AS n FROM rebuild_chunks")[0]["n"]
+        if built != staged:  # the build's collection lost vectors: never switch to it
+            self.abandon_rebuild()
+            raise NewsbotError(
+                f"the new vectors are incomplete ({built} of {staged}); the reindex was "
+                "discarded and the current vectors kept: run it again"
+            )
         with self._tx() as db:
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM chunks_fts")
