@@ -12,6 +12,7 @@ a stale lock behind. A Chroma server (NEWSBOT_CHROMA_URL) needs no lease.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -57,12 +58,16 @@ def _refuse(path: Path, writing: bool) -> CorpusInUse:
     )
 
 
-def _lock(held: _Held, path: Path, writing: bool) -> None:
+def _lock(held: _Held, path: Path, writing: bool, *, keep_shared: bool = False) -> None:
     if fcntl is None:
         return
     try:
         fcntl.flock(held.fd, (fcntl.LOCK_EX if writing else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except BlockingIOError:
+        if keep_shared:
+            # Linux drops the shared lock before trying the exclusive one: take it back.
+            with contextlib.suppress(BlockingIOError):
+                fcntl.flock(held.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         raise _refuse(path, writing) from None
 
 
@@ -81,7 +86,7 @@ def acquire(path: Path, *, writing: bool) -> None:
                 raise
             _held[key] = held
         elif writing and not held.writers:
-            _lock(held, path, True)  # upgrade this process's shared lease
+            _lock(held, path, True, keep_shared=True)  # upgrade this process's shared lease
         if writing:
             held.writers += 1
         else:

@@ -72,6 +72,52 @@ def test_a_second_process_on_an_embedded_store_is_refused(tmp_path: Path) -> Non
         corpus.close()
 
 
+def _lease_in_child(path: Path, *, writing: bool, hold: float = 0.0) -> subprocess.Popen[str]:
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom ingest import lease\n"
+        f"try:\n    lease.acquire(Path({str(path)!r}), writing={writing})\n"
+        "except lease.CorpusInUse:\n    print('refused', flush=True); sys.exit(0)\n"
+        f"print('granted', flush=True); time.sleep({hold})\n"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _answer(child: subprocess.Popen[str]) -> str:
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    return line
+
+
+def test_lease_many_readers_or_one_writer(tmp_path: Path) -> None:
+    from ingest import lease
+
+    path = tmp_path / "chroma.lease"
+    lease.acquire(path, writing=False)  # this process reads
+    try:
+        reader = _lease_in_child(path, writing=False, hold=30)
+        assert _answer(reader) == "granted"  # readers share
+        with pytest.raises(lease.CorpusInUse, match="another newsbot process is using it"):
+            lease.acquire(path, writing=True)  # no upgrade while another process reads
+        reader.kill()
+        reader.wait()
+        # The failed upgrade kept this process's shared lease: a writer is still refused.
+        writer = _lease_in_child(path, writing=True)
+        assert _answer(writer) == "refused"
+        writer.wait()
+        lease.acquire(path, writing=True)  # alone now: the upgrade succeeds
+        assert _answer(_lease_in_child(path, writing=False)) == "refused"
+        lease.release(path, writing=True)  # back to reading
+        assert _answer(_lease_in_child(path, writing=False)) == "granted"
+    finally:
+        lease.release(path, writing=False)
+    assert _answer(_lease_in_child(path, writing=True)) == "granted"
+
+
 @pytest.mark.slow
 def test_readers_share_an_embedded_store(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data")
