@@ -281,6 +281,9 @@ def chat_loop(engine: Engine, read: Callable[[str], str] = input) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             return EXIT_OK
+        except UnicodeDecodeError:
+            print("That line is not valid UTF-8 text; please type it again.")
+            continue
         if not line:
             continue
         try:

@@ -110,3 +110,17 @@ def test_invalid_utf8_stdin_line_is_skipped_and_the_rest_answered(tmp_path: Path
     assert proc.returncode == 1 and "Traceback" not in err
     assert "newsbot: stdin line 1: not valid UTF-8 text (byte 0xc3 at character 1); skipped" in err
     assert len(proc.stdout.decode().splitlines()) == 1  # the valid question was answered
+
+
+def test_chat_survives_a_line_that_is_not_utf8(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import chat_loop
+
+    lines = iter([b"\xff bad"])
+
+    def read(_prompt: str) -> str:
+        for raw in lines:
+            return raw.decode("utf-8")  # raises as input() does on a non-UTF-8 terminal line
+        raise EOFError
+
+    assert chat_loop(None, read=read) == 0  # type: ignore[arg-type]
+    assert "not valid UTF-8" in capsys.readouterr().out
