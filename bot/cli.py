@@ -1,7 +1,9 @@
 """The `newsbot` command line. Thin: parses arguments, calls ingest/engine, prints results.
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
-answered in batch mode; 2 configuration error; 3 another ingest holds the lock.
+answered in batch mode; 2 configuration error, unusable input (not UTF-8), or another process
+holds the embedded corpus; 3 another ingest holds the lock. `run` exits 0 when feeds could not
+be fetched (it says so in one line): the main job still did its work.
 """
 
 from __future__ import annotations
