@@ -115,15 +115,21 @@ def _langchain_retriever(data_dir: str) -> Any:
 
     from ingest.config import load_settings
     from ingest.embed import resolve_model_path
+    from ingest.store import Corpus
 
     settings = load_settings(data_dir=Path(data_dir))
+    corpus = Corpus(settings)
+    try:
+        collection = corpus.active_collection_name()  # a reindex switches collections
+    finally:
+        corpus.close()
     emb = HuggingFaceEmbeddings(
         model_name=resolve_model_path(settings.embedding_model),
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True},
     )
     store = Chroma(
-        collection_name=settings.collection,
+        collection_name=collection,
         persist_directory=str(settings.chroma_path),
         embedding_function=emb,
         client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True),

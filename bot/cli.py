@@ -1,12 +1,15 @@
 """The `newsbot` command line. Thin: parses arguments, calls ingest/engine, prints results.
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
-answered in batch mode; 2 configuration error; 3 another ingest holds the lock.
+answered in batch mode; 2 configuration error, unusable input (not UTF-8), or another process
+holds the embedded corpus; 3 another ingest holds the lock. `run` exits 0 when feeds could not
+be fetched (it says so in one line): the main job still did its work.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -254,17 +257,40 @@ def _now(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def invalid_utf8(text: str) -> str | None:
+    """A one-line description of the first byte that is not UTF-8, or None when `text` is valid.
+
+    Python decodes argv (and stdin here) with surrogateescape, so undecodable bytes arrive as
+    lone surrogates that would fail much later (tokenizer, SQLite) with a traceback."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = text[e.start]
+        byte = ord(bad) - 0xDC00 if 0xDC80 <= ord(bad) <= 0xDCFF else None
+        what = f"byte 0x{byte:02x}" if byte is not None else f"character U+{ord(bad):04X}"
+        return f"not valid UTF-8 text ({what} at character {e.start + 1})"
+    return None
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     since = _since(args.since)
     now = _now(args.now)
-    engine = _engine(settings)
     batch = args.question == "-"
+    if batch and isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")  # a bad line is reported, not fatal
+    engine = _engine(settings)
     # One question per stdin line, each answered as soon as it is read (the model loaded once).
     questions = (line.strip() for line in sys.stdin) if batch else iter([args.question])
+    status = EXIT_OK
     try:
-        for q in questions:
+        for lineno, q in enumerate(questions, 1):
             if batch and not q:
                 continue  # blank lines between questions
+            problem = invalid_utf8(q)
+            if problem:
+                print(f"newsbot: stdin line {lineno}: {problem}; skipped", file=sys.stderr)
+                status = EXIT_PARTIAL
+                continue
             answer = engine.ask(q, feed=args.feed, since=since, now=now)
             if args.json:
                 out = answer.to_json()
@@ -278,7 +304,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.flush()
     finally:
         engine.close()
-    return EXIT_OK
+    return status
 
 
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
@@ -312,6 +338,9 @@ def chat_loop(engine: Engine, read: Callable[[str], str] = input) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             return EXIT_OK
+        except UnicodeDecodeError:
+            print("That line is not valid UTF-8 text; please type it again.")
+            continue
         if not line:
             continue
         try:
@@ -393,21 +422,47 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return sync_commands(settings)
 
 
+def reachability_line(report: IngestReport) -> str | None:
+    """One summary line for the main job when feeds failed; None when every feed was fetched."""
+    total = len(report.feeds)
+    failed = len(report.failed)
+    if not failed:
+        return None
+    if failed == total:
+        return f"0 of {total} feeds reachable — is this machine online?"
+    return f"{total - failed} of {total} feeds reachable; the failures are listed above."
+
+
+NEXT_STEP = (
+    "No DISCORD_TOKEN configured and no terminal: done. Next: set DISCORD_TOKEN (in .env, see "
+    "README: Running the bot on your Discord server) to start the bot, or run `newsbot chat` in "
+    "a terminal."
+)
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: ingest the configured feeds, show what is indexed, then serve: the Discord
-    bot when a token is configured, else the terminal chat when there is a terminal."""
+    bot when a token is configured, else the terminal chat when there is a terminal.
+
+    Feeds that cannot be fetched (offline machine, a feed down) are reported, not fatal: the job
+    did what it was designed to do and exits 0. Real errors (bad configuration, an unreachable
+    Chroma server, a broken install) still exit non-zero. `newsbot ingest` keeps its own exit
+    codes for cron."""
     from ingest.pipeline import run_ingest
 
     report = run_ingest(settings)
     print_ingest_report(report)
     cmd_stats(argparse.Namespace(json=False), settings)
+    summary = reachability_line(report)
+    if summary:
+        print(f"\n{summary}")
     if settings.discord_token:
         return cmd_bot(args, settings)
     if sys.stdin.isatty() and not args.no_chat:
         print("\nNo DISCORD_TOKEN configured: starting the terminal chat instead.")
         return cmd_chat(args, settings)
-    print("\nNo DISCORD_TOKEN configured and no terminal: done (see README to start the bot).")
-    return report.exit_code
+    print(f"\n{NEXT_STEP}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------- parser
@@ -483,6 +538,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(argv, 1):
+        problem = invalid_utf8(arg)
+        if problem:
+            print(f"newsbot: argument {i} is {problem}", file=sys.stderr)
+            return EXIT_CONFIG
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -493,11 +554,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from ingest.lease import CorpusInUse
     from ingest.pipeline import IngestLocked
 
     try:
         settings = load_settings()
         return int(args.func(args, settings))
+    except CorpusInUse as e:  # a set-up problem, not "try again later"
+        print(f"newsbot: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     except IngestLocked as e:
         print(f"newsbot: {e}", file=sys.stderr)
         return EXIT_LOCKED

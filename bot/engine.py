@@ -26,6 +26,7 @@ class Engine:
 
         self.settings = settings
         self.corpus = Corpus(settings)
+        self.corpus.claim_vectors()  # one process per embedded store: refused here, not later
         self.embedder = embedder or Embedder.from_settings(settings)
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)

@@ -1,7 +1,8 @@
 """Prompt templates and user-facing texts, kept as files in prompts/<name>.md and loaded by name.
 
-Looked up in order: $NEWSBOT_PROMPTS_DIR, the repository's prompts/ (a checkout or an editable
-install), then a `prompts` package installed beside `bot` (a wheel that ships prompts/*.md).
+Looked up in order: $NEWSBOT_PROMPTS_DIR, the package data `bot._prompts` (an installed wheel
+ships the top-level prompts/*.md there; an editable install maps it to prompts/), then the
+repository's prompts/ (a checkout run with PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 __all__ = ["PromptNotFoundError", "load_prompt", "prompt_dirs", "render_prompt"]
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+PACKAGE = "bot._prompts"
 
 
 class PromptNotFoundError(FileNotFoundError):
@@ -22,17 +24,13 @@ class PromptNotFoundError(FileNotFoundError):
 
 def prompt_dirs() -> list[str]:
     """Where prompts are looked for, first match wins (for error messages and docs)."""
-    dirs = []
     env = os.environ.get("NEWSBOT_PROMPTS_DIR")
-    if env:
-        dirs.append(env)
-    dirs.append(str(REPO_PROMPTS))
-    return dirs
+    return [*([env] if env else []), f"package data {PACKAGE}", str(REPO_PROMPTS)]
 
 
 def _read_packaged(filename: str) -> str | None:
     try:
-        res = resources.files("prompts").joinpath(filename)
+        res = resources.files(PACKAGE).joinpath(filename)
         return res.read_text(encoding="utf-8") if res.is_file() else None
     except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError, TypeError):
         return None
@@ -44,17 +42,22 @@ def load_prompt(name: str) -> str:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"invalid prompt name {name!r}")
     filename = f"{name}.md"
-    for d in prompt_dirs():
-        path = Path(d) / filename
-        if path.is_file():
-            return path.read_text(encoding="utf-8").rstrip("\n")
-    packaged = _read_packaged(filename)
-    if packaged is not None:
-        return packaged.rstrip("\n")
+    env = os.environ.get("NEWSBOT_PROMPTS_DIR")
+    for read in (
+        lambda: _read_file(Path(env) / filename) if env else None,
+        lambda: _read_packaged(filename),
+        lambda: _read_file(REPO_PROMPTS / filename),
+    ):
+        text = read()
+        if text is not None:
+            return text.rstrip("\n")
     raise PromptNotFoundError(
-        f"prompt file prompts/{filename} not found (looked in {', '.join(prompt_dirs())} "
-        "and the installed 'prompts' package)"
+        f"prompt file prompts/{filename} not found (looked in {', '.join(prompt_dirs())})"
     )
+
+
+def _read_file(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def render_prompt(name: str, **values: object) -> str:

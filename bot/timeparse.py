@@ -199,16 +199,11 @@ def _past_n(m: re.Match[str], now: datetime) -> TimeWindow | None:
     if n <= 0:
         return None
     unit = m.group("unit").lower()
-    if unit.startswith("h"):
-        since, word = now - timedelta(hours=n), "hour"
-    elif unit.startswith("d"):
-        since, word = now - timedelta(days=n), "day"
-    elif unit.startswith("w"):
-        since, word = now - timedelta(weeks=n), "week"
-    elif unit.startswith("m"):
-        since, word = _minus_months(now, n), "month"
-    else:
-        since, word = _minus_months(now, 12 * n), "year"
+    word = {"h": "hour", "d": "day", "w": "week", "m": "month"}.get(unit[0], "year")
+    try:
+        since = _minus_age(now, n, word[0])
+    except (OverflowError, ValueError):  # "the past 1000000000 days": no usable lower bound
+        return None
     label = f"the past {word}" if n == 1 else f"the past {n} {word}s"
     return _w(since, None, label, m)
 
@@ -339,6 +334,19 @@ _DATE_WORDS = frozenset(
 DATE_OPTION_HELP = "use YYYY-MM-DD, an age like 7d, 2w, 3m or 12h, or today/yesterday"
 
 
+def _minus_age(now: datetime, n: int, unit: str) -> datetime:
+    """`now` minus n hours/days/weeks/months/years. OverflowError/ValueError when out of range."""
+    if unit == "h":
+        return now - timedelta(hours=n)
+    if unit == "d":
+        return now - timedelta(days=n)
+    if unit == "w":
+        return now - timedelta(weeks=n)
+    if unit in ("m", "mo"):
+        return _minus_months(now, n)
+    return _minus_months(now, 12 * n)
+
+
 def parse_date_option(s: str, now: datetime) -> datetime:
     """A `--since` value → UTC datetime. Raises ValueError with a one-line message."""
     now = _utc(now)
@@ -347,16 +355,12 @@ def parse_date_option(s: str, now: datetime) -> datetime:
         raise ValueError(f"empty date: {DATE_OPTION_HELP}")
     m = _AGE_RE.match(text)
     if m:
-        n, unit = int(m.group(1)), m.group(2).lower()
-        if unit == "h":
-            return now - timedelta(hours=n)
-        if unit == "d":
-            return now - timedelta(days=n)
-        if unit == "w":
-            return now - timedelta(weeks=n)
-        if unit in ("m", "mo"):
-            return _minus_months(now, n)
-        return _minus_months(now, 12 * n)
+        try:
+            return _minus_age(now, int(m.group(1)), m.group(2).lower())
+        except (OverflowError, ValueError):  # past year 1, or too large for a timedelta
+            raise ValueError(
+                f"date {text!r} is too far back (before year 1): {DATE_OPTION_HELP}"
+            ) from None
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -15,6 +15,10 @@ class ConfigError(NewsbotError):
     """Bad settings or a bad feeds file (exit code 2)."""
 
 
+class IngestLocked(NewsbotError):
+    """Another ingest (command line or bot) holds the lock."""
+
+
 @dataclass(frozen=True)
 class Feed:
     """One entry of feeds.toml."""

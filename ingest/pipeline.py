@@ -26,7 +26,7 @@ from ingest.models import (
     Feed,
     FeedState,
     FetchResult,
-    NewsbotError,
+    IngestLocked,
     ParseResult,
     utcnow,
 )
@@ -43,10 +43,6 @@ FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-te
 MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
 WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
 _STAMP = "%Y-%m-%d %H:%M UTC"
-
-
-class IngestLocked(NewsbotError):
-    """Another ingest (command line or bot) holds the lock."""
 
 
 @dataclass
@@ -335,12 +331,21 @@ def _batches(planned: list[Planned], max_chunks: int) -> Iterator[list[Planned]]
 
 
 def embed_pending(
-    corpus: Corpus, embedder: Embedder, settings: Settings, progress: Progress | None = None
+    corpus: Corpus,
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    rebuild: bool = False,
 ) -> tuple[int, int]:
-    """Chunk and embed every pending article, in batches. Returns (articles, chunks)."""
-    ids = corpus.pending_ids()
+    """Chunk and embed every pending article, in batches. Returns (articles, chunks).
+
+    With `rebuild`, every article the reindex build has not done yet goes into the collection
+    being built instead; the live vectors are not touched."""
+    ids = corpus.rebuild_todo() if rebuild else corpus.pending_ids()
     if not ids:
         return 0, 0
+    store = corpus.store_rebuild_embeddings if rebuild else corpus.store_embeddings
     chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
     # Chunk everything first (cheap) so progress is counted in chunks, the real unit of work.
     planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
@@ -349,7 +354,7 @@ def embed_pending(
     try:
         for batch in _batches(planned, EMBED_BATCH_CHUNKS):
             texts = [c.text for _, _, chunks in batch for c in chunks]
-            corpus.store_embeddings(batch, embedder.embed_texts(texts))
+            store(batch, embedder.embed_texts(texts))
             n_articles += len(batch)
             n_chunks += len(texts)
             reporter.advance(len(texts))
@@ -375,36 +380,70 @@ def run_ingest(
     with ingest_lock(settings):
         store = corpus or Corpus(settings)
         try:
-            report = IngestReport(reindex=reindex)
-            if reindex:
-                if only:
-                    for name in only:
-                        store.mark_feed_pending(name)
-                else:
-                    store.reset_vectors()
-            else:
-                all_feeds = list(feeds) if feeds is not None else load_feeds(settings.feeds)
-                chosen = [f for f in all_feeds if f.enabled and (not only or f.name in only)]
-                unknown = set(only) - {f.name for f in all_feeds}
-                if unknown:
-                    raise ConfigError(
-                        f"no feed named {', '.join(sorted(unknown))} in the feeds file"
-                    )
-                check_full_text(chosen)
-                report.feeds = ingest_feeds(store, chosen, settings)
-            if settings.retention_days:
-                cutoff = utcnow() - timedelta(days=settings.retention_days)
-                report.pruned = store.prune_older_than(cutoff)
-            store.check_model(settings.embedding_model)
-            if store.pending_count():
-                emb = embedder or Embedder.from_settings(settings)
-                report.embedded_articles, report.embedded_chunks = embed_pending(
-                    store, emb, settings, progress
-                )
-            report.pending = store.pending_count()
-            store.set_meta("last_ingest", utcnow().isoformat())
+            with store.writing():
+                report = _run_locked(store, settings, feeds, only, reindex, progress, embedder)
         finally:
             if store is not corpus:
                 store.close()
     report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def rebuild_signature(settings: Settings) -> str:
+    """What makes two builds interchangeable: a build is resumed only with the same one."""
+    return (
+        f"{settings.embedding_model}|{settings.embedding_backend}|"
+        f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}"
+    )
+
+
+def _run_locked(
+    store: Corpus,
+    settings: Settings,
+    feeds: Sequence[Feed] | None,
+    only: Sequence[str],
+    reindex: bool,
+    progress: Progress | None,
+    embedder: Embedder | None,
+) -> IngestReport:
+    report = IngestReport(reindex=reindex)
+    store.drop_retired_collections()
+    if reindex and not only:
+        # Build the new vectors beside the live ones, then switch (see ingest.store).
+        if settings.retention_days:
+            report.pruned = store.prune_older_than(
+                utcnow() - timedelta(days=settings.retention_days)
+            )
+        store.begin_rebuild(rebuild_signature(settings))
+        if store.rebuild_todo():
+            emb = embedder or Embedder.from_settings(settings)
+            report.embedded_articles, report.embedded_chunks = embed_pending(
+                store, emb, settings, progress, rebuild=True
+            )
+        store.finish_rebuild(settings.embedding_model)
+    else:
+        # Anything else changes the live corpus, which an interrupted build no longer matches.
+        store.abandon_rebuild()
+        if reindex:
+            for name in only:
+                store.mark_feed_pending(name)
+        else:
+            all_feeds = list(feeds) if feeds is not None else load_feeds(settings.feeds)
+            chosen = [f for f in all_feeds if f.enabled and (not only or f.name in only)]
+            unknown = set(only) - {f.name for f in all_feeds}
+            if unknown:
+                raise ConfigError(f"no feed named {', '.join(sorted(unknown))} in the feeds file")
+            check_full_text(chosen)
+            report.feeds = ingest_feeds(store, chosen, settings)
+        if settings.retention_days:
+            cutoff = utcnow() - timedelta(days=settings.retention_days)
+            report.pruned = store.prune_older_than(cutoff)
+    store.check_model(settings.embedding_model)
+    if store.pending_count():
+        emb = embedder or Embedder.from_settings(settings)
+        report.embedded_articles, report.embedded_chunks = embed_pending(
+            store, emb, settings, progress
+        )
+    report.pending = store.pending_count()
+    store.set_meta("last_ingest", utcnow().isoformat())
     return report

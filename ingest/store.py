@@ -10,6 +10,12 @@ Consistency rules (a run may be killed at any point):
   idempotent by article id).
 - Feed state (ETag, Last-Modified) is committed in the same transaction as the feed's articles,
   so a 304 can never hide articles that were not stored.
+- A full reindex never touches the live vectors: it builds a NEW collection (recording its
+  progress in rebuild_articles/rebuild_chunks), then switches in ONE SQLite transaction (meta
+  `active_collection`, the chunk rows and full-text index, every article's `embedded_hash`),
+  then drops the old collection. Killed before the switch, the old corpus is intact and the
+  next `--reindex` resumes the build; killed after it, the new one is complete. Collections
+  waiting to be dropped are listed in meta `retired_collections` and dropped by the next run.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest import lease
 from ingest.config import Settings
 from ingest.models import Article, Chunk, ConfigError, FeedState, NewsbotError, utcnow
 
@@ -82,6 +90,17 @@ CREATE TABLE IF NOT EXISTS feed_state (
     warnings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rebuild_articles (
+    article_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rebuild_chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rebuild_chunks_article ON rebuild_chunks(article_id);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created REAL NOT NULL,
@@ -94,6 +113,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     UNIQUE (message_id, user_id)
 );
 """
+
+CHROMA_IN_BATCH = 4000  # ids per Chroma `$in` filter (Chroma's SQLite allows 32,766 variables)
 
 STOPWORDS = frozenset(
     (
@@ -182,6 +203,9 @@ class Corpus:
         self._migrate()
         self._lock = threading.RLock()
         self._collection: Any = None
+        self._collection_name: str | None = None
+        self._chroma: Any = None
+        self._read_lease = False
 
     # ------------------------------------------------------------------ plumbing
     def _migrate(self) -> None:
@@ -195,6 +219,26 @@ class Corpus:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._read_lease:
+                lease.release(self.lease_path, writing=False)
+                self._read_lease = False
+
+    @property
+    def lease_path(self) -> Path:
+        return self.settings.data_dir / "chroma.lease"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write lease of the embedded store (no-op with a Chroma server): refused
+        with one line while another process reads or writes it (see ingest.lease)."""
+        if self.settings.chroma_url:
+            yield
+            return
+        lease.acquire(self.lease_path, writing=True)
+        try:
+            yield
+        finally:
+            lease.release(self.lease_path, writing=True)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -211,6 +255,25 @@ class Corpus:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    @contextmanager
+    def _read_with_ids(self, ids: Sequence[str]) -> Iterator[sqlite3.Connection]:
+        """A read transaction in which `temp.filter_ids` holds exactly `ids`.
+
+        Filters join this table instead of binding every id as a variable: a source or date
+        filter on a large corpus can match more articles than SQLite's variable limit."""
+        with self._lock:
+            db = self._db
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS filter_ids (id TEXT PRIMARY KEY)")
+            db.execute("BEGIN")
+            try:
+                db.execute("DELETE FROM temp.filter_ids")
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.filter_ids(id) VALUES (?)", ((i,) for i in ids)
+                )
+                yield db
+            finally:
+                db.execute("ROLLBACK")  # the temp rows are scratch; nothing else was written
+
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
         return rows[0]["value"] if rows else None
@@ -221,18 +284,38 @@ class Corpus:
 
     @property
     def collection(self) -> Any:
-        """The Chroma collection, opened on first use (embedded store or server)."""
-        if self._collection is None:
-            self._collection = self._open_collection()
+        """The active Chroma collection (embedded store or server), opened on first use and
+        reopened when a reindex (maybe in another process) has switched to a new one."""
+        name = self.active_collection_name()
+        if self._collection is None or self._collection_name != name:
+            self._collection = self._get_collection(name)
+            self._collection_name = name
         return self._collection
 
+    def claim_vectors(self) -> None:
+        """Open the embedded store now (taking its read lease), so that a process conflicting
+        with another is refused at start-up rather than at its first question."""
+        if not self.settings.chroma_url:
+            self._client()
+
+    def active_collection_name(self) -> str:
+        return self.get_meta("active_collection") or self.settings.collection
+
     def _client(self) -> Any:
+        if self._chroma is None:
+            self._chroma = self._new_client()
+        return self._chroma
+
+    def _new_client(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         url = self.settings.chroma_url
         if not url:
+            if not self._read_lease:
+                lease.acquire(self.lease_path, writing=False)
+                self._read_lease = True
             return chromadb.PersistentClient(
                 path=str(self.settings.chroma_path), settings=chroma_settings
             )
@@ -249,27 +332,156 @@ class Corpus:
         except Exception as e:
             raise NewsbotError(f"cannot reach the Chroma server at {url}: {e}") from e
 
-    def _open_collection(self) -> Any:
-        client = self._client()
-        return client.get_or_create_collection(
-            self.settings.collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+    def _get_collection(self, name: str) -> Any:
+        return self._client().get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
-    def reset_vectors(self) -> None:
-        """Drop every vector and chunk; every article becomes pending (for --reindex)."""
+    # ------------------------------------------------------------------ reindex (new collection)
+    def _meta_list(self, key: str) -> list[str]:
+        raw = self.get_meta(key)
+        return list(json.loads(raw)) if raw else []
+
+    def drop_retired_collections(self) -> int:
+        """Drop the collections a switch (or an abandoned rebuild) left behind."""
+        retired = self._meta_list("retired_collections")
+        if not retired:
+            return 0
         client = self._client()
-        try:
-            client.delete_collection(self.settings.collection)
-        except Exception:  # chromadb raises NotFoundError/ValueError depending on version
-            log.debug("collection %s did not exist", self.settings.collection)
-        self._collection = None
+        for name in retired:
+            try:
+                client.delete_collection(name)
+            except Exception:  # chromadb raises NotFoundError/ValueError depending on version
+                log.debug("collection %s was already gone", name)
+        with self._tx() as db:
+            db.execute("DELETE FROM meta WHERE key='retired_collections'")
+        log.info("dropped %d retired vector collection(s): %s", len(retired), ", ".join(retired))
+        return len(retired)
+
+    def _retire(self, db: sqlite3.Connection, name: str) -> None:
+        row = db.execute("SELECT value FROM meta WHERE key='retired_collections'").fetchone()
+        names = json.loads(row["value"]) if row else []
+        if name not in names:
+            names.append(name)
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('retired_collections', ?)",
+            (json.dumps(names),),
+        )
+
+    def rebuild_in_progress(self) -> dict[str, str] | None:
+        raw = self.get_meta("rebuild")
+        return dict(json.loads(raw)) if raw else None
+
+    def begin_rebuild(self, signature: str) -> str:
+        """Start building a new collection for a full reindex, or resume an interrupted build
+        made with the same model and chunking (`signature`). Returns the new collection name."""
+        current = self.rebuild_in_progress()
+        if current and current["signature"] == signature:
+            log.info("resuming the interrupted reindex into %s", current["collection"])
+            return current["collection"]
+        if current:
+            self.abandon_rebuild()
+        active = self.active_collection_name()
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
+        name = f"{self.settings.collection}-r{stamp}"
+        if name == active:
+            name += "b"
+        with self._tx() as db:
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('rebuild', ?)",
+                (json.dumps({"collection": name, "signature": signature}),),
+            )
+        return name
+
+    def abandon_rebuild(self) -> None:
+        """Forget an interrupted build (its collection is dropped); the live corpus is as was."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            return
+        with self._tx() as db:
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            db.execute("DELETE FROM meta WHERE key='rebuild'")
+            self._retire(db, current["collection"])
+        log.warning("an interrupted reindex was discarded; the live vectors are unchanged")
+        self.drop_retired_collections()
+
+    def rebuild_todo(self) -> list[str]:
+        """Articles the current build has not embedded (or embedded from an older text)."""
+        rows = self._query(
+            "SELECT a.id FROM articles a LEFT JOIN rebuild_articles r ON r.article_id = a.id"
+            " WHERE r.content_hash IS NULL OR r.content_hash != a.content_hash"
+            " ORDER BY a.published DESC"
+        )
+        return [r["id"] for r in rows]
+
+    def store_rebuild_embeddings(
+        self,
+        items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Add a batch to the collection being built (vectors first, then its progress rows)."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            raise NewsbotError("no reindex in progress")
+        self._write_vectors(self._get_collection(current["collection"]), items, vectors)
+        with self._tx() as db:
+            for art, _, chunks in items:
+                db.execute("DELETE FROM rebuild_chunks WHERE article_id=?", (art.id,))
+                db.executemany(
+                    "INSERT INTO rebuild_chunks(id, article_id, idx, text) VALUES (?,?,?,?)",
+                    [(c.id, art.id, c.index, c.text) for c in chunks],
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO rebuild_articles(article_id, content_hash)"
+                    " VALUES (?, ?)",
+                    (art.id, art.content_hash),
+                )
+
+    def finish_rebuild(self, model_id: str) -> str:
+        """Switch to the built collection in one transaction, then drop the old one."""
+        current = self.rebuild_in_progress()
+        if current is None:
+            raise NewsbotError("no reindex in progress")
+        new, old = current["collection"], self.active_collection_name()
+        built = self._get_collection(new).count()  # (created if the corpus has no article)
+        staged = self._query("SELECT count(*) AS n FROM rebuild_chunks")[0]["n"]
+        if built != staged:  # the build's collection lost vectors: never switch to it
+            self.abandon_rebuild()
+            raise NewsbotError(
+                f"the new vectors are incomplete ({built} of {staged}); the reindex was "
+                "discarded and the current vectors kept: run it again"
+            )
         with self._tx() as db:
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM chunks_fts")
-            db.execute("UPDATE articles SET embedded_hash=NULL")
-            db.execute("DELETE FROM meta WHERE key='embedding_model'")
+            db.execute(
+                "INSERT INTO chunks(id, article_id, idx, text) SELECT r.id, r.article_id,"
+                " r.idx, r.text FROM rebuild_chunks r JOIN articles a ON a.id = r.article_id"
+            )
+            db.execute(
+                "INSERT INTO chunks_fts(chunk_id, article_id, text)"
+                " SELECT id, article_id, text FROM chunks"
+            )
+            db.execute(
+                "UPDATE articles SET embedded_hash = (SELECT r.content_hash FROM"
+                " rebuild_articles r WHERE r.article_id = articles.id)"
+            )
+            for key, value in (
+                ("active_collection", new),
+                ("embedding_model", model_id),
+                ("last_embed", utcnow().isoformat()),
+            ):
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            db.execute("DELETE FROM meta WHERE key='rebuild'")
+            db.execute("DELETE FROM rebuild_articles")
+            db.execute("DELETE FROM rebuild_chunks")
+            if old != new:
+                self._retire(db, old)
+        self.drop_retired_collections()
+        return new
 
     def mark_feed_pending(self, feed: str) -> int:
         """Make the articles of one feed pending, so the next embed pass redoes them."""
@@ -448,12 +660,13 @@ class Corpus:
             out.append((art, r.feeds))
         return out
 
-    def store_embeddings(
-        self,
+    @staticmethod
+    def _write_vectors(
+        collection: Any,
         items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
         vectors: np.ndarray,
     ) -> None:
-        """Replace the vectors and chunk rows of these articles (see the consistency rules)."""
+        """Replace the vectors of these articles in `collection` (idempotent by article id)."""
         ids, docs, metas = [], [], []
         for art, feeds, chunks in items:
             for c in chunks:
@@ -473,11 +686,17 @@ class Corpus:
         if len(ids) != len(vectors):
             raise ValueError("one vector per chunk expected")
         article_ids = [art.id for art, _, _ in items]
-        self.collection.delete(where={"article_id": {"$in": article_ids}})
+        collection.delete(where={"article_id": {"$in": article_ids}})
         if ids:
-            self.collection.upsert(
-                ids=ids, embeddings=vectors.tolist(), documents=docs, metadatas=metas
-            )
+            collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=docs, metadatas=metas)
+
+    def store_embeddings(
+        self,
+        items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Replace the vectors and chunk rows of these articles (see the consistency rules)."""
+        self._write_vectors(self.collection, items, vectors)
         with self._tx() as db:
             for art, _, chunks in items:
                 db.execute("DELETE FROM chunks WHERE article_id=?", (art.id,))
@@ -551,16 +770,19 @@ class Corpus:
         """Newest articles first (undated ones last)."""
         where, params = _where(feed, since)
         if ids is not None:
-            where.append(f"a.id IN ({_marks(ids) or 'NULL'})")
-            params += list(ids)
-        rows = self._query(
+            where.append("a.id IN (SELECT id FROM temp.filter_ids)")
+        sql = (
             "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
             " group_concat(f.feed, char(31)) AS feeds FROM articles a"
             " LEFT JOIN article_feeds f ON f.article_id = a.id"
             f" WHERE {' AND '.join(where)} GROUP BY a.id"
-            " ORDER BY a.published IS NULL, a.published DESC LIMIT ?",
-            [*params, int(limit)],
+            " ORDER BY a.published IS NULL, a.published DESC LIMIT ?"
         )
+        if ids is None:
+            rows = self._query(sql, [*params, int(limit)])
+        else:
+            with self._read_with_ids(ids) as db:
+                rows = db.execute(sql, [*params, int(limit)]).fetchall()
         return [self._row(r) for r in rows]
 
     def filter_article_ids(
@@ -576,37 +798,47 @@ class Corpus:
         """(chunk_id, article_id, text, cosine similarity), best first."""
         if article_ids is not None and not article_ids:
             return []
-        where = {"article_id": {"$in": list(article_ids)}} if article_ids is not None else None
+        # Chroma binds every `$in` value as an SQL variable: a large filter is queried in slices
+        # and the per-slice top n merged, which is exactly the top n of the whole filter.
+        wheres: list[dict[str, Any] | None] = (
+            [None]
+            if article_ids is None
+            else [
+                {"article_id": {"$in": part}}
+                for part in _batches(list(dict.fromkeys(article_ids)), CHROMA_IN_BATCH)
+            ]
+        )
+        out = []
         try:
             total = self.collection.count()
             if total == 0:
                 return []
-            res = self.collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=min(n, total),
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
+            for where in wheres:
+                res = self.collection.query(
+                    query_embeddings=[vector.tolist()],
+                    n_results=min(n, total),
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+                for cid, doc, meta, dist in zip(
+                    res["ids"][0],
+                    res["documents"][0],
+                    res["metadatas"][0],
+                    res["distances"][0],
+                    strict=True,
+                ):
+                    out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
         except Exception as e:  # noqa: BLE001 - see _vector_store_unavailable
             self._vector_store_unavailable(e)
             return []
-        out = []
-        for cid, doc, meta, dist in zip(
-            res["ids"][0],
-            res["documents"][0],
-            res["metadatas"][0],
-            res["distances"][0],
-            strict=True,
-        ):
-            out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
-        return out
+        if len(wheres) > 1:
+            out.sort(key=lambda hit: hit[3], reverse=True)
+        return out[:n]
 
     def _vector_store_unavailable(self, error: Exception) -> None:
-        """Readers degrade to keyword search instead of failing when Chroma cannot answer.
-
-        The embedded store is single-process: while a separate `newsbot ingest` process writes
-        it, a reader can find segments not yet on disk. Use a Chroma server
-        (NEWSBOT_CHROMA_URL) to share one corpus between processes without this."""
+        """Readers degrade to keyword search instead of failing when Chroma cannot answer (a
+        Chroma server restarting, a collection dropped by a reindex switch a moment ago).
+        Two processes on one embedded store cannot happen: see ingest.lease."""
         if isinstance(error, NewsbotError):
             raise error
         log.warning("vector search unavailable, using keyword search only: %s", error)
@@ -634,14 +866,15 @@ class Corpus:
         if not q or (article_ids is not None and not article_ids):
             return []
         sql = (
-            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s"
-            " FROM chunks_fts WHERE chunks_fts MATCH ?"
+            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts"
+            " WHERE chunks_fts MATCH ?{} ORDER BY bm25(chunks_fts) LIMIT ?"
         )
-        params: list[Any] = [q]
-        if article_ids is not None:
-            sql += f" AND article_id IN ({','.join('?' * len(article_ids))})"
-            params += list(article_ids)
-        rows = self._query(sql + " ORDER BY bm25(chunks_fts) LIMIT ?", [*params, n])
+        if article_ids is None:
+            rows = self._query(sql.format(""), (q, n))
+        else:
+            sql = sql.format(" AND article_id IN (SELECT id FROM temp.filter_ids)")
+            with self._read_with_ids(article_ids) as db:
+                rows = db.execute(sql, (q, n)).fetchall()
         return [(r["chunk_id"], r["article_id"], r["text"], float(r["s"])) for r in rows]
 
     def count_mentions(self, term: str, cap: int = 1000) -> int:

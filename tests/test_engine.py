@@ -149,42 +149,6 @@ def test_empty_corpus_answers_plainly(tmp_path: Path, embedder: Embedder) -> Non
         eng.close()
 
 
-def test_questions_during_a_concurrent_ingest_never_fail(
-    tmp_path: Path, embedder: Embedder
-) -> None:
-    feeds = {"deepmind": "publisher/google_deepmind_blog.xml", "bair": "trimmed/bair_blog.xml"}
-    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", feeds))
-    # The writer is a separate process, as in production (the bot reads, `newsbot ingest` writes).
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "ingest"],
-        env={
-            **os.environ,
-            "NEWSBOT_DATA_DIR": str(settings.data_dir),
-            "NEWSBOT_FEEDS": str(settings.feeds),
-            "PYTHONPATH": str(REPO),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    eng = Engine(settings, embedder=embedder)
-    errors: list[BaseException] = []
-    answered = 0
-    try:
-        while writer.poll() is None:
-            try:
-                a = eng.ask("What is Gemini?")
-                answered += a.answered
-                eng.latest(limit=3)
-            except BaseException as e:  # noqa: BLE001 - the assertion is that nothing escapes
-                errors.append(e)
-        assert writer.returncode == 0
-        final = eng.ask("What is Gemini Robotics?")
-    finally:
-        eng.close()
-    assert errors == []
-    assert final.answered  # once the ingest is done, the same engine sees the new articles
-
-
 def _cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,

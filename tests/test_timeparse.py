@@ -178,3 +178,16 @@ def test_parse_date_option_errors_are_one_clear_line(value: str, message: str) -
     assert "\n" not in text
     if "invalid" in message or "empty" in message:
         assert "YYYY-MM-DD" in text and "7d" in text
+
+
+@pytest.mark.parametrize("value", ["1000000000d", "99999999999999999999h", "3000y", "40000m"])
+def test_ages_beyond_the_calendar_are_a_one_line_value_error(value: str) -> None:
+    # OverflowError used to escape (CLI and Discord catch ValueError): a traceback.
+    with pytest.raises(ValueError, match="too far back") as info:
+        parse_date_option(value, NOW)
+    assert "\n" not in str(info.value) and value in str(info.value)
+
+
+def test_an_overflowing_age_in_a_question_is_no_window() -> None:
+    assert parse_time_window("news in the past 1000000000 days", NOW).since is None
+    assert parse_time_window("in the past 3 years", NOW).since == d(2022, 7, 24, 15, 30)
