@@ -222,7 +222,9 @@ def _sample_module() -> Any:
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("eval_sample", REPO / "eval" / "sample_heldout.py")
+    spec = importlib.util.spec_from_file_location(
+        "eval_sample", REPO / "eval" / "sample_heldout.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses resolve annotations through it
