@@ -75,8 +75,8 @@ def timings(latencies: list[float]) -> dict[str, float]:
 
 def child_engine(rounds: int) -> dict[str, Any]:
     from bot.engine import Engine
-    from eval.evaluate import load_questions
     from bot.timeparse import parse_date_option
+    from eval.evaluate import load_questions
     from ingest.config import load_settings
     from ingest.models import utcnow
 
