@@ -7,7 +7,9 @@ Warm (model loaded, in one process each, run one after the other):
     `Chroma(...).as_retriever(search_kwargs={"k": 8}).invoke(question)`, embeddings by
     `HuggingFaceEmbeddings` of the same model. It only retrieves: no keyword search, no filters,
     no answer.
-Questions per second, p50/p95 latency and the ratio. Then the time to first answer from a cold
+Questions per second, p50/p95 latency and the ratio; retrieval hit@5 of each on the dev and the
+held-out test split (newsbot: its ranking, read from the answer's trace; baseline: the top 5
+distinct articles of a plain dense search). Then the time to first answer from a cold
 start: a fresh process running `newsbot ask "..."`, and a fresh process doing the LangChain
 retriever's first query. Prints figures; asserts nothing.
 
@@ -34,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEV_SET = REPO / "eval" / "dev.jsonl"
+SPLITS = {"dev": DEV_SET, "test": REPO / "eval" / "test.jsonl"}
+HIT_K = 5
 EVAL_FEEDS = REPO / "eval" / "feeds.toml"
 K = 8
 
@@ -99,16 +103,49 @@ def child_engine(rounds: int) -> dict[str, Any]:
             t = time.perf_counter()
             engine.retriever.search(q.question, k=K)
             searches.append(time.perf_counter() - t)
+    hits = {name: _engine_hits(engine, path) for name, path in SPLITS.items() if path.exists()}
     engine.close()
     return {
         **timings(latencies),
         "load_s": load_s,
         "answered": answered,
         "search": timings(searches),
+        "hit_at_5": hits,
     }
 
 
-def _langchain_retriever(data_dir: str) -> Any:
+def _engine_hits(engine: Any, path: Path) -> float:
+    """hit@5 of the answer path's ranking (from the trace) over a split's answerable questions."""
+    from bot.timeparse import parse_date_option
+    from eval.evaluate import first_rank, load_questions
+    from ingest.models import utcnow
+
+    flags = []
+    for q in load_questions(path):
+        if not q.answerable:
+            continue
+        since = parse_date_option(q.since, q.now or utcnow()) if q.since else None
+        a = engine.ask(q.question, feed=q.feed, since=since, now=q.now)
+        rank = first_rank(a.trace.ranked[:HIT_K], q.gold_urls)
+        flags.append(rank is not None)
+    return sum(flags) / len(flags)
+
+
+def _langchain_hits(data_dir: str, path: Path) -> float:
+    """hit@5 of plain dense retrieval: the top 5 distinct articles of a k=20 chunk search."""
+    from eval.evaluate import first_rank, load_questions
+
+    retriever = _langchain_retriever(data_dir, k=4 * HIT_K)
+    flags = []
+    for q in load_questions(path):
+        if not q.answerable:
+            continue
+        links = list(dict.fromkeys(d.metadata["link"] for d in retriever.invoke(q.question)))
+        flags.append(first_rank(links[:HIT_K], q.gold_urls) is not None)
+    return sum(flags) / len(flags)
+
+
+def _langchain_retriever(data_dir: str, k: int = K) -> Any:
     from chromadb.config import Settings as ChromaSettings
     from langchain_chroma import Chroma
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -134,7 +171,7 @@ def _langchain_retriever(data_dir: str) -> Any:
         embedding_function=emb,
         client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True),
     )
-    return store.as_retriever(search_kwargs={"k": K})
+    return store.as_retriever(search_kwargs={"k": k})
 
 
 def child_langchain(data_dir: str, rounds: int) -> dict[str, Any]:
@@ -152,7 +189,8 @@ def child_langchain(data_dir: str, rounds: int) -> dict[str, Any]:
             t = time.perf_counter()
             docs += len(retriever.invoke(q.question))
             latencies.append(time.perf_counter() - t)
-    return {**timings(latencies), "load_s": load_s, "docs": docs}
+    hits = {n: _langchain_hits(data_dir, p) for n, p in SPLITS.items() if p.exists()}
+    return {**timings(latencies), "load_s": load_s, "docs": docs, "hit_at_5": hits}
 
 
 def child_langchain_cold(data_dir: str, question: str) -> dict[str, Any]:
@@ -272,6 +310,10 @@ def main() -> None:
         f"ratio newsbot retrieval / LangChain retriever: {search['qps'] / chain['qps']:.2f}x "
         f"questions per second, {search['p50_s'] / chain['p50_s']:.2f}x p50 latency"
     )
+    print(f"\nretrieval hit@{HIT_K} over the answerable questions of each split:")
+    for name in engine["hit_at_5"]:
+        nb, lc = engine["hit_at_5"][name], chain["hit_at_5"].get(name, float("nan"))
+        print(f"  {name:<5} newsbot {nb:6.1%}   plain dense top-{HIT_K} (LangChain) {lc:6.1%}")
     print(f"\ncold start, time to first answer (fresh process): question {question!r}")
     print(f"  newsbot ask (wall)                    {cold_nb:6.2f} s")
     print(

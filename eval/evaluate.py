@@ -542,6 +542,7 @@ def run_dev_eval(
     questions: Sequence[EvalQuestion],
     k: int,
     progress: Callable[[int, int], None] | None = None,
+    title: str = "Development set",
 ) -> dict[str, Any]:
     warm_up(engine)
     results = []
@@ -549,7 +550,7 @@ def run_dev_eval(
         results.append(evaluate_question(engine, q, k))
         if progress:
             progress(i, len(questions))
-    report = build_report(results, k, {"format": "dev", "title": "Development set"})
+    report = build_report(results, k, {"format": "dev", "title": title})
     missing = missing_gold(engine, questions)
     if missing:
         report["warnings"] = [
@@ -922,7 +923,9 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
                     f"the corpus at {settings.data_dir} is empty: build the eval corpus first "
                     "(see eval/README.md)"
                 )
-            report = run_dev_eval(engine, questions, k, _progress_printer("eval"))
+            report = run_dev_eval(
+                engine, questions, k, _progress_printer("eval"), title=f"Question set {path}"
+            )
         finally:
             engine.close()
     report["file"] = str(path)
