@@ -479,11 +479,16 @@ def test_build_context_respects_the_budget() -> None:
 @slow
 def test_empty_and_mention_only_questions(answerer: Answerer, retriever: CorpusRetriever) -> None:
     before = len(retriever.calls)
-    for q in ["", "   \n", "<@1234567890>"]:
+    for q in ["", "   \n", "<@1234567890>", "?!...", " ¿¡ -- "]:
         ans = ask(answerer, retriever, q)
         assert not ans.answered
         assert ans.text.startswith("Ask me a question about AI news")
         assert ans.sources == () and ans.as_of == AS_OF
+    # a link on its own is not a question: say so, fetch nothing
+    for q in ["https://example.com/some/article", "<https://evil.example/x?y=1>"]:
+        ans = ask(answerer, retriever, q)
+        assert not ans.answered and "link" in ans.text and "don't open links" in ans.text
+        assert ans.trace.decision == "a link, not a question"
     assert len(retriever.calls) == before  # nothing was searched
 
 

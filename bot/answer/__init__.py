@@ -262,9 +262,10 @@ class Answerer:
             plan.query, feeds=hard_feeds, author=author, boost_feeds=soft, **args
         )
         mode = "source-restricted" if (hard_feeds or author) else "open"
-        if (hard_feeds or author) and not self._any_relevant(hits):
+        if (hard_feeds and not author and not self._any_relevant(hits)) or (author and not hits):
             # The source named may not carry it (or the name was a topic after all): search
-            # everything, still favouring that source.
+            # everything, still favouring that source. An author's few posts are kept as they
+            # are ("what does the paper by X test": little else to match on).
             hits = retriever.search(plan.query, boost_feeds=plan.source_feeds, **args)
             mode = "source-preferred (nothing relevant within the source)"
         trace.add(

@@ -280,9 +280,9 @@ class QueryPlan:
 
 
 _EXPLICIT_BEFORE = re.compile(
-    r"(?:according\s+to|per|from|on|in|at|via|by|read\s+(?:on|in)|"
+    r"(?:^\s*(?:in|at)\s+(?:the\s+)?|(?:according\s+to|per|from|on|via|by|read\s+(?:on|in)|"
     r"(?:post|posts|article|articles|blog|piece|entry|issue|newsletter|feed|writeup|item|"
-    r"coverage|story|update|tulisan|artikel|menurut|di|dari)\s+(?:on|in|from|by|at))\s*$",
+    r"coverage|story|update|tulisan|artikel|menurut|di|dari)\s+(?:on|in|from|by|at)))\s*$",
     re.IGNORECASE,
 )
 _EXPLICIT_AFTER = re.compile(
@@ -524,7 +524,8 @@ def understand(
         sources.append(SourceMatch((feed,), feed, explicit=True))
     if directory is not None:
         for m in directory.find(rest):
-            explicit = _is_explicit(rest, m.phrase)
+            # an author named is where to look (their posts), whatever the phrasing
+            explicit = bool(m.author) or _is_explicit(rest, m.phrase)
             sources.append(SourceMatch(_narrow(m.feeds, rest), m.phrase, m.author, explicit))
     content = rest
     for s in sources:
