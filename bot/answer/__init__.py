@@ -32,7 +32,7 @@ from bot.answer.compose import (
     renumber_citations,
     restrict_links,
 )
-from bot.answer.gate import judge
+from bot.answer.gate import Verdict, judge
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.text import (
     clean_question,
@@ -250,23 +250,28 @@ class Answerer:
         hard_feeds = tuple(sorted({f for s in explicit if not s.author for f in s.feeds}))
         author = next((s.author for s in explicit if s.author), "")
         soft = tuple(f for f in plan.source_feeds if f not in hard_feeds)
-        args = dict(
-            since=w.since,
-            until=w.until,
-            prefer_recent=w.prefer_recent or plan.listing,
-            names=plan.names,
-            k=K,
-            now=now,
-        )
-        hits = retriever.search(
-            plan.query, feeds=hard_feeds, author=author, boost_feeds=soft, **args
-        )
+
+        def search(feeds: Sequence[str], author: str, boost: Sequence[str]) -> list[Hit]:
+            return retriever.search(
+                plan.query,
+                feeds=feeds,
+                author=author,
+                boost_feeds=boost,
+                since=w.since,
+                until=w.until,
+                prefer_recent=w.prefer_recent or plan.listing,
+                names=plan.names,
+                k=K,
+                now=now,
+            )
+
+        hits = search(hard_feeds, author, soft)
         mode = "source-restricted" if (hard_feeds or author) else "open"
         if (hard_feeds and not author and not self._any_relevant(hits)) or (author and not hits):
             # The source named may not carry it (or the name was a topic after all): search
             # everything, still favouring that source. An author's few posts are kept as they
             # are ("what does the paper by X test": little else to match on).
-            hits = retriever.search(plan.query, boost_feeds=plan.source_feeds, **args)
+            hits = search((), "", plan.source_feeds)
             mode = "source-preferred (nothing relevant within the source)"
         trace.add(
             "retrieve",
@@ -354,16 +359,13 @@ class Answerer:
     def _declined(
         self,
         plan: QueryPlan,
-        verdict: object,
+        verdict: Verdict,
         retriever: SearchesCorpus,
         ranked: Sequence[RankedArticle],
         as_of: datetime | None,
         now: datetime,
         trace: Trace,
     ) -> Answer:
-        from bot.answer.gate import Verdict
-
-        assert isinstance(verdict, Verdict)
         q = plan.question
         if verdict.reason == "version-missing" and verdict.newest_version is not None:
             family, version, hit = verdict.newest_version
@@ -376,7 +378,7 @@ class Answerer:
                 feed=hit.feeds[0] if hit.feeds else "unknown feed",
                 date=format_day(hit.published) if hit.published else "undated",
             )
-            closest = (compose.to_source(1, hit),)
+            closest: tuple[Source, ...] = (compose.to_source(1, hit),)
             return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
         if plan.window.bounded:
             outside = self._outside_window(plan, retriever, now)

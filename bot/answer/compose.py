@@ -388,11 +388,11 @@ def extractive(
     if plan.answer_type != "any" and any(fits):
         # The first sentence must hold what was asked (a person for "who", a number for "how
         # many"), when one close enough to the best does.
-        best = float(scores.max())
-        fitting = [i for i, f in enumerate(fits) if f and scores[i] >= best - TYPE_REACH]
+        top = float(scores.max())
+        fitting = [i for i, f in enumerate(fits) if f and scores[i] >= top - TYPE_REACH]
         if fitting:
-            lead = max(fitting, key=lambda i: scores[i])
-            scores[lead] = best + 1e-6
+            first = max(fitting, key=lambda i: scores[i])
+            scores[first] = top + 1e-6
     picked = _pick(pool, sims, scores)
     lead = picked[0]
     trace.add(

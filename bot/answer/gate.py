@@ -98,12 +98,15 @@ def judge(
     lead_sim = max(sims.get(h.chunk_id, 0.0) for h in lead.hits)
     coverage = max(a.terms for a in use[:3])
     if terms and len(terms) >= 2 and coverage < MIN_TERM_COVERAGE and lead_sim < COVERAGE_WAIVER:
-        facts = {"coverage": round(coverage, 2), "similarity": round(lead_sim, 3)}
+        facts: dict[str, object] = {
+            "coverage": round(coverage, 2),
+            "similarity": round(lead_sim, 3),
+        }
         return Verdict(False, "low-relevance", facts=facts)
     # Keep the passages close to the best one.
     floor = min(lead_sim, threshold) - 0.12
     use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
-    facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
+    facts = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}  # type: ignore[assignment]
     return Verdict(True, "answered", use, facts=facts)
 
 

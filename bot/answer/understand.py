@@ -19,7 +19,7 @@ What a plan separates (the MRAG idea: content apart from constraints):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -87,8 +87,8 @@ class SourceDirectory:
     def build(
         cls,
         feeds: Iterable[str],
-        hosts: dict[str, Iterable[str]] | None = None,
-        authors: dict[str, dict[str, int]] | None = None,
+        hosts: Mapping[str, Iterable[str]] | None = None,
+        authors: Mapping[str, Mapping[str, int]] | None = None,
         capitalized: Iterable[str] = (),
         common: Iterable[str] = (),
     ) -> SourceDirectory:
