@@ -243,16 +243,21 @@ def test_sample_allocation_and_split_rule() -> None:
     assert all((s == "test") == _odd(u) for u, s in splits.items())
 
 
-def test_committed_test_sample_is_reproducible() -> None:
-    """eval/sample_test.txt is exactly what the script draws from the feed files."""
+def test_committed_test_sample_is_still_drawable() -> None:
+    """eval/sample_test.txt records the draw the questions were written from. The parser has
+    changed since (text lengths, boilerplate), so a new draw may differ slightly; every article
+    of the record must still be in the corpus, on the test side, and a new draw is still
+    stratified as required."""
     sample = _sample_module()
     committed = (REPO / "eval" / "sample_test.txt").read_text(encoding="utf-8")
     header = committed.splitlines()[0]
     seed = int(re.search(r"--seed (\d+)", header).group(1))  # type: ignore[union-attr]
     size = int(re.search(r"--size (\d+)", header).group(1))  # type: ignore[union-attr]
     items = sample.load_items()
+    recorded = set(re.findall(r"\thttps?://\S+", committed))
+    assert recorded and {u.strip() for u in recorded} <= {item.url for item in items.values()}
+    assert all(_odd(u.strip()) for u in recorded)
     picked = sample.sample(items, "test", seed, size)
-    assert sample.render(picked, "test", seed, size) == committed
     assert all(_odd(item.url) for _, item in picked)
     strata = {name for name, _ in picked}
     assert strata == set(sample.strata(items, "test"))  # every stratum with articles drawn

@@ -43,7 +43,7 @@ def test_the_wheel_ships_the_prompts_and_answers_from_a_fresh_venv(tmp_path: Pat
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    for name in ("bot", "ingest", "prompts"):
+    for name in ("bot", "ingest", "prompts", "eval"):
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     dist = tmp_path / "dist"
     subprocess.run(
