@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -286,20 +287,25 @@ def embed_pending(
         return 0, 0
     times: dict[str, float] = defaultdict(float) if timings is None else timings
     t0 = time.perf_counter()
-    chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
-    # Chunk everything first (cheap) so progress is counted in chunks, the real unit of work.
-    planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
-    times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
-    reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
     n_articles = n_chunks = 0
+    reporter: _Reporter | None = None
 
     def write(batch: list[Planned], vectors: np.ndarray) -> None:
         corpus.store_embeddings(batch, vectors, timings=times)
+        assert reporter is not None
         reporter.advance(len(vectors))
 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="newsbot-store") as writer:
-            in_flight: Future[None] | None = None
+            # Open Chroma (seconds on first use) in the writer thread while chunking.
+            in_flight: Future[Any] | None = writer.submit(lambda: corpus.collection)
+            chunker = Chunker(
+                embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
+            )
+            # Chunk everything first (cheap) so progress is counted in chunks, the real unit.
+            planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
+            times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
+            reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
             for batch in _batches(planned, EMBED_BATCH_CHUNKS):
                 texts = [c.text for _, _, chunks in batch for c in chunks]
                 t1 = time.perf_counter()
@@ -313,7 +319,8 @@ def embed_pending(
             if in_flight is not None:
                 in_flight.result()
     finally:
-        reporter.close()
+        if reporter is not None:
+            reporter.close()
         times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
     return n_articles, n_chunks
 
