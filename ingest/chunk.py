@@ -10,6 +10,7 @@ from ingest.models import Article, Chunk
 
 MAX_TITLE_CHARS = 200
 MIN_PIECE_TOKENS = 24  # a shorter piece (a lone heading, an overlap tail) joins a neighbour
+NEAR_EMPTY_TOKENS = 8  # never a chunk this small: joins its neighbour even a little over budget
 
 
 class Chunker:
@@ -35,7 +36,9 @@ class Chunker:
     def _merge_small(self, pieces: list[str], budget: int) -> list[str]:
         """No near-empty chunks: a piece under MIN_PIECE_TOKENS joins the next piece (a heading
         belongs to what follows) or else the previous one, when the result fits the budget;
-        a small piece already contained in its neighbour is dropped."""
+        a small piece already contained in its neighbour is dropped. A piece under
+        NEAR_EMPTY_TOKENS that fits nowhere joins the previous one anyway (never seen on the
+        real feeds; the model window is larger than the chunk budget)."""
         out: list[str] = []
         carry = ""
         for i, piece in enumerate(pieces):
@@ -48,7 +51,10 @@ class Chunker:
                     continue
                 if out and piece in out[-1]:
                     continue
-                if out and self.count_tokens(f"{out[-1]}\n{piece}") <= budget:
+                if out and (
+                    self.count_tokens(piece) < NEAR_EMPTY_TOKENS
+                    or self.count_tokens(f"{out[-1]}\n{piece}") <= budget
+                ):
                     out[-1] = f"{out[-1]}\n{piece}"
                     continue
             out.append(piece)
