@@ -298,9 +298,11 @@ class Embedder:
         """Vectors of many texts; any number at once (batched and length-sorted inside)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            # ONNX Runtime sessions and tokenizers are thread-safe: a question asked while an
+            # ingest encodes in another thread does not wait for the ingest's batch.
+            return self._onnx.encode(texts, self.batch_size)
         with self._lock:
-            if self._onnx is not None:
-                return self._onnx.encode(texts, self.batch_size)
             vecs = self._st.encode(
                 list(texts),
                 batch_size=self.batch_size,
