@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -222,6 +223,9 @@ def main() -> None:
         return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
+    if work.exists():  # a kept directory from a previous run: start from nothing again
+        for old in (*work.glob("data-*"), work / "lc", work / "model-cache"):
+            shutil.rmtree(old, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     feeds = feeds_toml(work / "feeds.toml", args.limit_files)
     cache = work / "model-cache"  # a new user's empty cache: the export is measured once
