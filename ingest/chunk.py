@@ -44,16 +44,19 @@ class Chunker:
         for i, piece in enumerate(pieces):
             piece = f"{carry}\n{piece}" if carry else piece
             carry = ""
-            if len(pieces) > 1 and self.count_tokens(piece) < MIN_PIECE_TOKENS:
+            n = self.count_tokens(piece) if len(pieces) > 1 else MIN_PIECE_TOKENS
+            if n < MIN_PIECE_TOKENS:
                 nxt = pieces[i + 1] if i + 1 < len(pieces) else None
-                if nxt is not None and self.count_tokens(f"{piece}\n{nxt}") <= budget:
+                tiny_first = not out and n < NEAR_EMPTY_TOKENS
+                if nxt is not None and (
+                    tiny_first or self.count_tokens(f"{piece}\n{nxt}") <= budget
+                ):
                     carry = piece
                     continue
                 if out and piece in out[-1]:
                     continue
                 if out and (
-                    self.count_tokens(piece) < NEAR_EMPTY_TOKENS
-                    or self.count_tokens(f"{out[-1]}\n{piece}") <= budget
+                    n < NEAR_EMPTY_TOKENS or self.count_tokens(f"{out[-1]}\n{piece}") <= budget
                 ):
                     out[-1] = f"{out[-1]}\n{piece}"
                     continue
