@@ -42,9 +42,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 
-# Chunks per encode call and per Chroma/SQLite write (whole articles); a kill loses at most two
-# batches of work. Large enough that Chroma's per-call cost and the batch tails vanish.
+# Chunks per encode call and per Chroma/SQLite write (whole articles): 16 model batches, at most
+# 512; a kill loses at most two of them. Large enough that Chroma's per-call cost and the
+# length-sorting tails vanish.
 EMBED_BATCH_CHUNKS = 512
+MODEL_BATCHES_PER_WRITE = 16
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
 
 
@@ -306,7 +308,8 @@ def embed_pending(
             planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
             times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
             reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
-            for batch in _batches(planned, EMBED_BATCH_CHUNKS):
+            per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
+            for batch in _batches(planned, per_write):
                 texts = [c.text for _, _, chunks in batch for c in chunks]
                 t1 = time.perf_counter()
                 vectors = embedder.embed_texts(texts)
