@@ -40,9 +40,18 @@ lint: install
 	$(VENV)/bin/ruff format --check bot ingest tests bench
 	$(VENV)/bin/mypy bot ingest
 
-bench: install
-	HF_HUB_OFFLINE=1 $(PY) bench/bench_ingest.py
+BENCH_DIR ?= /tmp/newsbot-bench
+QUESTIONS ?= eval/dev.jsonl
+
+bench: bench-ingest
 	HF_HUB_OFFLINE=1 $(PY) bench/bench_answer.py
+
+# One run on the full shared corpus: newsbot (torch, onnx-int8) vs the plain LangChain pipeline,
+# then retrieval hit@5 of the two corpora it built on $(QUESTIONS).
+bench-ingest: install
+	HF_HUB_OFFLINE=1 $(PY) bench/bench_ingest.py --keep $(BENCH_DIR)
+	HF_HUB_OFFLINE=1 $(PY) bench/compare_backends.py $(QUESTIONS) \
+		$(BENCH_DIR)/data-torch $(BENCH_DIR)/data-onnx-int8 --model-cache $(BENCH_DIR)/model-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,8 @@ class Engine:
         self.corpus = Corpus(settings)
         self.corpus.claim_vectors()  # one process per embedded store: refused here, not later
         self.embedder = embedder or Embedder.from_settings(settings)
+        # Never query vectors built by another model/backend (one-line error naming --reindex).
+        self.corpus.check_model(self.embedder.name, self.embedder.backend, write=False)
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads

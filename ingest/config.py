@@ -25,8 +25,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     feeds: Path = Path("feeds.toml")
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embedding_threads: int = Field(0, ge=0, le=256)  # 0 = every core this process may use
+    model_cache: Path | None = None  # ONNX exports; unset = ~/.cache/newsbot/models
     chroma_url: str | None = None  # e.g. http://127.0.0.1:8000; unset = embedded store in data_dir
     collection: str = "newsbot"
     chunk_tokens: int = Field(200, ge=32, le=512)

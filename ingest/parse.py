@@ -305,6 +305,43 @@ def html_to_text(markup: str) -> str:
             return ""
 
 
+_SHARE_WORDS = (
+    r"share|share this|share on|tweet|post|facebook|twitter|x|linkedin|reddit|email|e-mail|"
+    r"print|copy link|whatsapp|pocket|mastodon|bluesky|threads|telegram|hacker news|pinterest"
+)
+_BOILERPLATE_LINE_RE = re.compile(
+    r"(?:"
+    # WordPress's RSS footer: "The post <title> appeared first on <site>."
+    r"the post .{1,400} appeared first on .{1,200}"
+    r"|comments|\[link\] \[comments\]|read more|continue reading.{0,200}"
+    r"|read the (?:full|rest of the|original) (?:post|article|story).{0,200}"
+    r"|your browser does not support (?:html5 |the )?video(?: tag)?"
+    r"|skip to (?:main )?content|back to top|(?:previous|next|older|newer) (?:post|article|entry)"
+    r"|(?:subscribe|sign up)(?: now)?(?: to (?:our|the|my) newsletter)?"
+    # share/nav rows: only network names and separators ("Share: Twitter | LinkedIn | Email")
+    rf"|(?:(?:{_SHARE_WORDS})\s*[:|•·,/\-]?\s*)+"
+    r")[\s.:!…»→]*",
+    re.IGNORECASE,
+)
+_READ_MORE_TAIL_RE = re.compile(r"(?:\.\.\.|…)?\s*(?:read more|continue reading)[\s.…»→]*$", re.I)
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop feed boilerplate lines (WordPress's "The post X appeared first on Y.", share and
+    navigation rows, "Read more", "Comments") and a trailing "... Read more" on a line."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        body = line.strip()
+        if body and _BOILERPLATE_LINE_RE.fullmatch(body):
+            continue
+        if body:
+            line = _READ_MORE_TAIL_RE.sub("", line.rstrip()).rstrip() or ""
+            if not line.strip():
+                continue
+        out.append(line)
+    return _BLANKS_RE.sub("\n\n", "\n".join(out)).strip()
+
+
 def _one_line(text: object, limit: int = 200) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
@@ -386,8 +423,8 @@ def _as_text(value: Any, content_type: str | None) -> str:
     ctype = (content_type or "text/html").lower()
     # Feeds often declare HTML as text/plain (Google's blog): markup is markup whatever its label.
     if "html" in ctype or "xml" in ctype or _MARKUP.search(value):
-        return html_to_text(value)
-    return _plain_to_text(value)
+        return strip_boilerplate(html_to_text(value))
+    return strip_boilerplate(_plain_to_text(value))
 
 
 def _title_of(entry: Any) -> str:

@@ -7,11 +7,15 @@ import asyncio
 import logging
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from ingest.chunk import Chunker
@@ -38,7 +42,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 
-EMBED_BATCH_CHUNKS = 128  # chunks per Chroma write; a kill loses at most one batch of work
+# Chunks per encode call and per Chroma/SQLite write (whole articles): 16 model batches, at most
+# 512; a kill loses at most two of them. Large enough that Chroma's per-call cost and the
+# length-sorting tails vanish.
+EMBED_BATCH_CHUNKS = 512
+MODEL_BATCHES_PER_WRITE = 16
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
 MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
 WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
@@ -66,6 +74,9 @@ class IngestReport:
     pending: int = 0
     seconds: float = 0.0
     reindex: bool = False
+    # Wall seconds per stage: fetch_parse, model_load, chunk, encode, chroma, sqlite (chroma +
+    # sqlite run in a writer thread, overlapped with encode), embed_stage (chunk to last write).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[FeedReport]:
@@ -335,31 +346,60 @@ def embed_pending(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
     *,
     rebuild: bool = False,
 ) -> tuple[int, int]:
-    """Chunk and embed every pending article, in batches. Returns (articles, chunks).
+    """Chunk and embed every pending article. Returns (articles, chunks).
 
-    With `rebuild`, every article the reindex build has not done yet goes into the collection
-    being built instead; the live vectors are not touched."""
+    Batches of about EMBED_BATCH_CHUNKS chunks: while batch n+1 is encoded (ONNX Runtime /
+    torch release the GIL), a writer thread stores batch n in Chroma and SQLite. With
+    `rebuild`, every article the reindex build has not done yet goes into the collection being
+    built instead; the live vectors are not touched."""
     ids = corpus.rebuild_todo() if rebuild else corpus.pending_ids()
     if not ids:
         return 0, 0
-    store = corpus.store_rebuild_embeddings if rebuild else corpus.store_embeddings
-    chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
-    # Chunk everything first (cheap) so progress is counted in chunks, the real unit of work.
-    planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
-    reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
+    times: dict[str, float] = defaultdict(float) if timings is None else timings
+    t0 = time.perf_counter()
     n_articles = n_chunks = 0
+    reporter: _Reporter | None = None
+
+    def write(batch: list[Planned], vectors: np.ndarray) -> None:
+        if rebuild:
+            corpus.store_rebuild_embeddings(batch, vectors)
+        else:
+            corpus.store_embeddings(batch, vectors, timings=times)
+        assert reporter is not None
+        reporter.advance(len(vectors))
+
     try:
-        for batch in _batches(planned, EMBED_BATCH_CHUNKS):
-            texts = [c.text for _, _, chunks in batch for c in chunks]
-            store(batch, embedder.embed_texts(texts))
-            n_articles += len(batch)
-            n_chunks += len(texts)
-            reporter.advance(len(texts))
+        with ThreadPoolExecutor(1, thread_name_prefix="newsbot-store") as writer:
+            # Open Chroma (seconds on first use) in the writer thread while chunking.
+            in_flight: Future[Any] | None = writer.submit(lambda: corpus.collection)
+            chunker = Chunker(
+                embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
+            )
+            # Chunk everything first (cheap) so progress is counted in chunks, the real unit.
+            planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
+            times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
+            reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
+            per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
+            for batch in _batches(planned, per_write):
+                texts = [c.text for _, _, chunks in batch for c in chunks]
+                t1 = time.perf_counter()
+                vectors = embedder.embed_texts(texts)
+                times["encode"] = times.get("encode", 0.0) + time.perf_counter() - t1
+                if in_flight is not None:
+                    in_flight.result()  # one write at a time, in order; errors surface here
+                in_flight = writer.submit(write, batch, vectors)
+                n_articles += len(batch)
+                n_chunks += len(texts)
+            if in_flight is not None:
+                in_flight.result()
     finally:
-        reporter.close()
+        if reporter is not None:
+            reporter.close()
+        times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
     return n_articles, n_chunks
 
 
@@ -416,11 +456,14 @@ def _run_locked(
             )
         store.begin_rebuild(rebuild_signature(settings))
         if store.rebuild_todo():
+            t0 = time.perf_counter()
             emb = embedder or Embedder.from_settings(settings)
+            report.timings["model_load"] = time.perf_counter() - t0
             report.embedded_articles, report.embedded_chunks = embed_pending(
-                store, emb, settings, progress, rebuild=True
+                store, emb, settings, progress, report.timings, rebuild=True
             )
-        store.finish_rebuild(settings.embedding_model)
+        # the new vectors are the model's and backend's from now on (a reindex is how to switch)
+        store.finish_rebuild(settings.embedding_model, settings.embedding_backend)
     else:
         # Anything else changes the live corpus, which an interrupted build no longer matches.
         store.abandon_rebuild()
@@ -434,15 +477,19 @@ def _run_locked(
             if unknown:
                 raise ConfigError(f"no feed named {', '.join(sorted(unknown))} in the feeds file")
             check_full_text(chosen)
+            t0 = time.perf_counter()
             report.feeds = ingest_feeds(store, chosen, settings)
+            report.timings["fetch_parse"] = time.perf_counter() - t0
         if settings.retention_days:
             cutoff = utcnow() - timedelta(days=settings.retention_days)
             report.pruned = store.prune_older_than(cutoff)
-    store.check_model(settings.embedding_model)
+    store.check_model(settings.embedding_model, settings.embedding_backend)
     if store.pending_count():
+        t0 = time.perf_counter()
         emb = embedder or Embedder.from_settings(settings)
+        report.timings["model_load"] = time.perf_counter() - t0
         report.embedded_articles, report.embedded_chunks = embed_pending(
-            store, emb, settings, progress
+            store, emb, settings, progress, report.timings
         )
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())

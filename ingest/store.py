@@ -25,6 +25,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -440,7 +441,7 @@ class Corpus:
                     (art.id, art.content_hash),
                 )
 
-    def finish_rebuild(self, model_id: str) -> str:
+    def finish_rebuild(self, model_id: str, backend: str | None = None) -> str:
         """Switch to the built collection in one transaction, then drop the old one."""
         current = self.rebuild_in_progress()
         if current is None:
@@ -473,6 +474,7 @@ class Corpus:
                 ("active_collection", new),
                 ("embedding_model", model_id),
                 ("last_embed", utcnow().isoformat()),
+                *((("embedding_backend", backend),) if backend else ()),
             ):
                 db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
             db.execute("DELETE FROM meta WHERE key='rebuild'")
@@ -493,15 +495,24 @@ class Corpus:
             )
             return cur.rowcount
 
-    def check_model(self, model_id: str) -> None:
-        """Refuse to mix vectors of two embedding models in one collection."""
+    def check_model(self, model: str, backend: str | None = None, *, write: bool = True) -> None:
+        """Refuse to mix vectors of two embedding models or backends in one collection.
+
+        The writer (`write=True`) records model and backend in an empty corpus; a reader only
+        checks. Corpora from before the backend was recorded were built with torch."""
         current = self.get_meta("embedding_model")
         if current is None:
-            self.set_meta("embedding_model", model_id)
-        elif current != model_id:
+            if write:
+                self.set_meta("embedding_model", model)
+                if backend:
+                    self.set_meta("embedding_backend", backend)
+            return
+        built_with = self.get_meta("embedding_backend") or "torch"
+        if current != model or (backend is not None and built_with != backend):
             raise ConfigError(
-                f"the corpus was embedded with {current!r} but the configured model is "
-                f"{model_id!r}; run `newsbot ingest --reindex` to rebuild the vectors"
+                f"the corpus was embedded with {current!r} ({built_with}) but this process uses "
+                f"{model!r} ({backend or built_with}); run `newsbot ingest --reindex` to rebuild "
+                "the vectors, or set NEWSBOT_EMBEDDING_MODEL/NEWSBOT_EMBEDDING_BACKEND back"
             )
 
     # ------------------------------------------------------------------ writer side
@@ -688,19 +699,37 @@ class Corpus:
         article_ids = [art.id for art, _, _ in items]
         collection.delete(where={"article_id": {"$in": article_ids}})
         if ids:
-            collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=docs, metadatas=metas)
+            collection.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
 
     def store_embeddings(
         self,
         items: Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]],
         vectors: np.ndarray,
+        timings: dict[str, float] | None = None,
     ) -> None:
-        """Replace the vectors and chunk rows of these articles (see the consistency rules)."""
+        """Replace the vectors and chunk rows of these articles (see the consistency rules).
+        `timings` (if given) accumulates the seconds spent in Chroma and in SQLite."""
+        t0 = time.perf_counter()
         self._write_vectors(self.collection, items, vectors)
+        article_ids = [art.id for art, _, _ in items]
+        t1 = time.perf_counter()
         with self._tx() as db:
+            # Only articles embedded before have rows to replace. chunks_fts cannot index
+            # article_id, so deleting from it scans the table: skip it for new articles.
+            had_chunks: set[str] = set()
+            for part in _batches(article_ids):
+                had_chunks |= {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT DISTINCT article_id FROM chunks"
+                        f" WHERE article_id IN ({_marks(part)})",
+                        part,
+                    )
+                }
             for art, _, chunks in items:
-                db.execute("DELETE FROM chunks WHERE article_id=?", (art.id,))
-                db.execute("DELETE FROM chunks_fts WHERE article_id=?", (art.id,))
+                if art.id in had_chunks:
+                    db.execute("DELETE FROM chunks WHERE article_id=?", (art.id,))
+                    db.execute("DELETE FROM chunks_fts WHERE article_id=?", (art.id,))
                 db.executemany(
                     "INSERT INTO chunks(id, article_id, idx, text) VALUES (?,?,?,?)",
                     [(c.id, art.id, c.index, c.text) for c in chunks],
@@ -716,6 +745,9 @@ class Corpus:
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_embed', ?)",
                 (utcnow().isoformat(),),
             )
+        if timings is not None:
+            timings["chroma"] = timings.get("chroma", 0.0) + t1 - t0
+            timings["sqlite"] = timings.get("sqlite", 0.0) + time.perf_counter() - t1
 
     def delete_articles(self, ids: Sequence[str]) -> int:
         if not ids:

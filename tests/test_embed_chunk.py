@@ -48,7 +48,8 @@ def test_vectors_are_normalized_and_queries_cached(embedder: Embedder) -> None:
     assert vecs.shape == (2, embedder.dimension) == (2, 384)
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
     q = embedder.embed_query("Gemini 2.5 Pro is a model")
-    assert np.allclose(q, vecs[0], atol=1e-5)
+    # int8 (the default) quantizes activations per batch: alone vs in a batch agree closely.
+    assert float(q @ vecs[0]) > 0.98
     assert embedder.embed_query("Gemini 2.5 Pro is a model") is q  # served from the cache
     assert embedder.embed_texts([]).shape == (0, 384)
 
@@ -59,12 +60,12 @@ def test_unknown_model_is_a_config_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_int8_onnx_backend_agrees_with_torch(tmp_path: Path, embedder: Embedder) -> None:
+def test_int8_onnx_backend_agrees_with_torch(tmp_path: Path) -> None:
     texts = [a.title + "\n" + a.text[:800] for a in _articles("trimmed/openai_blog.xml")]
     texts += ["who founded 01.AI?", "What did DeepMind release this week?"]
     int8 = Embedder(backend="onnx-int8", cache_dir=tmp_path / "models")
     assert (tmp_path / "models").is_dir()  # exported once, reused next time
-    a, b = embedder.embed_texts(texts), int8.embed_texts(texts)
+    a, b = Embedder(backend="torch").embed_texts(texts), int8.embed_texts(texts)
     cosine = (a * b).sum(axis=1)
     assert cosine.min() > 0.97, cosine
     again = Embedder(backend="onnx-int8", cache_dir=tmp_path / "models")
