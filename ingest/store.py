@@ -145,6 +145,21 @@ class ArticleRow:
     author: str = ""
 
 
+def _is_connection_error(error: BaseException) -> bool:
+    """A refused/reset/timed-out connection anywhere in the exception's chain."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if (
+            isinstance(seen, (ConnectionError, TimeoutError))
+            or "connect" in type(seen).__name__.lower()
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt else None
 
@@ -334,9 +349,19 @@ class Corpus:
             raise NewsbotError(f"cannot reach the Chroma server at {url}: {e}") from e
 
     def _get_collection(self, name: str) -> Any:
-        return self._client().get_or_create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        try:
+            return self._client().get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        except Exception as e:
+            if self.settings.chroma_url and _is_connection_error(e):
+                # The server is down: a service failure to report, not a reason to answer from
+                # keyword search alone without saying so.
+                self._chroma = None
+                raise NewsbotError(
+                    f"cannot reach the Chroma server at {self.settings.chroma_url}: {e}"
+                ) from e
+            raise
 
     # ------------------------------------------------------------------ reindex (new collection)
     def _meta_list(self, key: str) -> list[str]:
