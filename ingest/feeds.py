@@ -33,7 +33,7 @@ from tomlkit.items import AoT, Array, Comment, Table, Whitespace
 
 from ingest.models import ConfigError, Feed
 
-FEED_KEYS = frozenset({"name", "url", "tags", "full_text", "enabled"})
+FEED_KEYS = frozenset({"name", "url", "tags", "full_text", "enabled", "added_by"})
 HTTP_SCHEMES = frozenset({"http", "https"})
 
 DEFAULT_HEADER = (
@@ -124,7 +124,10 @@ def _feed_from_table(table: Any, where: str, base_dir: Path | None) -> Feed:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key!r} must be true or false, got {type(value).__name__}")
         flags[key] = value
-    return Feed(name=name, url=url, tags=clean_tags, **flags)
+    added_by = table.get("added_by", "")
+    if not isinstance(added_by, str):
+        raise ConfigError(f"{where}: 'added_by' must be a string, got {type(added_by).__name__}")
+    return Feed(name=name, url=url, tags=clean_tags, added_by=added_by.strip(), **flags)
 
 
 def parse_feeds_toml(text: str, source: str, base_dir: Path | None = None) -> list[Feed]:
@@ -202,6 +205,8 @@ def _table_of(feed: Feed, base_dir: Path) -> dict[str, Any]:
         table["full_text"] = True
     if not feed.enabled:
         table["enabled"] = False
+    if feed.added_by:
+        table["added_by"] = feed.added_by
     return table
 
 

@@ -490,7 +490,11 @@ async def fetch_all(
         async with semaphore:
             started = time.monotonic()
             result = await fetch_feed(
-                c, feed, states.get(feed.name), settings, trust_origin=trust_origins
+                c,
+                feed,
+                states.get(feed.name),
+                settings,
+                trust_origin=trust_origins and feed.operator_trusted,
             )
             log.info(
                 "feed=%s fetched status=%s http=%s bytes=%d in %.2f s",

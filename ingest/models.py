@@ -28,6 +28,14 @@ class Feed:
     tags: tuple[str, ...] = ()
     full_text: bool = False  # fetch each article page and extract its text (trafilatura)
     enabled: bool = True
+    # Who added it, when not the operator by hand ("discord:<user id>" for /feeds add): such a
+    # URL came from a Discord user, so it never gets the operator's trust for private addresses.
+    added_by: str = ""
+
+    @property
+    def operator_trusted(self) -> bool:
+        """The operator wrote this URL: its own origin may be a private (intranet) address."""
+        return not self.added_by
 
 
 @dataclass(frozen=True)

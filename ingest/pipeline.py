@@ -229,7 +229,8 @@ def _with_full_text(
 
             async def one(a: Article) -> None:
                 async with sem:
-                    page = await fetch_page(client, a.url, settings, trusted_origins=[feed.url])
+                    origins = [feed.url] if feed.operator_trusted else []
+                    page = await fetch_page(client, a.url, settings, trusted_origins=origins)
                 if not page.ok:
                     problem = page.error if page.blocked else f"{a.url[:200]}: {page.error}"
                     warnings.append(f"full text not fetched, {problem}; stored from its summary")

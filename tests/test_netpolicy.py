@@ -473,6 +473,34 @@ def test_discord_added_feed_is_checked_like_content(ssrf_setup, tmp_path: Path) 
     assert internal.requests == []
 
 
+def test_a_feed_added_from_discord_stays_untrusted_on_every_later_run(
+    ssrf_setup, tmp_path: Path
+) -> None:
+    """/feeds add writes `added_by = "discord:<user>"`: on every scheduled run its URL is checked
+    as content (the name might resolve privately later), while the operator's own feed on the
+    same private origin is fetched."""
+    from ingest.feeds import add_feed, load_feeds
+
+    feed, internal, _, _ = ssrf_setup
+    s = make_settings(tmp_path / "data", fetch_retries=0)
+    toml = tmp_path / "mine.toml"
+    add_feed(toml, Feed(name="by-hand", url=feed.url("/feed.xml")))
+    add_feed(toml, Feed(name="from-discord", url=feed.url("/feed.xml") + "?d=1",
+                        added_by="discord:42"))  # fmt: skip
+    feeds = load_feeds(toml)
+    assert [f.added_by for f in feeds] == ["", "discord:42"]
+    assert 'added_by = "discord:42"' in toml.read_text(encoding="utf-8")
+    corpus = Corpus(s)
+    try:
+        reports = {r.name: r for r in ingest_feeds(corpus, feeds, s)}
+    finally:
+        corpus.close()
+    assert reports["by-hand"].status == "ok" and reports["by-hand"].new == 10
+    assert reports["from-discord"].status == "error"
+    assert "loopback" in (reports["from-discord"].error or "")
+    assert internal.requests == []
+
+
 async def test_proxy_environment_is_not_used(origin, monkeypatch: pytest.MonkeyPatch) -> None:
     # A proxy would resolve and connect for us, out of the policy's sight.
     with FeedServer() as proxy:

@@ -285,7 +285,9 @@ class NewsCommands(commands.Cog):
         except ValueError as e:
             await send_text_followup(interaction, f"Not added: {e}")
             return
-        feed = Feed(name=" ".join(name.split()), url=url.strip())
+        feed = Feed(
+            name=" ".join(name.split()), url=url.strip(), added_by=f"discord:{interaction.user.id}"
+        )
         parsed = await asyncio.to_thread(check_feed, feed, settings)
         if parsed.error:
             await send_text_followup(
