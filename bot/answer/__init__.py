@@ -345,7 +345,7 @@ class Answerer:
         # Nothing from that source in the window: say so, and offer its newest items.
         newest = retriever.latest(feeds=feeds, author=author, limit=CLOSEST)
         trace.decision = "window-empty (listing)"
-        closest = tuple(_item_source(i + 1, it) for i, it in enumerate(newest))
+        closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
         label = author or compose._source_label(feeds)
         text = render_prompt(
             "no_answer_source",
@@ -462,18 +462,6 @@ class AsOf:
 
     def directory(self) -> SourceDirectory:
         return self.inner.directory()
-
-
-def _item_source(n: int, item: LatestItem) -> Source:
-    return Source(
-        n=n,
-        article_id=item.article_id,
-        title=item.title,
-        url=item.url,
-        feed=item.feeds[0] if item.feeds else "",
-        published=item.published,
-        feeds=tuple(item.feeds),
-    )
 
 
 def _no_answer_text(as_of: datetime | None, closest: Sequence[Source]) -> str:

@@ -220,6 +220,19 @@ def to_source(n: int, hit: Hit) -> Source:
     )
 
 
+def item_source(n: int, item: LatestItem) -> Source:
+    """A listed item as a numbered citation."""
+    return Source(
+        n=n,
+        article_id=item.article_id,
+        title=item.title,
+        url=item.url,
+        feed=item.feeds[0] if item.feeds else "",
+        published=item.published,
+        feeds=tuple(item.feeds),
+    )
+
+
 def group_articles(hits: Sequence[Hit]) -> list[list[Hit]]:
     """Hits grouped by article, in order of each article's best hit."""
     groups: dict[str, list[Hit]] = {}
@@ -489,17 +502,7 @@ def listing(
     sources: list[Source] = []
     for n, item in enumerate(items, start=1):
         lines.append(f"{date_prefix(item.published)}{item.title} [{n}]")
-        sources.append(
-            Source(
-                n=n,
-                article_id=item.article_id,
-                title=item.title,
-                url=item.url,
-                feed=item.feeds[0] if item.feeds else "",
-                published=item.published,
-                feeds=tuple(item.feeds),
-            )
-        )
+        sources.append(item_source(n, item))
     trace.add("compose", mode="listing", items=[i.url for i in items])
     return Answer(plan.question, "\n".join(lines), tuple(sources), as_of, True)
 
