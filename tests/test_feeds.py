@@ -126,7 +126,8 @@ def test_empty_file_has_no_feeds(tmp_path: Path) -> None:
         ),
         (
             '[[feeds]]\nname = "a"\nurl = "https://x.org"\nfulltext = true\n',
-            "feed #1: unknown key 'fulltext' (allowed: added_by, enabled, full_text, name, tags, url)",
+            "feed #1: unknown key 'fulltext' "
+            "(allowed: added_by, enabled, full_text, name, tags, url)",
         ),
         ('[[feed]]\nname = "a"\n', "unknown top-level key 'feed' (did you mean [[feeds]]?)"),
         ('feeds = "x"\n', "'feeds' must be an array of tables ([[feeds]])"),
