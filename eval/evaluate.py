@@ -293,7 +293,6 @@ class QuestionResult:
     cited_rank: int | None = None  # ... among the answer's cited sources
     shown_rank: int | None = None  # ... among the sources, or the closest articles if abstained
     term_hit: bool | None = None  # None when the question has no answer terms
-    top_similarity: float | None = None  # best dense cosine among the ranked articles
     retrieved: list[str] = field(default_factory=list)
     cited: list[str] = field(default_factory=list)
     correct: bool | None = None  # RealTimeQA only

@@ -181,9 +181,6 @@ class CorpusRetriever:
     def passages(self, article_ids: Sequence[str], qvec: object, k: int = 4) -> list[Hit]:
         return []  # every chunk of these small articles is retrieved already
 
-    def years_of(self, family: str) -> set[int]:
-        return {h.published.year for h in self.hits if h.published and family in h.text.lower()}
-
     def latest(
         self,
         *,

@@ -113,8 +113,6 @@ class SearchesCorpus(Protocol):
 
     def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
 
-    def years_of(self, family: str) -> set[int]: ...
-
     def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]: ...
 
     def directory(self) -> SourceDirectory: ...
@@ -346,7 +344,7 @@ class Answerer:
         newest = retriever.latest(feeds=feeds, author=author, limit=CLOSEST)
         trace.decision = "window-empty (listing)"
         closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
-        label = author or compose._source_label(feeds)
+        label = author or compose.source_label(feeds)
         text = render_prompt(
             "no_answer_source",
             source=label,
@@ -453,9 +451,6 @@ class AsOf:
     def versions_of(self, family: str) -> list[tuple[str, Hit]]:
         return [(v, h) for v, h in self.inner.versions_of(family)
                 if h.published is None or h.published <= self.cutoff]  # fmt: skip
-
-    def years_of(self, family: str) -> set[int]:
-        return {y for y in self.inner.years_of(family) if y <= self.cutoff.year}
 
     def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
         return self.inner.passages(article_ids, qvec, k)

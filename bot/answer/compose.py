@@ -491,7 +491,7 @@ def listing(
     plan: QueryPlan, items: Sequence[LatestItem], as_of: datetime | None, trace: Trace
 ) -> Answer:
     """A source's newest items (or its items in the window), newest first, each cited."""
-    names = sorted({s.author or _source_label(s.feeds) for s in plan.sources})
+    names = sorted({s.author or source_label(s.feeds) for s in plan.sources})
     window = f" {plan.window.phrase}" if plan.window.bounded else ""
     head = render_prompt(
         "listing_id" if plan.language == "id" else "listing",
@@ -507,7 +507,7 @@ def listing(
     return Answer(plan.question, "\n".join(lines), tuple(sources), as_of, True)
 
 
-def _source_label(feeds: Sequence[str]) -> str:
+def source_label(feeds: Sequence[str]) -> str:
     base = sorted({re.sub(r"\s*\([^)]*\)\s*$", "", f) for f in feeds}, key=len)
     return base[0] if base else "that source"
 

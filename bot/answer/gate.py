@@ -37,8 +37,6 @@ class KnowsCorpus(Protocol):
 
     def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
 
-    def years_of(self, family: str) -> set[int]: ...
-
 
 @dataclass
 class Verdict:

@@ -254,12 +254,6 @@ class Retriever:
         out.sort(key=lambda vh: _version_key(vh[0]), reverse=True)
         return out
 
-    def years_of(self, family: str, limit: int = 400) -> set[int]:
-        """Years in which articles mentioning `family` were published (an event's edition is
-        often written without its year: "NeurIPS" in a December 2025 post)."""
-        ids = list({aid for _c, aid, _t, _s in self.corpus.keyword_search(family, limit)})
-        return {r.published.year for r in self.corpus.article_rows(ids) if r.published}
-
     # ----------------------------------------------------------------- listings
 
     def latest(
