@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.answer.rank import RankedArticle, has_version, haystack
-from bot.answer.text import keyword_terms, mentions, tokens
-from bot.answer.understand import PUBLICATION_WORDS, QueryPlan
+from bot.answer.text import mentions, tokens
+from bot.answer.understand import QueryPlan
 from bot.models import Hit
 
 KEYWORD_MARGIN = 0.10  # a strong keyword match may be this far below the threshold
@@ -75,7 +75,7 @@ def judge(
         unknown = [n for n in names if not _known(n, corpus)]
         if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
             return Verdict(False, "unknown-name", facts={"unknown": unknown})
-    terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
+    terms = plan.terms
     named = bool(names or plan.versions) or any(not s.explicit for s in plan.sources)
     if plan.source_explicit:
         # The user said where to look: among that source's few articles, a weaker match is

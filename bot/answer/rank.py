@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.answer.text import keyword_terms, mentions, tokens
-from bot.answer.understand import PUBLICATION_WORDS, QueryPlan
+from bot.answer.understand import QueryPlan
 from bot.models import Hit
 
 NAME_WEIGHT = 0.35
@@ -39,7 +39,7 @@ def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
     if not groups:
         return []
     top = max(h.score for h in hits) or 1.0
-    terms = [t for t in keyword_terms(plan.content) if t not in PUBLICATION_WORDS]
+    terms = plan.terms
     out: list[RankedArticle] = []
     for group in groups.values():
         hay = haystack(group)

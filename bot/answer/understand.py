@@ -244,6 +244,11 @@ class QueryPlan:
         return tuple(sorted({f for s in self.sources for f in s.feeds}))
 
     @property
+    def terms(self) -> list[str]:
+        """The content's distinctive terms, without words that only name a kind of post."""
+        return [t for t in keyword_terms(self.content) if t not in PUBLICATION_WORDS]
+
+    @property
     def source_explicit(self) -> bool:
         return any(s.explicit for s in self.sources)
 
