@@ -20,7 +20,8 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ INT8_FILE = f"onnx/model_qint8_{QUANT_CONFIG}.onnx"
 FP32_FILE = "onnx/model.onnx"
 RUNTIME_INFO = "newsbot-runtime.json"  # written at export: pooling, window, dimension
 BACKENDS = ("torch", "onnx", "onnx-int8")
+MAX_BATCH_TOKENS = 512  # padded tokens per ONNX model batch (see OnnxEncoder)
+PARALLEL_BATCHES = True  # one intra-op thread per batch, `threads` batches at once
 
 
 def usable_cores() -> int:
@@ -137,7 +140,14 @@ def export_onnx(source: str, cache_dir: Path, quantized: bool) -> Path:
 
 
 class OnnxEncoder:
-    """A sentence-transformers ONNX export run on ONNX Runtime + tokenizers, without torch."""
+    """A sentence-transformers ONNX export run on ONNX Runtime + tokenizers, without torch.
+
+    Model batches are cut by tokens (MAX_BATCH_TOKENS, padded width x rows), not by a count of
+    texts: on this model the attention scores grow with the square of the width, and a batch of
+    32 chunks of 200 tokens no longer fits the CPU caches (about 1.5x the CPU time per chunk of
+    batches of ~1,000 tokens, measured on real chunks). With several cores, `workers` batches
+    run at once, each on one intra-op thread: no per-operator barrier between threads, so one
+    preempted thread on a shared CPU does not stall the others."""
 
     def __init__(self, model_dir: Path, file_name: str, threads: int = 0) -> None:
         import onnxruntime as ort
@@ -154,8 +164,14 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(self.max_seq_length)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
+        # The special tokens around a text ([CLS] ... [SEP] for BERT), to frame given ids.
+        framed = self.tokenizer.encode("a").ids
+        inner = self.tokenizer.encode("a", add_special_tokens=False).ids
+        k = next(i for i in range(len(framed)) if framed[i : i + len(inner)] == inner)
+        self.prefix, self.suffix = framed[:k], framed[k + len(inner) :]
+        self.workers = threads or usable_cores()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or usable_cores()
+        opts.intra_op_num_threads = 1 if PARALLEL_BATCHES else self.workers
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -166,32 +182,75 @@ class OnnxEncoder:
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        lengths = np.array([len(e.ids) for e in encodings])
+    def frame(self, ids: Sequence[int]) -> list[int]:
+        """Token ids without special tokens → the model input (truncated like the tokenizer)."""
+        room = self.max_seq_length - len(self.prefix) - len(self.suffix)
+        return [*self.prefix, *ids[:room], *self.suffix]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_rows: int,
+        token_ids: Sequence[Sequence[int] | None] | None = None,
+    ) -> np.ndarray:
+        """L2-normalized vectors. `token_ids[i]` (no special tokens), where given, replaces the
+        tokenization of texts[i]; identical inputs are encoded once."""
+        given = token_ids or [None] * len(texts)
+        todo = [i for i, ids in enumerate(given) if ids is None]
+        inputs: list[list[int]] = [[] for _ in texts]
+        for i, enc in zip(todo, self.tokenizer.encode_batch([texts[i] for i in todo]), strict=True):
+            inputs[i] = enc.ids
+        for i, ids in enumerate(given):
+            if ids is not None:
+                inputs[i] = self.frame(ids)
+        unique: dict[tuple[int, ...], int] = {}
+        where = np.array([unique.setdefault(tuple(x), len(unique)) for x in inputs], dtype=np.int64)
+        rows = [list(k) for k in unique]
+        vecs = self._encode_unique(rows, batch_rows)
+        return vecs[where]
+
+    def _encode_unique(self, rows: list[list[int]], batch_rows: int) -> np.ndarray:
+        lengths = np.array([len(r) for r in rows])
         order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            width = int(lengths[idx].max())
-            ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = lengths[i]
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(None, feeds)[0]
-            if self.pooling == "cls":
-                vecs = hidden[:, 0, :]
-            else:
-                m = mask[:, :, None].astype(np.float32)
-                vecs = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            out[idx] = vecs
+        out = np.zeros((len(rows), self.dimension), dtype=np.float32)
+        batches: list[np.ndarray] = []
+        start = 0
+        while start < len(order):  # as many rows as fit MAX_BATCH_TOKENS at the widest one
+            end = start + 1
+            while end < len(order) and end - start < batch_rows:
+                if (end - start + 1) * lengths[order[end]] > MAX_BATCH_TOKENS:
+                    break
+                end += 1
+            batches.append(order[start:end])
+            start = end
+
+        def run(idx: np.ndarray) -> None:
+            out[idx] = self._run_batch([rows[i] for i in idx])
+
+        if self.workers > 1 and PARALLEL_BATCHES and len(batches) > 1:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="newsbot-encode") as pool:
+                list(pool.map(run, batches))
+        else:
+            for idx in batches:
+                run(idx)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.clip(norms, 1e-12, None)
+
+    def _run_batch(self, rows: list[list[int]]) -> np.ndarray:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for n, r in enumerate(rows):
+            ids[n, : len(r)] = r
+            mask[n, : len(r)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]
+        if self.pooling == "cls":
+            return np.asarray(hidden[:, 0, :], dtype=np.float32)
+        summed = np.einsum("bld,bl->bd", hidden, mask.astype(np.float32))
+        return summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
 
 
 class Embedder:
@@ -291,17 +350,22 @@ class Embedder:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     @property
-    def token_counter(self) -> Callable[[str], int]:
-        return self.count_tokens
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer without truncation or padding (for chunking)."""
+        return self._counter
 
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of many texts; any number at once (batched and length-sorted inside)."""
+    def embed_texts(
+        self, texts: Sequence[str], token_ids: Sequence[Sequence[int] | None] | None = None
+    ) -> np.ndarray:
+        """Vectors of many texts; any number at once (batched and length-sorted inside).
+        `token_ids` (from `Chunker.chunk_with_ids`, no special tokens; None where unknown)
+        saves the ONNX path from tokenizing those texts again; torch ignores it."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
             # ONNX Runtime sessions and tokenizers are thread-safe: a question asked while an
             # ingest encodes in another thread does not wait for the ingest's batch.
-            return self._onnx.encode(texts, self.batch_size)
+            return self._onnx.encode(texts, self.batch_size, token_ids)
         with self._lock:
             vecs = self._st.encode(
                 list(texts),

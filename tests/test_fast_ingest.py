@@ -77,7 +77,7 @@ def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
 
 
 def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
-    chunker = Chunker(embedder.count_tokens, max_tokens=200, overlap_tokens=32)
+    chunker = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
     arts = _articles("publisher/hamel_blog.xml") + _articles("trimmed/gradient_blog.xml")
     checked = 0
     for art in arts:
@@ -94,7 +94,7 @@ def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
 
 def test_a_body_that_repeats_the_title_is_not_embedded_twice(embedder: Embedder) -> None:
     art = Article(id="u:1", url="https://x.test/a", title="Claude 2", text="Claude  2", feed="t")
-    [chunk] = Chunker(embedder.count_tokens).chunk(art)
+    [chunk] = Chunker(embedder.tokenizer).chunk(art)
     assert chunk.text == "Claude 2"
 
 
