@@ -6,9 +6,9 @@ bench/compare_backends.py).
 
 The ONNX backends are exported ONCE per machine (sentence-transformers + optimum, needs torch)
 into the model cache (NEWSBOT_MODEL_CACHE, default ~/.cache/newsbot/models) and then run
-directly on ONNX Runtime + the Rust tokenizer: no torch import, the intra-op threads set to the
-cores this process may use (no spinning, so a shared CPU is not burnt waiting), batches sorted
-by token length so padding is small, mean pooling and L2 normalization in numpy.
+directly on ONNX Runtime + the Rust tokenizer: no torch import, one batch per core this process
+may use at a time (no spinning, so a shared CPU is not burnt waiting), small batches of similar
+token lengths (little padding, cache-sized), mean pooling and L2 normalization in numpy.
 """
 
 from __future__ import annotations
@@ -143,11 +143,14 @@ class OnnxEncoder:
     """A sentence-transformers ONNX export run on ONNX Runtime + tokenizers, without torch.
 
     Model batches are cut by tokens (MAX_BATCH_TOKENS, padded width x rows), not by a count of
-    texts: on this model the attention scores grow with the square of the width, and a batch of
-    32 chunks of 200 tokens no longer fits the CPU caches (about 1.5x the CPU time per chunk of
-    batches of ~1,000 tokens, measured on real chunks). With several cores, `workers` batches
+    texts: the int8 matrix products are fast (AMX/VNNI), so the time goes to the fp32 work
+    around them (softmax, layer norms, GELU, quantizing activations), on tensors that grow with
+    rows x width (x width for attention). Batches of 32 chunks of up to 200 tokens leave the CPU
+    caches: on the real chunks they took 10-14 CPU-s per 1,000 chunks, batches of 256-768
+    padded tokens 7.5-9 (python bench/probe_encode.py). With several cores, `workers` batches
     run at once, each on one intra-op thread: no per-operator barrier between threads, so one
-    preempted thread on a shared CPU does not stall the others."""
+    thread preempted on a shared CPU does not stall the other (wall 1.3-1.5x faster than two
+    intra-op threads on one batch, same probe)."""
 
     def __init__(self, model_dir: Path, file_name: str, threads: int = 0) -> None:
         import onnxruntime as ort
