@@ -110,19 +110,27 @@ class _Splitter:
 
 class Chunker:
     """Splits article text on paragraph/sentence boundaries into pieces of at most `max_tokens`
-    tokens (title line included), overlapping by `overlap_tokens`.
+    tokens (title line included), overlapping by `overlap_tokens`. A piece under
+    MIN_PIECE_TOKENS joins a neighbour when the union fits `window` tokens (the model's window
+    without its special tokens; default `max_tokens`), so no chunk is a lone heading, an arXiv
+    header or a last sentence that missed the previous chunk by a few tokens.
 
     `tokenizer` is the embedding model's (tokenizers.Tokenizer, no truncation). When it splits
     on whitespace and punctuation first (BERT's pre-tokenizer), the tokens of "title\\npiece" are
     the title's followed by the piece's, so each chunk's ids are cut from the article's."""
 
     def __init__(
-        self, tokenizer: Tokenizer, max_tokens: int = 200, overlap_tokens: int = 32
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int = 200,
+        overlap_tokens: int = 32,
+        window: int | None = None,
     ) -> None:
         from tokenizers import pre_tokenizers
 
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.window = max(max_tokens, window or 0)
         self.overlap_tokens = min(overlap_tokens, max_tokens // 2)
         self.composes = isinstance(tokenizer.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
         self.tokenize_seconds = 0.0  # spent tokenizing articles (for the ingest's timings)
@@ -149,7 +157,8 @@ class Chunker:
         spans: list[Span] = []
         if tokens is not None:
             splitter = _Splitter(text, tokens, budget, min(self.overlap_tokens, budget // 2))
-            spans = _merge_small(splitter.split(0, len(text)), tokens, budget)
+            limit = max(budget, self.window - len(title_ids))
+            spans = _merge_small(splitter.split(0, len(text)), tokens, limit)
         out: list[tuple[Chunk, list[int] | None]] = []
         for i, (a, b) in enumerate(spans or [(0, 0)]):
             ids = None
@@ -161,12 +170,13 @@ class Chunker:
         return out
 
 
-def _merge_small(spans: list[Span], tokens: _Tokens, budget: int) -> list[Span]:
+def _merge_small(spans: list[Span], tokens: _Tokens, limit: int) -> list[Span]:
     """No near-empty chunks: a span under MIN_PIECE_TOKENS joins the next one (a heading belongs
-    to what follows) or else the previous one, when the union fits the budget; a small span
-    inside its neighbour is dropped. A span under NEAR_EMPTY_TOKENS that fits nowhere joins the
-    previous one anyway (never seen on the real feeds; the model window is larger than the
-    chunk budget). Spans only grow to cover the text between them, so nothing is repeated."""
+    to what follows) or else the previous one, when the union fits `limit`; a small span inside
+    its neighbour is dropped. A span under NEAR_EMPTY_TOKENS that fits nowhere joins the
+    previous one anyway (only when the limit is the chunk budget: with the model window as the
+    limit every small span fits). Spans only grow to cover the text between them, so nothing is
+    repeated."""
     out: list[Span] = []
     carry: int | None = None  # start of a small span waiting to join the next one
     for i, (a, b) in enumerate(spans):
@@ -176,12 +186,12 @@ def _merge_small(spans: list[Span], tokens: _Tokens, budget: int) -> list[Span]:
         if n < MIN_PIECE_TOKENS:
             nxt = spans[i + 1] if i + 1 < len(spans) else None
             tiny_first = not out and n < NEAR_EMPTY_TOKENS
-            if nxt is not None and (tiny_first or tokens.count(a, nxt[1]) <= budget):
+            if nxt is not None and (tiny_first or tokens.count(a, nxt[1]) <= limit):
                 carry = a
                 continue
             if out and out[-1][0] <= a and b <= out[-1][1]:
                 continue
-            if out and (n < NEAR_EMPTY_TOKENS or tokens.count(out[-1][0], b) <= budget):
+            if out and (n < NEAR_EMPTY_TOKENS or tokens.count(out[-1][0], b) <= limit):
                 out[-1] = (out[-1][0], b)
                 continue
         out.append((a, b))

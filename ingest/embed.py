@@ -322,6 +322,9 @@ class Embedder:
         self._counter: Tokenizer = Tokenizer.from_str(tokenizer_json)
         self._counter.no_truncation()
         self._counter.no_padding()
+        # [CLS] ... [SEP] for BERT: what a text's tokens share the model window with.
+        framed = len(self._counter.encode("a").ids)
+        self.special_tokens = framed - len(self._counter.encode("a", add_special_tokens=False).ids)
 
     def _load_torch(self, source: str, threads: int) -> None:
         import torch

@@ -84,7 +84,12 @@ def _plan(
     corpus: Corpus, ids: list[str], embedder: Embedder, settings: Settings, times: dict[str, float]
 ) -> list[tuple[Planned, list[TokenIds]]]:
     """Every pending article with its chunks and their token ids."""
-    chunker = Chunker(embedder.tokenizer, settings.chunk_tokens, settings.chunk_overlap_tokens)
+    chunker = Chunker(
+        embedder.tokenizer,
+        settings.chunk_tokens,
+        settings.chunk_overlap_tokens,
+        window=embedder.max_tokens - embedder.special_tokens,
+    )
     out = []
     for article, feeds in corpus.load_articles(ids):
         pairs = chunker.chunk_with_ids(article)
