@@ -305,6 +305,13 @@ class Embedder:
             raise ConfigError(f"cannot load embedding model {model_name!r} ({backend}): {e}") from e
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._describe()
+
+    def _describe(self) -> None:
+        """dimension, max_tokens (the window, special tokens included), special_tokens, and a
+        second, untruncated tokenizer for chunking and counting."""
+        from tokenizers import Tokenizer
+
         if self._onnx is not None:
             self.dimension = self._onnx.dimension
             self.max_tokens = self._onnx.max_seq_length
@@ -316,9 +323,6 @@ class Embedder:
             self.dimension = int(dim() or 0)
             self.max_tokens = int(self._st.max_seq_length or 256)
             tokenizer_json = self._st.tokenizer.backend_tokenizer.to_str()
-        from tokenizers import Tokenizer
-
-        # A second, untruncated tokenizer for counting (chunk sizing) without special tokens.
         self._counter: Tokenizer = Tokenizer.from_str(tokenizer_json)
         self._counter.no_truncation()
         self._counter.no_padding()

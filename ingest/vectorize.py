@@ -113,12 +113,12 @@ def embed_pending(
     stores batch n in Chroma and SQLite. With `rebuild`, every article the reindex build has
     not done yet goes into the collection being built instead; the live vectors are not
     touched. `timings` accumulates wall seconds: chunk (of which tokenize), encode, chroma, sqlite,
-    embed_stage."""
+    embed_stage; and embed_stage_cpu, the process's CPU seconds in this stage."""
     ids = corpus.rebuild_todo() if rebuild else corpus.pending_ids()
     if not ids:
         return 0, 0
     times: dict[str, float] = defaultdict(float) if timings is None else timings
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     n_articles = n_chunks = 0
     reporter: _Reporter | None = None
 
@@ -157,4 +157,6 @@ def embed_pending(
         if reporter is not None:
             reporter.close()
         times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
+        cpu = time.process_time() - cpu0  # every thread of the process
+        times["embed_stage_cpu"] = times.get("embed_stage_cpu", 0.0) + cpu
     return n_articles, n_chunks
