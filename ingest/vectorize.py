@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -65,7 +65,7 @@ class _Reporter:
 
 
 def _batches(
-    planned: list[tuple[Planned, list[TokenIds]]], max_chunks: int
+    planned: Iterable[tuple[Planned, list[TokenIds]]], max_chunks: int
 ) -> Iterator[list[tuple[Planned, list[TokenIds]]]]:
     """Consecutive groups of whole articles holding about `max_chunks` chunks each."""
     batch: list[tuple[Planned, list[TokenIds]]] = []
@@ -81,21 +81,12 @@ def _batches(
 
 
 def _plan(
-    corpus: Corpus, ids: list[str], embedder: Embedder, settings: Settings, times: dict[str, float]
-) -> list[tuple[Planned, list[TokenIds]]]:
-    """Every pending article with its chunks and their token ids."""
-    chunker = Chunker(
-        embedder.tokenizer,
-        settings.chunk_tokens,
-        settings.chunk_overlap_tokens,
-        window=embedder.max_tokens - embedder.special_tokens,
-    )
-    out = []
+    corpus: Corpus, ids: list[str], chunker: Chunker
+) -> Iterator[tuple[Planned, list[TokenIds]]]:
+    """Every pending article with its chunks and their token ids, chunked as they are read."""
     for article, feeds in corpus.load_articles(ids):
         pairs = chunker.chunk_with_ids(article)
-        out.append(((article, feeds, [c for c, _ in pairs]), [t for _, t in pairs]))
-    times["tokenize"] = times.get("tokenize", 0.0) + chunker.tokenize_seconds
-    return out
+        yield (article, feeds, [c for c, _ in pairs]), [t for _, t in pairs]
 
 
 def embed_pending(
@@ -109,54 +100,96 @@ def embed_pending(
 ) -> tuple[int, int]:
     """Chunk and embed every pending article. Returns (articles, chunks).
 
-    Batches of about EMBED_BATCH_CHUNKS chunks: while batch n+1 is encoded, a writer thread
-    stores batch n in Chroma and SQLite. With `rebuild`, every article the reindex build has
-    not done yet goes into the collection being built instead; the live vectors are not
-    touched. `timings` accumulates wall seconds: chunk (of which tokenize), encode, chroma, sqlite,
+    Groups of about EMBED_BATCH_CHUNKS chunks: each group is encoded as soon as it is chunked
+    (while the next ones are chunked), and while group n+1 is encoded a writer thread stores
+    group n in Chroma and SQLite. With `rebuild`, every article the reindex build has not done
+    yet goes into the collection being built instead; the live vectors are not touched.
+    `timings` accumulates wall seconds: chunk (of which tokenize), encode, chroma, sqlite,
     embed_stage; and embed_stage_cpu, the process's CPU seconds in this stage."""
     ids = corpus.rebuild_todo() if rebuild else corpus.pending_ids()
     if not ids:
         return 0, 0
     times: dict[str, float] = defaultdict(float) if timings is None else timings
     t0, cpu0 = time.perf_counter(), time.process_time()
-    n_articles = n_chunks = 0
-    reporter: _Reporter | None = None
-
-    def write(batch: list[Planned], vectors: np.ndarray) -> None:
-        if rebuild:
-            corpus.store_rebuild_embeddings(batch, vectors)
-        else:
-            corpus.store_embeddings(batch, vectors, timings=times)
-        assert reporter is not None
-        reporter.advance(len(vectors))
-
+    run = _EmbedRun(corpus, embedder, settings, times, rebuild)
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="newsbot-store") as writer:
-            # Open Chroma (seconds on first use) in the writer thread while chunking.
-            in_flight: Future[Any] | None = writer.submit(lambda: corpus.collection)
-            # Chunk everything first (cheap) so progress is counted in chunks, the real unit.
-            planned = _plan(corpus, ids, embedder, settings, times)
-            times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
-            reporter = _Reporter(sum(len(t) for _, t in planned), progress)
-            per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
-            for group in _batches(planned, per_write):
-                batch = [p for p, _ in group]
-                texts = [c.text for _, _, chunks in batch for c in chunks]
-                token_ids = [t for _, ts in group for t in ts]
-                t1 = time.perf_counter()
-                vectors = embedder.embed_texts(texts, token_ids)
-                times["encode"] = times.get("encode", 0.0) + time.perf_counter() - t1
-                if in_flight is not None:
-                    in_flight.result()  # one write at a time, in order; errors surface here
-                in_flight = writer.submit(write, batch, vectors)
-                n_articles += len(batch)
-                n_chunks += len(texts)
-            if in_flight is not None:
-                in_flight.result()
+        return run.run(ids, progress)
     finally:
-        if reporter is not None:
-            reporter.close()
+        if run.reporter is not None:
+            run.reporter.close()
         times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
         cpu = time.process_time() - cpu0  # every thread of the process
         times["embed_stage_cpu"] = times.get("embed_stage_cpu", 0.0) + cpu
-    return n_articles, n_chunks
+
+
+class _EmbedRun:
+    """One embed_pending call: chunk (main thread) → encode (one thread, whose model batches
+    run on every core) → store (one writer thread), in order."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        embedder: Embedder,
+        settings: Settings,
+        times: dict[str, float],
+        rebuild: bool,
+    ) -> None:
+        self.corpus, self.embedder, self.times, self.rebuild = corpus, embedder, times, rebuild
+        self.chunker = Chunker(
+            embedder.tokenizer,
+            settings.chunk_tokens,
+            settings.chunk_overlap_tokens,
+            window=embedder.max_tokens - embedder.special_tokens,
+        )
+        self.per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
+        self.reporter: _Reporter | None = None
+
+    def encode(self, group: list[tuple[Planned, list[TokenIds]]]) -> np.ndarray:
+        t1 = time.perf_counter()
+        texts = [c.text for (_, _, chunks), _ in group for c in chunks]
+        vectors = self.embedder.embed_texts(texts, [t for _, ts in group for t in ts])
+        self.times["encode"] = self.times.get("encode", 0.0) + time.perf_counter() - t1
+        return vectors
+
+    def write(self, batch: list[Planned], vectors: np.ndarray) -> None:
+        if self.rebuild:
+            self.corpus.store_rebuild_embeddings(batch, vectors)
+        else:
+            self.corpus.store_embeddings(batch, vectors, timings=self.times)
+        assert self.reporter is not None
+        self.reporter.advance(len(vectors))
+
+    def run(self, ids: list[str], progress: Progress | None) -> tuple[int, int]:
+        t0 = time.perf_counter()
+        n_articles = n_chunks = 0
+        encoded: list[Future[np.ndarray]] = []
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="newsbot-store") as writer,
+            ThreadPoolExecutor(1, thread_name_prefix="newsbot-encode") as encoder,
+        ):
+            try:
+                # Open Chroma (seconds on first use) in the writer thread while chunking.
+                in_flight: Future[Any] = writer.submit(lambda: self.corpus.collection)
+                # Chunk everything before the first write, so progress is counted in chunks
+                # (the real unit); the encoder starts on the first group meanwhile.
+                groups = []
+                for group in _batches(_plan(self.corpus, ids, self.chunker), self.per_write):
+                    groups.append(group)
+                    encoded.append(encoder.submit(self.encode, group))
+                self.times["chunk"] = self.times.get("chunk", 0.0) + time.perf_counter() - t0
+                tokenize = self.times.get("tokenize", 0.0) + self.chunker.tokenize_seconds
+                self.times["tokenize"] = tokenize
+                self.reporter = _Reporter(sum(len(t) for g in groups for _, t in g), progress)
+                for group, future in zip(groups, encoded, strict=True):
+                    vectors = future.result()
+                    in_flight.result()  # one write at a time, in order; errors surface here
+                    batch = [p for p, _ in group]
+                    in_flight = writer.submit(self.write, batch, vectors)
+                    n_articles += len(batch)
+                    n_chunks += len(vectors)
+                in_flight.result()
+            except BaseException:
+                for future in encoded:  # an error or a kill does not wait for queued groups
+                    future.cancel()
+                raise
+        return n_articles, n_chunks

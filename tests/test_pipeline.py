@@ -17,6 +17,7 @@ import pytest
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
 from feedserver import FeedServer, Reply
 
+from ingest import vectorize
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.feeds import load_feeds
@@ -184,6 +185,30 @@ def test_reindex_rebuilds_vectors_without_fetching(tmp_path: Path, embedder: Emb
     one = run_ingest(settings, reindex=True, only=["hf"], embedder=embedder)
     assert one.embedded_articles == 3
     assert _snapshot(settings) == before
+
+
+def test_progress_counts_chunks_in_order_across_write_groups(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups are encoded while later ones are still chunked; progress is still reported in
+    chunks against one total, in order, and every chunk ends up stored once."""
+    monkeypatch.setattr(vectorize, "EMBED_BATCH_CHUNKS", 16)  # several groups from two feeds
+    feeds_file = write_feeds_toml(
+        tmp_path / "feeds.toml",
+        {"gradient": "trimmed/gradient_blog.xml", "bair": "trimmed/bair_blog.xml"},
+    )
+    settings = make_settings(tmp_path / "data", feeds_file)
+    seen: list[tuple[str, int, int]] = []
+    report = run_ingest(settings, embedder=embedder, progress=lambda *a: seen.append(a))
+    embeds = [(done, total) for stage, done, total in seen if stage == "embed"]
+    assert len(embeds) >= 4
+    assert {total for _, total in embeds} == {report.embedded_chunks}
+    dones = [done for done, _ in embeds]
+    assert dones == sorted(dones) and dones[-1] == report.embedded_chunks
+    for key in ("chunk", "tokenize", "encode", "chroma", "sqlite", "embed_stage"):
+        assert report.timings[key] > 0, key
+    snap = _snapshot(settings)
+    assert len(snap["chunks"]) == len(snap["vectors"]) == report.embedded_chunks  # type: ignore[arg-type]
 
 
 def test_changing_the_embedding_model_requires_reindex(tmp_path: Path) -> None:
