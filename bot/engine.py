@@ -10,8 +10,8 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.config import AnswerSettings
 from bot.models import Answer, CorpusStats, LatestItem, Turn
-from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import FeedState
 
@@ -19,7 +19,7 @@ from ingest.models import FeedState
 class Engine:
     """Loads the embedding model, the corpus and the LLM once; answers many questions."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: AnswerSettings, embedder: Embedder | None = None) -> None:
         from bot.answer import Answerer
         from bot.answer.retrieve import Retriever
         from ingest.store import Corpus
@@ -43,14 +43,17 @@ class Engine:
         history: Sequence[Turn] = (),
         now: datetime | None = None,
     ) -> Answer:
-        """Answer one question from the corpus, with numbered, validated citations."""
+        """Answer one question from the corpus, with numbered, validated citations. Of the
+        conversation's `history` (oldest first) only the last NEWSBOT_HISTORY_TURNS are used."""
+        keep = self.settings.history_turns
+        turns = list(history)[-keep:] if keep > 0 else []
         with self._lock:
             return self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
                 since=since,
-                history=history,
+                history=turns,
                 as_of=self.corpus.newest_published(),
                 now=now,
             )

@@ -15,7 +15,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from fakediscord.fixtures import fake_discord  # noqa: E402, F401  (the local Discord server)
 
-from ingest.config import Settings, load_settings  # noqa: E402
+from bot.config import AnswerSettings  # noqa: E402
 from ingest.embed import Embedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +51,11 @@ def write_feeds_toml(path: Path, feeds: dict[str, str]) -> Path:
     return path
 
 
-def make_settings(data_dir: Path, feeds_file: Path | None = None, **overrides: object) -> Settings:
-    return load_settings(
+def make_settings(
+    data_dir: Path, feeds_file: Path | None = None, **overrides: object
+) -> AnswerSettings:
+    """Settings for a corpus in `data_dir` (the answer settings: a superset of the corpus's)."""
+    return AnswerSettings.load(
         data_dir=data_dir,
         feeds=feeds_file or data_dir / "feeds.toml",
         fetch_backoff=0.05,
@@ -67,14 +70,14 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture
-def tmp_settings(tmp_path: Path) -> Settings:
+def tmp_settings(tmp_path: Path) -> AnswerSettings:
     return make_settings(tmp_path / "data", tmp_path / "feeds.toml")
 
 
 @pytest.fixture(scope="session")
 def small_corpus(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[Settings]:
+) -> Iterator[AnswerSettings]:
     """Settings of a real corpus ingested once from SMALL_CORPUS (read-only for tests)."""
     from ingest.pipeline import run_ingest
 

@@ -23,7 +23,6 @@ from bot.discord.render import (
     Payload,
     dlen,
     embed_length,
-    escape_markdown,
     neutralize_mentions,
     render_answer,
     render_latest,
@@ -34,7 +33,6 @@ from bot.discord.render import (
     split_text,
     text_payloads,
     trim,
-    unescape_markdown,
 )
 from bot.models import Answer, CorpusStats, LatestItem, Source
 from ingest.models import FeedState
@@ -147,8 +145,6 @@ def test_feed_titles_are_escaped_and_mentions_defused() -> None:
     assert "\\[click\\]" in line  # the feed's fake link is not a link
     assert "feed\\_with\\_\\*stars\\*" in line
     assert "@everyone" not in line
-    # and it reads back to the original words
-    assert unescape_markdown(escape_markdown("a *b* [c](d) _e_")) == "a *b* [c](d) _e_"
 
 
 def test_urls_are_made_safe_or_not_linked() -> None:

@@ -50,11 +50,11 @@ from bot.answer.understand import (
     is_follow_up,
     understand,
 )
+from bot.config import AnswerSettings
 from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
 from bot.models import Answer, Hit, LatestItem, Source, Turn
 from bot.prompts import load_prompt, render_prompt
 from bot.timeparse import format_day
-from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import utcnow
 
@@ -134,7 +134,7 @@ class Answerer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AnswerSettings,
         embedder: Embedder,
         *,
         context_chars: int = compose.CONTEXT_CHARS,

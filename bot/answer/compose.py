@@ -55,7 +55,6 @@ TYPE_PENALTY = 0.06
 TYPE_REACH = 0.3  # how far below the best a fitting sentence may be and still lead
 CONTEXT_CHARS = 6000  # LLM prompt: total characters of source text
 MAX_CONTEXT_ARTICLES = 6
-HISTORY_TURNS = 3
 
 
 # --------------------------------------------------------------------------- answer types
@@ -561,7 +560,7 @@ def with_llm(
 
 
 def history_block(history: Sequence[Turn]) -> str:
-    turns = list(history)[-HISTORY_TURNS:]
+    turns = list(history)  # already limited to NEWSBOT_HISTORY_TURNS by the engine
     if not turns:
         return ""
     lines = []

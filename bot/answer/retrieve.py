@@ -24,8 +24,8 @@ import numpy as np
 
 from bot.answer.text import STOPWORDS
 from bot.answer.understand import SourceDirectory
+from bot.config import AnswerSettings
 from bot.models import Hit, LatestItem
-from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import utcnow
 from ingest.store import ArticleRow, Corpus
@@ -52,7 +52,7 @@ def _norm_title(title: str) -> str:
 
 
 class Retriever:
-    def __init__(self, corpus: Corpus, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, corpus: Corpus, embedder: Embedder, settings: AnswerSettings) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.settings = settings

@@ -16,8 +16,8 @@ from bot.discord.replies import PublicError
 from ingest.models import NewsbotError, utcnow
 
 if TYPE_CHECKING:
+    from bot.config import DiscordSettings
     from bot.engine import Engine
-    from ingest.config import Settings
     from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def initial_delay(last_ingest: datetime | None, interval_s: float, now: datetime
 class IngestJobs:
     """One ingest job at a time in this process; the file lock guards against other processes."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: DiscordSettings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
         self.running: str | None = None

@@ -118,11 +118,6 @@ def escape_markdown(text: str) -> str:
     return neutralize_mentions(_ESCAPE_RE.sub(r"\\\1", " ".join(text.split())))
 
 
-def unescape_markdown(text: str) -> str:
-    """Inverse of `escape_markdown` (used to read back what we rendered)."""
-    return re.sub(r"\\([^A-Za-z0-9\s])", r"\1", text.replace(ZWSP, ""))
-
-
 def safe_url(url: str) -> str | None:
     """An http(s) URL usable inside a markdown link, or None when it cannot be linked safely."""
     url = url.strip()
