@@ -8,11 +8,12 @@ The class keeps the plain name `Settings`: inside ingest/ it is the only setting
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from ingest.models import ConfigError
 
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
             first = e.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "settings"
             raise ConfigError(f"invalid setting NEWSBOT_{loc.upper()}: {first['msg']}") from None
+        except SettingsError as e:  # a list that is not JSON, before any validation
+            m = re.search(r'field "(\w+)"', str(e))
+            name = m.group(1).upper() if m else "?"
+            raise ConfigError(
+                f"invalid setting NEWSBOT_{name}: not valid JSON (a list is written [1, 2])"
+            ) from None
 
 
 def load_settings(**overrides: object) -> Settings:

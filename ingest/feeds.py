@@ -429,7 +429,7 @@ def resolve_feed_name(name: str, names: Iterable[str]) -> str:
     ignoring case; else the only one starting with it; else the only one containing it (both
     ignoring case). Raises FeedNameError when none or several match at the first rule that
     matches any. The command line (`--feed`) and Discord (`source:`) both resolve through here."""
-    known = sorted(set(names))
+    known = sorted(set(names), key=str.casefold)
     if name in known:
         return name
     wanted = " ".join(name.split()).casefold()

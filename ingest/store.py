@@ -102,17 +102,6 @@ CREATE TABLE IF NOT EXISTS rebuild_chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rebuild_chunks_article ON rebuild_chunks(article_id);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created REAL NOT NULL,
-    user_id TEXT NOT NULL,
-    vote INTEGER NOT NULL,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    sources TEXT NOT NULL DEFAULT '[]',
-    message_id TEXT NOT NULL DEFAULT '',
-    UNIQUE (message_id, user_id)
-);
 """
 
 CHROMA_IN_BATCH = 4000  # ids per Chroma `$in` filter (Chroma's SQLite allows 32,766 variables)
@@ -1058,42 +1047,3 @@ class Corpus:
             " (SELECT min(published) FROM articles) AS oldest"
         )[0]
         return dict(r)
-
-    # ------------------------------------------------------------------ feedback
-    def add_feedback(
-        self,
-        *,
-        user_id: str,
-        vote: int,
-        question: str,
-        answer: str,
-        sources: list[dict[str, Any]],
-        message_id: str = "",
-    ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO feedback"
-                "(created, user_id, vote, question, answer, sources, message_id)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(message_id, user_id) DO UPDATE SET"
-                " vote=excluded.vote, created=excluded.created",
-                (
-                    utcnow().timestamp(),
-                    user_id,
-                    vote,
-                    question,
-                    answer,
-                    json.dumps(sources),
-                    message_id,
-                ),
-            )
-
-    def feedback(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self._query("SELECT * FROM feedback ORDER BY created DESC LIMIT ?", (limit,))
-        return [
-            {
-                **dict(r),
-                "created": datetime.fromtimestamp(r["created"], UTC).isoformat(),
-                "sources": json.loads(r["sources"]),
-            }
-            for r in rows
-        ]
