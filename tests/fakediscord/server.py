@@ -323,6 +323,14 @@ class FakeDiscord:
         user = self.world.user(author)
         return self._run(lambda: self.store.create(cid, user, body, "user"))
 
+    def edit_message(
+        self, message_id: str, *, content: str | None = None, embeds: list[JSON] | None = None
+    ) -> JSON:
+        """The message changes without the bot asking (a moderator's tool, or Discord
+        re-rendering it): the new version is stored and MESSAGE_UPDATE dispatched; returns it."""
+        body: JSON = {"content": content, "embeds": embeds}
+        return self._run(lambda: self.store.edit(message_id, body, "world"))
+
     def invoke_slash(
         self,
         command_name: str,
