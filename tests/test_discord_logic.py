@@ -499,3 +499,33 @@ def test_public_error_text_keeps_internal_detail_in_the_log(caplog) -> None:
     bug = public_error_text(RuntimeError("secret /path"), 9, "interaction 9 (/ask)")
     assert bug.startswith("Sorry, something went wrong") and "/path" not in bug
     assert "Traceback" in caplog.text or "RuntimeError" in caplog.text
+
+
+# ---------------------------------------------------------------------------- history limit
+@pytest.mark.slow
+def test_the_history_limit_is_one_setting(small_corpus, embedder) -> None:
+    """NEWSBOT_HISTORY_TURNS bounds what the answer path sees of a conversation, whoever passes
+    the history (the terminal chat, a Discord thread or reply chain)."""
+    from llmserver import ScriptedChatServer
+
+    from bot.engine import Engine
+
+    llm = ScriptedChatServer(reply="Gemini Robotics is a model family [1].")
+    history = [Turn(f"Question number {i}?", f"Answer number {i} [1].") for i in range(1, 6)]
+    seen = {}
+    try:
+        for turns in (1, 3, 0):
+            settings = small_corpus.model_copy(
+                update={"llm": "openai:scripted", "llm_base_url": llm.base_url,
+                        "history_turns": turns}
+            )  # fmt: skip
+            engine = Engine(settings, embedder=embedder)
+            try:
+                engine.ask("And what is Gemini Robotics?", history=history)
+            finally:
+                engine.close()
+            prompt = llm.user_prompt()
+            seen[turns] = [i for i in range(1, 6) if f"Question number {i}?" in prompt]
+    finally:
+        llm.close()
+    assert seen == {1: [5], 3: [3, 4, 5], 0: []}
