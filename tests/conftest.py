@@ -13,7 +13,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from fakediscord.fixtures import fake_discord  # noqa: E402, F401  (the local Discord server)
 
 from bot.config import AnswerSettings  # noqa: E402
 from ingest.embed import Embedder  # noqa: E402

@@ -713,6 +713,25 @@ def test_a_bad_token_exits_2_with_one_clear_line(
     assert time.monotonic() - started < 30  # fails before loading the embedding model
 
 
+def test_without_the_message_content_intent_it_says_which_to_enable(
+    corpus: Path, llm: ScriptedChatServer
+) -> None:
+    with FakeDiscord(token=TOKEN, privileged_intents=0) as strict:  # not enabled in the portal
+        env = bot_env(strict, corpus, llm)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        [identify] = [r["payload"] for r in strict.records if r["kind"] == "identify"]
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("newsbot:")]
+    assert lines == [
+        "newsbot: enable the Message Content intent for this bot in the Discord developer "
+        "portal (Bot → Privileged Gateway Intents)"
+    ]
+    assert identify["intents"] & (1 << 15)  # it asked for Message Content, was refused (4014)
+
+
 def test_newsbot_sync_registers_the_commands_without_connecting(
     corpus: Path, llm: ScriptedChatServer
 ) -> None:

@@ -1,23 +1,23 @@
 """The ``data`` of an APPLICATION_COMMAND (or autocomplete) interaction, built from the command
 definition the bot synced, the way a Discord client builds it: option types come from the
-definition, subcommands are nested options, users/roles/channels go into ``resolved``.
+definition, subcommands are nested options, the option being typed is marked ``focused``.
 
-Input a real client could not send (unknown or missing options, a value outside choices or
-min/max) raises ValueError, so a test cannot accidentally exercise impossible input.
+Input a real client could not send (an unknown subcommand or option, a missing required one, a
+value outside the choices, min/max or length) raises ValueError, so a test cannot accidentally
+exercise impossible input.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .world import ALL_PERMISSIONS, JSON, World
+from .world import JSON
 
 SUBCOMMAND, GROUP = 1, 2
 CASTS: dict[int, Any] = {3: str, 4: int, 5: bool, 10: float}
 
 
 def command_data(
-    world: World,
     command: JSON,
     options: JSON,
     subcommand: str | None = None,
@@ -42,31 +42,29 @@ def command_data(
             f"unknown options {sorted(unknown)}; defined: {[d['name'] for d in definitions]}"
         )
     built: list[JSON] = []
-    resolved: JSON = {}
     for definition in definitions:
         name = definition["name"]
         if name not in options:
             if definition.get("required") and focused is None:
                 raise ValueError(f"required option {name!r} missing")
             continue
+        if definition["type"] not in CASTS:  # users, channels, roles: newsbot has none
+            raise ValueError(f"option {name!r} of type {definition['type']} is not supported")
         option = {"name": name, "type": definition["type"], "value": options[name]}
         if name == focused:
             option["focused"] = True  # autocomplete: the partial text, as typed
-        elif definition["type"] in (6, 7, 8, 9):
-            option["value"] = _resolve(world, definition["type"], options[name], resolved)
         else:
-            option["value"] = CASTS.get(definition["type"], lambda v: v)(options[name])
+            option["value"] = CASTS[definition["type"]](options[name])
             _check(definition, option["value"])
         built.append(option)
     for parent in reversed(path):
         built = [{"name": parent["name"], "type": parent["type"], "options": built}]
     data["options"] = built
-    if resolved:
-        data["resolved"] = resolved
     return data
 
 
 def _check(definition: JSON, value: Any) -> None:
+    """What a Discord client enforces before sending: choices, min/max value, length."""
     name, choices = definition["name"], [c["value"] for c in definition.get("choices") or []]
     if choices and value not in choices:
         raise ValueError(f"{name}={value!r} is not one of {choices}")
@@ -77,23 +75,3 @@ def _check(definition: JSON, value: Any) -> None:
         low, high = definition.get("min_length", 0), definition.get("max_length", 6000)
         if not low <= len(value) <= high:
             raise ValueError(f"{name} has length {len(value)}, outside [{low}, {high}]")
-
-
-def _resolve(world: World, type_: int, value: Any, resolved: JSON) -> str:
-    """User (6), channel (7), role (8) or mentionable (9) by fixture name, id or payload."""
-    if type_ == 7:
-        channel = world.channels.get(value) or world.by_id[str(value)]
-        resolved.setdefault("channels", {})[channel["id"]] = {
-            **channel,
-            "permissions": str(ALL_PERMISSIONS),
-        }
-        return str(channel["id"])
-    role = next((r for r in world.roles.values() if value in (r["name"], r["id"])), None)
-    if type_ in (8, 9) and role is not None:
-        resolved.setdefault("roles", {})[role["id"]] = role
-        return str(role["id"])
-    user = world.user(value)
-    resolved.setdefault("users", {})[user["id"]] = user
-    member = world.member(user, with_user=False, with_permissions=True)
-    resolved.setdefault("members", {})[user["id"]] = member
-    return str(user["id"])

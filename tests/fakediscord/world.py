@@ -103,10 +103,6 @@ class World:
         self.other_guilds[guild_id] = guild
         return guild
 
-    def guild_of_channel(self, channel_id: str) -> str | None:
-        channel = self.by_id.get(channel_id)
-        return None if channel is None else channel.get("guild_id")
-
     def other_member(self, guild_id: str, who: str | JSON, with_permissions: bool = False) -> JSON:
         """A member of another server (no roles; the owner has every permission)."""
         user, guild = self.user(who), self.other_guilds[guild_id]
@@ -118,6 +114,7 @@ class World:
         return member
 
     def other_guild_payload(self, guild_id: str) -> JSON:
+        """GUILD_CREATE of another server (``add_guild``): every fixture user a member."""
         guild = self.other_guilds[guild_id]
         members = [self.other_member(guild_id, u) for u in [*self.users.values(), self.bot_user]]
         return {
@@ -161,6 +158,7 @@ class World:
     def make_channel(
         self, channel_id: str, name: str, type_: int, parent: str | None = None, position: int = 0
     ) -> JSON:
+        """A channel of the main server (type 0 text, 4 category, 11 public thread)."""
         return {
             "id": channel_id,
             "type": type_,
@@ -201,6 +199,8 @@ class World:
     def member(
         self, who: str | JSON, *, with_user: bool = True, with_permissions: bool = False
     ) -> JSON:
+        """A member of the main server with its roles; in an interaction it also carries
+        its computed ``permissions``, as Discord sends them."""
         user = self.user(who)
         member: JSON = {
             "roles": list(self.member_roles.get(user["id"], [])),
