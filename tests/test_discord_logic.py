@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -529,3 +530,63 @@ def test_the_history_limit_is_one_setting(small_corpus, embedder) -> None:
     finally:
         llm.close()
     assert seen == {1: [5], 3: [3, 4, 5], 0: []}
+
+
+# ---------------------------------------------------------------------------- a cog on its own
+@pytest.mark.slow
+@pytest.mark.discord
+def test_a_cog_runs_with_just_the_services_it_is_given(small_corpus, embedder, monkeypatch) -> None:
+    """The slash-command cog in a plain discord.py bot (no NewsBot), with services built here
+    over a real engine, against the local Discord server: what the cog does depends only on
+    what it was given (here a 1-answer-per-minute cooldown and the corpus's feed names)."""
+    import discord
+    from discord.ext import commands
+    from fakediscord import FakeDiscord
+
+    from bot.discord.client import configure_endpoints, make_intents
+    from bot.discord.commands import NewsCommands
+    from bot.discord.services import build_services
+    from bot.engine import Engine
+
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    with FakeDiscord(token="cog-token") as server:
+        settings = DiscordSettings.load(
+            data_dir=small_corpus.data_dir, feeds=small_corpus.feeds, cooldown_seconds=60,
+            discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
+        )  # fmt: skip
+        engine = Engine(settings, embedder=embedder)
+        services = build_services(settings, engine)
+        configure_endpoints(settings)
+
+        async def scenario() -> tuple[Any, Any, Any]:
+            bot = commands.Bot(command_prefix="!", intents=make_intents())
+            async with bot:
+                await bot.login("cog-token")
+                await bot.add_cog(NewsCommands(services))
+                guild = discord.Object(int(server.guild_id))
+                bot.tree.copy_global_to(guild=guild)
+                await bot.tree.sync(guild=guild)
+                connected = asyncio.create_task(bot.connect())
+                await asyncio.to_thread(server.wait_ready, 30)
+                run = asyncio.to_thread
+                first = await run(server.invoke_slash, "latest", {"source": "simon", "count": 2})
+                listed = await run(server.wait_for_followup, first, None, 30)
+                again = await run(server.invoke_slash, "latest", {})
+                refused = await run(server.wait_for_callback, again)
+                other = await run(server.invoke_slash, "latest", {"source": "zz"}, "admin")
+                unknown = await run(server.wait_for_followup, other, None, 30)
+                await bot.close()
+                await connected
+            return listed, refused, unknown
+
+        try:
+            listed, refused, unknown = asyncio.run(scenario())
+        finally:
+            services.close()
+            engine.close()
+    [embed] = listed["message"]["embeds"]
+    assert embed["title"] == "Latest articles from simonwillison"
+    assert refused["type"] == 4 and "try again in" in refused["data"]["content"]
+    assert unknown["message"]["content"].startswith('There is no feed called "zz"')
