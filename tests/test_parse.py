@@ -464,11 +464,16 @@ def test_html_to_text_keeps_pre_and_plain_markdown() -> None:
 
 
 def test_html_to_text_never_raises_on_odd_markup() -> None:
-    assert html_to_text("<![foo[ bar ]]> baz <p>x") == "baz x"  # HTMLParser would raise
+    # A bogus "<![...]>" section is dropped (Python's HTMLParser raised on it); <p> starts a
+    # paragraph.
+    assert html_to_text("<![foo[ bar ]]> baz <p>x") == "baz\n\nx"
     assert html_to_text("<p>unclosed <b>bold") == "unclosed bold"
     assert html_to_text("") == ""
     assert html_to_text("<script>never closed") == ""
     assert html_to_text("\x00\x07text\u200b") == "text"
+    # Past libxml2's nesting limit (256) the text is still kept, not cut off with the tree.
+    assert html_to_text("<div>" * 5000 + "deep <b>text</b>") == "deep text"
+    assert html_to_text("<p>x</p>" + "<ul><li>" * 300 + "item") == "x item"
 
 
 @settings(max_examples=200, deadline=None)
