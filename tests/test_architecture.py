@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -214,3 +215,20 @@ def f():
     assert not STORE_MODULES.fullmatch("ingest/storehouse.py")
     assert SETTINGS_CALL.fullmatch("get_bot_settings") and SETTINGS_CALL.fullmatch("Settings")
     assert not SETTINGS_CALL.fullmatch("SettingsConfigDict")
+
+
+# ------------------------------------------------------------------ the test session
+
+
+def test_the_session_runs_without_the_developers_configuration() -> None:
+    """conftest.py: no `.env` in the working directory (Settings would read it), which is not
+    the checkout, and no NEWSBOT_*/DISCORD_* variable of the developer's shell."""
+    cwd = Path.cwd()
+    assert cwd != REPO and REPO not in cwd.parents
+    assert not (cwd / ".env").exists()
+    leaked = [
+        n
+        for n in os.environ
+        if n.startswith(("NEWSBOT_", "DISCORD_")) and not n.startswith("NEWSBOT_TEST_")
+    ]
+    assert not leaked
