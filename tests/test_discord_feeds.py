@@ -104,6 +104,7 @@ def bot(
     chroma: tuple[subprocess.Popen, str],
     embedder: object,
     tmp_path_factory: pytest.TempPathFactory,
+    shared_feeds: Path,
 ) -> Iterator[Bot]:
     from ingest.pipeline import run_ingest
 
@@ -188,7 +189,6 @@ def test_a_maintainer_adds_a_local_feed_it_is_saved_ingested_and_answerable(
     assert any(BAIR_POST in line and "— bair," in line for line in lines), lines
 
 
-@pytest.mark.shared_data
 def test_a_maintainer_removes_feeds_and_the_comments_stay(server: FakeDiscord, bot: Bot) -> None:
     iid = server.invoke_autocomplete(
         "feeds", {"name": "ba"}, focused="name", user="maintainer", subcommand="remove"

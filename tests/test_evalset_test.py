@@ -115,6 +115,7 @@ def test_every_pattern_is_covered_as_promised(raw: list[dict[str, Any]]) -> None
         assert set(_words(base["question"])) != set(_words(para["question"]))
 
 
+@pytest.mark.shared_data
 def test_gold_links_are_real_articles_and_complete_the_seed(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:

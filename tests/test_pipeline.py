@@ -136,6 +136,7 @@ def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder
     assert again.embedded_articles == 0 and again.exit_code == 0
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chunks(
     tmp_path: Path, embedder: Embedder
