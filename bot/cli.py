@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.timeparse import iso_day
 from ingest.config import Settings, load_settings
 from ingest.models import ConfigError, FeedState, NewsbotError, utcnow
 
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsbot")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
-
-
-def _date(dt: datetime | None) -> str:
-    return dt.strftime("%Y-%m-%d") if dt else "undated"
 
 
 def _when(dt: datetime | None) -> str:
@@ -219,8 +216,8 @@ def format_answer(answer: Answer) -> str:
         lines.append("\nSources:" if answer.sources else "\nClosest articles:")
         for s in shown:
             feeds = ", ".join(s.feeds or (s.feed,))
-            lines.append(f"  [{s.n}] {s.title} ({feeds}, {_date(s.published)})\n      {s.url}")
-    lines.append(f"\n(as of {_date(answer.as_of)}; {answer.backend})")
+            lines.append(f"  [{s.n}] {s.title} ({feeds}, {iso_day(s.published)})\n      {s.url}")
+    lines.append(f"\n(as of {iso_day(answer.as_of)}; {answer.backend})")
     return "\n".join(lines)
 
 
@@ -228,7 +225,7 @@ def format_latest(items: Sequence[LatestItem]) -> str:
     if not items:
         return "No articles match."
     return "\n".join(
-        f"{_date(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}"
+        f"{iso_day(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}"
         for i in items
     )
 

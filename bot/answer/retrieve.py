@@ -22,7 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.answer.text import STOPWORDS
+from bot.answer.text import STOPWORDS, shorten
 from bot.answer.understand import SourceDirectory
 from bot.models import Hit, LatestItem
 from ingest.config import Settings
@@ -37,6 +37,7 @@ KEYWORD_WEIGHT = 0.5  # weight of the normalized BM25 score next to cosine simil
 NAMES_WEIGHT = 0.3  # weight of the normalized names-only BM25 score
 RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh article outranks
 VOCABULARY_CHARS = 1500  # of each article, read for the name vocabulary
+SUMMARY_CHARS = 200  # of a listed item's text, in its JSON form
 SOURCE_BOOST = 1.25  # a lab named as the subject ("what did DeepMind ...") favours its feeds
 
 
@@ -308,7 +309,7 @@ class Retriever:
                     url=r.url,
                     feeds=r.feeds,
                     published=r.published,
-                    summary=_summary(r.text),
+                    summary=shorten(r.text, SUMMARY_CHARS),
                 )
             )
             if len(items) >= limit:
@@ -321,14 +322,6 @@ _MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
-
-
-def _summary(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut + "…"
 
 
 def _hit(cid: str, text: str, row: ArticleRow, score: float, sim: float) -> Hit:

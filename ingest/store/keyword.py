@@ -14,15 +14,7 @@ from collections.abc import Sequence
 
 from ingest.models import Article, Chunk
 from ingest.store.db import Database, batches, marks
-
-STOPWORDS = frozenset(
-    (
-        "a an and are as at be been but by can could did do does for from had has have how i if"
-        " in into is it its me my no not of on or our so than that the their them then there these"
-        " they this to up was we were what when where which who whom why will with would you your"
-        " about any some tell latest new news recent recently today week month year"
-    ).split()
-)
+from ingest.text import SEARCH_STOPWORDS as STOPWORDS
 
 
 def fts_query(text: str) -> str:
