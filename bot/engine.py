@@ -10,10 +10,12 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.answer.cite_order import primary_first
 from bot.models import Answer, CorpusStats, LatestItem, Turn
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import FeedState
+from ingest.stories import Story, StoryStore
 
 
 class Engine:
@@ -33,6 +35,7 @@ class Engine:
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads
+        self.story_store = StoryStore(settings)
 
     def ask(
         self,
@@ -45,7 +48,7 @@ class Engine:
     ) -> Answer:
         """Answer one question from the corpus, with numbered, validated citations."""
         with self._lock:
-            return self.answerer.answer(
+            answer = self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
@@ -54,6 +57,7 @@ class Engine:
                 as_of=self.corpus.newest_published(),
                 now=now,
             )
+        return primary_first(answer, self.story_store.primary_order)
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10
@@ -65,6 +69,39 @@ class Engine:
             return self.retriever.latest(topic=None, feed=feed, limit=limit)
         with self._lock:
             return self.retriever.latest(topic=topic, feed=feed, limit=limit)
+
+    def stories(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feeds: Sequence[str] = (),
+        topic: str | None = None,
+        limit: int = 20,
+    ) -> list[Story]:
+        """Stories newest first (see ingest.stories). A topic is matched by meaning: the
+        stories holding an article the retriever finds relevant to it."""
+        ids: list[str] | None = None
+        if topic and topic.strip():
+            with self._lock:
+                hits = self.retriever.search(
+                    topic, feeds=feeds, since=since, until=until, k=limit * 4, per_article=1
+                )
+            floor = self.settings.relevance_threshold
+            ids = [h.article_id for h in hits if h.similarity >= floor]
+        return self.story_store.stories(
+            since=since, until=until, feeds=feeds, article_ids=ids, limit=limit
+        )
+
+    def stories_changed_after(self, watermark: int, limit: int = 100) -> list[Story]:
+        """Stories created or updated after `watermark` (a `Story.seq`), oldest change first:
+        a watcher keeps the last `seq` it handled and notifies once per story (a story created
+        after its watermark has `created_seq > watermark`)."""
+        return self.story_store.changed_after(watermark, limit)
+
+    def story_watermark(self) -> int:
+        """The current end of the story sequence (where a new watcher starts)."""
+        return self.story_store.watermark()
 
     def stats(self) -> CorpusStats:
         c = self.corpus.counts()
@@ -89,4 +126,5 @@ class Engine:
         return [s.name for s in self.corpus.feed_states()]
 
     def close(self) -> None:
+        self.story_store.close()
         self.corpus.close()
