@@ -171,6 +171,17 @@ class Membership:
     similarity: float = 1.0
 
 
+@dataclass(frozen=True)
+class Member:
+    """A story's article as the grouping reads it back."""
+
+    story_id: int
+    article_id: str
+    role: int
+    chunk_id: str  # '' when the whole article is about the story (an anchor)
+    story_first_seen: float  # epoch seconds
+
+
 def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt else None
 
@@ -280,6 +291,18 @@ class StoryStore:
         found = self._build(self._query("SELECT * FROM stories WHERE id=?", (story_id,)))
         return found[0] if found else None
 
+    def article_ids_by_url(self, urls: Sequence[str]) -> dict[str, str]:
+        """Stored article ids by link (links as stored: canonical)."""
+        out: dict[str, str] = {}
+        unique = list(dict.fromkeys(urls))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            for r in self._query(
+                f"SELECT id, url FROM articles WHERE url IN ({_marks(part)})", part
+            ):
+                out[r["url"]] = r["id"]
+        return out
+
     def stories_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The stories each of these articles belongs to."""
         out: dict[str, list[int]] = {}
@@ -380,23 +403,42 @@ class StoryStore:
         )
         return [r["id"] for r in rows]
 
+    def reset(self) -> None:
+        """Forget every story (the next grouping regroups the whole corpus). The sequence
+        keeps counting, so watchers never see a number twice."""
+        with self._tx() as db:
+            db.execute("DELETE FROM story_articles")
+            db.execute("DELETE FROM stories")
+            db.execute("DELETE FROM story_grouped")
+
     def grouped_count(self) -> int:
         return int(self._query("SELECT count(*) AS n FROM story_grouped")[0]["n"])
 
-    def candidates(self, start: datetime, end: datetime) -> list[tuple[int, str, int, str]]:
-        """(story id, article id, role, chunk id) of the stories last updated in the window."""
+    def candidates(self, start: datetime, end: datetime) -> list[Member]:
+        """The articles of the stories with news in the window (first seen before its end,
+        last updated after its start)."""
         rows = self._query(
-            "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id FROM stories s"
+            "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id, s.first_seen FROM stories s"
             " JOIN story_articles sa ON sa.story_id = s.id"
             " WHERE s.last_updated >= ? AND s.first_seen <= ?",
             (start.timestamp(), end.timestamp()),
         )
-        return [(int(r[0]), r[1], int(r[2]), r[3]) for r in rows]
+        return [Member(int(r[0]), r[1], int(r[2]), r[3], float(r[4])) for r in rows]
 
-    def record(self, article_id: str, title: str, joins: Sequence[Membership]) -> list[int]:
+    def record(
+        self,
+        article_id: str,
+        title: str,
+        joins: Sequence[Membership],
+        links: Sequence[Membership] = (),
+        merge: Sequence[int] = (),
+    ) -> list[int]:
         """Record the grouping of one article in one transaction: it joins each story of
-        `joins` (a Membership with story_id None starts a story titled `title`), and is marked
-        grouped. Returns the story ids it is now in."""
+        `joins` (a Membership with story_id None starts a story titled `title`); each of
+        `links` (sections of other articles, e.g. an earlier newsletter issue that covered the
+        event first) joins its story, or with story_id None the story this article is in first;
+        the stories of `merge` (that this article showed to be the same event) are folded into
+        that story; and the article is marked grouped. Returns the story ids it is now in."""
         now = utcnow().timestamp()
         out: list[int] = []
         with self._tx() as db:
@@ -404,28 +446,50 @@ class StoryStore:
             seq = int(row[0]) if row else 0
             for m in joins:
                 seq += 1
-                when = _ts(m.published) or now
                 sid = m.story_id
                 if sid is None:
+                    when = _ts(m.published) or now
                     cur = db.execute(
                         "INSERT INTO stories(title, primary_article, first_seen, last_updated,"
                         " created_seq, seq) VALUES (?,?,?,?,?,?)",
                         (title, article_id, when, when, seq, seq),
                     )
                     sid = int(cur.lastrowid or 0)
-                db.execute(
-                    "INSERT OR IGNORE INTO story_articles(story_id, article_id, role, chunk_id,"
-                    " similarity, published, added) VALUES (?,?,?,?,?,?,?)",
-                    (sid, article_id, m.role, m.chunk_id, m.similarity, _ts(m.published), now),
-                )
+                self._add(db, sid, m, now)
                 self._refresh(db, sid, seq)
                 out.append(sid)
+            for m in links:
+                sid = m.story_id if m.story_id is not None else (out[0] if out else None)
+                if sid is None:
+                    continue
+                seq += 1
+                self._add(db, sid, m, now)
+                self._refresh(db, sid, seq)
+            for other in merge:
+                if not out or other in out:
+                    continue
+                seq += 1
+                db.execute(
+                    "INSERT OR IGNORE INTO story_articles SELECT ?, article_id, role, chunk_id,"
+                    " similarity, published, added FROM story_articles WHERE story_id=?",
+                    (out[0], other),
+                )
+                db.execute("DELETE FROM stories WHERE id=?", (other,))
+                self._refresh(db, out[0], seq)
             db.execute("INSERT OR REPLACE INTO story_seq(one, value) VALUES (1, ?)", (seq,))
             db.execute(
                 "INSERT OR REPLACE INTO story_grouped(article_id, grouped) VALUES (?, ?)",
                 (article_id, now),
             )
         return out
+
+    @staticmethod
+    def _add(db: sqlite3.Connection, story_id: int, m: Membership, now: float) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO story_articles(story_id, article_id, role, chunk_id,"
+            " similarity, published, added) VALUES (?,?,?,?,?,?,?)",
+            (story_id, m.article_id, m.role, m.chunk_id, m.similarity, _ts(m.published), now),
+        )
 
     @staticmethod
     def _refresh(db: sqlite3.Connection, story_id: int, seq: int) -> None:
