@@ -23,8 +23,10 @@ same database file, opened the way ingest.store opens it: WAL, busy timeout, for
   that is there, once).
 
 Primary source rule (the order of a story's articles): the lowest `primary_rank` first, then the
-earliest publication, then the article id. Ranks come from the tags of the feeds that carried
-the article (feeds.toml); an article carried by several feeds takes its best rank:
+earliest publication day, then the most central article (its lead closest, on average, to the
+leads of the story's other articles: a launch's announcement before the customer stories posted
+the same day), then the earliest publication time and the article id. Ranks come from the tags of
+the feeds that carried the article (feeds.toml); an article in several feeds takes its best rank:
   0  an original publisher: a feed tagged lab, research, company, official, government, arxiv
      or papers (the lab's own post);
   1  anything else: blogs, press, untagged feeds;
@@ -45,6 +47,11 @@ from urllib.parse import urlparse
 from ingest.config import Settings
 from ingest.models import utcnow
 
+# The order of a story's articles (see the module doc), over story_articles `sa`.
+PRIMARY_ORDER = (
+    "sa.role, CAST(coalesce(sa.published, sa.added) / 86400 AS INTEGER), -sa.similarity,"
+    " coalesce(sa.published, sa.added), sa.article_id"
+)
 PRIMARY_TAGS = frozenset(
     {"lab", "research", "company", "official", "government", "arxiv", "papers"}
 )
@@ -333,22 +340,24 @@ class StoryStore:
         for sid, positions in slots.items():
             if len(positions) < 2 or moved & set(positions):
                 continue  # an article of two stories is ordered by the first story only
-            members = sorted((ids[p] for p in positions), key=lambda a: rank[a][sid])
+            members = sorted((ids[p] for p in positions), key=lambda a: (rank[a][sid], a))
             for p, aid in zip(positions, members, strict=True):
                 out[p] = aid
             moved |= set(positions)
         return out
 
-    def _member_ranks(self, ids: Sequence[str]) -> dict[str, dict[int, tuple[int, float, str]]]:
-        out: dict[str, dict[int, tuple[int, float, str]]] = {}
+    def _member_ranks(self, ids: Sequence[str]) -> dict[str, dict[int, tuple[float, ...]]]:
+        """Per article, per story: its place in the story's order (lower first)."""
+        out: dict[str, dict[int, tuple[float, ...]]] = {}
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             for r in self._query(
-                "SELECT story_id, article_id, role, coalesce(published, added) AS t"
+                "SELECT story_id, article_id, role, similarity, coalesce(published, added) AS t"
                 f" FROM story_articles WHERE article_id IN ({_marks(part)})",
                 part,
             ):
-                key = (int(r["role"]), float(r["t"]), r["article_id"])
+                t = float(r["t"])
+                key = (float(r["role"]), float(int(t // 86400)), -float(r["similarity"]), t)
                 out.setdefault(r["article_id"], {})[int(r["story_id"])] = key
         return out
 
@@ -364,7 +373,7 @@ class StoryStore:
             "   WHERE f.article_id = sa.article_id ORDER BY feed)) AS feeds"
             " FROM story_articles sa JOIN articles a ON a.id = sa.article_id"
             f" WHERE sa.story_id IN ({_marks(ids)})"
-            " ORDER BY sa.story_id, sa.role, t, sa.article_id",
+            f" ORDER BY sa.story_id, {PRIMARY_ORDER}",
             ids,
         ):
             feeds = tuple(f for f in (r["feeds"] or "").split("\x1f") if f)
@@ -432,13 +441,16 @@ class StoryStore:
         joins: Sequence[Membership],
         links: Sequence[Membership] = (),
         merge: Sequence[int] = (),
+        central: Sequence[tuple[int, str, float]] = (),
     ) -> list[int]:
         """Record the grouping of one article in one transaction: it joins each story of
         `joins` (a Membership with story_id None starts a story titled `title`); each of
         `links` (sections of other articles, e.g. an earlier newsletter issue that covered the
         event first) joins its story, or with story_id None the story this article is in first;
         the stories of `merge` (that this article showed to be the same event) are folded into
-        that story; and the article is marked grouped. Returns the story ids it is now in."""
+        that story; `central` gives the anchors of its story their new centrality (story, article,
+        mean similarity to the story's other anchors: the primary-order tie-break); and the
+        article is marked grouped. Returns the story ids it is now in."""
         now = utcnow().timestamp()
         out: list[int] = []
         with self._tx() as db:
@@ -475,6 +487,12 @@ class StoryStore:
                     (out[0], other),
                 )
                 db.execute("DELETE FROM stories WHERE id=?", (other,))
+            for sid, aid, value in central:
+                db.execute(
+                    "UPDATE story_articles SET similarity=? WHERE story_id=? AND article_id=?",
+                    (value, sid, aid),
+                )
+            if out and (central or merge):
                 self._refresh(db, out[0], seq)
             db.execute("INSERT OR REPLACE INTO story_seq(one, value) VALUES (1, ?)", (seq,))
             db.execute(
@@ -497,7 +515,7 @@ class StoryStore:
         first = db.execute(
             "SELECT sa.article_id, a.title FROM story_articles sa"
             " JOIN articles a ON a.id = sa.article_id WHERE sa.story_id=?"
-            " ORDER BY sa.role, coalesce(sa.published, sa.added), sa.article_id LIMIT 1",
+            f" ORDER BY {PRIMARY_ORDER} LIMIT 1",
             (story_id,),
         ).fetchone()
         span = db.execute(

@@ -153,6 +153,16 @@ class GroupingReport:
     backfill: bool = False
 
 
+@dataclass
+class Placement:
+    """What the grouping decided for one article."""
+
+    joins: list[Membership]  # the stories it joins (story_id None: it starts one)
+    links: list[Membership] = field(default_factory=list)  # earlier issues' sections, with it
+    merge: list[int] = field(default_factory=list)  # stories folded into its story
+    central: list[tuple[int, str, float]] = field(default_factory=list)  # anchors' centrality
+
+
 @dataclass(frozen=True)
 class Section:
     similarity: float
@@ -215,11 +225,11 @@ class StoryGrouper:
                 item = self._items.get(aid)
                 if item is None:
                     continue  # no vectors (yet): grouped by a later run
-                joins, links, merge = self.place(item)
-                self.store.record(item.id, item.title, joins, links, merge)
+                p = self.place(item)
+                self.store.record(item.id, item.title, p.joins, p.links, p.merge, p.central)
                 report.articles += 1
-                report.new_stories += sum(m.story_id is None for m in joins)
-                report.joined += sum(m.story_id is not None for m in joins)
+                report.new_stories += sum(m.story_id is None for m in p.joins)
+                report.joined += sum(m.story_id is not None for m in p.joins)
             # keep memory bounded on a large backfill: only recent articles stay cached
             newest = max((it.when for a in part if (it := self._items.get(a))), default=0.0)
             horizon = newest - DAY * (WINDOW_DAYS + RELAY_AFTER_DAYS)
@@ -234,14 +244,12 @@ class StoryGrouper:
         self.load([m.article_id for m in members])
         return [m for m in members if m.article_id != item.id and self._items.get(m.article_id)]
 
-    def place(self, item: Item) -> tuple[list[Membership], list[Membership], list[int]]:
-        """The stories this article joins (a Membership with story_id None starts one), the
-        sections of earlier newsletter issues that join its story with it, and the stories to
-        fold into its story."""
+    def place(self, item: Item) -> Placement:
+        """Where this article goes (see Placement)."""
         own = Membership(item.id, None, item.role, item.published)
         members = self.members(item)
         if item.role == RELAY:
-            return self._place_issue(item, members, own), [], []
+            return Placement(self._place_issue(item, members, own))
         matched: dict[int, float] = {}  # story → best lead similarity
         anchors: dict[int, int] = defaultdict(int)
         for m in members:
@@ -255,13 +263,32 @@ class StoryGrouper:
             if score is not None and score > matched.get(m.story_id, -1.0):
                 matched[m.story_id] = score
         if not matched:
-            return [own], self._earlier_issues(item, members, None), []
+            return Placement([own], self._earlier_issues(item, members, None))
         best = max(matched, key=lambda sid: matched[sid])
         # A story of one article this one also matches was the same event, grouped apart
         # because it came first: fold it in (never two grown stories: no chains).
         merge = [sid for sid in matched if sid != best and anchors[sid] == 1]
-        joins = [Membership(item.id, best, item.role, item.published, "", matched[best])]
-        return joins, self._earlier_issues(item, members, best), merge
+        folded = {best, *merge}
+        peers = [m for m in members if m.story_id in folded and not m.chunk_id]
+        central = self._centrality(item, peers, best)
+        mine = central.pop()[2]
+        joins = [Membership(item.id, best, item.role, item.published, "", mine)]
+        return Placement(joins, self._earlier_issues(item, members, best), merge, central)
+
+    def _centrality(
+        self, item: Item, peers: list[Member], story: int
+    ) -> list[tuple[int, str, float]]:
+        """(story, article, mean lead similarity to the other anchors) of the story's anchors
+        once `item` joins; the item's own entry last."""
+        ids = dict.fromkeys(m.article_id for m in peers if m.article_id != item.id)
+        group = [a for i in ids if (a := self._items.get(i)) is not None] + [item]
+        leads = np.stack([a.lead for a in group])
+        sims = leads @ leads.T
+        n = len(group)
+        return [
+            (story, a.id, float((sims[i].sum() - sims[i, i]) / (n - 1)))
+            for i, a in enumerate(group)
+        ]
 
     def match(self, item: Item, anchor: Item) -> float | None:
         """The lead similarity when `item` reports the same event as `anchor`, else None."""
