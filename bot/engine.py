@@ -10,7 +10,6 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.answer.cite_order import primary_first
 from bot.models import Answer, CorpusStats, LatestItem, Turn
 from ingest.config import Settings
 from ingest.embed import Embedder
@@ -48,7 +47,7 @@ class Engine:
     ) -> Answer:
         """Answer one question from the corpus, with numbered, validated citations."""
         with self._lock:
-            answer = self.answerer.answer(
+            return self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
@@ -56,8 +55,8 @@ class Engine:
                 history=history,
                 as_of=self.corpus.newest_published(),
                 now=now,
+                cite_order=self.story_store.primary_order,
             )
-        return primary_first(answer, self.story_store.primary_order)
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10

@@ -328,40 +328,37 @@ class StoryStore:
         return out
 
     def primary_order(self, article_ids: Sequence[str]) -> list[str]:
-        """`article_ids` reordered so that, among articles of one story, its primary source
-        comes first (they take the place of the first of them); others keep their place."""
-        ids = list(dict.fromkeys(article_ids))
-        if len(ids) < 2:
-            return ids
-        rank = self._member_ranks(ids)
-        slots: dict[int, list[int]] = {}  # story → positions of its articles in `ids`
-        for pos, aid in enumerate(ids):
-            for sid in rank.get(aid, {}):
-                slots.setdefault(sid, []).append(pos)
-        out = list(ids)
-        moved: set[int] = set()
-        for sid, positions in slots.items():
-            if len(positions) < 2 or moved & set(positions):
-                continue  # an article of two stories is ordered by the first story only
-            members = sorted((ids[p] for p in positions), key=lambda a: (rank[a][sid], a))
-            for p, aid in zip(positions, members, strict=True):
-                out[p] = aid
-            moved |= set(positions)
+        """`article_ids` (cited sources, in answer order) with each story's primary source
+        moved to the place of the first of its story's articles, when it is among them and
+        ranks before that article by source (a lab's post before the newsletter that covers
+        it). Everything else keeps its order."""
+        out = list(dict.fromkeys(article_ids))
+        if len(out) < 2:
+            return out
+        for members in self._stories_members(out).values():
+            roles = dict(members)
+            primary = members[0][0]
+            cited = [a for a in out if a in roles]
+            if len(cited) < 2 or primary not in out or roles[primary] >= roles[cited[0]]:
+                continue
+            out.remove(primary)
+            out.insert(out.index(cited[0]), primary)
         return out
 
-    def _member_ranks(self, ids: Sequence[str]) -> dict[str, dict[int, tuple[float, ...]]]:
-        """Per article, per story: its place in the story's order (lower first)."""
-        out: dict[str, dict[int, tuple[float, ...]]] = {}
+    def _stories_members(self, ids: Sequence[str]) -> dict[int, list[tuple[str, int]]]:
+        """(article, role) of every article of the stories of these articles, primary first."""
+        out: dict[int, list[tuple[str, int]]] = {}
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             for r in self._query(
-                "SELECT story_id, article_id, role, similarity, coalesce(published, added) AS t"
-                f" FROM story_articles WHERE article_id IN ({_marks(part)})",
+                "SELECT sa.story_id, sa.article_id, sa.role FROM story_articles sa"
+                " WHERE sa.story_id IN (SELECT story_id FROM story_articles"
+                f" WHERE article_id IN ({_marks(part)})) ORDER BY sa.story_id, {PRIMARY_ORDER}",
                 part,
             ):
-                t = float(r["t"])
-                key = (float(r["role"]), float(int(t // 86400)), -float(r["similarity"]), t)
-                out.setdefault(r["article_id"], {})[int(r["story_id"])] = key
+                members = out.setdefault(int(r["story_id"]), [])
+                if all(a != r["article_id"] for a, _ in members):
+                    members.append((r["article_id"], int(r["role"])))
         return out
 
     def _build(self, rows: Sequence[sqlite3.Row]) -> list[Story]:

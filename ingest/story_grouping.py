@@ -63,16 +63,18 @@ LOAD_BATCH = 400  # articles whose chunk vectors are read at once
 
 _WORD = re.compile(r"[A-Za-z][\w'’-]*[\w]|[A-Za-z]")
 _MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
-# a product name and its version: "GPT-4.1", "Claude 3.5", "o3", "gpt-image-1", "Gemini 2.5"
+# a product name and its version: "GPT-4.1", "Claude 3.5", "o3", "gpt-image-1", "llm 0.32.1"
 _VERSION = re.compile(
-    r"(?<![\w.])([A-Za-z][A-Za-z]*?)([ -]?)v?(\d+(?:\.\d+)?[a-z]?)(?![\w.]*\d)", re.IGNORECASE
+    r"(?<![\w.])([A-Za-z][A-Za-z]*?)([ -]?)v?(\d+(?:\.\d+)*(?:[a-z]+\d*)?)(?![\w.]*\d)",
+    re.IGNORECASE,
 )
 
 
-def _version_pairs(text: str) -> Iterable[tuple[str, str]]:
+def _version_pairs(text: str, title: bool = False) -> Iterable[tuple[str, str]]:
+    """(family, version) pairs. A lowercase word before a number ("to 500", "from 177,000")
+    names no product, except in a title when the number is a version ("llm 0.33")."""
     for fam, sep, ver in _VERSION.findall(text):
-        # "to 500", "from 177,000": a lowercase word before a number is no product name
-        if sep == " " and fam.islower():
+        if sep == " " and fam.islower() and not (title and re.search(r"\.|[a-z]", ver)):
             continue
         yield fam.lower(), ver.lower()
 
@@ -109,9 +111,9 @@ class Vocabulary:
 
 
 def versions(text: str) -> dict[str, set[str]]:
-    """Product family → the versions `text` names ("GPT-4.1 and GPT-4o" → gpt: {4.1, 4o})."""
+    """Product family → the versions a title names ("GPT-4.1 and GPT-4o" → gpt: {4.1, 4o})."""
     out: dict[str, set[str]] = defaultdict(set)
-    for fam, ver in _version_pairs(text):
+    for fam, ver in _version_pairs(text, title=True):
         if len(fam) >= 2:
             out[fam].add(ver)
     return out
