@@ -138,10 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def regroup(settings: Any) -> None:
     from ingest.store import Corpus
-    from ingest.stories import StoryStore
     from ingest.story_grouping import group_new_articles
+    from ingest.story_writer import StoryWriter
 
-    store = StoryStore(settings)
+    store = StoryWriter(settings)
     try:
         store.reset()
     finally:

@@ -43,7 +43,8 @@ import numpy as np
 from ingest.config import Settings
 from ingest.models import ConfigError, Feed, utcnow
 from ingest.store import Corpus
-from ingest.stories import OTHER, RELAY, Member, Membership, StoryStore, primary_rank
+from ingest.stories import OTHER, RELAY, primary_rank
+from ingest.story_writer import Member, Membership, StoryWriter
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class Section:
 
 class StoryGrouper:
     def __init__(
-        self, corpus: Corpus, store: StoryStore, roles: dict[str, int], vocab: Vocabulary
+        self, corpus: Corpus, store: StoryWriter, roles: dict[str, int], vocab: Vocabulary
     ) -> None:
         self.corpus = corpus
         self.store = store
@@ -406,7 +407,7 @@ def group_new_articles(
         except ConfigError as e:  # the run already used (or reported) the file
             log.warning("stories: feed tags unavailable (%s); no primary-source ranks", e)
             feeds = []
-    store = StoryStore(settings)
+    store = StoryWriter(settings)
     try:
         ids = store.ungrouped()
         if not ids:
