@@ -24,6 +24,7 @@ from bot.models import Answer, Source
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import run_ingest
+from ingest.store import Corpus
 from ingest.stories import ORIGINAL, OTHER, RELAY, Story, StoryArticle, StoryStore, primary_rank
 
 RSS = {"Content-Type": "application/rss+xml"}
@@ -275,6 +276,25 @@ def test_backfill_groups_an_existing_corpus_once(tmp_path: Path, embedder: Embed
         before = (_grouped(settings), [s.seq for s in _stories(settings)])
         run_ingest(settings, embedder=embedder)
         assert (_grouped(settings), [s.seq for s in _stories(settings)]) == before
+    # Retention deletes an article: its story goes with it, the others stay.
+    [webinar] = _story_of(_stories(settings), WEBINAR)
+    corpus = Corpus(settings)
+    try:
+        corpus.delete_articles([webinar.primary.article_id])
+    finally:
+        corpus.close()
+    left = _stories(settings)
+    assert len(left) == 2 and not _story_of(left, WEBINAR)
+    assert webinar.primary.article_id not in _grouped(settings)
+
+
+def test_empty_corpus_lists_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", write_feeds(tmp_path / "feeds.toml", {}))
+    listed = _cli(settings, "stories", "--feed", "nowhere", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    digest = _cli(settings, "digest")
+    assert digest.returncode == 0 and digest.stdout.startswith("Nothing new from"), digest.stderr
 
 
 # ---------------------------------------------------------------- pure parts
