@@ -138,6 +138,13 @@ class Story:
     def primary(self) -> StoryArticle:
         return self.articles[0]
 
+    def reported_by(self, article_ids: Iterable[str]) -> bool:
+        """Whether any of these articles reports this story: one of its own articles, not a
+        newsletter that covers it among other events (unless only newsletters carry it)."""
+        wanted = set(article_ids)
+        own = [a for a in self.articles if a.role != RELAY] or list(self.articles)
+        return any(a.article_id in wanted for a in own)
+
     @property
     def source_count(self) -> int:
         """How many publishers carry it: distinct hosts of its articles' links."""

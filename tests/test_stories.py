@@ -211,6 +211,12 @@ def test_engine_topic_matches_by_meaning_and_orders_citations(
         assert engine.story_store.primary_order([lab, "x", issue]) == [lab, "x", issue]
         assert engine.story_watermark() > built.watermark
         assert engine.stories_changed_after(engine.story_watermark()) == []
+        # a watch: which of the changed stories are about its topic
+        changed = engine.stories_changed_after(built.watermark)
+        about = engine.stories_about(changed, "OpenAI's new reasoning models o3 and o4-mini")
+        assert [s.primary.title for s in about] == [O3]  # the issue also covers Gemini: no
+        start, end, top = engine.digest(since=datetime(2025, 4, 10, tzinfo=UTC))
+        assert [s.primary.title for s in top] == [FLASH, O3] and start < end
     finally:
         engine.close()
 
@@ -330,6 +336,15 @@ def test_digest_window_defaults_to_the_corpus_last_day() -> None:
     asked = datetime(2026, 8, 1, tzinfo=UTC)
     assert digest_window(newest, asked, now) == (asked, now)
     assert digest_window(None, None, now)[1] > now
+
+
+def test_a_story_is_reported_by_its_own_articles_not_by_a_passing_newsletter() -> None:
+    day = datetime(2025, 4, 17, tzinfo=UTC)
+    lab, issue = _article(1, "lab.com", day, ORIGINAL), _article(2, "news.com", day, RELAY)
+    story = Story(1, "t", day, day, (lab, issue))
+    assert story.reported_by(["a1"]) and not story.reported_by(["a2"])
+    only_issue = Story(2, "t", day, day, (issue,))
+    assert only_issue.reported_by(["a2"])
 
 
 def test_primary_rank_from_feed_tags() -> None:
