@@ -349,20 +349,23 @@ class StoryGrouper:
     def _earlier_issues(
         self, item: Item, members: list[Member], story: int | None
     ) -> list[Membership]:
-        """Sections of newsletter issues published before `item` that cover its event."""
+        """Sections of newsletter issues published before `item` that cover its event: the
+        closest issue of each newsletter that does not cover its story yet."""
         issues = {m.article_id for m in members if m.role == RELAY}
         inside = {m.article_id for m in members if m.story_id == story} if story else set()
-        links = []
+        covering = {f for a in inside if (it := self._items[a]) for f in it.feeds}
+        best: dict[str, Membership] = {}  # newsletter → its issue's section
         for aid in sorted(issues - inside):
             issue = self._items[aid]
-            if issue is None or issue.when > item.when:
+            if issue is None or issue.when > item.when or set(issue.feeds) & covering:
                 continue
             hit = self.section(issue, item)
-            if hit is not None:
-                links.append(
-                    Membership(aid, story, RELAY, issue.published, hit.chunk_id, hit.similarity)
+            key = issue.feeds[0] if issue.feeds else aid
+            if hit is not None and (key not in best or hit.similarity > best[key].similarity):
+                best[key] = Membership(
+                    aid, story, RELAY, issue.published, hit.chunk_id, hit.similarity
                 )
-        return links
+        return list(best.values())
 
     def section(self, issue: Item, anchor: Item) -> Section | None:
         """The issue's chunk that covers the anchor's event, if one does."""
