@@ -3,7 +3,8 @@
 Incremental: each run groups only the articles embedded since the last one (ingest.stories
 keeps the list), oldest publication first, against the stories of the surrounding days; the
 first run after an upgrade groups the whole corpus that way, once. Nothing is re-embedded: the
-chunk vectors are read back from the corpus.
+chunk vectors are read back from the corpus. An article whose text changes later keeps its
+stories; an article deleted (retention) leaves them, and a story left empty is deleted.
 
 How an article is matched (thresholds below, tuned on the `tune` half of eval/story_pairs.jsonl):
 
