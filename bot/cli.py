@@ -531,6 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="main job: ingest, then the bot (or the terminal chat)")
     s.add_argument("--no-chat", action="store_true", help="do not start the terminal chat")
     s.set_defaults(func=cmd_run)
+
+    from bot.cli_stories import add_story_commands
+
+    add_story_commands(sub)  # stories, digest
     return p
 
 
