@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.config import AnswerSettings
+from bot.digest import digest_stories, digest_window
 from bot.models import Answer, CorpusStats, LatestItem, Turn
+from bot.story_topics import about, relevant_articles
 from ingest.embed import Embedder
-from ingest.models import FeedState
+from ingest.models import FeedState, utcnow
+from ingest.store.stories import Story, StoryStore
 
 
 class Engine:
@@ -33,6 +36,7 @@ class Engine:
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads
+        self.story_store = StoryStore(settings)
 
     def ask(
         self,
@@ -56,6 +60,7 @@ class Engine:
                 history=turns,
                 as_of=self.corpus.newest_published(),
                 now=now,
+                cite_order=self.story_store.primary_order,
             )
 
     def latest(
@@ -68,6 +73,61 @@ class Engine:
             return self.retriever.latest(topic=None, feed=feed, limit=limit)
         with self._lock:
             return self.retriever.latest(topic=topic, feed=feed, limit=limit)
+
+    def stories(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feeds: Sequence[str] = (),
+        topic: str | None = None,
+        limit: int = 20,
+    ) -> list[Story]:
+        """Stories newest first (see ingest.store.stories); with a topic, those about it by meaning
+        (bot.story_topics) among the articles the retriever finds for it."""
+        if not (topic and topic.strip()):
+            return self.story_store.stories(since=since, until=until, feeds=feeds, limit=limit)
+        with self._lock:
+            hits = self.retriever.search(
+                topic, feeds=feeds, since=since, until=until, k=limit * 4, per_article=1
+            )
+        passages = ((h.article_id, f"{h.title}\n{h.text}", h.similarity) for h in hits)
+        ids = relevant_articles(topic, passages, self.settings.relevance_threshold)
+        found = self.story_store.stories(
+            since=since, until=until, feeds=feeds, article_ids=ids, limit=limit * 2
+        )
+        return about(found, ids)[:limit]
+
+    def stories_about(self, stories: Sequence[Story], topic: str) -> list[Story]:
+        """Those of `stories` about `topic` by meaning (bot.story_topics; for a watch: the
+        new stories that match it), in the order given."""
+        ids = [a.article_id for s in stories for a in s.articles]
+        if not ids or not topic.strip():
+            return []
+        with self._lock:
+            qvec = self.embedder.embed_query(topic)
+            hits = self.corpus.dense_search(qvec, 4 * len(ids), ids)
+        passages = ((aid, text, sim) for _, aid, text, sim in hits)
+        return about(stories, relevant_articles(topic, passages, self.settings.relevance_threshold))
+
+    def digest(
+        self, *, since: datetime | None = None, now: datetime | None = None, limit: int = 10
+    ) -> tuple[datetime, datetime, list[Story]]:
+        """The digest of a period (bot.digest): its start, its end and its top stories.
+        Without `since`: the last 24 hours of the corpus."""
+        start, end = digest_window(self.corpus.newest_published(), since, now or utcnow())
+        candidates = self.story_store.stories(since=start, until=end, limit=1000)
+        return start, end, digest_stories(candidates, start, end, limit)
+
+    def stories_changed_after(self, watermark: int, limit: int = 100) -> list[Story]:
+        """Stories created or updated after `watermark` (a `Story.seq`), oldest change first:
+        a watcher keeps the last `seq` it handled and notifies once per story (a story created
+        after its watermark has `created_seq > watermark`)."""
+        return self.story_store.changed_after(watermark, limit)
+
+    def story_watermark(self) -> int:
+        """The current end of the story sequence (where a new watcher starts)."""
+        return self.story_store.watermark()
 
     def stats(self) -> CorpusStats:
         c = self.corpus.counts()
@@ -92,4 +152,5 @@ class Engine:
         return [s.name for s in self.corpus.feed_states()]
 
     def close(self) -> None:
+        self.story_store.close()
         self.corpus.close()

@@ -36,6 +36,7 @@ from ingest.models import (
 )
 from ingest.parse import extract_full_text, extraction_problem, parse_feed
 from ingest.store import Corpus
+from ingest.story_grouping import group_new_articles
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +493,7 @@ def _run_locked(
         report.embedded_articles, report.embedded_chunks = embed_pending(
             store, emb, settings, progress, report.timings
         )
+    group_new_articles(store, settings, feeds)  # stories: new articles join or start one
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())
     return report

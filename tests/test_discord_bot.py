@@ -53,7 +53,7 @@ JSON = dict[str, Any]
 
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Any, shared_feeds: Path) -> Path:
     """A real corpus (about 110 articles) in <root>/data with its <root>/feeds.toml."""
     from ingest.pipeline import run_ingest
 

@@ -417,6 +417,7 @@ def test_endpoints_point_discord_py_at_another_server(tmp_path, monkeypatch) -> 
 
 
 # ---------------------------------------------------------------------------- ingest jobs
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
     tmp_path, embedder, monkeypatch, caplog

@@ -34,6 +34,7 @@ def _articles(path: str) -> list[Article]:
 # ---------------------------------------------------------------- boilerplate
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "path",
     ["publisher/microsoft_ai_blog.xml", "trimmed/fair_blog.xml", "trimmed/vector_institute.xml"],
@@ -68,6 +69,7 @@ def test_share_nav_and_read_more_lines_are_dropped_but_content_stays() -> None:
     ]
 
 
+@pytest.mark.shared_data
 def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
     [first, *_] = _articles("publisher/hackernews_frontpage.xml")
     assert first.title and "Comments" not in first.text
@@ -76,6 +78,7 @@ def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
 # ---------------------------------------------------------------- chunks
 
 
+@pytest.mark.shared_data
 def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
     chunker = Chunker(embedder.count_tokens, max_tokens=200, overlap_tokens=32)
     arts = _articles("publisher/hamel_blog.xml") + _articles("trimmed/gradient_blog.xml")
@@ -101,6 +104,7 @@ def test_a_body_that_repeats_the_title_is_not_embedded_twice(embedder: Embedder)
 # ---------------------------------------------------------------- the encoder
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_default_backend_agrees_with_sentence_transformers_torch(embedder: Embedder) -> None:
     assert embedder.backend == "onnx-int8"
@@ -157,6 +161,7 @@ def test_a_corpus_from_before_backends_were_recorded_counts_as_torch(tmp_path: P
     corpus.close()
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_engine_and_ingest_refuse_a_corpus_built_with_another_backend(
     tmp_path: Path, embedder: Embedder
@@ -182,6 +187,7 @@ def test_engine_and_ingest_refuse_a_corpus_built_with_another_backend(
 # ---------------------------------------------------------------- re-runs
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_only_the_changed_article_is_embedded_again(tmp_path: Path, embedder: Embedder) -> None:
     source = (FEEDS_DIR / "publisher/colah_rss.xml").read_text(encoding="utf-8")

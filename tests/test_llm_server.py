@@ -57,6 +57,7 @@ def assert_valid_citations(ans: Answer) -> None:
     assert {s.article_id for s in ans.sources} <= corpus_ids
 
 
+@pytest.mark.shared_data
 @pytest.mark.llm
 @pytest.mark.slow
 def test_real_server_reply_is_parsed_and_validated(
@@ -79,6 +80,7 @@ def test_real_server_reply_is_parsed_and_validated(
     assert_valid_citations(ans)
 
 
+@pytest.mark.shared_data
 @pytest.mark.llm
 @pytest.mark.slow
 def test_server_stopped_midway_falls_back(

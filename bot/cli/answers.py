@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.cli.common import EXIT_OK, EXIT_PARTIAL, day, feed_option, invalid_utf8, print_json
+from bot.cli.common import EXIT_OK, EXIT_PARTIAL, feed_option, invalid_utf8, print_json
 from bot.cli.corpus import state_line
 from bot.config import AnswerSettings
 from bot.models import Turn
+from bot.timeparse import iso_day
 from ingest.models import ConfigError, NewsbotError, utcnow
 
 if TYPE_CHECKING:
@@ -75,8 +76,8 @@ def format_answer(answer: Answer) -> str:
         lines.append("\nSources:" if answer.sources else "\nClosest articles:")
         for s in shown:
             feeds = ", ".join(s.feeds or (s.feed,))
-            lines.append(f"  [{s.n}] {s.title} ({feeds}, {day(s.published)})\n      {s.url}")
-    lines.append(f"\n(as of {day(answer.as_of)}; {answer.backend})")
+            lines.append(f"  [{s.n}] {s.title} ({feeds}, {iso_day(s.published)})\n      {s.url}")
+    lines.append(f"\n(as of {iso_day(answer.as_of)}; {answer.backend})")
     return "\n".join(lines)
 
 
@@ -84,7 +85,8 @@ def format_latest(items: Sequence[LatestItem]) -> str:
     if not items:
         return "No articles match."
     return "\n".join(
-        f"{day(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}" for i in items
+        f"{iso_day(i.published)}  {i.title}  [{', '.join(i.feeds)}]\n            {i.url}"
+        for i in items
     )
 
 

@@ -14,10 +14,6 @@ from ingest.models import ConfigError
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
 
-def day(dt: datetime | None) -> str:
-    return dt.strftime("%Y-%m-%d") if dt else "undated"
-
-
 def when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "never"
 

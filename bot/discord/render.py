@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.models import Answer, CorpusStats, LatestItem, Source
+from bot.timeparse import iso_day
 from ingest.models import FeedState
 
 CONTENT_LIMIT = 2000
@@ -128,10 +129,6 @@ def safe_url(url: str) -> str | None:
     if any(ord(c) < 33 for c in url) or dlen(url) > URL_CHARS:
         return None
     return url
-
-
-def format_day(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d") if dt else "undated"
 
 
 def format_when(dt: datetime | None) -> str:
@@ -271,9 +268,9 @@ def source_line(source: Source, limit: int = FIELD_VALUE_LIMIT) -> str:
     """'[1] [Title](url) — feed, 2025-07-24', within `limit` units whatever the feed says."""
     title = escape_markdown(trim(source.title.strip() or "(untitled)", SOURCE_TITLE_CHARS))
     feed = escape_markdown(trim(source.feed or "", 60))
-    tail = f" — {feed}, {format_day(source.published)}" if feed else ""
+    tail = f" — {feed}, {iso_day(source.published)}" if feed else ""
     if not feed:
-        tail = f" — {format_day(source.published)}"
+        tail = f" — {iso_day(source.published)}"
     url = safe_url(source.url)
     line = f"[{source.n}] [{title}]({url}){tail}" if url else f"[{source.n}] {title}{tail}"
     if dlen(line) > limit:
@@ -286,7 +283,7 @@ def _answer_embed(title: str | None, description: str, colour: discord.Colour) -
 
 
 def answer_footer(answer: Answer) -> str:
-    as_of = format_day(answer.as_of) if answer.as_of else "no articles yet"
+    as_of = iso_day(answer.as_of) if answer.as_of else "no articles yet"
     return trim(f"as of {as_of} · {answer.backend}", FOOTER_LIMIT)
 
 
@@ -338,11 +335,11 @@ def latest_line(item: LatestItem) -> str:
     url = safe_url(item.url)
     link = f"[{title}]({url})" if url else title
     feeds = escape_markdown(trim(", ".join(item.feeds), 80))
-    line = f"`{format_day(item.published)}` {link}" + (f" — {feeds}" if feeds else "")
+    line = f"`{iso_day(item.published)}` {link}" + (f" — {feeds}" if feeds else "")
     return (
         line
         if dlen(line) <= FIELD_VALUE_LIMIT
-        else trim(f"`{format_day(item.published)}` {title}", FIELD_VALUE_LIMIT)
+        else trim(f"`{iso_day(item.published)}` {title}", FIELD_VALUE_LIMIT)
     )
 
 
