@@ -116,7 +116,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "id": "tidak aktif sejak {since}: tidak ada yang baru selama {days} hari "
         "(biasanya terbit setiap {gap})",
     },
-    "health.runs": {"en": " ({n} failed runs in a row)", "id": " ({n} kali gagal berturut-turut)"},
+    "health.runs": {"en": " ({n} failures in a row)", "id": " ({n} kali gagal berturut-turut)"},
     "gap.hours": {"en": "{n} hours", "id": "{n} jam"},
     "gap.days": {"en": "{n} days", "id": "{n} hari"},
     # when the feed a user asked about is failing: never "no news"

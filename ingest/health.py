@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ingest.config import Settings
 from ingest.models import FeedState
 
 OK, FAILING, STALE, UNKNOWN = "ok", "failing", "stale", "unknown"
@@ -46,6 +47,10 @@ class Thresholds:
     stale_days: float = 14.0  # at least this long without a new article before "stale"
     gap_factor: float = 3.0  # ... and this many times the feed's median gap
     min_history: int = 5  # dated articles needed to know a feed's usual pace
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(failures=settings.alert_failures, stale_days=settings.alert_stale_days)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def assess(
     dates = sorted(d for d in published if d <= now + FUTURE_SLACK)[-HISTORY:]
     gaps = [b - a for a, b in zip(dates, dates[1:], strict=False)]
     usual = statistics.median(gaps) if len(dates) >= limits.min_history else None
-    if state is None or (state.last_attempt is None and state.last_success is None):
+    if state is None or not (state.last_error or state.last_attempt or state.last_success):
         return Health(feed, UNKNOWN, usual_gap=usual)
     if state.last_error:
         n = max(1, state.consecutive_failures)
