@@ -199,6 +199,15 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 
 
+def cooldown_text(retry_after: float, lang: str | None = "en", now: float | None = None) -> str:
+    """bot.discord.access.cooldown_message in the asker's language."""
+    import time
+
+    now = time.time() if now is None else now
+    seconds = max(1, int(retry_after + 0.999))
+    return say("reply.cooldown", lang, seconds=seconds, at=int(now + seconds))
+
+
 def lang_of(lang: str | None) -> str:
     return lang if lang in LANGUAGES else "en"
 

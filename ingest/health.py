@@ -211,6 +211,13 @@ def feed_health(
     ]
 
 
+def health_for(
+    settings: Settings, now: datetime, only: Sequence[str] | None = None
+) -> list[Health]:
+    """feed_health with the corpus and thresholds of these settings."""
+    return feed_health(settings.db_path, now, thresholds(settings), only)
+
+
 def failing_feeds(
     db_path: Path, feeds: Sequence[str], now: datetime, limits: Thresholds = Thresholds()
 ) -> list[Health]:

@@ -29,6 +29,9 @@ from bot.discord.render import (
     render_status,
 )
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
+from bot.language import question_language
+from bot.messages import cooldown_text, failing_note, say
+from ingest.health import health_for
 from ingest.models import ConfigError, utcnow
 
 if TYPE_CHECKING:
@@ -130,7 +133,9 @@ class NewsCommands(commands.Cog):
         self._names = (0.0, [])
         self._file_names = (0.0, [])
 
-    async def resolve_feed(self, name: str | None) -> tuple[str | None, str | None]:
+    async def resolve_feed(
+        self, name: str | None, lang: str = "en"
+    ) -> tuple[str | None, str | None]:
         """(feed name as stored, None) or (None, a message saying there is no such feed)."""
         if not name:
             return None, None
@@ -140,10 +145,7 @@ class NewsCommands(commands.Cog):
         folded = {n.casefold(): n for n in names}
         if name.strip().casefold() in folded:
             return folded[name.strip().casefold()], None
-        return None, (
-            f"I don't know a source called **{escape_markdown(name[:100])}**. "
-            "`/sources` lists them."
-        )
+        return None, say("reply.unknown_source", lang, name=escape_markdown(name[:100]))
 
     async def source_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -170,10 +172,11 @@ class NewsCommands(commands.Cog):
         """Ask a question about AI news; the answer cites dated sources."""
         from bot.timeparse import parse_date_option
 
+        lang = question_language(question)
         wait = self.bot.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(
-                cooldown_message(wait), ephemeral=True, allowed_mentions=NO_MENTIONS
+                cooldown_text(wait, lang), ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         since_dt = None
@@ -183,13 +186,13 @@ class NewsCommands(commands.Cog):
             except ValueError as e:
                 self.bot.cooldown.reset(interaction.user.id)
                 await interaction.response.send_message(
-                    f"I couldn't read that date: {e}.",
+                    say("reply.bad_date", lang, error=e),
                     ephemeral=True,
                     allowed_mentions=NO_MENTIONS,
                 )
                 return
         await interaction.response.defer(thinking=True, ephemeral=private)
-        feed, problem = await self.resolve_feed(source)
+        feed, problem = await self.resolve_feed(source, lang)
         if problem:
             self.bot.cooldown.reset(interaction.user.id)
             await send_text_followup(interaction, problem, ephemeral=private)
@@ -239,14 +242,19 @@ class NewsCommands(commands.Cog):
             )
         else:  # a plain read of the article table: never waits behind an answer
             items = await asyncio.to_thread(self.engine.latest, feed=feed, limit=count)
-        await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
+        failing = await asyncio.to_thread(self.engine.feed_problems, [feed]) if feed else []
+        notes = [failing_note(h) for h in failing]  # a failing feed is not "no news"
+        await send_followups(
+            interaction, render_latest(items, topic=topic, feed=feed, problems=notes)
+        )
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction[Any]) -> None:
         """The news feeds and their health: last success, last error."""
         await interaction.response.defer(thinking=True)
         states = await asyncio.to_thread(self.engine.feed_states)
-        await send_followups(interaction, render_sources(states))
+        health = await asyncio.to_thread(health_for, self.bot.settings, utcnow())
+        await send_followups(interaction, render_sources(states, health))
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
