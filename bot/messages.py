@@ -158,10 +158,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "setiap {gap}).",
     },
     "alert.recovered_failing": {
-        "en": "✅ Feed **{feed}** has recovered: fetched successfully again (it had been failing "
-        "since {since}).",
-        "id": "✅ Feed **{feed}** sudah pulih: berhasil diambil lagi (sebelumnya gagal sejak "
-        "{since}).",
+        "en": "✅ Feed **{feed}** has recovered: fetched successfully again.",
+        "id": "✅ Feed **{feed}** sudah pulih: berhasil diambil lagi.",
     },
     "alert.recovered_stale": {
         "en": "✅ Feed **{feed}** has recovered: it has new articles again.",

@@ -253,8 +253,9 @@ class NewsCommands(commands.Cog):
         """The news feeds and their health: last success, last error."""
         await interaction.response.defer(thinking=True)
         states = await asyncio.to_thread(self.engine.feed_states)
-        health = await asyncio.to_thread(health_for, self.bot.settings, utcnow())
-        await send_followups(interaction, render_sources(states, health))
+        now = self.bot.alerts.clock()  # the same clock as the feed alerts
+        health = await asyncio.to_thread(health_for, self.bot.settings, now)
+        await send_followups(interaction, render_sources(states, health, now))
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
