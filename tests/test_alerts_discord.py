@@ -15,7 +15,6 @@ import threading
 from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import discord
