@@ -84,7 +84,7 @@ def assess(
     dates = sorted(d for d in published if d <= now + FUTURE_SLACK)[-HISTORY:]
     gaps = [b - a for a, b in zip(dates, dates[1:], strict=False)]
     known = len(dates) >= limits.min_history
-    usual = statistics.median(gaps) if known else None
+    usual = timedelta(seconds=statistics.median(g.total_seconds() for g in gaps)) if known else None
     longest = sorted(gaps)[min(len(gaps) - 1, int(0.9 * len(gaps)))] if known else None
     if state is None or not (state.last_error or state.last_attempt or state.last_success):
         return Health(feed, UNKNOWN, usual_gap=usual)
