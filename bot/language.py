@@ -3,7 +3,9 @@
 py3langid (langid.py's model, shipped inside the wheel, no download) restricted to English and
 Indonesian, on the question without its names: product and company names ("GPT-4o", "Kimi
 K2", "Gemini 2.5 Flash") say nothing about the language and tip short questions either way.
-Indonesian only when the model is clearly for it (probability ≥ ID_CONFIDENCE) or when the
+The rest is lower-cased (a capital letter alone tips single words: "And" → Indonesian).
+Indonesian only when the model is clearly for it (probability ≥ ID_CONFIDENCE, more for a
+single word: a name that starts the question looks like anything) or when the
 query understanding's function-word signal (`QueryPlan.language`, bot.answer.understand) already
 says so; a question of names only stays English. Measured in bench/language_detect.py.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 LANGUAGES = ("en", "id")
 ID_CONFIDENCE = 0.6
+ONE_WORD_CONFIDENCE = 0.8  # one word left besides the names ("Kimi K2", "siapa CEO Anthropic?")
 
 _WORD = re.compile(r"[^\W_][\w'’.-]*")
 
@@ -48,8 +51,9 @@ def detect(text: str, hint: str | None = None) -> str:
     words = strip_names(text)
     if not re.search(r"[^\W\d_]{2}", words):
         return "en"
-    lang, prob = _identifier().classify(words)
-    return "id" if lang == "id" and prob >= ID_CONFIDENCE else "en"
+    lang, prob = _identifier().classify(words.lower())  # "And" reads as "Dan" otherwise
+    needed = ID_CONFIDENCE if " " in words else ONE_WORD_CONFIDENCE
+    return "id" if lang == "id" and prob >= needed else "en"
 
 
 def question_language(text: str) -> str:

@@ -170,6 +170,12 @@ def alerts(server: FakeDiscord) -> list[dict[str, Any]]:
     return server.messages(server.channels["news"]["id"])
 
 
+def followups(server: FakeDiscord, iid: str | None = None) -> list[dict[str, Any]]:
+    with server.lock:
+        return [r for r in server.records if r["kind"] == "followup"
+                and r["status"] < 300 and iid in (None, r["interaction_id"])]  # fmt: skip
+
+
 def sources_text(server: FakeDiscord) -> str:
     iid = server.invoke_slash("sources", {}, user="user")
     [embed] = server.wait_for_followup(iid, timeout=20)["message"]["embeds"]
@@ -194,6 +200,14 @@ def test_failing_n_runs_sends_exactly_one_alert(
     listed = sources_text(server)  # but /sources shows it, in plain words only
     assert "⚠️ **lumen**" in listed and "the site had a server error (HTTP 500)" in listed
     assert "Internal Server Error" not in listed and "attempt" not in listed
+    assert [f for f in followups(server) if f["message"]["flags"] & EPHEMERAL] == []
+    # a maintainer also gets the recorded errors, only for their eyes
+    iid = server.invoke_slash("sources", {}, user="maintainer")
+    server.wait_for_followup(iid, lambda m: bool(m["flags"] & EPHEMERAL), timeout=20)
+    [public, private] = [f["message"] for f in followups(server, iid)]
+    assert "Internal Server Error" not in public["embeds"][0]["description"]
+    assert not public["flags"] & EPHEMERAL
+    assert "**lumen**: `HTTP 500 Internal Server Error" in private["embeds"][0]["description"]
     for _ in range(3):
         bot.scheduled_ingest()
     [alert] = alerts(server)

@@ -41,6 +41,8 @@ slow = pytest.mark.slow  # the real embedding model
         ("any new Indonesian language models?", "en"),
         ("GPT-4o vs o1?", "en"),  # names only: the bot's default
         ("Kimi K2", "en"),
+        ("And OpenAI?", "en"),  # a follow-up: one short word besides the names
+        ("Terus OpenAI?", "id"),
         ("explain Gemini 2.5 Flash", "en"),
         ("¿Cuántos parámetros tiene Kimi K2?", "en"),  # neither language: English
         ("Quel est le prix de Claude?", "en"),

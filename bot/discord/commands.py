@@ -25,6 +25,7 @@ from bot.discord.render import (
     escape_markdown,
     render_answer,
     render_latest,
+    render_source_errors,
     render_sources,
     render_status,
 )
@@ -57,16 +58,19 @@ def member_role_ids(user: discord.abc.User) -> set[int]:
     return roles
 
 
-async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
-    settings = interaction.client.settings
-    perms = interaction.permissions
-    if is_maintainer(
-        settings,
+def _is_maintainer(interaction: discord.Interaction[Any]) -> bool:
+    return is_maintainer(
+        interaction.client.settings,
         interaction.user.id,
         member_role_ids(interaction.user),
-        manage_guild=interaction.guild_id is not None and perms.manage_guild,
+        manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
         guild_id=interaction.guild_id,
-    ):
+    )
+
+
+async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
+    settings = interaction.client.settings
+    if _is_maintainer(interaction):
         return True
     log.info(
         "interaction %s: /%s refused for non-maintainer %s",
@@ -256,6 +260,9 @@ class NewsCommands(commands.Cog):
         now = self.bot.alerts.clock()  # the same clock as the feed alerts
         health = await asyncio.to_thread(health_for, self.bot.settings, now)
         await send_followups(interaction, render_sources(states, health, now))
+        details = render_source_errors(health)  # the recorded errors: maintainers only
+        if details and _is_maintainer(interaction):
+            await send_followups(interaction, details, ephemeral=True)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:

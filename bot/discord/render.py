@@ -415,6 +415,18 @@ def render_sources(
     return group_embeds(_list_embeds("Sources", lines, colour, footer))
 
 
+def render_source_errors(health: Sequence[Health]) -> list[Payload]:
+    """For maintainers only (sent ephemerally): the recorded error of each failing feed, which
+    may name internal hosts and so never goes into the public /sources."""
+    lines = []
+    for h in sorted(health, key=lambda h: h.feed.lower()):
+        if h.status == FAILING:
+            detail = neutralize_mentions(trim(" ".join(h.detail.split()), 600)).replace("`", "'")
+            lines.append(f"**{escape_markdown(trim(h.feed, 80))}**: `{detail}`")
+    title = "Recorded errors (visible only to you)"
+    return group_embeds(_list_embeds(title, lines, COLOR_WARN)) if lines else []
+
+
 def render_status(stats: CorpusStats, extra: Sequence[tuple[str, str]] = ()) -> list[Payload]:
     embed = discord.Embed(title="Status", colour=COLOR_INFO)
     rows: list[tuple[str, str]] = [
