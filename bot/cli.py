@@ -86,17 +86,15 @@ WARNINGS_SHOWN = 5  # per feed in `feeds status`
 
 
 def _state_line(s: FeedState | None, health: Health | None = None) -> str:
-    """A feed's health for the operator: the plain reason and the recorded error."""
-    from bot.messages import health_text, reason_text
+    """A feed's health for the operator: as /sources words it, plus the recorded error."""
+    from bot.messages import health_text
+    from ingest.health import assess
 
     if s is None:
         return "never fetched"
     if s.last_error:
-        reason = reason_text(health.reason if health else "other", s.last_error)
-        return (
-            f"FAILING x{s.consecutive_failures}: {reason} — {s.last_error}"
-            f" (last ok: {_when(s.last_success)})"
-        )
+        h = health or assess(s, (), utcnow())
+        return f"FAILING: {health_text(h, utcnow())} — error: {s.last_error}"
     line = f"ok {_when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
     if health is not None and health.status == "stale":
         return f"STALE: {health_text(health, utcnow())}; last fetch {line}"

@@ -257,3 +257,43 @@ def test_two_processes_checking_at_once_claim_each_change_once(tmp_path: Path) -
     for t in threads:
         t.join()
     assert sorted(claimed) == sorted(h.feed for h in feeds)
+
+
+def test_feeds_status_shows_the_same_health_with_the_recorded_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from conftest import write_feeds_toml
+
+    from bot.cli import main
+
+    settings, corpus = _corpus(tmp_path)
+    today = utcnow()
+    try:
+        quiet = [_article("quiet", i, today - (40 + i) * DAY) for i in range(10)]
+        corpus.upsert_feed("quiet", quiet, fetched("quiet", last_success=today))
+        broken = fetched("broken", last_error="connection failed: cannot resolve 'db.corp'",
+                         consecutive_failures=4, last_success=today - 3 * DAY)  # fmt: skip
+        corpus.upsert_feed("broken", [_article("broken", 1, today)], broken)
+    finally:
+        corpus.close()
+    toml = write_feeds_toml(tmp_path / "feeds.toml", {"quiet": "https://q.example/f",
+                                                     "broken": "https://db.corp/f"})  # fmt: skip
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("NEWSBOT_FEEDS", str(toml))
+    assert main(["feeds", "status"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    broken_line = next(line for line in out if line.startswith("broken"))
+    assert "FAILING: failing since" in broken_line
+    assert "the site's address could not be found (4 failures in a row)" in broken_line
+    assert broken_line.endswith("— error: connection failed: cannot resolve 'db.corp'")
+    quiet_line = next(line for line in out if line.startswith("quiet"))
+    assert "STALE: stale since" in quiet_line and "nothing new for 40 days" in quiet_line
+    assert main(["feeds", "status", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["broken"]["health"]["status"] == FAILING and rows["broken"]["health"]["alert"]
+    assert rows["broken"]["health"]["reason"] == "dns"
+    assert rows["quiet"]["health"]["status"] == STALE
+    assert rows["quiet"]["health"]["usual_gap_days"] == 1.0
+    assert rows["quiet"]["last_error"] is None  # the existing keys are kept
