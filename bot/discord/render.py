@@ -53,9 +53,8 @@ COLOR_INFO = discord.Colour(0x2B8A3E)
 COLOR_WARN = discord.Colour(0xE67700)
 
 ZWSP = "\u200b"
-SOURCES_NAME = "Sources"
-CLOSEST_NAME = "Closest articles"
-# The answer field names and footer starts in every language (to read our answers back).
+# The answer field names ("Sources", "Closest articles"; bot.messages) and footer starts in
+# every language (to read our answers back).
 ANSWER_FIELD_NAMES = tuple(
     say(key, lang) for key in ("answer.sources", "answer.closest") for lang in LANGUAGES
 )
