@@ -26,6 +26,7 @@ from ingest.models import ConfigError, FeedState, NewsbotError, utcnow
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.models import Answer, LatestItem
+    from ingest.health import Health
     from ingest.pipeline import IngestReport
 
 log = logging.getLogger("newsbot")
@@ -84,14 +85,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 WARNINGS_SHOWN = 5  # per feed in `feeds status`
 
 
-def _state_line(s: FeedState | None) -> str:
+def _state_line(s: FeedState | None, health: Health | None = None) -> str:
+    """A feed's health for the operator: as /sources words it, plus the recorded error."""
+    from bot.messages import health_text
+    from ingest.health import assess
+
     if s is None:
         return "never fetched"
     if s.last_error:
-        return (
-            f"FAILING x{s.consecutive_failures}: {s.last_error} (last ok: {_when(s.last_success)})"
-        )
-    return f"ok {_when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
+        h = health or assess(s, (), utcnow())
+        return f"FAILING: {health_text(h, utcnow())} — error: {s.last_error}"
+    line = f"ok {_when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
+    if health is not None and health.status == "stale":
+        return f"STALE: {health_text(health, utcnow())}; last fetch {line}"
+    return line
 
 
 def cmd_feeds_edit(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,21 +143,27 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{f.name}{tags}{flags}\n    {f.url}")
         return EXIT_OK
     from ingest.store import Corpus
+    from ingest.store.health import health_for
 
     corpus = Corpus(settings)
     try:
         states = {s.name: s for s in corpus.feed_states()}
     finally:
         corpus.close()
+    health = {h.feed: h for h in health_for(settings, utcnow())}
     if args.json:
         _print_json(
-            [{"name": f.name, "url": f.url, **_state_json(states.get(f.name))} for f in feeds]
+            [
+                {"name": f.name, "url": f.url, **_state_json(states.get(f.name))}
+                | {"health": _health_json(health.get(f.name))}
+                for f in feeds
+            ]
         )
         return EXIT_OK
     width = max((len(f.name) for f in feeds), default=0)
     for f in feeds:
         state = states.get(f.name)
-        print(f"{f.name:<{width}}  {_state_line(state)}")
+        print(f"{f.name:<{width}}  {_state_line(state, health.get(f.name))}")
         for w in (state.warnings if state else ())[:WARNINGS_SHOWN]:
             print(f"{'':<{width}}    warning: {w}")
         if state and len(state.warnings) > WARNINGS_SHOWN:
@@ -171,6 +184,23 @@ def _state_json(s: FeedState | None) -> dict[str, Any]:
         "items_last_fetch": s.items_last_fetch,
         "articles": s.articles_total,
         "warnings": list(s.warnings),
+    }
+
+
+def _health_json(h: Health | None) -> dict[str, Any]:
+    """status ok | failing | stale | unknown; since (failing: the last success; stale: the
+    newest article); reason: a code and its plain words; alert: bad enough to tell."""
+    from bot.messages import reason_text
+
+    if h is None:
+        return {"status": "unknown"}
+    return {
+        "status": h.status,
+        "since": h.since.isoformat() if h.since else None,
+        "reason": h.reason or None,
+        "reason_text": reason_text(h.reason, h.detail) if h.reason else None,
+        "alert": h.alert,
+        "usual_gap_days": round(h.usual_gap.total_seconds() / 86400, 2) if h.usual_gap else None,
     }
 
 
@@ -305,14 +335,19 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.messages import failing_note
+
     engine = _engine(settings)
     try:
         items = engine.latest(topic=args.topic, feed=args.feed, limit=args.limit)
+        failing = engine.feed_problems([args.feed]) if args.feed else []
     finally:
         engine.close()
     if args.json:
         _print_json([i.to_json() for i in items])
     else:
+        for h in failing:  # a failing feed is not "no news"
+            print(f"warning: {failing_note(h)}")
         print(format_latest(items))
     return EXIT_OK
 
@@ -349,8 +384,11 @@ def chat_loop(engine: Engine, read: Callable[[str], str] = input) -> int:
                 topic = line[len("/latest") :].strip() or None
                 print(format_latest(engine.latest(topic=topic, limit=10)))
             elif line == "/sources":
+                from ingest.store.health import health_for
+
+                health = {h.feed: h for h in health_for(engine.settings, utcnow())}
                 for s in engine.feed_states():
-                    print(f"{s.name}: {_state_line(s)}")
+                    print(f"{s.name}: {_state_line(s, health.get(s.name))}")
             elif line.startswith("/"):
                 print("Unknown command. " + CHAT_HELP)
             else:

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     cooldown_seconds: float = Field(10.0, ge=0)
     reindex_cooldown_minutes: float = Field(10.0, ge=0)  # per target (all feeds, or one feed)
     allow_private_feed_urls: bool = False
+    # --- feed alerts (ingest.health, bot.discord.alerts) ---
+    alert_channel_id: int | None = None  # maintainers' channel; unset = no alert messages
+    alert_failures: int = Field(3, ge=1)  # failed runs in a row before a feed is alerted
+    alert_stale_days: float = Field(14.0, gt=0)  # nothing new this long (and 3x its usual gap)
 
     @field_validator("llm")
     @classmethod

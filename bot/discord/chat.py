@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.discord.access import cooldown_message, guild_served
+from bot.discord.access import guild_served
 from bot.discord.conversation import (
     HISTORY_SCAN,
     MAX_TURNS,
@@ -27,6 +27,8 @@ from bot.discord.conversation import (
 )
 from bot.discord.render import render_answer, text_payloads
 from bot.discord.replies import send_to_channel
+from bot.language import question_language
+from bot.messages import cooldown_text
 from bot.models import Turn
 
 if TYPE_CHECKING:
@@ -168,9 +170,8 @@ class Conversations(commands.Cog):
             return
         wait = self.bot.cooldown.retry_after(message.author.id)
         if wait:
-            await send_to_channel(
-                message.channel, text_payloads(cooldown_message(wait)), reference=message
-            )
+            text = cooldown_text(wait, question_language(question))
+            await send_to_channel(message.channel, text_payloads(text), reference=message)
             return
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):

@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.access import LEAVING_NOTICE, Cooldown, guild_refusal, guild_served
+from bot.discord.alerts import FeedAlerts
 from bot.discord.conversation import AnswerRecord, record_from_embeds
 from bot.discord.feedback import AnswerMemory, FeedbackView
 from bot.discord.jobs import (
@@ -123,6 +124,7 @@ class NewsBot(commands.Bot):
         self._jobs: IngestJobs | None = None
         self.synced: list[str] = []
         self._leaving: set[int] = set()  # servers being left (said so once)
+        self.alerts = FeedAlerts(self)  # feed alerts in NEWSBOT_ALERT_CHANNEL_ID
         # Answering runs in its own small pool: the engine answers one question at a time, so
         # a burst of questions waits there instead of filling the default pool that quick
         # calls (autocomplete, feedback, stats) need within Discord's 3 seconds.
@@ -163,7 +165,9 @@ class NewsBot(commands.Bot):
             self._engine = await asyncio.to_thread(Engine, self.settings)
             self._owns_engine = True
         self.add_view(FeedbackView(self.record_feedback, self.report_interaction_error))
+        self.jobs.on_finished = self.alerts.after_ingest  # feed alerts after every ingest
         self.jobs.start_schedule()
+        self.alerts.start()
         if self.settings.sync_commands:
             await self.sync_app_commands()
 
@@ -269,6 +273,7 @@ class NewsBot(commands.Bot):
         log.info("shutting down")
         if self._jobs is not None:
             await self._jobs.stop_schedule()
+        await self.alerts.stop()
         await super().close()
         self._engine_pool.shutdown(wait=False, cancel_futures=True)
         if self._owns_engine and self._engine is not None:

@@ -25,11 +25,15 @@ from bot.discord.render import (
     escape_markdown,
     render_answer,
     render_latest,
+    render_source_errors,
     render_sources,
     render_status,
 )
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
+from bot.language import question_language
+from bot.messages import cooldown_text, failing_note, say
 from ingest.models import ConfigError, utcnow
+from ingest.store.health import health_for
 
 if TYPE_CHECKING:
     from bot.discord.client import NewsBot
@@ -54,16 +58,19 @@ def member_role_ids(user: discord.abc.User) -> set[int]:
     return roles
 
 
-async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
-    settings = interaction.client.settings
-    perms = interaction.permissions
-    if is_maintainer(
-        settings,
+def _is_maintainer(interaction: discord.Interaction[Any]) -> bool:
+    return is_maintainer(
+        interaction.client.settings,
         interaction.user.id,
         member_role_ids(interaction.user),
-        manage_guild=interaction.guild_id is not None and perms.manage_guild,
+        manage_guild=interaction.guild_id is not None and interaction.permissions.manage_guild,
         guild_id=interaction.guild_id,
-    ):
+    )
+
+
+async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
+    settings = interaction.client.settings
+    if _is_maintainer(interaction):
         return True
     log.info(
         "interaction %s: /%s refused for non-maintainer %s",
@@ -130,7 +137,9 @@ class NewsCommands(commands.Cog):
         self._names = (0.0, [])
         self._file_names = (0.0, [])
 
-    async def resolve_feed(self, name: str | None) -> tuple[str | None, str | None]:
+    async def resolve_feed(
+        self, name: str | None, lang: str = "en"
+    ) -> tuple[str | None, str | None]:
         """(feed name as stored, None) or (None, a message saying there is no such feed)."""
         if not name:
             return None, None
@@ -140,10 +149,7 @@ class NewsCommands(commands.Cog):
         folded = {n.casefold(): n for n in names}
         if name.strip().casefold() in folded:
             return folded[name.strip().casefold()], None
-        return None, (
-            f"I don't know a source called **{escape_markdown(name[:100])}**. "
-            "`/sources` lists them."
-        )
+        return None, say("reply.unknown_source", lang, name=escape_markdown(name[:100]))
 
     async def source_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -170,10 +176,11 @@ class NewsCommands(commands.Cog):
         """Ask a question about AI news; the answer cites dated sources."""
         from bot.timeparse import parse_date_option
 
+        lang = question_language(question)
         wait = self.bot.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(
-                cooldown_message(wait), ephemeral=True, allowed_mentions=NO_MENTIONS
+                cooldown_text(wait, lang), ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         since_dt = None
@@ -183,13 +190,13 @@ class NewsCommands(commands.Cog):
             except ValueError as e:
                 self.bot.cooldown.reset(interaction.user.id)
                 await interaction.response.send_message(
-                    f"I couldn't read that date: {e}.",
+                    say("reply.bad_date", lang, error=e),
                     ephemeral=True,
                     allowed_mentions=NO_MENTIONS,
                 )
                 return
         await interaction.response.defer(thinking=True, ephemeral=private)
-        feed, problem = await self.resolve_feed(source)
+        feed, problem = await self.resolve_feed(source, lang)
         if problem:
             self.bot.cooldown.reset(interaction.user.id)
             await send_text_followup(interaction, problem, ephemeral=private)
@@ -239,14 +246,23 @@ class NewsCommands(commands.Cog):
             )
         else:  # a plain read of the article table: never waits behind an answer
             items = await asyncio.to_thread(self.engine.latest, feed=feed, limit=count)
-        await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
+        failing = await asyncio.to_thread(self.engine.feed_problems, [feed]) if feed else []
+        notes = [failing_note(h) for h in failing]  # a failing feed is not "no news"
+        await send_followups(
+            interaction, render_latest(items, topic=topic, feed=feed, problems=notes)
+        )
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction[Any]) -> None:
         """The news feeds and their health: last success, last error."""
         await interaction.response.defer(thinking=True)
         states = await asyncio.to_thread(self.engine.feed_states)
-        await send_followups(interaction, render_sources(states))
+        now = self.bot.alerts.clock()  # the same clock as the feed alerts
+        health = await asyncio.to_thread(health_for, self.bot.settings, now)
+        await send_followups(interaction, render_sources(states, health, now))
+        details = render_source_errors(health)  # the recorded errors: maintainers only
+        if details and _is_maintainer(interaction):
+            await send_followups(interaction, details, ephemeral=True)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import discord
 
 from bot.discord.render import (
-    CLOSEST_NAME,
-    SOURCES_NAME,
+    ANSWER_FIELD_NAMES,
+    ANSWER_FOOTER_PREFIXES,
     ZWSP,
     unescape_markdown,
 )
@@ -21,7 +21,7 @@ from bot.models import Answer, Turn
 MAX_TURNS = 4  # earlier exchanges passed to the engine as context
 THREAD_NAME_LIMIT = 100
 HISTORY_SCAN = 30  # messages looked at in a thread to find the earlier answers
-ANSWER_FOOTER_PREFIX = "as of "
+ANSWER_FOOTER_PREFIX = ANSWER_FOOTER_PREFIXES  # "as of …", "per …" (the answer's language)
 
 
 # ---------------------------------------------------------------------------- addressing
@@ -91,7 +91,7 @@ def record_from_embeds(embeds: Sequence[discord.Embed]) -> AnswerRecord | None:
     sources: list[dict[str, Any]] = []
     for e in embeds:
         for f in e.fields:
-            if not (f.name or "").startswith((SOURCES_NAME, CLOSEST_NAME)):
+            if not (f.name or "").startswith(ANSWER_FIELD_NAMES):
                 continue
             for line in (f.value or "").splitlines():
                 m = _SOURCE_RE.match(line)
