@@ -63,6 +63,7 @@ class DiscordSettings(AnswerSettings):
     ingest_interval_minutes: float = Field(60.0, ge=0)  # 0 = no scheduled ingest
     cooldown_seconds: float = Field(10.0, ge=0)
     reindex_cooldown_minutes: float = Field(10.0, ge=0)  # per target (all feeds, or one feed)
+    alert_channel_id: int | None = None  # feed alerts go here (bot.discord.alerts); unset: none
 
     @property
     def discord_db_path(self) -> Path:

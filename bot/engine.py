@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.config import AnswerSettings
@@ -15,7 +16,9 @@ from bot.digest import digest_stories, digest_window
 from bot.models import Answer, CorpusStats, LatestItem, Turn
 from bot.story_topics import about, relevant_articles
 from ingest.embed import Embedder
+from ingest.health import Health, thresholds
 from ingest.models import FeedState, utcnow
+from ingest.store.health import failing_feeds
 from ingest.store.stories import Story, StoryStore
 
 
@@ -52,7 +55,7 @@ class Engine:
         keep = self.settings.history_turns
         turns = list(history)[-keep:] if keep > 0 else []
         with self._lock:
-            return self.answerer.answer(
+            answer = self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
@@ -62,6 +65,29 @@ class Engine:
                 now=now,
                 cite_order=self.story_store.primary_order,
             )
+        return self._note_failing_feeds(answer, feed)
+
+    def feed_problems(self, feeds: Sequence[str]) -> list[Health]:
+        """Those of these feeds whose last fetch failed: an answer or a listing about them
+        says so instead of looking like there is no news."""
+        return failing_feeds(self.settings.db_path, feeds, utcnow(), thresholds(self.settings))
+
+    def _note_failing_feeds(self, answer: Answer, feed: str | None) -> Answer:
+        from bot.messages import failing_note
+
+        understood = answer.trace.get("understand") if answer.trace is not None else {}
+        listing = bool(understood.get("listing"))  # "latest from X": X is where to look
+        named = [
+            f
+            for s in understood.get("sources", ())
+            if s.get("explicit") or listing
+            for f in s["feeds"]
+        ]
+        problems = self.feed_problems(list(dict.fromkeys([*([feed] if feed else []), *named])))
+        if not problems:
+            return answer
+        note = " ".join(failing_note(h, answer.language) for h in problems)
+        return replace(answer, note=f"{answer.note} {note}" if answer.note else note)
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
     # loopback/private addresses for article links, redirects and Discord's /feeds add
     allow_private_feed_urls: bool = False
+    # --- feed health (ingest.health: `feeds status`, /sources, the bot's feed alerts) ---
+    alert_failures: int = Field(3, ge=1)  # failed runs in a row before a feed is alerted
+    alert_stale_days: float = Field(14.0, gt=0)  # nothing new this long (and 3x its usual gap)
 
     @property
     def chroma_path(self) -> Path:
@@ -69,7 +72,10 @@ class Settings(BaseSettings):
     def load(cls, **overrides: object) -> Self:
         """Build from env/.env plus overrides; a bad value is a one-line ConfigError. An override
         this class does not have is a programming error (TypeError), never silently dropped."""
-        unknown = sorted(set(overrides) - set(cls.model_fields))
+        names = set(cls.model_fields)
+        for field in cls.model_fields.values():  # or an alias (NEWSBOT_DISCORD_TOKEN, ...)
+            names.update(str(a) for a in getattr(field.validation_alias, "choices", ()))
+        unknown = sorted(set(overrides) - names)
         if unknown:
             raise TypeError(f"{cls.__name__} has no setting {', '.join(unknown)}")
         try:

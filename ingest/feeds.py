@@ -1,5 +1,5 @@
-"""feeds.toml → Feed records, with one-line errors; atomic, locked, comment-keeping edits of
-that file; and what a feed name typed by a user (`--feed`, Discord's `source:`) means.
+"""feeds.toml → Feed records, with one-line errors; and atomic, locked, comment-keeping edits
+of that file. (What a feed name typed by a user means: ingest.feednames.)
 
 The file is a list of `[[feeds]]` tables::
 
@@ -16,12 +16,11 @@ A relative filesystem path is resolved against the folder of the TOML file.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -399,49 +398,3 @@ def remove_feed(path: Path, name: str) -> Feed:
         del tables[index]
         _commit_edit(path, doc)
         return removed
-
-
-# ---------------------------------------------------------------------------- names typed by users
-class FeedNameError(ConfigError):
-    """A feed name a user typed that names no feed, or several. `describe(quote)` renders the
-    message with the names quoted for where it is shown (Discord escapes markdown)."""
-
-    def __init__(self, name: str, matches: Iterable[str], known: Iterable[str]) -> None:
-        self.name, self.matches, self.known = name, tuple(matches), tuple(known)
-        super().__init__(self.describe())
-
-    def describe(self, quote: Callable[[str], str] = lambda s: f'"{s}"') -> str:
-        name = quote(self.name[:100])
-        if len(self.matches) > 1:
-            options = ", ".join(quote(n) for n in self.matches[:10])
-            return f"{name} could mean several feeds: {options}; give the full name"
-        folded = {n.casefold(): n for n in self.known}
-        close = difflib.get_close_matches(self.name.casefold(), folded, n=1)
-        if close:
-            return f"there is no feed called {name}; did you mean {quote(folded[close[0]])}?"
-        shown = ", ".join(quote(n) for n in self.known[:10]) or "none yet"
-        more = f" and {len(self.known) - 10} more" if len(self.known) > 10 else ""
-        return f"there is no feed called {name} (the feeds: {shown}{more})"
-
-
-def resolve_feed_name(name: str, names: Iterable[str]) -> str:
-    """The feed `name` means among the known `names`: that exact name; else the one equal to it
-    ignoring case; else the only one starting with it; else the only one containing it (both
-    ignoring case). Raises FeedNameError when none or several match at the first rule that
-    matches any. The command line (`--feed`) and Discord (`source:`) both resolve through here."""
-    known = sorted(set(names), key=str.casefold)
-    if name in known:
-        return name
-    wanted = " ".join(name.split()).casefold()
-    rules: list[Callable[[str], bool]] = [
-        lambda n: n.casefold() == wanted,
-        lambda n: n.casefold().startswith(wanted),
-        lambda n: wanted in n.casefold(),
-    ]
-    for rule in rules if wanted else []:
-        matches = [n for n in known if rule(n)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise FeedNameError(name, matches, known)
-    raise FeedNameError(name, (), known)

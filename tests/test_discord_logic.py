@@ -15,7 +15,6 @@ from bot.discord.access import (
     Access,
     Cooldown,
     check_public_url,
-    cooldown_message,
     reindex_wait_message,
 )
 from bot.discord.conversation import (
@@ -129,7 +128,9 @@ def test_cooldown_memory_stays_bounded() -> None:
 
 
 def test_cooldown_message_says_when() -> None:
-    msg = cooldown_message(6.2, now=1000.0)
+    from bot.messages import cooldown_text
+
+    msg = cooldown_text(6.2, "en", now=1000.0)
     assert "try again in 7 s" in msg and "<t:1007:R>" in msg
 
 

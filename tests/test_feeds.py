@@ -399,13 +399,13 @@ NAMES = ["deepmind", "openai-blog", "openai-news", "Google-AI", "huggingface", "
     ],
 )
 def test_a_typed_feed_name_resolves_to_the_one_it_means(typed: str, meant: str) -> None:
-    from ingest.feeds import resolve_feed_name
+    from ingest.feednames import resolve_feed_name
 
     assert resolve_feed_name(typed, NAMES) == meant
 
 
 def test_a_feed_name_meaning_none_or_several_is_one_clear_line() -> None:
-    from ingest.feeds import FeedNameError, resolve_feed_name
+    from ingest.feednames import FeedNameError, resolve_feed_name
 
     def error(typed: str, names: list[str] = NAMES) -> str:
         with pytest.raises(FeedNameError) as info:
@@ -424,7 +424,7 @@ def test_a_feed_name_meaning_none_or_several_is_one_clear_line() -> None:
         '"openai-blog", "openai-news", "simonwillison")'
     )
     many = [f"feed{i:02}" for i in range(12)]
-    assert error("zzz", many).endswith('"feed09" and 2 more)')
+    assert error("zzz", many).endswith('"feed09", …)')
     assert error("", NAMES).startswith('there is no feed called ""')
     assert error("x", []) == 'there is no feed called "x" (the feeds: none yet)'
     # a name differing only in case from two feeds is ambiguous, an exact one is not
@@ -446,7 +446,7 @@ def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
     from bot.discord.commands import feed_problem
     from bot.discord.services import build_services
     from bot.engine import Engine
-    from ingest.feeds import FeedNameError
+    from ingest.feednames import FeedNameError
 
     monkeypatch.chdir(small_corpus.data_dir.parent)
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(small_corpus.data_dir))
@@ -459,8 +459,8 @@ def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
         try:
             return asyncio.run(services.feeds.resolve(typed)), None
         except FeedNameError as e:
-            text = feed_problem(e)  # "There is no feed ...; did you mean ...?."
-            return None, text[:1].lower() + text[1:-1]
+            text = feed_problem(e)  # the same sentence, as a Discord message: "There ... ."
+            return None, (text[:1].lower() + text[1:]).removesuffix(".")
 
     def cli_says(typed: str) -> tuple[str | None, str | None]:
         code = main(["latest", "--feed", typed, "--limit", "2", "--json"])

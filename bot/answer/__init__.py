@@ -52,9 +52,12 @@ from bot.answer.understand import (
     understand,
 )
 from bot.config import AnswerSettings
+from bot.language import question_language
 from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
+from bot.messages import format_day as say_day
+from bot.messages import say, window_phrase
 from bot.models import Answer, Hit, LatestItem, Source, Turn
-from bot.prompts import load_prompt, render_prompt
+from bot.prompts import load_prompt
 from bot.timeparse import format_day
 from ingest.embed import Embedder
 from ingest.models import utcnow
@@ -171,9 +174,12 @@ class Answerer:
             # Asked as of a past moment: articles published later did not exist yet.
             retriever = AsOf(retriever, now)
             as_of = now if as_of is None else min(as_of, now)
-        ans = self._answer(question, retriever, feed, since, history, as_of, now, trace, cite_order)
+        lang = question_language(clean_question(question))
+        ans = self._answer(
+            question, retriever, feed, since, history, as_of, now, trace, cite_order, lang
+        )
         trace.decision = trace.decision or ("answered" if ans.answered else "declined")
-        return replace(ans, trace=trace)
+        return replace(ans, trace=trace, language=lang)
 
     def _answer(
         self,
@@ -186,6 +192,7 @@ class Answerer:
         now: datetime | None,
         trace: Trace,
         cite_order: CiteOrder | None = None,
+        lang: str = "en",
     ) -> Answer:
         q = clean_question(question)
         if not q or not re.search(r"\w", q):
@@ -193,7 +200,7 @@ class Answerer:
             return Answer(q, load_prompt("empty_question"), (), as_of, False)
         if len(q) > self.settings.max_question_chars:
             trace.decision = "question too long"
-            text = render_prompt("too_long", length=len(q), limit=self.settings.max_question_chars)
+            text = say("too_long", lang, length=len(q), limit=self.settings.max_question_chars)
             return Answer(q, text, (), as_of, False)
         if _URL_ONLY.match(q):
             trace.decision = "a link, not a question"
@@ -202,6 +209,7 @@ class Answerer:
         plan = understand(
             q, now, directory=retriever.directory(), history=history, since=since, feed=feed
         )
+        plan = replace(plan, language=lang)  # the library's verdict, hinted by plan.language
         trace.add("understand", **plan.describe())
         if plan.listing:
             listed = self._listing(plan, retriever, as_of, trace)
@@ -240,7 +248,7 @@ class Answerer:
         if not ans.answered:  # the model says the sources don't hold it
             trace.decision = "llm-refused"
             closest = self._closest(ranked)
-            return Answer(q, _no_answer_text(as_of, closest), (), as_of, False,
+            return Answer(q, _no_answer_text(as_of, closest, lang), (), as_of, False,
                           backend=self.backend, closest=closest)  # fmt: skip
         return primary_first(ans, cite_order)
 
@@ -351,11 +359,13 @@ class Answerer:
         trace.decision = "window-empty (listing)"
         closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
         label = author or compose.source_label(feeds)
-        text = render_prompt(
+        lang = plan.language
+        text = say(
             "no_answer_source",
+            lang,
             source=label,
-            window=f" {w.phrase}",
-            closest=" The newest I have from it are listed below." if closest else "",
+            window=f" {window_phrase(w, lang)}",
+            closest=say("answer.newest_below", lang) if closest else "",
         )
         return Answer(plan.question, text, (), as_of, False, backend=self.backend,
                       closest=closest)  # fmt: skip
@@ -370,17 +380,18 @@ class Answerer:
         now: datetime,
         trace: Trace,
     ) -> Answer:
-        q = plan.question
+        q, lang = plan.question, plan.language
         if verdict.reason == "version-missing" and verdict.newest_version is not None:
             family, version, hit = verdict.newest_version
-            text = render_prompt(
+            text = say(
                 "no_answer_version",
+                lang,
                 asked=str(verdict.facts.get("asked", family)).title(),
                 family=family.title() if family.islower() and len(family) > 3 else family.upper(),
                 newest=f"{family.upper() if len(family) <= 3 else family.title()} {version}",
                 title=hit.title,
-                feed=hit.feeds[0] if hit.feeds else "unknown feed",
-                date=format_day(hit.published) if hit.published else "undated",
+                feed=hit.feeds[0] if hit.feeds else say("answer.unknown_feed", lang),
+                date=say_day(hit.published, lang),
             )
             closest: tuple[Source, ...] = (compose.to_source(1, hit),)
             return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
@@ -388,12 +399,13 @@ class Answerer:
             outside = self._outside_window(plan, retriever, now)
             if outside:
                 newest = max(outside, key=lambda h: h.published.timestamp() if h.published else 0)
-                text = render_prompt(
+                text = say(
                     "no_answer_window",
-                    window=plan.window.phrase,
+                    lang,
+                    window=window_phrase(plan.window, lang),
                     title=newest.title,
-                    feed=newest.feeds[0] if newest.feeds else "unknown feed",
-                    date=format_day(newest.published) if newest.published else "undated",
+                    feed=newest.feeds[0] if newest.feeds else say("answer.unknown_feed", lang),
+                    date=say_day(newest.published, lang),
                 )
                 ordered = [newest] + [h for h in outside if h.article_id != newest.article_id]
                 trace.add("decline", window_empty=True, newest=newest.url)
@@ -403,8 +415,8 @@ class Answerer:
                 )
                 return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
         closest = self._closest(ranked)
-        return Answer(q, _no_answer_text(as_of, closest), (), as_of, False, backend=self.backend,
-                      closest=closest)  # fmt: skip
+        return Answer(q, _no_answer_text(as_of, closest, lang), (), as_of, False,
+                      backend=self.backend, closest=closest)  # fmt: skip
 
     def _outside_window(
         self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime
@@ -465,13 +477,14 @@ class AsOf:
         return self.inner.directory()
 
 
-def _no_answer_text(as_of: datetime | None, closest: Sequence[Source]) -> str:
+def _no_answer_text(as_of: datetime | None, closest: Sequence[Source], lang: str = "en") -> str:
     """prompts/no_answer.md; the closest articles themselves are in Answer.closest (the CLI and
     Discord list them as links), so the text only points at them."""
-    return render_prompt(
+    return say(
         "no_answer",
-        as_of=format_day(as_of) if as_of else "an unknown date",
-        closest=" The nearest articles I have are listed below." if closest else "",
+        lang,
+        as_of=say_day(as_of, lang) if as_of else say("answer.unknown_date", lang),
+        closest=say("answer.closest_below", lang) if closest else "",
     )
 
 

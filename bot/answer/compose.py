@@ -36,8 +36,8 @@ from bot.answer.llm_answer import (
 )
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
+from bot.messages import say, window_phrase
 from bot.models import Answer, LatestItem, Source
-from bot.prompts import render_prompt
 
 __all__ = [
     "CONTEXT_CHARS",
@@ -68,16 +68,12 @@ def listing(
 ) -> Answer:
     """A source's newest items (or its items in the window), newest first, each cited."""
     names = sorted({s.author or source_label(s.feeds) for s in plan.sources})
-    window = f" {plan.window.phrase}" if plan.window.bounded else ""
-    head = render_prompt(
-        "listing_id" if plan.language == "id" else "listing",
-        source=" / ".join(names),
-        window=window,
-    )
+    window = f" {window_phrase(plan.window, plan.language)}" if plan.window.bounded else ""
+    head = say("listing", plan.language, source=" / ".join(names), window=window)
     lines = [head]
     sources: list[Source] = []
     for n, item in enumerate(items, start=1):
-        lines.append(f"{date_prefix(item.published)}{item.title} [{n}]")
+        lines.append(f"{date_prefix(item.published, plan.language)}{item.title} [{n}]")
         sources.append(item_source(n, item))
     trace.add("compose", mode="listing", items=[i.url for i in items])
     return Answer(plan.question, "\n".join(lines), tuple(sources), as_of, True)

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.messages import format_day
 from bot.models import Hit, LatestItem, Source
-from bot.timeparse import format_day
 
 
 def to_source(n: int, hit: Hit) -> Source:
@@ -62,8 +62,9 @@ def body(hit: Hit) -> str:
     return text
 
 
-def date_prefix(published: datetime | None) -> str:
-    return f"({format_day(published)}) " if published else ""
+def date_prefix(published: datetime | None, lang: str = "en") -> str:
+    """The date before an article's sentences, in the question's language."""
+    return f"({format_day(published, lang)}) " if published else ""
 
 
 def source_label(feeds: Sequence[str]) -> str:

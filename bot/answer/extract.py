@@ -159,7 +159,7 @@ def extractive(
     cands, articles = candidates(hits, plan.question, plan.answer_type in ("model", "org"))
     if not cands:  # only boilerplate: cite the best article's title
         best = hits[0]
-        text = f"{date_prefix(best.published)}{best.title} [1]"
+        text = f"{date_prefix(best.published, plan.language)}{best.title} [1]"
         trace.add("compose", mode="title-only", article=best.url)
         return Answer(q, text, (to_source(1, best),), as_of, True)
     _score_lexical(plan, cands, len(articles))
@@ -239,7 +239,7 @@ def _cited(
         hit = articles[art]
         mine = sorted((i for i in picked if pool[i].article == art), key=lambda i: pool[i].position)
         sentences = [_cite(pool[i].text, n) for i in mine]
-        parts.append(date_prefix(hit.published) + " ".join(sentences))
+        parts.append(date_prefix(hit.published, plan.language) + " ".join(sentences))
         sources.append(to_source(n, hit))
     return Answer(plan.question, "\n".join(parts), tuple(sources), as_of, True)
 

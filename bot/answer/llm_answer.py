@@ -15,8 +15,9 @@ from bot.answer.text import shorten, strip_markdown
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
 from bot.llm import ChatLLM, LLMError
+from bot.messages import LANGUAGE_NAMES, say
 from bot.models import Answer, Hit, Turn
-from bot.prompts import load_prompt, render_prompt
+from bot.prompts import render_prompt
 from bot.timeparse import iso_day
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ def with_llm(
         history=history_block(history),
     )
     try:
-        reply = llm.complete(load_prompt("system"), user)
+        system = render_prompt("system", language=LANGUAGE_NAMES.get(plan.language, "English"))
+        reply = llm.complete(system, user)
     except LLMError as e:
         log.warning(
             "LLM %s failed (%s); answering extractively",
@@ -198,7 +200,7 @@ def with_llm(
             exc_info=e.__cause__ is not None,
         )
         trace.add("compose", mode="llm-failed", reason=e.reason)
-        return replace(fallback, note=render_prompt("fallback_unavailable", reason=e.reason))
+        return replace(fallback, note=say("fallback_unavailable", plan.language, reason=e.reason))
     reply = _PARROTED_HEADER.sub("", reply).strip()  # small models echo source headers
     text, order = renumber_citations(reply, len(articles))
     if not order:
@@ -207,7 +209,7 @@ def with_llm(
             return Answer(plan.question, "", (), fallback.as_of, False, backend=llm.name)
         log.info("LLM reply cited no valid source; answering extractively")
         trace.add("compose", mode="llm-no-citations")
-        return replace(fallback, note=load_prompt("fallback_no_citations"))
+        return replace(fallback, note=say("fallback_no_citations", plan.language))
     sources = tuple(to_source(i + 1, articles[old - 1]) for i, old in enumerate(order))
     text = restrict_links(text, [s.url for s in sources])
     trace.add("compose", mode="llm", cited=[s.url for s in sources])

@@ -152,15 +152,20 @@ def cmd_ask(args: argparse.Namespace, settings: AnswerSettings) -> int:
 
 
 def cmd_latest(args: argparse.Namespace, settings: AnswerSettings) -> int:
+    from bot.messages import failing_note
+
     engine = _engine(settings)
     try:
         feed = feed_option(args.feed, engine.feed_names()) if args.feed else None
         items = engine.latest(topic=args.topic, feed=feed, limit=args.limit)
+        failing = engine.feed_problems([feed]) if feed else []
     finally:
         engine.close()
     if args.json:
         print_json([i.to_json() for i in items])
     else:
+        for h in failing:  # a failing feed is not "no news"
+            print(f"warning: {failing_note(h)}")
         print(format_latest(items))
     return EXIT_OK
 
@@ -173,8 +178,11 @@ def _chat_line(engine: Engine, line: str, history: list[Turn]) -> None:
         topic = line[len("/latest") :].strip() or None
         print(format_latest(engine.latest(topic=topic, limit=10)))
     elif line == "/sources":
+        from ingest.store.health import health_for
+
+        health = {h.feed: h for h in health_for(engine.settings, utcnow())}
         for s in engine.feed_states():
-            print(f"{s.name}: {state_line(s)}")
+            print(f"{s.name}: {state_line(s, health.get(s.name))}")
     elif line.startswith("/"):
         print("Unknown command. " + CHAT_HELP)
     else:  # the engine uses the last NEWSBOT_HISTORY_TURNS of the history

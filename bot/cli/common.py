@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ingest.feeds import FeedNameError, resolve_feed_name
+from ingest.feednames import FeedNameError, resolve_feed_name
 from ingest.models import ConfigError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
@@ -23,7 +23,7 @@ def print_json(obj: Any) -> None:
 
 
 def feed_option(name: str, names: Iterable[str]) -> str:
-    """The feed a `--feed` value means among `names` (ingest.feeds.resolve_feed_name); a name
+    """The feed a `--feed` value means among `names` (ingest.feednames.resolve_feed_name); a name
     that means none or several is a one-line error (exit code 2)."""
     try:
         return resolve_feed_name(name, names)

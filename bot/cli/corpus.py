@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import EXIT_OK, feed_option, print_json, when
 from ingest.config import Settings
-from ingest.models import ConfigError, FeedState
+from ingest.models import ConfigError, FeedState, utcnow
 
 if TYPE_CHECKING:
+    from ingest.health import Health
     from ingest.pipeline import IngestReport
 
 WARNINGS_SHOWN = 5  # per feed in `feeds status`
@@ -100,14 +101,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------------------- feeds
-def state_line(s: FeedState | None) -> str:
+def state_line(s: FeedState | None, health: Health | None = None) -> str:
+    """A feed's health for the operator: as /sources words it, plus the recorded error."""
+    from bot.messages import health_text
+    from ingest.health import assess
+
     if s is None:
         return "never fetched"
     if s.last_error:
-        return (
-            f"FAILING x{s.consecutive_failures}: {s.last_error} (last ok: {when(s.last_success)})"
-        )
-    return f"ok {when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
+        h = health or assess(s, (), utcnow())
+        return f"FAILING: {health_text(h, utcnow())} — error: {s.last_error}"
+    line = f"ok {when(s.last_success)}, {s.items_last_fetch} items, {s.articles_total} stored"
+    if health is not None and health.status == "stale":
+        return f"STALE: {health_text(health, utcnow())}; last fetch {line}"
+    return line
 
 
 def _state_json(s: FeedState | None) -> dict[str, Any]:
@@ -122,6 +129,23 @@ def _state_json(s: FeedState | None) -> dict[str, Any]:
         "items_last_fetch": s.items_last_fetch,
         "articles": s.articles_total,
         "warnings": list(s.warnings),
+    }
+
+
+def _health_json(h: Health | None) -> dict[str, Any]:
+    """status ok | failing | stale | unknown; since (failing: the last success; stale: the
+    newest article); reason: a code and its plain words; alert: bad enough to tell."""
+    from bot.messages import reason_text
+
+    if h is None:
+        return {"status": "unknown"}
+    return {
+        "status": h.status,
+        "since": h.since.isoformat() if h.since else None,
+        "reason": h.reason or None,
+        "reason_text": reason_text(h.reason, h.detail) if h.reason else None,
+        "alert": h.alert,
+        "usual_gap_days": round(h.usual_gap.total_seconds() / 86400, 2) if h.usual_gap else None,
     }
 
 
@@ -150,6 +174,7 @@ def cmd_feeds_edit(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.feeds import load_feeds
     from ingest.store import Corpus
+    from ingest.store.health import health_for
 
     if args.action in ("add", "remove"):
         return cmd_feeds_edit(args, settings)
@@ -170,15 +195,20 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         states = {s.name: s for s in corpus.feed_states()}
     finally:
         corpus.close()
+    health = {h.feed: h for h in health_for(settings, utcnow())}
     if args.json:
         print_json(
-            [{"name": f.name, "url": f.url, **_state_json(states.get(f.name))} for f in feeds]
+            [
+                {"name": f.name, "url": f.url, **_state_json(states.get(f.name))}
+                | {"health": _health_json(health.get(f.name))}
+                for f in feeds
+            ]
         )
         return EXIT_OK
     width = max((len(f.name) for f in feeds), default=0)
     for f in feeds:
         state = states.get(f.name)
-        print(f"{f.name:<{width}}  {state_line(state)}")
+        print(f"{f.name:<{width}}  {state_line(state, health.get(f.name))}")
         for w in (state.warnings if state else ())[:WARNINGS_SHOWN]:
             print(f"{'':<{width}}    warning: {w}")
         if state and len(state.warnings) > WARNINGS_SHOWN:

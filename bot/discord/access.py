@@ -81,6 +81,16 @@ class Access:
             return True
         return self.maintainer_manage_server and manage_guild
 
+    def is_maintainer_of(self, interaction: Any) -> bool:
+        """`is_maintainer` for the user of a Discord interaction (its member's role ids as the
+        payload gave them, cached or not; Manage Server in that channel)."""
+        user = interaction.user
+        roles = {r.id for r in getattr(user, "roles", ())}
+        roles.update(int(r) for r in getattr(user, "_roles", ()))
+        guild_id = interaction.guild_id
+        manage = guild_id is not None and interaction.permissions.manage_guild
+        return self.is_maintainer(user.id, roles, manage, guild_id=guild_id)
+
     def maintainer_refusal(self) -> str:
         if not self.has_maintainers:
             return (
@@ -136,16 +146,6 @@ class Cooldowns:
         return cls(
             Cooldown(seconds), Cooldown(seconds), Cooldown(settings.reindex_cooldown_minutes * 60)
         )
-
-
-def cooldown_message(retry_after: float, now: float | None = None) -> str:
-    """A friendly line with the time to retry (a Discord relative timestamp plus seconds)."""
-    now = time.time() if now is None else now
-    seconds = max(1, int(retry_after + 0.999))
-    return (
-        f"You're asking a little fast. Please try again in {seconds} s "
-        f"(<t:{int(now + seconds)}:R>)."
-    )
 
 
 def reindex_wait_message(target: str | None, retry_after: float, now: float | None = None) -> str:

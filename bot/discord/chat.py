@@ -14,7 +14,6 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.discord.access import cooldown_message
 from bot.discord.conversation import (
     HISTORY_SCAN,
     AnswerRecord,
@@ -29,6 +28,8 @@ from bot.discord.feedback import sendable_view
 from bot.discord.render import render_answer, text_payloads
 from bot.discord.replies import send_to_channel
 from bot.discord.services import Services
+from bot.language import question_language
+from bot.messages import cooldown_text
 from bot.models import Turn
 
 log = logging.getLogger(__name__)
@@ -183,8 +184,8 @@ class Conversations(commands.Cog):
             return
         wait = s.cooldowns.ask.retry_after(message.author.id)
         if wait:
-            payloads = text_payloads(cooldown_message(wait))
-            await send_to_channel(message.channel, payloads, reference=message)
+            text = cooldown_text(wait, question_language(question))
+            await send_to_channel(message.channel, text_payloads(text), reference=message)
             return
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):

@@ -103,6 +103,7 @@ class NewsBot(commands.Bot):
         on_vote = functools.partial(record_vote, services)
         self.add_view(FeedbackView(on_vote, report_interaction_error))
         services.jobs.start_schedule()
+        services.alerts.start()
 
     async def install_definitions(self) -> None:
         """Only the slash commands' definitions, for `newsbot sync` (no handler runs there, so
@@ -148,24 +149,28 @@ def _token(settings: DiscordSettings) -> str:
     return token
 
 
-async def _load_services(settings: DiscordSettings, access: Access) -> Services:
-    """The engine (embedding model, corpus) and the bot's store, in a worker thread."""
+async def load_services(bot: NewsBot) -> Services:
+    """The engine (embedding model, corpus) and the bot's store, in worker threads."""
     from bot.engine import Engine
 
     log.info("loading the answer engine (embedding model, corpus)")
-    engine = await asyncio.to_thread(Engine, settings)
+    engine = await asyncio.to_thread(Engine, bot.settings)
     try:
-        return await asyncio.to_thread(build_services, settings, engine, access)
+        return await asyncio.to_thread(
+            functools.partial(build_services, bot.settings, engine, bot, access=bot.access)
+        )
     except BaseException:
         await asyncio.to_thread(engine.close)
         raise
 
 
-async def _run(bot: NewsBot, token: str) -> None:
-    """Log in (a bad token fails here, in a second), load the services (before the gateway
-    connects, so no heartbeat ever waits on the embedding model), install them, connect."""
+async def serve(bot: NewsBot, token: str, services: Services | None = None) -> None:
+    """Log in (a bad token fails here, in a second), load the services unless given (before
+    the gateway connects, so no heartbeat ever waits on the embedding model), install them,
+    connect until closed; then stop them (the engine too, when loaded here)."""
     await bot.login(token)
-    services = await _load_services(bot.settings, bot.access)
+    owned = services is None
+    services = services or await load_services(bot)
     try:
         await bot.install(services)
         if bot.settings.sync_commands:
@@ -173,8 +178,10 @@ async def _run(bot: NewsBot, token: str) -> None:
         await bot.connect()
     finally:
         await services.jobs.stop_schedule()
+        await services.alerts.stop()
         await asyncio.to_thread(services.close)
-        await asyncio.to_thread(services.engine.close)
+        if owned:
+            await asyncio.to_thread(services.engine.close)
 
 
 async def _serve(settings: DiscordSettings, token: str) -> int:
@@ -185,7 +192,7 @@ async def _serve(settings: DiscordSettings, token: str) -> int:
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
     try:
         async with bot:
-            await _run(bot, token)
+            await serve(bot, token)
     except discord.LoginFailure:
         print("newsbot: Discord rejected the bot token (check DISCORD_TOKEN)", file=sys.stderr)
         return EXIT_CONFIG

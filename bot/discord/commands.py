@@ -14,20 +14,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.access import cooldown_message
 from bot.discord.conversation import AnswerRecord
 from bot.discord.feedback import sendable_view
 from bot.discord.render import (
     escape_markdown,
     render_answer,
     render_latest,
+    render_source_errors,
     render_sources,
     render_status,
 )
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
 from bot.discord.services import Services
-from ingest.feeds import FeedNameError
+from bot.language import question_language
+from bot.messages import cooldown_text, failing_note, say
+from ingest.feednames import FeedNameError
 from ingest.models import utcnow
+from ingest.store.health import health_for
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,11 @@ def filter_choices(names: list[str], current: str) -> list[app_commands.Choice[s
     return [app_commands.Choice(name=n[:100], value=n[:100]) for n in ranked[:MAX_CHOICES]]
 
 
-def feed_problem(error: FeedNameError) -> str:
-    """The resolver's message (the command line prints the same), for a Discord message."""
-    text = error.describe(lambda name: f'"{escape_markdown(name)}"')
-    return text[:1].upper() + text[1:] + "."
+def feed_problem(error: FeedNameError, lang: str = "en") -> str:
+    """The resolver's message in the asker's language (in English, the sentence the command
+    line prints), the names quoted and escaped for Discord."""
+    values = error.values(lambda name: f'"{escape_markdown(name)}"')
+    return say(f"reply.feed_{error.kind}", lang, **values)
 
 
 async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
@@ -61,6 +65,7 @@ async def resolve_source(
     refund: Callable[[], None],
     *,
     ephemeral: bool = True,
+    lang: str = "en",
 ) -> tuple[bool, str | None]:
     """(True, the feed `name` means) or, after telling the user why not, (False, None); a
     refused request is `refund`ed (it does not count against a cooldown)."""
@@ -68,7 +73,7 @@ async def resolve_source(
         return True, await services.feeds.resolve(name)
     except FeedNameError as e:
         refund()
-        await send_text_followup(interaction, feed_problem(e), ephemeral=ephemeral)
+        await send_text_followup(interaction, feed_problem(e, lang), ephemeral=ephemeral)
         return False, None
 
 
@@ -102,10 +107,10 @@ class NewsCommands(commands.Cog):
         """Ask a question about AI news; the answer cites dated sources."""
         from bot.timeparse import parse_date_option
 
-        s, user = self.services, interaction.user.id
+        s, user, lang = self.services, interaction.user.id, question_language(question)
         wait = s.cooldowns.ask.retry_after(user)
         if wait:
-            await refuse(interaction, cooldown_message(wait))
+            await refuse(interaction, cooldown_text(wait, lang))
             return
         since_dt = None
         if since:
@@ -113,11 +118,13 @@ class NewsCommands(commands.Cog):
                 since_dt = parse_date_option(since, utcnow())
             except ValueError as e:
                 s.cooldowns.ask.reset(user)
-                await refuse(interaction, f"I couldn't read that date: {e}.")
+                await refuse(interaction, say("reply.bad_date", lang, error=e))
                 return
         await interaction.response.defer(thinking=True, ephemeral=private)
         refund = functools.partial(s.cooldowns.ask.reset, user)
-        ok, feed = await resolve_source(s, interaction, source, refund, ephemeral=private)
+        ok, feed = await resolve_source(
+            s, interaction, source, refund, ephemeral=private, lang=lang
+        )
         if not ok:
             return
         answer = await s.run_engine(s.engine.ask, question, feed=feed, since=since_dt)
@@ -152,7 +159,7 @@ class NewsCommands(commands.Cog):
         s, user = self.services, interaction.user.id
         wait = s.cooldowns.latest.retry_after(user)
         if wait:
-            await refuse(interaction, cooldown_message(wait))
+            await refuse(interaction, cooldown_text(wait))
             return
         await interaction.response.defer(thinking=True)
         refund = functools.partial(s.cooldowns.latest.reset, user)
@@ -163,14 +170,23 @@ class NewsCommands(commands.Cog):
             items = await s.run_engine(s.engine.latest, topic=topic, feed=feed, limit=count)
         else:  # a plain read of the article table: never waits behind an answer
             items = await asyncio.to_thread(s.engine.latest, feed=feed, limit=count)
-        await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
+        failing = await asyncio.to_thread(s.engine.feed_problems, [feed]) if feed else []
+        notes = [failing_note(h) for h in failing]  # a failing feed is not "no news"
+        rendered = render_latest(items, topic=topic, feed=feed, problems=notes)
+        await send_followups(interaction, rendered)
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction[Any]) -> None:
         """The news feeds and their health: last success, last error."""
+        s = self.services
         await interaction.response.defer(thinking=True)
-        states = await asyncio.to_thread(self.services.engine.feed_states)
-        await send_followups(interaction, render_sources(states))
+        states = await asyncio.to_thread(s.engine.feed_states)
+        now = s.alerts.clock()  # the same clock as the feed alerts
+        health = await asyncio.to_thread(health_for, s.settings, now)
+        await send_followups(interaction, render_sources(states, health, now))
+        details = render_source_errors(health)  # the recorded errors: maintainers only
+        if details and s.access.is_maintainer_of(interaction):
+            await send_followups(interaction, details, ephemeral=True)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:

@@ -121,6 +121,7 @@ class IngestJobs:
         self.running: str | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.on_finished: Callable[[IngestReport], None] | None = None  # after each ingest
 
     @property
     def busy(self) -> bool:
@@ -161,6 +162,8 @@ class IngestJobs:
             report.embedded_chunks,
             len(report.failed),
         )
+        if self.on_finished is not None and not reindex:
+            self.on_finished(report)
         return report
 
     # ------------------------------------------------------------------ schedule

@@ -31,13 +31,6 @@ class NotMaintainer(app_commands.CheckFailure):
         super().__init__(text)
 
 
-def member_role_ids(user: discord.abc.User) -> set[int]:
-    """Role ids of a guild member as the interaction payload gave them (cached or not)."""
-    roles = {r.id for r in getattr(user, "roles", ())}
-    roles.update(int(r) for r in getattr(user, "_roles", ()))  # ids even if the role is uncached
-    return roles
-
-
 def _strip_path(message: str, path: object) -> str:
     """Feed-file errors start with the file's path: not something to show in a chat."""
     prefix = f"{path}: "
@@ -54,13 +47,8 @@ class MaintainerCommands(commands.Cog):
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every command of this cog: maintainers only (autocomplete is not checked)."""
-        access, perms = self.services.access, interaction.permissions
-        if access.is_maintainer(
-            interaction.user.id,
-            member_role_ids(interaction.user),
-            manage_guild=interaction.guild_id is not None and perms.manage_guild,
-            guild_id=interaction.guild_id,
-        ):
+        access = self.services.access
+        if access.is_maintainer_of(interaction):
             return True
         log.info(
             "interaction %s: /%s refused for non-maintainer %s",

@@ -27,9 +27,11 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.messages import health_text, say
 from bot.models import Answer, CorpusStats, LatestItem, Source
 from bot.timeparse import iso_day
-from ingest.models import FeedState
+from ingest.health import FAILING, OK, STALE, UNKNOWN, Health, assess
+from ingest.models import FeedState, utcnow
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -51,8 +53,6 @@ COLOR_INFO = discord.Colour(0x2B8A3E)
 COLOR_WARN = discord.Colour(0xE67700)
 
 ZWSP = "\u200b"
-SOURCES_NAME = "Sources"
-CLOSEST_NAME = "Closest articles"
 CONTINUED = " (cont.)"
 
 
@@ -283,8 +283,9 @@ def _answer_embed(title: str | None, description: str, colour: discord.Colour) -
 
 
 def answer_footer(answer: Answer) -> str:
-    as_of = iso_day(answer.as_of) if answer.as_of else "no articles yet"
-    return trim(f"as of {as_of} · {answer.backend}", FOOTER_LIMIT)
+    lang = answer.language
+    as_of = iso_day(answer.as_of) if answer.as_of else say("answer.no_articles", lang)
+    return trim(f"{say('answer.as_of', lang, date=as_of)} · {answer.backend}", FOOTER_LIMIT)
 
 
 def render_answer(answer: Answer) -> list[Payload]:
@@ -300,7 +301,7 @@ def render_answer(answer: Answer) -> list[Payload]:
         for i, chunk in enumerate(split_text(body, DESCRIPTION_LIMIT))
     ]
     items = answer.sources if answer.answered or not answer.closest else answer.closest
-    name = SOURCES_NAME if items is answer.sources else CLOSEST_NAME
+    name = say("answer.sources" if items is answer.sources else "answer.closest", answer.language)
     blocks = pack_lines((source_line(s) for s in items), FIELD_VALUE_LIMIT)
     for i, value in enumerate(blocks):
         field_name = name if i == 0 else name + CONTINUED
@@ -344,44 +345,74 @@ def latest_line(item: LatestItem) -> str:
 
 
 def render_latest(
-    items: Sequence[LatestItem], *, topic: str | None = None, feed: str | None = None
+    items: Sequence[LatestItem],
+    *,
+    topic: str | None = None,
+    feed: str | None = None,
+    problems: Sequence[str] = (),
+    lang: str = "en",
 ) -> list[Payload]:
+    """`problems`: plain-word notes on failing feeds among those asked for (a failure is
+    never shown as "no news": the note comes first, then whatever older articles exist)."""
     title = "Latest articles"
     if topic:
         title += f" about {escape_markdown(trim(topic, 80))}"
     if feed:
         title += f" from {escape_markdown(trim(feed, 80))}"
     lines = [latest_line(i) for i in items]
+    if problems:
+        older = [say("latest.older", lang)] if lines else []
+        lines = [f"⚠️ {escape_markdown(trim(p, 500))}" for p in problems] + older + lines
     if not lines:
-        lines = ["No articles found. Try another topic or source, or check `/sources`."]
-    return group_embeds(_list_embeds(title, lines, COLOR_INFO))
+        lines = [say("latest.none", lang)]
+    return group_embeds(_list_embeds(title, lines, COLOR_WARN if problems else COLOR_INFO))
 
 
-def feed_state_line(s: FeedState) -> str:
+HEALTH_ICONS = {OK: "✅", FAILING: "⚠️", STALE: "💤", UNKNOWN: "⏳"}
+
+
+def feed_state_line(s: FeedState, health: Health | None = None, now: datetime | None = None) -> str:
+    """One feed for /sources: its health in plain words. /sources is public, so a failure is
+    told by its reason (ingest.health.reason_code), never by the recorded error, which may name
+    internal hosts or addresses (maintainers get it in the alert channel)."""
+    now = now or utcnow()
+    h = health or assess(s, (), now)
     name = escape_markdown(trim(s.name, 80))
-    if s.last_error:
-        icon = "⚠️"
-    elif s.last_success:
-        icon = "✅"
-    else:
-        icon = "⏳"
-    ok = format_when(s.last_success)
-    line = f"{icon} **{name}** — {s.articles_total} articles · last success {ok}"
-    if s.last_error:
-        err = escape_markdown(trim(s.last_error, 200))
-        runs = f" ({s.consecutive_failures} failures in a row)" if s.consecutive_failures else ""
-        line += f"\n  last error: {err}{runs}"
-    return line
+    line = f"{HEALTH_ICONS.get(h.status, '⏳')} **{name}** — {s.articles_total} articles · "
+    if h.status == OK:
+        return line + f"last success {format_when(s.last_success)}"
+    return line + escape_markdown(trim(health_text(h, now), 400))
 
 
-def render_sources(states: Sequence[FeedState]) -> list[Payload]:
-    failing = sum(1 for s in states if s.last_error)
-    footer = f"{len(states)} feeds · {failing} failing"
-    lines = [feed_state_line(s) for s in sorted(states, key=lambda s: s.name.lower())]
+def render_sources(
+    states: Sequence[FeedState],
+    health: Sequence[Health] = (),
+    now: datetime | None = None,
+) -> list[Payload]:
+    by_name = {h.feed: h for h in health}
+    now = now or utcnow()
+    shown = {s.name: by_name.get(s.name) or assess(s, (), now) for s in states}
+    failing = sum(1 for h in shown.values() if h.status == FAILING)
+    stale = sum(1 for h in shown.values() if h.status == STALE)
+    footer = f"{len(states)} feeds · {failing} failing" + (f" · {stale} stale" if stale else "")
+    ordered = sorted(states, key=lambda s: s.name.lower())
+    lines = [feed_state_line(s, shown[s.name], now) for s in ordered]
     if not lines:
         lines = ["No feeds have been fetched yet. A maintainer can add one with `/feeds add`."]
-    colour = COLOR_WARN if failing else COLOR_INFO
+    colour = COLOR_WARN if failing or stale else COLOR_INFO
     return group_embeds(_list_embeds("Sources", lines, colour, footer))
+
+
+def render_source_errors(health: Sequence[Health]) -> list[Payload]:
+    """For maintainers only (sent ephemerally): the recorded error of each failing feed, which
+    may name internal hosts and so never goes into the public /sources."""
+    lines = []
+    for h in sorted(health, key=lambda h: h.feed.lower()):
+        if h.status == FAILING:
+            detail = neutralize_mentions(trim(" ".join(h.detail.split()), 600)).replace("`", "'")
+            lines.append(f"**{escape_markdown(trim(h.feed, 80))}**: `{detail}`")
+    title = "Recorded errors (visible only to you)"
+    return group_embeds(_list_embeds(title, lines, COLOR_WARN)) if lines else []
 
 
 def render_status(stats: CorpusStats, extra: Sequence[tuple[str, str]] = ()) -> list[Payload]:

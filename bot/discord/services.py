@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import discord
+
 from bot.discord.access import Access, Cooldowns
+from bot.discord.alerts import FeedAlerts
 from bot.discord.jobs import IngestJobs
 from bot.discord.store import DiscordStore
-from ingest.feeds import load_feeds, resolve_feed_name
+from ingest.feednames import resolve_feed_name
+from ingest.feeds import load_feeds
 from ingest.models import ConfigError
 
 if TYPE_CHECKING:
@@ -48,7 +52,7 @@ class EngineCalls:
 
 class FeedNames:
     """Feed names: for autocomplete (the corpus's, or the feeds file's; each cached briefly) and
-    to resolve what a user typed (`ingest.feeds.resolve_feed_name`, as the command line does)."""
+    to resolve what a user typed (ingest.feednames, as the command line does)."""
 
     def __init__(
         self, engine: Engine, feeds_file: Path, clock: Callable[[], float] = time.monotonic
@@ -83,7 +87,7 @@ class FeedNames:
         self._corpus = self._file = (0.0, [])
 
     async def resolve(self, name: str | None) -> str | None:
-        """The corpus feed `name` means (None for no name); raises ingest.feeds.FeedNameError."""
+        """The corpus feed `name` means (None for no name); raises FeedNameError."""
         if not name:
             return None
         names = await asyncio.to_thread(self.engine.feed_names)
@@ -99,6 +103,7 @@ class Services:
     access: Access
     cooldowns: Cooldowns
     jobs: IngestJobs  # scheduled ingests and maintainer re-indexes, one at a time
+    alerts: FeedAlerts  # feed health changes, told in NEWSBOT_ALERT_CHANNEL_ID
     memory: DiscordStore  # the answers sent (by message id) and the feedback on them
     feeds: FeedNames
     run_engine: EngineCalls
@@ -111,15 +116,25 @@ class Services:
 
 
 def build_services(
-    settings: DiscordSettings, engine: Engine, access: Access | None = None
+    settings: DiscordSettings,
+    engine: Engine,
+    client: discord.Client,
+    *,
+    access: Access | None = None,
+    alerts: FeedAlerts | None = None,
 ) -> Services:
-    """The bot's services over a loaded engine (blocking: opens the bot's store)."""
+    """The bot's services over a loaded engine, for the Discord connection `client` (blocking:
+    opens the bot's store). Feed alerts are checked after every ingest the jobs run."""
+    jobs = IngestJobs(settings, engine)
+    alerts = alerts or FeedAlerts(client, settings)
+    jobs.on_finished = alerts.after_ingest
     return Services(
         settings=settings,
         engine=engine,
         access=access or Access.from_settings(settings),
         cooldowns=Cooldowns.from_settings(settings),
-        jobs=IngestJobs(settings, engine),
+        jobs=jobs,
+        alerts=alerts,
         memory=DiscordStore(settings.discord_db_path, corpus_db=settings.db_path),
         feeds=FeedNames(engine, settings.feeds),
         run_engine=EngineCalls(),
