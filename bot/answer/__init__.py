@@ -20,11 +20,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
 
 import numpy as np
 
-from bot.answer import compose
+from bot.answer import compose, decline
 from bot.answer.cite_order import CiteOrder, primary_first
 from bot.answer.compose import (
     build_context,
@@ -33,6 +32,8 @@ from bot.answer.compose import (
     renumber_citations,
     restrict_links,
 )
+from bot.answer.corpus_view import AsOf, SearchesCorpus
+from bot.answer.decline import CLOSEST
 from bot.answer.gate import Verdict, judge
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.text import (
@@ -46,7 +47,6 @@ from bot.answer.text import (
 from bot.answer.trace import Trace
 from bot.answer.understand import (
     QueryPlan,
-    SourceDirectory,
     build_query,
     is_follow_up,
     understand,
@@ -54,9 +54,8 @@ from bot.answer.understand import (
 from bot.config import AnswerSettings
 from bot.language import question_language
 from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
-from bot.messages import format_day as say_day
-from bot.messages import say, window_phrase
-from bot.models import Answer, Hit, LatestItem, Source, Turn
+from bot.messages import say
+from bot.models import Answer, Hit, Turn
 from bot.prompts import load_prompt
 from bot.timeparse import format_day
 from ingest.embed import Embedder
@@ -90,47 +89,7 @@ TOP_ARTICLES = 5  # articles the answer may use (and the evaluation's hit@5)
 LISTING_ITEMS = 5
 LEAD_ARTICLES = 2  # articles whose best passages are all read, not only the retrieved chunks
 PASSAGES_PER_ARTICLE = 4
-CLOSEST = 3
 _URL_ONLY = re.compile(r"^<?https?://\S+>?$", re.IGNORECASE)
-
-
-class SearchesCorpus(Protocol):
-    """What the answerer needs from retrieval (bot.answer.retrieve.Retriever provides it)."""
-
-    def search(
-        self,
-        query: str,
-        *,
-        feed: str | None = None,
-        feeds: Sequence[str] = (),
-        author: str = "",
-        since: datetime | None = None,
-        until: datetime | None = None,
-        prefer_recent: bool = False,
-        boost_feeds: Sequence[str] = (),
-        names: Sequence[str] = (),
-        k: int = 8,
-        now: datetime | None = None,
-    ) -> list[Hit]: ...
-
-    def count_mentions(self, term: str) -> int: ...
-
-    def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
-
-    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]: ...
-
-    def directory(self) -> SourceDirectory: ...
-
-    def latest(
-        self,
-        *,
-        topic: str | None = None,
-        feeds: Sequence[str] = (),
-        author: str = "",
-        limit: int = 10,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[LatestItem]: ...
 
 
 class Answerer:
@@ -195,16 +154,9 @@ class Answerer:
         lang: str = "en",
     ) -> Answer:
         q = clean_question(question)
-        if not q or not re.search(r"\w", q):
-            trace.decision = "empty question"
-            return Answer(q, load_prompt("empty_question"), (), as_of, False)
-        if len(q) > self.settings.max_question_chars:
-            trace.decision = "question too long"
-            text = say("too_long", lang, length=len(q), limit=self.settings.max_question_chars)
-            return Answer(q, text, (), as_of, False)
-        if _URL_ONLY.match(q):
-            trace.decision = "a link, not a question"
-            return Answer(q, load_prompt("url_question"), (), as_of, False)
+        refused = self._not_a_question(q, lang, as_of, trace)
+        if refused is not None:
+            return refused
         now = now or utcnow()
         plan = understand(
             q, now, directory=retriever.directory(), history=history, since=since, feed=feed
@@ -219,19 +171,7 @@ class Answerer:
         qvec = self.embedder.embed_query(plan.query)
         sims = self._similarities(hits, qvec)
         ranked = rank(plan, hits)[:TOP_ARTICLES]
-        trace.ranked = [a.head.url for a in ranked]
-        trace.ranked_ids = [a.head.article_id for a in ranked]
-        trace.retrieved = list(dict.fromkeys(h.url for h in hits))
-        trace.add(
-            "rank",
-            articles=[
-                {"url": a.head.url, "score": round(a.score, 3), "names": round(a.names, 2),
-                 "terms": round(a.terms, 2),
-                 "sim": round(max(sims.get(h.chunk_id, 0.0) for h in a.hits), 3),
-                 "date": format_day(a.head.published) if a.head.published else None}
-                for a in ranked
-            ],
-        )  # fmt: skip
+        _trace_rank(trace, ranked, hits, sims)
         verdict = judge(plan, ranked, sims, retriever, self.settings.relevance_threshold)
         trace.add("gate", ok=verdict.ok, reason=verdict.reason, **verdict.facts)
         if not verdict.ok:
@@ -247,12 +187,26 @@ class Answerer:
         )
         if not ans.answered:  # the model says the sources don't hold it
             trace.decision = "llm-refused"
-            closest = self._closest(ranked)
-            return Answer(q, _no_answer_text(as_of, closest, lang), (), as_of, False,
-                          backend=self.backend, closest=closest)  # fmt: skip
+            return decline.not_found(q, lang, ranked, as_of, self.backend)
         return primary_first(ans, cite_order)
 
     # ----------------------------------------------------------------- stages
+
+    def _not_a_question(
+        self, q: str, lang: str, as_of: datetime | None, trace: Trace
+    ) -> Answer | None:
+        """An empty question, one over the length limit, or a bare link: declined as such."""
+        if not q or not re.search(r"\w", q):
+            trace.decision = "empty question"
+            return Answer(q, load_prompt("empty_question"), (), as_of, False)
+        if len(q) > self.settings.max_question_chars:
+            trace.decision = "question too long"
+            text = say("too_long", lang, length=len(q), limit=self.settings.max_question_chars)
+            return Answer(q, text, (), as_of, False)
+        if _URL_ONLY.match(q):
+            trace.decision = "a link, not a question"
+            return Answer(q, load_prompt("url_question"), (), as_of, False)
+        return None
 
     def _retrieve(
         self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime, trace: Trace
@@ -357,18 +311,8 @@ class Answerer:
         # Nothing from that source in the window: say so, and offer its newest items.
         newest = retriever.latest(feeds=feeds, author=author, limit=CLOSEST)
         trace.decision = "window-empty (listing)"
-        closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
-        label = author or compose.source_label(feeds)
-        lang = plan.language
-        text = say(
-            "no_answer_source",
-            lang,
-            source=label,
-            window=f" {window_phrase(w, lang)}",
-            closest=say("answer.newest_below", lang) if closest else "",
-        )
-        return Answer(plan.question, text, (), as_of, False, backend=self.backend,
-                      closest=closest)  # fmt: skip
+        return decline.source_window_empty(plan, newest, author or compose.source_label(feeds),
+                                           as_of, self.backend)  # fmt: skip
 
     def _declined(
         self,
@@ -380,43 +324,14 @@ class Answerer:
         now: datetime,
         trace: Trace,
     ) -> Answer:
-        q, lang = plan.question, plan.language
         if verdict.reason == "version-missing" and verdict.newest_version is not None:
-            family, version, hit = verdict.newest_version
-            text = say(
-                "no_answer_version",
-                lang,
-                asked=str(verdict.facts.get("asked", family)).title(),
-                family=family.title() if family.islower() and len(family) > 3 else family.upper(),
-                newest=f"{family.upper() if len(family) <= 3 else family.title()} {version}",
-                title=hit.title,
-                feed=hit.feeds[0] if hit.feeds else say("answer.unknown_feed", lang),
-                date=say_day(hit.published, lang),
-            )
-            closest: tuple[Source, ...] = (compose.to_source(1, hit),)
-            return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
+            return decline.version_missing(plan, verdict.newest_version, verdict.facts, as_of,
+                                           self.backend)  # fmt: skip
         if plan.window.bounded:
             outside = self._outside_window(plan, retriever, now)
             if outside:
-                newest = max(outside, key=lambda h: h.published.timestamp() if h.published else 0)
-                text = say(
-                    "no_answer_window",
-                    lang,
-                    window=window_phrase(plan.window, lang),
-                    title=newest.title,
-                    feed=newest.feeds[0] if newest.feeds else say("answer.unknown_feed", lang),
-                    date=say_day(newest.published, lang),
-                )
-                ordered = [newest] + [h for h in outside if h.article_id != newest.article_id]
-                trace.add("decline", window_empty=True, newest=newest.url)
-                closest = tuple(
-                    compose.to_source(i + 1, g[0])
-                    for i, g in enumerate(compose.group_articles(ordered)[:CLOSEST])
-                )
-                return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
-        closest = self._closest(ranked)
-        return Answer(q, _no_answer_text(as_of, closest, lang), (), as_of, False,
-                      backend=self.backend, closest=closest)  # fmt: skip
+                return decline.window_empty(plan, outside, as_of, self.backend, trace)
+        return decline.not_found(plan.question, plan.language, ranked, as_of, self.backend)
 
     def _outside_window(
         self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime
@@ -440,52 +355,23 @@ class Answerer:
             return []
         return [a.head for a in verdict.use]
 
-    @staticmethod
-    def _closest(ranked: Sequence[RankedArticle]) -> tuple[Source, ...]:
-        return tuple(compose.to_source(i + 1, a.head) for i, a in enumerate(ranked[:CLOSEST]))
 
-
-class AsOf:
-    """A retriever that sees the corpus as it was at `cutoff` (later articles hidden)."""
-
-    def __init__(self, inner: SearchesCorpus, cutoff: datetime) -> None:
-        self.inner = inner
-        self.cutoff = cutoff
-
-    def _until(self, until: datetime | None) -> datetime:
-        return min(until, self.cutoff) if until is not None else self.cutoff
-
-    def search(self, query: str, **kwargs: Any) -> list[Hit]:
-        kwargs["until"] = self._until(kwargs.get("until"))
-        return self.inner.search(query, **kwargs)
-
-    def latest(self, **kwargs: Any) -> list[LatestItem]:
-        kwargs["until"] = self._until(kwargs.get("until"))
-        return self.inner.latest(**kwargs)
-
-    def count_mentions(self, term: str) -> int:
-        return self.inner.count_mentions(term)
-
-    def versions_of(self, family: str) -> list[tuple[str, Hit]]:
-        return [(v, h) for v, h in self.inner.versions_of(family)
-                if h.published is None or h.published <= self.cutoff]  # fmt: skip
-
-    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
-        return self.inner.passages(article_ids, qvec, k)
-
-    def directory(self) -> SourceDirectory:
-        return self.inner.directory()
-
-
-def _no_answer_text(as_of: datetime | None, closest: Sequence[Source], lang: str = "en") -> str:
-    """prompts/no_answer.md; the closest articles themselves are in Answer.closest (the CLI and
-    Discord list them as links), so the text only points at them."""
-    return say(
-        "no_answer",
-        lang,
-        as_of=say_day(as_of, lang) if as_of else say("answer.unknown_date", lang),
-        closest=say("answer.closest_below", lang) if closest else "",
-    )
+def _trace_rank(
+    trace: Trace, ranked: Sequence[RankedArticle], hits: Sequence[Hit], sims: dict[str, float]
+) -> None:
+    trace.ranked = [a.head.url for a in ranked]
+    trace.ranked_ids = [a.head.article_id for a in ranked]
+    trace.retrieved = list(dict.fromkeys(h.url for h in hits))
+    trace.add(
+        "rank",
+        articles=[
+            {"url": a.head.url, "score": round(a.score, 3), "names": round(a.names, 2),
+             "terms": round(a.terms, 2),
+             "sim": round(max(sims.get(h.chunk_id, 0.0) for h in a.hits), 3),
+             "date": format_day(a.head.published) if a.head.published else None}
+            for a in ranked
+        ],
+    )  # fmt: skip
 
 
 # Kept for callers that used the old names.
