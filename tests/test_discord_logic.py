@@ -559,11 +559,12 @@ def test_a_cog_runs_with_just_the_services_it_is_given(small_corpus, embedder, m
             discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
         )  # fmt: skip
         engine = Engine(settings, embedder=embedder)
-        services = build_services(settings, engine)
         configure_endpoints(settings)
 
         async def scenario() -> tuple[Any, Any, Any]:
             bot = commands.Bot(command_prefix="!", intents=make_intents())
+            services = await asyncio.to_thread(build_services, settings, engine, bot)
+            closed.append(services)
             async with bot:
                 await bot.login("cog-token")
                 await bot.add_cog(NewsCommands(services))
@@ -583,10 +584,12 @@ def test_a_cog_runs_with_just_the_services_it_is_given(small_corpus, embedder, m
                 await connected
             return listed, refused, unknown
 
+        closed: list[Any] = []
         try:
             listed, refused, unknown = asyncio.run(scenario())
         finally:
-            services.close()
+            for services in closed:
+                services.close()
             engine.close()
     [embed] = listed["message"]["embeds"]
     assert embed["title"] == "Latest articles from simonwillison"

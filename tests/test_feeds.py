@@ -436,15 +436,15 @@ def test_a_feed_name_meaning_none_or_several_is_one_clear_line() -> None:
 def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
     small_corpus: Any, embedder: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    """`newsbot latest --feed X` and Discord's `source: X` (through the bot's services, as its
-    commands resolve it) pick the same feed, or refuse with the same sentence."""
+    """`newsbot latest --feed X` and Discord's `source: X` (through the bot's FeedNames service,
+    as its commands resolve it) pick the same feed, or refuse with the same sentence."""
     import asyncio
     import json
 
     from bot.cli import main
     from bot.config import DiscordSettings
     from bot.discord.commands import feed_problem
-    from bot.discord.services import build_services
+    from bot.discord.services import FeedNames
     from bot.engine import Engine
     from ingest.feednames import FeedNameError
 
@@ -453,11 +453,11 @@ def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
     monkeypatch.setenv("NEWSBOT_FEEDS", str(small_corpus.feeds))
     settings = DiscordSettings.load(data_dir=small_corpus.data_dir, feeds=small_corpus.feeds)
     engine = Engine(settings, embedder=embedder)
-    services = build_services(settings, engine)
+    names = FeedNames(engine, settings.feeds)  # what the Discord commands resolve with
 
     def discord_says(typed: str) -> tuple[str | None, str | None]:
         try:
-            return asyncio.run(services.feeds.resolve(typed)), None
+            return asyncio.run(names.resolve(typed)), None
         except FeedNameError as e:
             text = feed_problem(e)  # the same sentence, as a Discord message: "There ... ."
             return None, (text[:1].lower() + text[1:]).removesuffix(".")
@@ -487,5 +487,4 @@ def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
             assert cli == discord, typed
             assert cli[0] == feed and (cli[1] or "").startswith(problem or ""), (typed, cli)
     finally:
-        services.close()
         engine.close()
