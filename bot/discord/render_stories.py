@@ -1,0 +1,178 @@
+"""Pure rendering of stories: /latest lines, a channel digest, a watch notification. Builds
+`discord.Embed`s grouped into `Payload`s within every Discord limit (see bot.discord.render:
+lengths in UTF-16 units, 25 fields, 4,096-unit descriptions, 6,000 units per message, 10
+embeds per message). Titles from feeds are untrusted: escaped, mentions defused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from bot.discord.render import (
+    COLOR_INFO,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FIELDS_PER_EMBED,
+    FOOTER_LIMIT,
+    SOURCE_TITLE_CHARS,
+    TITLE_LIMIT,
+    Payload,
+    _list_embeds,
+    dlen,
+    embed_length,
+    escape_markdown,
+    format_day,
+    group_embeds,
+    safe_url,
+    trim,
+)
+from ingest.stories import Story, StoryArticle
+
+COLOR_DIGEST = discord.Colour(0x1971C2)
+COLOR_WATCH = discord.Colour(0xF08C00)
+NO_STORIES = "No stories found. Try another topic or source, or check `/sources`."
+FOLDED_LIMIT = 15  # stories listed in one folded watch message
+
+
+def _title(story: Story | StoryArticle, limit: int = SOURCE_TITLE_CHARS) -> str:
+    return escape_markdown(trim(story.title.strip() or "(untitled)", limit))
+
+
+def _sources(n: int) -> str:
+    return f"{n} source{'s' * (n != 1)}"
+
+
+def _link(label: str, url: str) -> str:
+    safe = safe_url(url)
+    return f"[{label}]({safe})" if safe else label
+
+
+def story_line(story: Story) -> str:
+    """'`2026-08-14` [Title](primary url) — deepmind · 3 sources', one line within a field."""
+    feed = escape_markdown(trim(story.primary.feed or story.primary.host, 60))
+    tail = f" — {feed} · {_sources(story.source_count)}" if feed else ""
+    if not feed:
+        tail = f" — {_sources(story.source_count)}"
+    day = f"`{format_day(story.last_updated)}`"
+    line = f"{day} {_link(_title(story), story.primary.url)}{tail}"
+    if dlen(line) > FIELD_VALUE_LIMIT:
+        line = trim(f"{day} {_title(story)}{tail}", FIELD_VALUE_LIMIT)
+    return line
+
+
+def render_story_list(
+    stories: Sequence[Story], *, topic: str | None = None, feed: str | None = None
+) -> list[Payload]:
+    """/latest: one line per story, newest first (the order given)."""
+    title = "Latest stories"
+    if topic:
+        title += f" about {escape_markdown(trim(topic, 80))}"
+    if feed:
+        title += f" from {escape_markdown(trim(feed, 80))}"
+    lines = [story_line(s) for s in stories] or [NO_STORIES]
+    return group_embeds(_list_embeds(title, lines, COLOR_INFO))
+
+
+def source_links(story: Story, limit: int = FIELD_VALUE_LIMIT) -> str:
+    """'[deepmind](url) · [ainews](url) · +2 more' (whole links only, within `limit`)."""
+    links = []
+    for a in story.articles:
+        label = escape_markdown(trim(a.feed or a.host or "source", 60))
+        links.append(_link(label, a.url))
+    out = ""
+    for i, link in enumerate(links):
+        rest = len(links) - i - 1
+        more = f" · +{rest} more" if rest else ""
+        candidate = f"{out} · {link}" if out else link
+        if dlen(candidate + more) > limit:
+            return (out + f" · +{len(links) - i} more") if out else f"{len(links)} sources"
+        out = candidate
+    return out
+
+
+def _digest_field(rank: int, story: Story, budget: int) -> tuple[str, str]:
+    name = trim(f"{rank}. {story.title.strip() or '(untitled)'}", FIELD_NAME_LIMIT)
+    name = escape_markdown(name)
+    if dlen(name) > FIELD_NAME_LIMIT:
+        name = trim(name, FIELD_NAME_LIMIT)
+    head = f"{_sources(story.source_count)} · {format_day(story.last_updated)}\n"
+    links = source_links(story, max(20, min(FIELD_VALUE_LIMIT, budget) - dlen(head)))
+    return name, trim(head + links, FIELD_VALUE_LIMIT)
+
+
+def render_digest(
+    stories: Sequence[Story], *, heading: str, period: str, footer: str
+) -> list[Payload]:
+    """A digest: one embed, one field per story (best first), with the primary source and the
+    others linked; within 6,000 units (sources are cut to "+N more" when needed) so it is one
+    message. `footer` marks the digest (the bot finds it again by it after a crash)."""
+    embed = discord.Embed(
+        title=trim(heading, TITLE_LIMIT),
+        description=trim(period, DESCRIPTION_LIMIT),
+        colour=COLOR_DIGEST,
+    )
+    embed.set_footer(text=trim(footer, FOOTER_LIMIT))
+    shown = list(stories)[:FIELDS_PER_EMBED]
+    fixed = embed_length(embed)
+    for i, story in enumerate(shown, 1):
+        left = len(shown) - i + 1
+        budget = (EMBED_TOTAL_LIMIT - fixed - 10) // left - FIELD_NAME_LIMIT // 2
+        name, value = _digest_field(i, story, budget)
+        if fixed + dlen(name) + dlen(value) > EMBED_TOTAL_LIMIT:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        fixed += dlen(name) + dlen(value)
+    return group_embeds([embed])
+
+
+def render_watch(topic: str, stories: Sequence[Story], footer: str) -> list[Payload]:
+    """A watch notification: one story with its sources, or (several held back by the rate
+    limit) a list of them, newest first."""
+    about = escape_markdown(trim(topic, 100))
+    if len(stories) == 1:
+        story = stories[0]
+        embed = discord.Embed(
+            title=trim(_title(story, 240), TITLE_LIMIT),
+            url=safe_url(story.primary.url),
+            description=(
+                f"New story matching your watch **{about}** · {_sources(story.source_count)}"
+                f" · {format_day(story.last_updated)}"
+            ),
+            colour=COLOR_WATCH,
+        )
+        lines = [
+            f"{_link(_title(a), a.url)} — {escape_markdown(trim(a.feed, 60))},"
+            f" {format_day(a.published)}"
+            for a in story.articles[:10]
+        ]
+        if len(story.articles) > 10:
+            lines.append(f"…and {len(story.articles) - 10} more")
+        value = ""
+        for line in lines:
+            line = trim(line, FIELD_VALUE_LIMIT)
+            if dlen(value) + dlen(line) + 1 > FIELD_VALUE_LIMIT:
+                break
+            value = f"{value}\n{line}" if value else line
+        embed.add_field(name="Sources", value=value or "-", inline=False)
+        embed.set_footer(text=trim(footer, FOOTER_LIMIT))
+        return group_embeds([embed])
+    shown = sorted(stories, key=lambda s: s.last_updated, reverse=True)[:FOLDED_LIMIT]
+    lines = [story_line(s) for s in shown]
+    if len(stories) > len(shown):
+        lines.append(f"…and {len(stories) - len(shown)} more (`/latest topic:{about}`)")
+    title = f"{len(stories)} new stories matching your watch {about}"
+    return group_embeds(_list_embeds(title, lines, COLOR_WATCH, footer))
+
+
+def digest_period_text(since: datetime, until: datetime, tz: str) -> str:
+    """'Stories since 2026-08-15 09:00 (Europe/Paris)', in the schedule's zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    start = since.astimezone(zone)
+    end = until.astimezone(zone)
+    return f"New since {start:%Y-%m-%d %H:%M} until {end:%Y-%m-%d %H:%M} ({tz})."
