@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS digest_runs (
     story_ids TEXT NOT NULL DEFAULT '[]',
     message_ids TEXT NOT NULL DEFAULT '[]',
     marker TEXT NOT NULL DEFAULT '',
+    after_id INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     PRIMARY KEY (channel_id, period)
 );
@@ -132,7 +133,8 @@ class DigestRun:
     seq: int
     story_ids: tuple[int, ...] = ()
     message_ids: tuple[int, ...] = ()
-    marker: str = ""
+    marker: str = ""  # the footer the digest carries (found again by it after a crash)
+    after_id: int = 0  # a Discord message id from just before the claim: where to look back
     error: str | None = None
 
 
@@ -246,7 +248,7 @@ class SubscriptionStore:
         return (
             self._run(
                 "INSERT OR IGNORE INTO digest_runs(channel_id, period, state, claimed, since,"
-                " until, seq, story_ids, marker) VALUES (?,?,?,?,?,?,?,?,?)",
+                " until, seq, story_ids, marker, after_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run.channel_id,
                     run.period,
@@ -257,8 +259,9 @@ class SubscriptionStore:
                     run.seq,
                     json.dumps(list(run.story_ids)),
                     run.marker,
+                    run.after_id,
                 ),
-            )  # fmt: skip
+            )
             > 0
         )
 
@@ -451,6 +454,7 @@ def _run_of(r: sqlite3.Row) -> DigestRun:
         story_ids=tuple(json.loads(r["story_ids"])),
         message_ids=tuple(json.loads(r["message_ids"])),
         marker=r["marker"],
+        after_id=r["after_id"],
         error=r["error"],
     )
 

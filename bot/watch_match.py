@@ -78,7 +78,9 @@ def _stem(word: str) -> str:
     if word.endswith(("sses", "xes", "zes", "ches", "shes")):
         return word[:-2]
     for suffix in ("ing", "ed", "s"):
-        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+        if suffix == "s" and word.endswith(("ss", "us", "is")):  # class, Opus, analysis
+            continue
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
 

@@ -42,6 +42,8 @@ from ingest.config import Settings
 from ingest.models import ConfigError
 
 if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.discord.subscribe import Subscriptions
     from bot.engine import Engine
 
 log = logging.getLogger("newsbot.discord")
@@ -98,7 +100,12 @@ class NewsBot(commands.Bot):
     """The Discord side of newsbot; all answers come from the injected Engine."""
 
     def __init__(
-        self, settings: Settings, engine: Engine | None = None, *, sync_only: bool = False
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        *,
+        sync_only: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
@@ -111,7 +118,11 @@ class NewsBot(commands.Bot):
                 guild=True, dm_channel=False, private_channel=False
             ),
         )
+        from bot.clock import SystemClock
+
         self.settings = settings
+        self.clock = clock or SystemClock()  # digests and watches (tests inject their own)
+        self.subscriptions: Subscriptions | None = None
         self._engine = engine
         self._owns_engine = False
         self.sync_only = sync_only
@@ -149,10 +160,12 @@ class NewsBot(commands.Bot):
     async def setup_hook(self) -> None:
         from bot.discord.chat import Conversations
         from bot.discord.commands import NewsCommands
+        from bot.discord.subscribe import add_subscription_definitions, install_subscriptions
 
         await self.add_cog(NewsCommands(self))
         await self.add_cog(Conversations(self))
         if self.sync_only:
+            await add_subscription_definitions(self)
             return
         if self._engine is None:
             # After login (a bad token fails fast) and before the gateway connects (so loading
@@ -163,6 +176,12 @@ class NewsBot(commands.Bot):
             self._engine = await asyncio.to_thread(Engine, self.settings)
             self._owns_engine = True
         self.add_view(FeedbackView(self.record_feedback, self.report_interaction_error))
+        self.subscriptions = await install_subscriptions(
+            self, engine=self.engine, settings=self.settings, clock=self.clock,
+            run_engine=self.call_engine,
+        )  # fmt: skip
+        self.jobs.after_ingest.append(self.subscriptions.watches.check)  # new stories → watches
+        self.subscriptions.start()
         self.jobs.start_schedule()
         if self.settings.sync_commands:
             await self.sync_app_commands()
@@ -269,6 +288,8 @@ class NewsBot(commands.Bot):
         log.info("shutting down")
         if self._jobs is not None:
             await self._jobs.stop_schedule()
+        if self.subscriptions is not None:
+            await self.subscriptions.close()
         await super().close()
         self._engine_pool.shutdown(wait=False, cancel_futures=True)
         if self._owns_engine and self._engine is not None:

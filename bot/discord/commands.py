@@ -24,10 +24,10 @@ from bot.discord.jobs import job_label
 from bot.discord.render import (
     escape_markdown,
     render_answer,
-    render_latest,
     render_sources,
     render_status,
 )
+from bot.discord.render_stories import render_story_list
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
 from ingest.models import ConfigError, utcnow
 
@@ -208,9 +208,9 @@ class NewsCommands(commands.Cog):
 
     @app_commands.command(name="latest")
     @app_commands.describe(
-        topic="Only articles about this, e.g. 'open-weight models'",
-        source="Only articles from this feed",
-        count="How many articles (1-20)",
+        topic="Only stories about this, e.g. 'open-weight models'",
+        source="Only stories this feed carries",
+        count="How many stories (1-20)",
     )
     @app_commands.autocomplete(source=source_autocomplete)
     async def latest(
@@ -220,7 +220,7 @@ class NewsCommands(commands.Cog):
         source: str | None = None,
         count: app_commands.Range[int, 1, 20] = 10,
     ) -> None:
-        """The newest articles, with dates and links."""
+        """The newest stories: each with its date, how many sources carry it and a link."""
         wait = self.bot.latest_cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(
@@ -233,13 +233,14 @@ class NewsCommands(commands.Cog):
             self.bot.latest_cooldown.reset(interaction.user.id)
             await send_text_followup(interaction, problem)
             return
+        feeds = (feed,) if feed else ()
         if topic and topic.strip():  # needs the embedding model: the engine's queue and lock
-            items = await self.bot.call_engine(
-                self.engine.latest, topic=topic, feed=feed, limit=count
+            stories = await self.bot.call_engine(
+                self.engine.stories, topic=topic, feeds=feeds, limit=count
             )
-        else:  # a plain read of the article table: never waits behind an answer
-            items = await asyncio.to_thread(self.engine.latest, feed=feed, limit=count)
-        await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
+        else:  # a plain read of the story tables: never waits behind an answer
+            stories = await asyncio.to_thread(self.engine.stories, feeds=feeds, limit=count)
+        await send_followups(interaction, render_story_list(stories, topic=topic, feed=feed))
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction[Any]) -> None:

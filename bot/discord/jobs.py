@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -121,6 +121,9 @@ class IngestJobs:
         self.running: str | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # run (in the background) after each ingest that finished: the watch check
+        self.after_ingest: list[Callable[[], Awaitable[object]]] = []
+        self._after: set[asyncio.Task[object]] = set()
 
     @property
     def busy(self) -> bool:
@@ -154,6 +157,10 @@ class IngestJobs:
                 )
             finally:
                 self.running = None
+        for hook in self.after_ingest:
+            task = asyncio.create_task(hook())  # type: ignore[arg-type]
+            self._after.add(task)
+            task.add_done_callback(self._after_done)
         log.info(
             "%s finished in %.1f s: %d chunks embedded, %d feeds failed",
             label,
@@ -162,6 +169,11 @@ class IngestJobs:
             len(report.failed),
         )
         return report
+
+    def _after_done(self, task: asyncio.Task[object]) -> None:
+        self._after.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("after the ingest", exc_info=task.exception())
 
     # ------------------------------------------------------------------ schedule
     def start_schedule(self) -> None:

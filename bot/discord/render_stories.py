@@ -77,12 +77,13 @@ def render_story_list(
     return group_embeds(_list_embeds(title, lines, COLOR_INFO))
 
 
+def _source_link(a: StoryArticle) -> str:
+    return _link(escape_markdown(trim(a.feed or a.host or "source", 60)), a.url)
+
+
 def source_links(story: Story, limit: int = FIELD_VALUE_LIMIT) -> str:
     """'[deepmind](url) · [ainews](url) · +2 more' (whole links only, within `limit`)."""
-    links = []
-    for a in story.articles:
-        label = escape_markdown(trim(a.feed or a.host or "source", 60))
-        links.append(_link(label, a.url))
+    links = [_source_link(a) for a in story.articles]
     out = ""
     for i, link in enumerate(links):
         rest = len(links) - i - 1
@@ -94,38 +95,46 @@ def source_links(story: Story, limit: int = FIELD_VALUE_LIMIT) -> str:
     return out
 
 
-def _digest_field(rank: int, story: Story, budget: int) -> tuple[str, str]:
-    name = trim(f"{rank}. {story.title.strip() or '(untitled)'}", FIELD_NAME_LIMIT)
-    name = escape_markdown(name)
-    if dlen(name) > FIELD_NAME_LIMIT:
-        name = trim(name, FIELD_NAME_LIMIT)
+DIGEST_TITLE_CHARS = 120  # a story's title in a digest field name
+
+
+def _digest_field(rank: int, story: Story) -> tuple[str, str, str]:
+    """(field name, head line, the shortest value: the primary source linked, "+N more")."""
+    name = trim(f"{rank}. {_title(story, DIGEST_TITLE_CHARS)}", FIELD_NAME_LIMIT)
     head = f"{_sources(story.source_count)} · {format_day(story.last_updated)}\n"
-    links = source_links(story, max(20, min(FIELD_VALUE_LIMIT, budget) - dlen(head)))
-    return name, trim(head + links, FIELD_VALUE_LIMIT)
+    rest = len(story.articles) - 1
+    shortest = _source_link(story.primary) + (f" · +{rest} more" if rest else "")
+    return name, head, trim(head + shortest, FIELD_VALUE_LIMIT)
 
 
 def render_digest(
     stories: Sequence[Story], *, heading: str, period: str, footer: str
 ) -> list[Payload]:
-    """A digest: one embed, one field per story (best first), with the primary source and the
-    others linked; within 6,000 units (sources are cut to "+N more" when needed) so it is one
-    message. `footer` marks the digest (the bot finds it again by it after a crash)."""
+    """A digest: one embed, one field per story (best first), each with its primary source
+    linked and as many of its other sources as fit ("+N more" for the rest). Stories that do not
+    fit in 6,000 units with their primary link are left out, so it is always one message.
+    `footer` marks the digest (the bot finds it again by it after a crash)."""
     embed = discord.Embed(
         title=trim(heading, TITLE_LIMIT),
         description=trim(period, DESCRIPTION_LIMIT),
         colour=COLOR_DIGEST,
     )
     embed.set_footer(text=trim(footer, FOOTER_LIMIT))
-    shown = list(stories)[:FIELDS_PER_EMBED]
-    fixed = embed_length(embed)
-    for i, story in enumerate(shown, 1):
-        left = len(shown) - i + 1
-        budget = (EMBED_TOTAL_LIMIT - fixed - 10) // left - FIELD_NAME_LIMIT // 2
-        name, value = _digest_field(i, story, budget)
-        if fixed + dlen(name) + dlen(value) > EMBED_TOTAL_LIMIT:
+    total = embed_length(embed)
+    fields: list[tuple[Story, str, str, str]] = []
+    for rank, story in enumerate(list(stories)[:FIELDS_PER_EMBED], 1):
+        name, head, shortest = _digest_field(rank, story)
+        if total + dlen(name) + dlen(shortest) > EMBED_TOTAL_LIMIT:
             break
+        fields.append((story, name, head, shortest))
+        total += dlen(name) + dlen(shortest)
+    for story, name, head, shortest in fields:  # then more sources, best stories first
+        room = min(FIELD_VALUE_LIMIT, dlen(shortest) + EMBED_TOTAL_LIMIT - total) - dlen(head)
+        value = head + source_links(story, room)
+        if dlen(value) < dlen(shortest) or not value.strip():
+            value = shortest
+        total += dlen(value) - dlen(shortest)
         embed.add_field(name=name, value=value, inline=False)
-        fixed += dlen(name) + dlen(value)
     return group_embeds([embed])
 
 

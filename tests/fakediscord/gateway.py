@@ -28,11 +28,12 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     zstandard = None  # type: ignore[assignment]
 
-MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, MESSAGE_CONTENT = (
+MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, DIRECT_MESSAGES, MESSAGE_CONTENT = (
     1 << 1,
     1 << 8,
     1 << 9,
     1 << 10,
+    1 << 12,
     1 << 15,
 )
 PRIVILEGED = MEMBERS | PRESENCES | MESSAGE_CONTENT
@@ -99,6 +100,8 @@ class Gateway:
         bot_id = self.server.world.application_id
         for session in list(self.sessions.values()):
             needed = EVENT_INTENTS.get(event, 0)
+            if needed == GUILD_MESSAGES and not data.get("guild_id"):
+                needed = DIRECT_MESSAGES  # a message in a DM channel
             if needed and not session.intents & needed:
                 continue
             payload = data

@@ -4,6 +4,7 @@ sends for them. Keeps every version of every message and the allowed_mentions it
 from __future__ import annotations
 
 import copy
+import time
 from typing import TYPE_CHECKING
 
 from .protocol import DiscordError, FormErrors, unknown, validate_message
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 EPHEMERAL, LOADING, SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS = 1 << 6, 1 << 7, 1 << 2, 1 << 12
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
+NONCE_WINDOW = 300.0  # seconds a nonce is remembered ("the past few minutes")
 
 
 class MessageStore:
@@ -28,6 +30,7 @@ class MessageStore:
         self.versions: dict[str, list[JSON]] = {}
         self.allowed: dict[str, JSON | None] = {}
         self.files: dict[str, bytes] = {}
+        self.sent_at: dict[str, float] = {}  # wall-clock creation time (nonce window)
 
     def create(
         self,
@@ -44,6 +47,11 @@ class MessageStore:
         channel = self.world.by_id.get(channel_id)
         if channel is None or channel["type"] == 4:
             raise unknown("Channel", 10003)
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.world.dms_closed:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        repeated = self._same_nonce(channel_id, author, body)
+        if repeated is not None:
+            return repeated
         attachments = self._attachments(channel_id, files or [])
         checked = {**body, "attachments": attachments or body.get("attachments")}
         validate_message(checked, creating=not loading, prefix=prefix)
@@ -97,6 +105,7 @@ class MessageStore:
         visible = not message["flags"] & EPHEMERAL
         with self.server.lock:
             self.by_id[message["id"]] = message
+            self.sent_at[message["id"]] = time.time()
             self.versions[message["id"]] = [copy.deepcopy(message)]
             self.allowed[message["id"]] = copy.deepcopy(allowed)
             if visible:
@@ -114,6 +123,23 @@ class MessageStore:
         if visible:
             self.server.gateway.dispatch("MESSAGE_CREATE", message)
         return message
+
+    def _same_nonce(self, channel_id: str, author: JSON, body: JSON) -> JSON | None:
+        """With ``enforce_nonce``, a message the same author sent in the channel with the same
+        nonce in the last few minutes is returned instead of a new one (Discord's documented
+        de-duplication of retried sends)."""
+        nonce = body.get("nonce")
+        if not nonce or not body.get("enforce_nonce"):
+            return None
+        cutoff = time.time() - NONCE_WINDOW
+        with self.server.lock:
+            for mid in reversed(self.by_channel.get(channel_id, [])):
+                message = self.by_id.get(mid)
+                if message is None or message["nonce"] != str(nonce):
+                    continue
+                if message["author"]["id"] == author["id"] and self.sent_at[mid] >= cutoff:
+                    return copy.deepcopy(message)
+        return None
 
     def _attachments(self, channel_id: str, files: list[JSON]) -> list[JSON]:
         if sum(len(f["data"]) for f in files) > ATTACHMENT_LIMIT:

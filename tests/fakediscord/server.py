@@ -456,6 +456,7 @@ class FakeDiscord:
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/users/@me", self._get_me),
             ("DELETE", "/users/@me/guilds/{guild}", self._leave_guild),
+            ("POST", "/users/@me/channels", self._open_dm),
             ("GET", "/gateway", self._get_gateway),
             ("GET", "/gateway/bot", self._get_gateway),
             ("GET", "/oauth2/applications/@me", self._get_application),
@@ -503,6 +504,35 @@ class FakeDiscord:
         self.record("leave", guild_id=guild_id)
         self.gateway.dispatch("GUILD_DELETE", {"id": guild_id})
         return json_response(None, 204)
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """Create DM: the bot's DM channel with a user (the same one each time). Opening it
+        always works on Discord; sending there fails with 403/50007 when the user does not
+        accept DMs from the bot (``close_dms``). An unknown user is 400/50033."""
+        payload, _ = await read_body(request)
+        user_id = str((payload or {}).get("recipient_id", ""))
+        with self.lock:
+            try:
+                user = self.world.user(user_id)
+            except KeyError:
+                raise DiscordError(400, 50033, "Invalid Recipient(s)") from None
+            channel = self.world.dm_channel(user)
+        self.record("dm_channel", channel=copy.deepcopy(channel))
+        return json_response(channel)
+
+    def close_dms(self, who: str | JSON, closed: bool = True) -> None:
+        """The user stops (or starts again) accepting direct messages from the bot."""
+        with self.lock:
+            user_id = self.world.user(who)["id"]
+            if closed:
+                self.world.dms_closed.add(user_id)
+            else:
+                self.world.dms_closed.discard(user_id)
+
+    def dm_channel_id(self, who: str | JSON) -> str:
+        """The id of the user's DM channel with the bot (created if needed)."""
+        with self.lock:
+            return str(self.world.dm_channel(who)["id"])
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
         if not request.path.endswith("/bot"):

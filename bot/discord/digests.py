@@ -1,0 +1,401 @@
+"""Channel digests: `/digest schedule|now|stop` (maintainers) and the scheduler that posts them.
+
+The scheduler's `tick()` (every minute by the bot's clock; tests call it with their own clock)
+posts, for every schedule whose occurrence has come (bot.digest_schedule.due_period), one
+digest per period: the top stories since the channel's previous digest, in one embed. A
+period with nothing new is recorded as skipped and posts nothing.
+
+Never twice for a period, also after a crash: the period is claimed in the subscriptions
+store (one INSERT, unique on channel + period) before anything is sent, and the message ids are
+recorded after. A claim left `sending` (the process died, or Discord's answer was lost) is
+settled against the channel's history at the next tick or start: the digest's footer names
+its period, so if it is there the claim becomes `sent`; if the history provably lacks it the
+claim is released and the period sent; if the history cannot be read the claim becomes
+`unknown` and is never resent. So digests are at most once: a duplicate in a community
+channel is worse than a missed digest, which `/digest now` shows anyway. Each message also
+carries a nonce Discord enforces for a few minutes, so a resend right after a lost answer
+returns the first message instead of posting a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.digest_schedule import (
+    CADENCES,
+    WEEKDAYS,
+    DigestSchedule,
+    due_period,
+    next_occurrence,
+    parse_timezone,
+    select_digest,
+    zone_choices,
+)
+from bot.discord.access import guild_served, is_maintainer, maintainer_refusal
+from bot.discord.commands import NotMaintainer, member_role_ids
+from bot.discord.render import text_payloads
+from bot.discord.render_stories import digest_period_text, render_digest
+from bot.discord.replies import NO_MENTIONS, send_followups
+from bot.subscriptions import DigestRun
+from ingest.stories import Story
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.engine import Engine
+    from bot.subscriptions import SubscriptionSettings, SubscriptionStore
+    from ingest.config import Settings
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 1000  # stories read to choose a digest from
+HISTORY_SCAN = 500  # channel messages read back to settle an interrupted digest
+RunEngine = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    """What a channel's next digest holds, and where its window starts and ends."""
+
+    schedule: DigestSchedule
+    since: datetime
+    until: datetime
+    seq: int  # the story sequence when it was planned (the next digest starts after it)
+    stories: list[Story]
+
+
+def _marker(schedule: DigestSchedule, period: str) -> str:
+    """The footer naming a digest's period: how the bot finds it again after a crash."""
+    kind = "Weekly" if schedule.cadence == "weekly" else "Daily"
+    return f"{kind} digest for {period} · {schedule.describe()}"
+
+
+def _nonce(channel_id: int, period: str, index: int) -> str:
+    return hashlib.sha1(f"{channel_id}:{period}:{index}".encode()).hexdigest()[:25]
+
+
+class DigestService:
+    """Plans, sends and records digests. Blocking work goes to worker threads."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        engine: Engine,
+        store: SubscriptionStore,
+        clock: Clock,
+        settings: Settings,
+        limits: SubscriptionSettings,
+    ) -> None:
+        self.client, self.engine, self.store, self.clock = client, engine, store, clock
+        self.settings, self.limits = settings, limits
+        self._lock = asyncio.Lock()  # one tick at a time
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, schedule: DigestSchedule, now: datetime) -> DigestPlan:
+        """Blocking: the stories of the channel's next digest (bot.digest_schedule)."""
+        last = self.store.last_digest(schedule.channel_id)
+        since = last.until if last else now - schedule.period
+        seq = self.engine.story_watermark()
+        candidates = self.engine.stories(
+            since=since - schedule.period, until=now + timedelta(seconds=1), limit=CANDIDATES
+        )
+        stories = select_digest(
+            candidates,
+            since=since,
+            now=now,
+            after_seq=last.seq if last else 0,
+            already_listed=self.store.listed_story_ids(schedule.channel_id),
+            limit=self.limits.digest_stories,
+            period=schedule.period,
+        )
+        return DigestPlan(schedule, since, now, seq, stories)
+
+    def render(self, plan: DigestPlan, period: str) -> list[Any]:
+        s = plan.schedule
+        heading = "Top stories of the week" if s.cadence == "weekly" else "Top stories of the day"
+        return render_digest(
+            plan.stories,
+            heading=heading,
+            period=digest_period_text(plan.since, plan.until, s.tz),
+            footer=_marker(s, period),
+        )
+
+    async def preview(self, schedule: DigestSchedule) -> tuple[DigestPlan, list[Any]]:
+        now = self.clock.now()
+        plan = await asyncio.to_thread(self.plan, schedule, now)
+        return plan, self.render(plan, "preview")
+
+    # ------------------------------------------------------------------ the tick
+    async def tick(self) -> None:
+        """Post every digest that is due (see the module doc). One channel's failure is
+        logged and does not stop the others."""
+        async with self._lock:
+            now = self.clock.now()
+            await self.settle()
+            for schedule in await asyncio.to_thread(self.store.schedules):
+                due = due_period(schedule, now)
+                if due is None or not guild_served(self.settings, schedule.guild_id):
+                    continue
+                period = due[0]
+                if await asyncio.to_thread(self.store.digest_run, schedule.channel_id, period):
+                    continue
+                try:
+                    await self.post(schedule, period, now)
+                except Exception:
+                    log.exception("digest for channel %s (%s) failed", schedule.channel_id, period)
+
+    async def post(self, schedule: DigestSchedule, period: str, now: datetime) -> str:
+        """Claim the period, then send the digest (or record it skipped); returns the state."""
+        plan = await asyncio.to_thread(self.plan, schedule, now)
+        run = DigestRun(
+            channel_id=schedule.channel_id,
+            period=period,
+            state="sending" if plan.stories else "skipped",
+            claimed=now,
+            since=plan.since,
+            until=plan.until,
+            seq=plan.seq,
+            story_ids=tuple(s.id for s in plan.stories),
+            marker=_marker(schedule, period),
+            after_id=discord.utils.time_snowflake(datetime.now(UTC) - timedelta(minutes=5)),
+        )
+        if not await asyncio.to_thread(self.store.claim_digest, run):
+            return "claimed already"
+        if not plan.stories:
+            log.info("digest for channel %s (%s): nothing new, skipped", run.channel_id, period)
+            return "skipped"
+        return await self._send(run, self.render(plan, period))
+
+    async def _send(self, run: DigestRun, payloads: list[Any]) -> str:
+        state, ids, error = "sending", [], None
+        try:
+            channel = await self._channel(run.channel_id)
+            if channel is None:
+                raise ChannelGone("not a channel the bot can post in")
+            for i, payload in enumerate(payloads):
+                message = await channel.send(
+                    payload.content or None,
+                    embeds=payload.embeds,
+                    allowed_mentions=NO_MENTIONS,
+                    nonce=_nonce(run.channel_id, run.period, i),
+                )
+                ids.append(message.id)
+            state = "sent"
+        except (discord.Forbidden, discord.NotFound, ChannelGone) as e:  # nothing was posted
+            state, error = "failed", f"{type(e).__name__}: {e}"
+            log.warning("digest for channel %s (%s) not posted: %s", run.channel_id, run.period, e)
+            if not isinstance(e, discord.Forbidden):  # the channel is gone: so is its schedule
+                await asyncio.to_thread(self.store.remove_schedule, run.channel_id)
+        except (TimeoutError, discord.HTTPException, OSError) as e:
+            log.warning("digest for channel %s (%s): outcome unknown (%s); settled at the next"
+                        " tick", run.channel_id, run.period, e)  # fmt: skip
+            return "sending"
+        await asyncio.to_thread(
+            self.store.finish_digest, run.channel_id, run.period, state, ids, error
+        )
+        log.info("digest for channel %s (%s): %s, %d stories", run.channel_id, run.period,
+                 state, len(run.story_ids))  # fmt: skip
+        return state
+
+    async def _channel(self, channel_id: int) -> discord.TextChannel | None:
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            channel = await self.client.fetch_channel(channel_id)
+        return channel if isinstance(channel, discord.TextChannel) else None
+
+    # ------------------------------------------------------------------ crash recovery
+    async def settle(self) -> None:
+        """Settle the claims left `sending` (see the module doc)."""
+        for run in await asyncio.to_thread(self.store.unsettled_digests):
+            try:
+                found = await self._find_sent(run)
+            except (TimeoutError, discord.HTTPException, OSError) as e:
+                log.warning("digest %s/%s: cannot read the channel back (%s); not resent",
+                            run.channel_id, run.period, e)  # fmt: skip
+                await asyncio.to_thread(
+                    self.store.finish_digest, run.channel_id, run.period, "unknown", (), str(e)
+                )
+                continue
+            if found is None:  # too much history to be sure: never risk a second digest
+                state, ids = "unknown", []
+            else:
+                state, ids = ("sent", found) if found else ("released", [])
+            if state == "released":
+                await asyncio.to_thread(self.store.release_digest, run.channel_id, run.period)
+            else:
+                await asyncio.to_thread(
+                    self.store.finish_digest, run.channel_id, run.period, state, ids
+                )
+            log.info("digest %s/%s after an interruption: %s", run.channel_id, run.period, state)
+
+    async def _find_sent(self, run: DigestRun) -> list[int] | None:
+        """The ids of the digest's messages in the channel ([] if provably absent, None when
+        more history came after it than is read back)."""
+        channel = await self._channel(run.channel_id)
+        if channel is None:
+            return []  # nothing can be in a channel that is gone
+        me = self.client.user.id if self.client.user else 0
+        seen = 0
+        after = discord.Object(id=run.after_id)
+        async for message in channel.history(limit=HISTORY_SCAN, after=after):
+            seen += 1
+            footer = message.embeds[0].footer.text if message.embeds else None
+            if message.author.id == me and footer == run.marker:
+                return [message.id]
+        return [] if seen < HISTORY_SCAN else None
+
+
+class ChannelGone(Exception):
+    """The digest's channel no longer exists or is not a text channel."""
+
+
+def require_maintainer(settings: Settings, interaction: discord.Interaction[Any]) -> bool:
+    """The maintainer rule of bot.discord.access (as /feeds and /reindex use it); raises
+    NotMaintainer, whose text the central error handler shows ephemerally."""
+    perms = interaction.permissions
+    if is_maintainer(
+        settings,
+        interaction.user.id,
+        member_role_ids(interaction.user),
+        manage_guild=interaction.guild_id is not None and perms.manage_guild,
+        guild_id=interaction.guild_id,
+    ):
+        return True
+    log.info(
+        "interaction %s: /%s refused for non-maintainer %s",
+        interaction.id,
+        interaction.command.qualified_name if interaction.command else "?",
+        interaction.user.id,
+    )
+    raise NotMaintainer(maintainer_refusal(settings))
+
+
+class DigestCommands(commands.Cog):
+    """/digest schedule, /digest now, /digest stop (maintainers)."""
+
+    digest = app_commands.Group(
+        name="digest", description="A digest of the top stories in this channel (maintainers)"
+    )
+
+    def __init__(
+        self, service: DigestService, store: SubscriptionStore, settings: Settings, clock: Clock
+    ) -> None:
+        self.service, self.store, self.settings, self.clock = service, store, settings, clock
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return require_maintainer(self.settings, interaction)
+
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in zone_choices(current)]
+
+    @digest.command(name="schedule")
+    @app_commands.describe(
+        cadence="Daily, or weekly on one day",
+        hour="The hour it is posted (0-23), in the time zone",
+        timezone="An IANA time zone, e.g. Europe/Paris, America/New_York, UTC",
+        weekday="For a weekly digest: the day (default Monday)",
+    )
+    @app_commands.choices(
+        cadence=[app_commands.Choice(name=c, value=c) for c in CADENCES],
+        weekday=[app_commands.Choice(name=d, value=i) for i, d in enumerate(WEEKDAYS)],
+    )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    async def schedule(
+        self,
+        interaction: discord.Interaction[Any],
+        cadence: app_commands.Choice[str],
+        hour: app_commands.Range[int, 0, 23],
+        timezone: app_commands.Range[str, 1, 64] = "UTC",
+        weekday: app_commands.Choice[int] | None = None,
+    ) -> None:
+        """Post a digest of the top stories in this channel, daily or weekly. Maintainers only."""
+        problem = _channel_problem(interaction)
+        try:
+            tz = parse_timezone(timezone)
+        except ValueError as e:
+            problem = problem or str(e)
+        if problem:
+            await _reply(interaction, problem)
+            return
+        day = (weekday.value if weekday else 0) if cadence.value == "weekly" else None
+        now = self.clock.now()
+        new = DigestSchedule(
+            channel_id=interaction.channel_id or 0,
+            guild_id=interaction.guild_id or 0,
+            cadence=cadence.value,
+            hour=hour,
+            tz=tz,
+            weekday=day,
+            created=now,
+            created_by=interaction.user.id,
+        )
+        replaced = await asyncio.to_thread(self.store.set_schedule, new)
+        at = int(next_occurrence(new, now).timestamp())
+        log.info("interaction %s: digest %s in channel %s", interaction.id, new.describe(),
+                 new.channel_id)  # fmt: skip
+        await _reply(
+            interaction,
+            f"{'Updated: this' if replaced else 'This'} channel gets a digest {new.describe()}; "
+            f"the next one <t:{at}:F> (<t:{at}:R>). It lists the top stories since the previous "
+            "digest, and a period with nothing new is skipped. `/digest now` previews it.",
+        )
+
+    @digest.command(name="now")
+    async def now(self, interaction: discord.Interaction[Any]) -> None:
+        """Preview this channel's next digest (only you see it). Maintainers only."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel_id = interaction.channel_id or 0
+        schedule = await asyncio.to_thread(self.store.schedule, channel_id)
+        note = ""
+        if schedule is None:
+            note = "No digest is scheduled here; this is what a daily one would hold. "
+            schedule = DigestSchedule(channel_id, interaction.guild_id or 0, "daily", 9, "UTC")
+        plan, payloads = await self.service.preview(schedule)
+        if not plan.stories:
+            text = (
+                f"{note}Nothing new since {plan.since:%Y-%m-%d %H:%M} UTC, so no digest would be "
+                "posted now."
+            )
+            await send_followups(interaction, text_payloads(text.strip()), ephemeral=True)
+            return
+        if note:
+            payloads[0].content = note.strip()
+        await send_followups(interaction, payloads, ephemeral=True)
+
+    @digest.command(name="stop")
+    async def stop(self, interaction: discord.Interaction[Any]) -> None:
+        """Stop this channel's digest. Maintainers only."""
+        removed = await asyncio.to_thread(self.store.remove_schedule, interaction.channel_id or 0)
+        text = "Stopped: no more digests in this channel." if removed else (
+            "There is no digest scheduled in this channel."
+        )  # fmt: skip
+        await _reply(interaction, text)
+
+
+def _channel_problem(interaction: discord.Interaction[Any]) -> str | None:
+    """Why a digest cannot go to the command's channel (None: it can)."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        return "Digests go to a text or announcement channel; please run this in one."
+    perms = interaction.app_permissions
+    if not (perms.send_messages and perms.embed_links):
+        return (
+            "I can't post the digest here: I need the Send Messages and Embed Links permissions "
+            "in this channel."
+        )
+    return None
+
+
+async def _reply(interaction: discord.Interaction[Any], text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
