@@ -108,8 +108,10 @@ def main() -> None:
         got = decide(sim, share, needed, numbers)
         mark = "" if got == ex["match"] else "  ✗"
         label = "match" if ex["match"] else "  -  "
-        print(f"{sim:7.3f} {share:5.2f}  {label}  {'yes' if got else ' no'}  "
-              f"{ex['topic']} → {ex['url'].split('/', 3)[-1]}{mark}")  # fmt: skip
+        print(
+            f"{sim:7.3f} {share:5.2f}  {label}  {'yes' if got else ' no'}  "
+            f"{ex['topic']} → {ex['url'].split('/', 3)[-1]}{mark}"
+        )
     print(f"\n{len(rows)} examples, {sum(r[0]['match'] for r in rows)} matches")
     print("meaning alone (no word witness):")
     for t in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):

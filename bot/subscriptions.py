@@ -212,9 +212,17 @@ class SubscriptionStore:
             db.execute(
                 "INSERT OR REPLACE INTO digest_schedules(channel_id, guild_id, cadence, weekday,"
                 " hour, tz, created, created_by) VALUES (?,?,?,?,?,?,?,?)",
-                (s.channel_id, s.guild_id, s.cadence, s.weekday, s.hour, s.tz,
-                 _ts(s.created), s.created_by),
-            )  # fmt: skip
+                (
+                    s.channel_id,
+                    s.guild_id,
+                    s.cadence,
+                    s.weekday,
+                    s.hour,
+                    s.tz,
+                    _ts(s.created),
+                    s.created_by,
+                ),
+            )
         return existed is not None
 
     def schedule(self, channel_id: int) -> DigestSchedule | None:
@@ -235,7 +243,7 @@ class SubscriptionStore:
                 weekday=r["weekday"],
                 created=_dt(r["created"]),
                 created_by=r["created_by"],
-            )  # fmt: skip
+            )
             for r in self._rows(sql + " ORDER BY channel_id", params)
         ]
 

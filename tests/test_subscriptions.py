@@ -59,8 +59,16 @@ def article(n: int, feed: str = "lab", host: str = "lab.example", role: int = OR
     )
 
 
-def story(sid: int, *, seq: int, first: datetime, last: datetime | None = None, hosts: int = 1,
-          title: str = "A story", created_seq: int | None = None) -> Story:  # fmt: skip
+def story(
+    sid: int,
+    *,
+    seq: int,
+    first: datetime,
+    last: datetime | None = None,
+    hosts: int = 1,
+    title: str = "A story",
+    created_seq: int | None = None,
+) -> Story:
     arts = tuple(article(sid * 10 + i, f"feed{i}", f"host{i}.example") for i in range(hosts))
     return Story(
         id=sid,
@@ -98,8 +106,9 @@ def test_an_hour_that_does_not_exist_locally_still_happens_once() -> None:
 
 
 def test_weekly_schedule_and_due_period() -> None:
-    weekly = DigestSchedule(1, 2, "weekly", 18, "America/New_York", weekday=0,
-                            created=utc(2026, 8, 12))  # fmt: skip
+    weekly = DigestSchedule(
+        1, 2, "weekly", 18, "America/New_York", weekday=0, created=utc(2026, 8, 12)
+    )
     # Monday 17 August 2026 18:00 EDT = 22:00 UTC
     assert next_occurrence(weekly, utc(2026, 8, 12)) == utc(2026, 8, 17, 22)
     assert due_period(weekly, utc(2026, 8, 16)) is None  # before the first occurrence
@@ -134,19 +143,34 @@ def test_digest_lists_what_is_new_since_the_last_one_ranked_by_sources_and_recen
         story(6, seq=10, first=utc(2026, 8, 12, 20), hosts=2),  # listed already
         story(7, seq=11, first=utc(2026, 8, 11, 12), last=utc(2026, 8, 11, 13)),  # late article
     ]
-    top = select_digest(stories, since=since, now=now, after_seq=4, already_listed={6},
-                        limit=10, period=day)  # fmt: skip
+    top = select_digest(
+        stories, since=since, now=now, after_seq=4, already_listed={6}, limit=10, period=day
+    )
     assert [s.id for s in top] == [2, 3, 1, 7]
-    assert [s.id for s in select_digest(stories, since=since, now=now, after_seq=4,
-                                        already_listed={6}, limit=2, period=day)] == [2, 3]  # fmt: skip
+    assert [
+        s.id
+        for s in select_digest(
+            stories, since=since, now=now, after_seq=4, already_listed={6}, limit=2, period=day
+        )
+    ] == [2, 3]
 
 
 # ---------------------------------------------------------------------------- store
 def test_store_claims_a_period_once_and_keeps_the_window(tmp_path: Path) -> None:
     store = SubscriptionStore(tmp_path / "subs.sqlite3")
     assert not store.set_schedule(PARIS) and store.set_schedule(PARIS)  # created, replaced
-    run = DigestRun(1, "2026-08-13", "sending", utc(2026, 8, 13, 7), utc(2026, 8, 12, 7),
-                    utc(2026, 8, 13, 7), 12, story_ids=(3, 4), marker="m", after_id=99)  # fmt: skip
+    run = DigestRun(
+        1,
+        "2026-08-13",
+        "sending",
+        utc(2026, 8, 13, 7),
+        utc(2026, 8, 12, 7),
+        utc(2026, 8, 13, 7),
+        12,
+        story_ids=(3, 4),
+        marker="m",
+        after_id=99,
+    )
     assert store.claim_digest(run)
     assert not store.claim_digest(run)  # a second claim of the period is refused
     assert [r.period for r in store.unsettled_digests()] == ["2026-08-13"]
@@ -232,13 +256,22 @@ def test_digest_stays_one_message_within_every_limit() -> None:
     stories = []
     for i in range(25):
         arts = tuple(
-            article(i * 100 + j, f"feed-{j}", f"h{j}.example", title=long_title,
-                    url=f"https://h{j}.example/" + "x" * 300)  # fmt: skip
+            article(
+                i * 100 + j,
+                f"feed-{j}",
+                f"h{j}.example",
+                title=long_title,
+                url=f"https://h{j}.example/" + "x" * 300,
+            )
             for j in range(12)
         )
         stories.append(Story(i, long_title, utc(2026, 8, 12), utc(2026, 8, 13), arts, seq=i))
-    [payload] = render_digest(stories, heading="Top stories of the day", period="New since …",
-                              footer="Daily digest for 2026-08-13 · daily at 09:00 (UTC)")  # fmt: skip
+    [payload] = render_digest(
+        stories,
+        heading="Top stories of the day",
+        period="New since …",
+        footer="Daily digest for 2026-08-13 · daily at 09:00 (UTC)",
+    )
     [embed] = payload.embeds
     assert embed_length(embed) <= EMBED_TOTAL_LIMIT and len(embed.fields) <= 25
     assert all(dlen(f.value) <= FIELD_VALUE_LIMIT and dlen(f.name) <= 256 for f in embed.fields)
@@ -249,9 +282,17 @@ def test_digest_stays_one_message_within_every_limit() -> None:
 
 
 def test_latest_lines_and_watch_messages() -> None:
-    s = Story(3, "Mojo is *open* source", utc(2026, 8, 17), utc(2026, 8, 18),
-              (article(1, "simonwillison", "simonwillison.net", title="Mojo [is] open"),
-               article(2, "ainews", "news.smol.ai", role=RELAY)), seq=4)  # fmt: skip
+    s = Story(
+        3,
+        "Mojo is *open* source",
+        utc(2026, 8, 17),
+        utc(2026, 8, 18),
+        (
+            article(1, "simonwillison", "simonwillison.net", title="Mojo [is] open"),
+            article(2, "ainews", "news.smol.ai", role=RELAY),
+        ),
+        seq=4,
+    )
     line = story_line(s)
     assert line == (
         "`2026-08-18` [Mojo is \\*open\\* source](https://simonwillison.net/post/1)"
@@ -264,8 +305,9 @@ def test_latest_lines_and_watch_messages() -> None:
     [one] = render_watch("Mojo", [s], "Watch #1")
     assert one.embeds[0].url == "https://simonwillison.net/post/1"
     assert "news.smol.ai/post/2" in one.embeds[0].fields[0].value
-    others = [Story(i, f"S{i}", utc(2026, 8, i), utc(2026, 8, i), s.articles, seq=i)
-              for i in range(1, 21)]  # fmt: skip
+    others = [
+        Story(i, f"S{i}", utc(2026, 8, i), utc(2026, 8, i), s.articles, seq=i) for i in range(1, 21)
+    ]
     [folded] = render_watch("Mojo", others, "Watch #1")
     assert folded.embeds[0].title == "20 new stories matching your watch Mojo"
     assert "and 5 more" in folded.embeds[0].description

@@ -177,9 +177,12 @@ class NewsBot(commands.Bot):
             self._owns_engine = True
         self.add_view(FeedbackView(self.record_feedback, self.report_interaction_error))
         self.subscriptions = await install_subscriptions(
-            self, engine=self.engine, settings=self.settings, clock=self.clock,
+            self,
+            engine=self.engine,
+            settings=self.settings,
+            clock=self.clock,
             run_engine=self.call_engine,
-        )  # fmt: skip
+        )
         self.jobs.after_ingest.append(self.subscriptions.watches.check)  # new stories → watches
         self.subscriptions.start()
         self.jobs.start_schedule()

@@ -196,14 +196,23 @@ class DigestService:
             if not isinstance(e, discord.Forbidden):  # the channel is gone: so is its schedule
                 await asyncio.to_thread(self.store.remove_schedule, run.channel_id)
         except (TimeoutError, discord.HTTPException, OSError) as e:
-            log.warning("digest for channel %s (%s): outcome unknown (%s); settled at the next"
-                        " tick", run.channel_id, run.period, e)  # fmt: skip
+            log.warning(
+                "digest for channel %s (%s): outcome unknown (%s); settled at the next tick",
+                run.channel_id,
+                run.period,
+                e,
+            )
             return "sending"
         await asyncio.to_thread(
             self.store.finish_digest, run.channel_id, run.period, state, ids, error
         )
-        log.info("digest for channel %s (%s): %s, %d stories", run.channel_id, run.period,
-                 state, len(run.story_ids))  # fmt: skip
+        log.info(
+            "digest for channel %s (%s): %s, %d stories",
+            run.channel_id,
+            run.period,
+            state,
+            len(run.story_ids),
+        )
         return state
 
     async def _channel(self, channel_id: int) -> discord.TextChannel | None:
@@ -219,8 +228,12 @@ class DigestService:
             try:
                 found = await self._find_sent(run)
             except (TimeoutError, discord.HTTPException, OSError) as e:
-                log.warning("digest %s/%s: cannot read the channel back (%s); not resent",
-                            run.channel_id, run.period, e)  # fmt: skip
+                log.warning(
+                    "digest %s/%s: cannot read the channel back (%s); not resent",
+                    run.channel_id,
+                    run.period,
+                    e,
+                )
                 await asyncio.to_thread(
                     self.store.finish_digest, run.channel_id, run.period, "unknown", (), str(e)
                 )
@@ -342,8 +355,12 @@ class DigestCommands(commands.Cog):
         )
         replaced = await asyncio.to_thread(self.store.set_schedule, new)
         at = int(next_occurrence(new, now).timestamp())
-        log.info("interaction %s: digest %s in channel %s", interaction.id, new.describe(),
-                 new.channel_id)  # fmt: skip
+        log.info(
+            "interaction %s: digest %s in channel %s",
+            interaction.id,
+            new.describe(),
+            new.channel_id,
+        )
         await _reply(
             interaction,
             f"{'Updated: this' if replaced else 'This'} channel gets a digest {new.describe()}; "
@@ -377,9 +394,11 @@ class DigestCommands(commands.Cog):
     async def stop(self, interaction: discord.Interaction[Any]) -> None:
         """Stop this channel's digest. Maintainers only."""
         removed = await asyncio.to_thread(self.store.remove_schedule, interaction.channel_id or 0)
-        text = "Stopped: no more digests in this channel." if removed else (
-            "There is no digest scheduled in this channel."
-        )  # fmt: skip
+        text = (
+            "Stopped: no more digests in this channel."
+            if removed
+            else ("There is no digest scheduled in this channel.")
+        )
         await _reply(interaction, text)
 
 

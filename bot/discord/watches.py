@@ -166,8 +166,13 @@ class WatchService:
             state, error = "unknown", f"Discord did not confirm the message ({e})"
         await asyncio.to_thread(self.store.finish_hits, watch.id, claimed, state, message_id)
         await asyncio.to_thread(self.store.set_watch_error, watch.id, error)
-        log.info("watch %s: %d stories %s%s", watch.id, len(claimed), state,
-                 f" ({error})" if error else "")  # fmt: skip
+        log.info(
+            "watch %s: %d stories %s%s",
+            watch.id,
+            len(claimed),
+            state,
+            f" ({error})" if error else "",
+        )
 
     async def _target(self, watch: Watch) -> discord.abc.Messageable:
         if watch.channel_id is None:
@@ -230,14 +235,20 @@ class WatchCommands(commands.Cog):
         """Get a message when a new story matches a topic (by meaning, not only keywords)."""
         topic = " ".join(topic.split())
         if not content_words(topic):
-            await _reply(interaction, "That topic has no words I can match on; try e.g. "
-                         "`open-weight models` or `Claude Code`.")  # fmt: skip
+            await _reply(
+                interaction,
+                "That topic has no words I can match on; try e.g. "
+                "`open-weight models` or `Claude Code`.",
+            )
             return
         if channel is not None:
             require_maintainer(self.settings, interaction)
             if not channel.permissions_for(channel.guild.me).send_messages:
-                await _reply(interaction, f"I can't post in {channel.mention}: I need the Send "
-                             "Messages and Embed Links permissions there.")  # fmt: skip
+                await _reply(
+                    interaction,
+                    f"I can't post in {channel.mention}: I need the Send "
+                    "Messages and Embed Links permissions there.",
+                )
                 return
         start = await asyncio.to_thread(self.engine.story_watermark)
         try:
@@ -321,8 +332,10 @@ class WatchCommands(commands.Cog):
         )
         found = _pick(visible, watch)
         if found is None:
-            await _reply(interaction, "I can't find that watch among yours or this channel's; "
-                         "`/watch list` shows them.")  # fmt: skip
+            await _reply(
+                interaction,
+                "I can't find that watch among yours or this channel's; `/watch list` shows them.",
+            )
             return
         if found.channel_id is not None:
             require_maintainer(self.settings, interaction)
