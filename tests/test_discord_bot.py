@@ -204,7 +204,7 @@ def ask(server: FakeDiscord, user: JSON, question: str = QUESTION, **options: An
 # ---------------------------------------------------------------------------- tests
 def test_commands_are_synced_to_the_test_guild_only(server: FakeDiscord, bot: Bot) -> None:
     names = sorted(c["name"] for c in server.commands(server.guild_id))
-    assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
+    assert names == ["ask", "digest", "feeds", "latest", "reindex", "sources", "status", "watch"]
     assert server.commands(None) == []  # nothing global
     ask_cmd = next(c for c in server.commands(server.guild_id) if c["name"] == "ask")
     options = {o["name"]: o for o in ask_cmd["options"]}
@@ -347,12 +347,11 @@ def test_latest_and_source_autocomplete(server: FakeDiscord, bot: Bot) -> None:
     iid = server.invoke_slash("latest", {"source": "deepmind", "count": 5}, user=user)
     message = server.wait_for_followup(iid, timeout=20)["message"]
     [embed] = message["embeds"]
-    assert embed["title"] == "Latest articles from deepmind"
+    assert embed["title"] == "Latest stories from deepmind"
     lines = embed["description"].splitlines()
     assert len(lines) == 5
-    dates = [
-        re.match(r"^`(\d{4}-\d{2}-\d{2})` \[.+\]\(https://[^)]+\) — deepmind$", ln) for ln in lines
-    ]
+    line = r"^`(\d{4}-\d{2}-\d{2})` \[.+\]\(https://[^)]+\) — [\w-]+ · \d+ sources?$"
+    dates = [re.match(line, ln) for ln in lines]
     assert all(dates), lines
     days = [d.group(1) for d in dates if d]
     assert days == sorted(days, reverse=True)
@@ -650,9 +649,18 @@ def test_newsbot_sync_registers_the_commands_without_connecting(
             timeout=60,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-        assert f"Synced 6 commands to guild {fresh.guild_id}" in proc.stdout.decode()
+        assert f"Synced 8 commands to guild {fresh.guild_id}" in proc.stdout.decode()
         names = sorted(c["name"] for c in fresh.commands(fresh.guild_id))
-        assert names == ["ask", "feeds", "latest", "reindex", "sources", "status"]
+        assert names == [
+            "ask",
+            "digest",
+            "feeds",
+            "latest",
+            "reindex",
+            "sources",
+            "status",
+            "watch",
+        ]
         assert not fresh.ready_event.is_set()  # REST only: never opened the gateway
         assert TOKEN not in proc.stderr.decode() + proc.stdout.decode()
 

@@ -280,6 +280,33 @@ def test_rest_errors_have_discord_shape(bare: FakeDiscord) -> None:
     assert status == 400 and set(body["errors"]["0"]) == {"name", "description"}
 
 
+def test_direct_messages_and_enforced_nonces(bare: FakeDiscord) -> None:
+    """Create DM returns the same channel each time; a user who does not accept DMs makes the
+    send fail with 50007; an unknown user is 50033; an enforced nonce returns the first message
+    instead of posting a second (a retried send)."""
+    user = bare.users["user"]["id"]
+    status, _, channel = call(bare, "POST", "/users/@me/channels", {"recipient_id": user})
+    assert status == 200 and channel["type"] == 1 and channel["recipients"][0]["id"] == user
+    assert call(bare, "POST", "/users/@me/channels", {"recipient_id": user})[2] == channel
+    assert bare.dm_channel_id("user") == channel["id"]
+    assert call(bare, "POST", "/users/@me/channels", {"recipient_id": "1"})[2]["code"] == 50033
+    dm = f"/channels/{channel['id']}/messages"
+    status, _, sent = call(
+        bare, "POST", dm, {"content": "hi", "nonce": "n1", "enforce_nonce": True}
+    )
+    assert status == 200 and sent["guild_id"] is None
+    again = call(bare, "POST", dm, {"content": "hi", "nonce": "n1", "enforce_nonce": True})[2]
+    assert again["id"] == sent["id"] and [m["id"] for m in bare.messages(channel["id"])] == [
+        sent["id"]
+    ]
+    assert call(bare, "POST", dm, {"content": "hi", "nonce": "n1"})[2]["id"] != sent["id"]
+    bare.close_dms("user")
+    status, _, body = call(bare, "POST", dm, {"content": "hi"})
+    assert (status, body["code"]) == (403, 50007)
+    bare.close_dms("user", closed=False)
+    assert call(bare, "POST", dm, {"content": "hi"})[0] == 200
+
+
 def test_multipart_upload_and_allowed_mentions(bare: FakeDiscord) -> None:
     user = bare.users["user"]["id"]
     form = aiohttp.FormData()
