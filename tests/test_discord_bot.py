@@ -47,6 +47,7 @@ DEFAULT_REPLY = (
 QUESTION = "What did Google DeepMind announce about Gemini?"
 LINK = re.compile(r"^\[(\d+)\] \[.+\]\((https?://[^)]+)\) — ([^,]+), (\d{4}-\d{2}-\d{2})$")
 EPHEMERAL = 1 << 6
+COMMAND_NAMES = ["ask", "digest", "feeds", "latest", "reindex", "sources", "status", "watch"]
 
 JSON = dict[str, Any]
 
@@ -204,7 +205,7 @@ def ask(server: FakeDiscord, user: JSON, question: str = QUESTION, **options: An
 # ---------------------------------------------------------------------------- tests
 def test_commands_are_synced_to_the_test_guild_only(server: FakeDiscord, bot: Bot) -> None:
     names = sorted(c["name"] for c in server.commands(server.guild_id))
-    assert names == ["ask", "digest", "feeds", "latest", "reindex", "sources", "status", "watch"]
+    assert names == COMMAND_NAMES
     assert server.commands(None) == []  # nothing global
     ask_cmd = next(c for c in server.commands(server.guild_id) if c["name"] == "ask")
     options = {o["name"]: o for o in ask_cmd["options"]}
@@ -651,16 +652,7 @@ def test_newsbot_sync_registers_the_commands_without_connecting(
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
         assert f"Synced 8 commands to guild {fresh.guild_id}" in proc.stdout.decode()
         names = sorted(c["name"] for c in fresh.commands(fresh.guild_id))
-        assert names == [
-            "ask",
-            "digest",
-            "feeds",
-            "latest",
-            "reindex",
-            "sources",
-            "status",
-            "watch",
-        ]
+        assert names == COMMAND_NAMES
         assert not fresh.ready_event.is_set()  # REST only: never opened the gateway
         assert TOKEN not in proc.stderr.decode() + proc.stdout.decode()
 
