@@ -230,7 +230,7 @@ class SubscriptionStore:
         return found[0] if found else None
 
     def schedules(self, channel_id: int | None = None) -> list[DigestSchedule]:
-        sql, params = "SELECT * FROM digest_schedules", ()
+        sql, params = "SELECT * FROM digest_schedules", ()  # type: tuple[str, tuple[Any, ...]]
         if channel_id is not None:
             sql, params = sql + " WHERE channel_id=?", (channel_id,)
         return [

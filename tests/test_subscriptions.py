@@ -25,6 +25,7 @@ from bot.discord.render_stories import render_digest, render_story_list, render_
 from bot.subscriptions import (
     DigestRun,
     DuplicateWatch,
+    SubscriptionSettings,
     SubscriptionStore,
     WatchLimitReached,
     load_subscription_settings,
@@ -214,6 +215,14 @@ def test_store_bounds_watches_and_records_each_story_once(tmp_path: Path) -> Non
     assert store.settle_interrupted_hits() == 1  # a crash while sending: never resent
     assert store.hit_states(w1.id) == {10: "sent", 11: "sent", 12: "unknown"}
     assert store.remove_watch(w1.id) and store.hit_states(w1.id) == {}
+
+
+def test_settings_are_documented() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    example, readme = (repo / ".env.example").read_text(), (repo / "README.md").read_text()
+    for name in SubscriptionSettings.model_fields:
+        env = f"NEWSBOT_{name.upper()}"
+        assert env in example and env in readme, env
 
 
 def test_settings_are_validated_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -176,7 +176,8 @@ class DigestService:
         return await self._send(run, self.render(plan, period))
 
     async def _send(self, run: DigestRun, payloads: list[Any]) -> str:
-        state, ids, error = "sending", [], None
+        state, error = "sending", None
+        ids: list[int] = []
         try:
             channel = await self._channel(run.channel_id)
             if channel is None:
@@ -225,30 +226,21 @@ class DigestService:
     async def settle(self) -> None:
         """Settle the claims left `sending` (see the module doc)."""
         for run in await asyncio.to_thread(self.store.unsettled_digests):
+            key, error = (run.channel_id, run.period), None
             try:
                 found = await self._find_sent(run)
             except (TimeoutError, discord.HTTPException, OSError) as e:
-                log.warning(
-                    "digest %s/%s: cannot read the channel back (%s); not resent",
-                    run.channel_id,
-                    run.period,
-                    e,
-                )
-                await asyncio.to_thread(
-                    self.store.finish_digest, run.channel_id, run.period, "unknown", (), str(e)
-                )
-                continue
-            if found is None:  # too much history to be sure: never risk a second digest
-                state, ids = "unknown", []
-            else:
-                state, ids = ("sent", found) if found else ("released", [])
-            if state == "released":
-                await asyncio.to_thread(self.store.release_digest, run.channel_id, run.period)
-            else:
-                await asyncio.to_thread(
-                    self.store.finish_digest, run.channel_id, run.period, state, ids
-                )
-            log.info("digest %s/%s after an interruption: %s", run.channel_id, run.period, state)
+                found, error = None, f"cannot read the channel back: {e}"
+            if found:  # it was sent: record it
+                state = "sent"
+                await asyncio.to_thread(self.store.finish_digest, *key, state, found)
+            elif found is None:  # unsure: never risk a second digest
+                state = "unknown"
+                await asyncio.to_thread(self.store.finish_digest, *key, state, (), error)
+            else:  # provably not sent: the tick may send it
+                state = "released"
+                await asyncio.to_thread(self.store.release_digest, *key)
+            log.info("digest %s/%s after an interruption: %s %s", *key, state, error or "")
 
     async def _find_sent(self, run: DigestRun) -> list[int] | None:
         """The ids of the digest's messages in the channel ([] if provably absent, None when
@@ -319,9 +311,9 @@ class DigestCommands(commands.Cog):
         timezone="An IANA time zone, e.g. Europe/Paris, America/New_York, UTC",
         weekday="For a weekly digest: the day (default Monday)",
     )
+    @app_commands.choices(cadence=[app_commands.Choice(name=c, value=c) for c in CADENCES])
     @app_commands.choices(
-        cadence=[app_commands.Choice(name=c, value=c) for c in CADENCES],
-        weekday=[app_commands.Choice(name=d, value=i) for i, d in enumerate(WEEKDAYS)],
+        weekday=[app_commands.Choice(name=d, value=i) for i, d in enumerate(WEEKDAYS)]
     )
     @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def schedule(

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -122,7 +122,7 @@ class IngestJobs:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         # run (in the background) after each ingest that finished: the watch check
-        self.after_ingest: list[Callable[[], Awaitable[object]]] = []
+        self.after_ingest: list[Callable[[], Coroutine[object, object, object]]] = []
         self._after: set[asyncio.Task[object]] = set()
 
     @property
@@ -158,7 +158,7 @@ class IngestJobs:
             finally:
                 self.running = None
         for hook in self.after_ingest:
-            task = asyncio.create_task(hook())  # type: ignore[arg-type]
+            task = asyncio.create_task(hook())
             self._after.add(task)
             task.add_done_callback(self._after_done)
         log.info(

@@ -65,7 +65,8 @@ async def install_subscriptions(
 ) -> Subscriptions:
     """Open the subscriptions store (settling watch notifications a crash interrupted) and add
     the /digest and /watch cogs. Call `start()` on the result to run the schedules."""
-    limits = limits or await asyncio.to_thread(load_subscription_settings)
+    if limits is None:
+        limits = await asyncio.to_thread(load_subscription_settings)
     store = await asyncio.to_thread(SubscriptionStore, subscriptions_path(settings.data_dir))
     await asyncio.to_thread(store.settle_interrupted_hits)
     digests = DigestService(bot, engine, store, clock, settings, limits)
