@@ -72,6 +72,9 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             engine.close()
     else:
+        from ingest.store import Corpus
+
+        Corpus(settings).close()  # the corpus tables exist (an empty data dir lists nothing)
         store = StoryStore(settings)
         try:
             found = store.stories(since=since, until=until, feeds=feeds, limit=limit)

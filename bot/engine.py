@@ -10,11 +10,12 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.answer.cite_order import primary_first
+from bot.digest import digest_stories, digest_window
 from bot.models import Answer, CorpusStats, LatestItem, Turn
+from bot.story_topics import about, relevant_articles
 from ingest.config import Settings
 from ingest.embed import Embedder
-from ingest.models import FeedState
+from ingest.models import FeedState, utcnow
 from ingest.stories import Story, StoryStore
 
 
@@ -48,7 +49,7 @@ class Engine:
     ) -> Answer:
         """Answer one question from the corpus, with numbered, validated citations."""
         with self._lock:
-            answer = self.answerer.answer(
+            return self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
@@ -56,8 +57,8 @@ class Engine:
                 history=history,
                 as_of=self.corpus.newest_published(),
                 now=now,
+                cite_order=self.story_store.primary_order,
             )
-        return primary_first(answer, self.story_store.primary_order)
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10
@@ -79,19 +80,41 @@ class Engine:
         topic: str | None = None,
         limit: int = 20,
     ) -> list[Story]:
-        """Stories newest first (see ingest.stories). A topic is matched by meaning: the
-        stories holding an article the retriever finds relevant to it."""
-        ids: list[str] | None = None
-        if topic and topic.strip():
-            with self._lock:
-                hits = self.retriever.search(
-                    topic, feeds=feeds, since=since, until=until, k=limit * 4, per_article=1
-                )
-            floor = self.settings.relevance_threshold
-            ids = [h.article_id for h in hits if h.similarity >= floor]
-        return self.story_store.stories(
-            since=since, until=until, feeds=feeds, article_ids=ids, limit=limit
+        """Stories newest first (see ingest.stories); with a topic, those about it by meaning
+        (bot.story_topics) among the articles the retriever finds for it."""
+        if not (topic and topic.strip()):
+            return self.story_store.stories(since=since, until=until, feeds=feeds, limit=limit)
+        with self._lock:
+            hits = self.retriever.search(
+                topic, feeds=feeds, since=since, until=until, k=limit * 4, per_article=1
+            )
+        passages = ((h.article_id, f"{h.title}\n{h.text}", h.similarity) for h in hits)
+        ids = relevant_articles(topic, passages, self.settings.relevance_threshold)
+        found = self.story_store.stories(
+            since=since, until=until, feeds=feeds, article_ids=ids, limit=limit * 2
         )
+        return about(found, ids)[:limit]
+
+    def stories_about(self, stories: Sequence[Story], topic: str) -> list[Story]:
+        """Those of `stories` about `topic` by meaning (bot.story_topics; for a watch: the
+        new stories that match it), in the order given."""
+        ids = [a.article_id for s in stories for a in s.articles]
+        if not ids or not topic.strip():
+            return []
+        with self._lock:
+            qvec = self.embedder.embed_query(topic)
+            hits = self.corpus.dense_search(qvec, 4 * len(ids), ids)
+        passages = ((aid, text, sim) for _, aid, text, sim in hits)
+        return about(stories, relevant_articles(topic, passages, self.settings.relevance_threshold))
+
+    def digest(
+        self, *, since: datetime | None = None, now: datetime | None = None, limit: int = 10
+    ) -> tuple[datetime, datetime, list[Story]]:
+        """The digest of a period (bot.digest): its start, its end and its top stories.
+        Without `since`: the last 24 hours of the corpus."""
+        start, end = digest_window(self.corpus.newest_published(), since, now or utcnow())
+        candidates = self.story_store.stories(since=start, until=end, limit=1000)
+        return start, end, digest_stories(candidates, start, end, limit)
 
     def stories_changed_after(self, watermark: int, limit: int = 100) -> list[Story]:
         """Stories created or updated after `watermark` (a `Story.seq`), oldest change first:

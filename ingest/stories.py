@@ -2,7 +2,7 @@
 
 This module owns the story tables of the corpus SQLite database and the read API every process
 uses (the bot, the CLI, the Discord layer). The grouping itself (which article joins which story)
-is in ingest.story_grouping; it writes through `StoryStore.record`.
+is in ingest.story_grouping; it writes through ingest.story_writer.StoryWriter.
 
 Tables (created on first use, next to the tables of ingest.store; a separate connection to the
 same database file, opened the way ingest.store opens it: WAL, busy timeout, foreign keys):
@@ -23,8 +23,10 @@ same database file, opened the way ingest.store opens it: WAL, busy timeout, for
   that is there, once).
 
 Primary source rule (the order of a story's articles): the lowest `primary_rank` first, then the
-earliest publication, then the article id. Ranks come from the tags of the feeds that carried
-the article (feeds.toml); an article carried by several feeds takes its best rank:
+earliest publication day, then the most central article (its lead closest, on average, to the
+leads of the story's other articles: a launch's announcement before the customer stories posted
+the same day), then the earliest publication time and the article id. Ranks come from the tags of
+the feeds that carried the article (feeds.toml); an article in several feeds takes its best rank:
   0  an original publisher: a feed tagged lab, research, company, official, government, arxiv
      or papers (the lab's own post);
   1  anything else: blogs, press, untagged feeds;
@@ -43,8 +45,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ingest.config import Settings
-from ingest.models import utcnow
 
+# The order of a story's articles (see the module doc), over story_articles `sa`.
+PRIMARY_ORDER = (
+    "sa.role, CAST(coalesce(sa.published, sa.added) / 86400 AS INTEGER), -sa.similarity,"
+    " coalesce(sa.published, sa.added), sa.article_id"
+)
 PRIMARY_TAGS = frozenset(
     {"lab", "research", "company", "official", "government", "arxiv", "papers"}
 )
@@ -132,6 +138,13 @@ class Story:
     def primary(self) -> StoryArticle:
         return self.articles[0]
 
+    def reported_by(self, article_ids: Iterable[str]) -> bool:
+        """Whether any of these articles reports this story: one of its own articles, not a
+        newsletter that covers it among other events (unless only newsletters carry it)."""
+        wanted = set(article_ids)
+        own = [a for a in self.articles if a.role != RELAY] or list(self.articles)
+        return any(a.article_id in wanted for a in own)
+
     @property
     def source_count(self) -> int:
         """How many publishers carry it: distinct hosts of its articles' links."""
@@ -159,22 +172,6 @@ def primary_rank(tags: Iterable[str]) -> int:
     return OTHER
 
 
-@dataclass(frozen=True)
-class Membership:
-    """What the grouping decided for one article: join `story_id` (None: a new story)."""
-
-    article_id: str
-    story_id: int | None
-    role: int
-    published: datetime | None
-    chunk_id: str = ""
-    similarity: float = 1.0
-
-
-def _ts(dt: datetime | None) -> float | None:
-    return dt.timestamp() if dt else None
-
-
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -194,6 +191,9 @@ class StoryStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
+        # WAL + NORMAL: a commit lost to a power cut leaves its articles ungrouped, and the next
+        # run groups them again; a backfill is not slowed by one fsync per article.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -246,7 +246,8 @@ class StoryStore:
         """Stories newest first (by last update). `since`/`until` keep the stories with an
         article published in the window; `feeds` those carried by any of these feeds;
         `article_ids` those holding any of these articles (a topic match)."""
-        where, params = ["1=1"], []
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
         if since is not None or until is not None:
             where.append("s.undated = 0")
         if since is not None:
@@ -280,6 +281,18 @@ class StoryStore:
         found = self._build(self._query("SELECT * FROM stories WHERE id=?", (story_id,)))
         return found[0] if found else None
 
+    def article_ids_by_url(self, urls: Sequence[str]) -> dict[str, str]:
+        """Stored article ids by link (links as stored: canonical)."""
+        out: dict[str, str] = {}
+        unique = list(dict.fromkeys(urls))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            for r in self._query(
+                f"SELECT id, url FROM articles WHERE url IN ({_marks(part)})", part
+            ):
+                out[r["url"]] = r["id"]
+        return out
+
     def stories_of(self, article_ids: Sequence[str]) -> dict[str, list[int]]:
         """The stories each of these articles belongs to."""
         out: dict[str, list[int]] = {}
@@ -295,38 +308,37 @@ class StoryStore:
         return out
 
     def primary_order(self, article_ids: Sequence[str]) -> list[str]:
-        """`article_ids` reordered so that, among articles of one story, its primary source
-        comes first (they take the place of the first of them); others keep their place."""
-        ids = list(dict.fromkeys(article_ids))
-        if len(ids) < 2:
-            return ids
-        rank = self._member_ranks(ids)
-        slots: dict[int, list[int]] = {}  # story → positions of its articles in `ids`
-        for pos, aid in enumerate(ids):
-            for sid in rank.get(aid, {}):
-                slots.setdefault(sid, []).append(pos)
-        out = list(ids)
-        moved: set[int] = set()
-        for sid, positions in slots.items():
-            if len(positions) < 2 or moved & set(positions):
-                continue  # an article of two stories is ordered by the first story only
-            members = sorted((ids[p] for p in positions), key=lambda a: rank[a][sid])
-            for p, aid in zip(positions, members, strict=True):
-                out[p] = aid
-            moved |= set(positions)
+        """`article_ids` (cited sources, in answer order) with each story's primary source
+        moved to the place of the first of its story's articles, when it is among them and
+        ranks before that article by source (a lab's post before the newsletter that covers
+        it). Everything else keeps its order."""
+        out = list(dict.fromkeys(article_ids))
+        if len(out) < 2:
+            return out
+        for members in self._stories_members(out).values():
+            roles = dict(members)
+            primary = members[0][0]
+            cited = [a for a in out if a in roles]
+            if len(cited) < 2 or primary not in out or roles[primary] >= roles[cited[0]]:
+                continue
+            out.remove(primary)
+            out.insert(out.index(cited[0]), primary)
         return out
 
-    def _member_ranks(self, ids: Sequence[str]) -> dict[str, dict[int, tuple[int, float, str]]]:
-        out: dict[str, dict[int, tuple[int, float, str]]] = {}
+    def _stories_members(self, ids: Sequence[str]) -> dict[int, list[tuple[str, int]]]:
+        """(article, role) of every article of the stories of these articles, primary first."""
+        out: dict[int, list[tuple[str, int]]] = {}
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             for r in self._query(
-                "SELECT story_id, article_id, role, coalesce(published, added) AS t"
-                f" FROM story_articles WHERE article_id IN ({_marks(part)})",
+                "SELECT sa.story_id, sa.article_id, sa.role FROM story_articles sa"
+                " WHERE sa.story_id IN (SELECT story_id FROM story_articles"
+                f" WHERE article_id IN ({_marks(part)})) ORDER BY sa.story_id, {PRIMARY_ORDER}",
                 part,
             ):
-                key = (int(r["role"]), float(r["t"]), r["article_id"])
-                out.setdefault(r["article_id"], {})[int(r["story_id"])] = key
+                members = out.setdefault(int(r["story_id"]), [])
+                if all(a != r["article_id"] for a, _ in members):
+                    members.append((r["article_id"], int(r["role"])))
         return out
 
     def _build(self, rows: Sequence[sqlite3.Row]) -> list[Story]:
@@ -341,7 +353,7 @@ class StoryStore:
             "   WHERE f.article_id = sa.article_id ORDER BY feed)) AS feeds"
             " FROM story_articles sa JOIN articles a ON a.id = sa.article_id"
             f" WHERE sa.story_id IN ({_marks(ids)})"
-            " ORDER BY sa.story_id, sa.role, t, sa.article_id",
+            f" ORDER BY sa.story_id, {PRIMARY_ORDER}",
             ids,
         ):
             feeds = tuple(f for f in (r["feeds"] or "").split("\x1f") if f)
@@ -369,89 +381,3 @@ class StoryStore:
             for r in rows
             if members.get(int(r["id"]))
         ]
-
-    # ------------------------------------------------------------------ writer side
-    def ungrouped(self) -> list[str]:
-        """Embedded articles the grouping has not seen, oldest publication first."""
-        rows = self._query(
-            "SELECT a.id FROM articles a LEFT JOIN story_grouped g ON g.article_id = a.id"
-            " WHERE g.article_id IS NULL AND a.embedded_hash = a.content_hash"
-            " ORDER BY coalesce(a.published, a.first_seen), a.id"
-        )
-        return [r["id"] for r in rows]
-
-    def grouped_count(self) -> int:
-        return int(self._query("SELECT count(*) AS n FROM story_grouped")[0]["n"])
-
-    def candidates(self, start: datetime, end: datetime) -> list[tuple[int, str, int, str]]:
-        """(story id, article id, role, chunk id) of the stories last updated in the window."""
-        rows = self._query(
-            "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id FROM stories s"
-            " JOIN story_articles sa ON sa.story_id = s.id"
-            " WHERE s.last_updated >= ? AND s.first_seen <= ?",
-            (start.timestamp(), end.timestamp()),
-        )
-        return [(int(r[0]), r[1], int(r[2]), r[3]) for r in rows]
-
-    def record(self, article_id: str, title: str, joins: Sequence[Membership]) -> list[int]:
-        """Record the grouping of one article in one transaction: it joins each story of
-        `joins` (a Membership with story_id None starts a story titled `title`), and is marked
-        grouped. Returns the story ids it is now in."""
-        now = utcnow().timestamp()
-        out: list[int] = []
-        with self._tx() as db:
-            row = db.execute("SELECT value FROM story_seq").fetchone()
-            seq = int(row[0]) if row else 0
-            for m in joins:
-                seq += 1
-                when = _ts(m.published) or now
-                sid = m.story_id
-                if sid is None:
-                    cur = db.execute(
-                        "INSERT INTO stories(title, primary_article, first_seen, last_updated,"
-                        " created_seq, seq) VALUES (?,?,?,?,?,?)",
-                        (title, article_id, when, when, seq, seq),
-                    )
-                    sid = int(cur.lastrowid or 0)
-                db.execute(
-                    "INSERT OR IGNORE INTO story_articles(story_id, article_id, role, chunk_id,"
-                    " similarity, published, added) VALUES (?,?,?,?,?,?,?)",
-                    (sid, article_id, m.role, m.chunk_id, m.similarity, _ts(m.published), now),
-                )
-                self._refresh(db, sid, seq)
-                out.append(sid)
-            db.execute("INSERT OR REPLACE INTO story_seq(one, value) VALUES (1, ?)", (seq,))
-            db.execute(
-                "INSERT OR REPLACE INTO story_grouped(article_id, grouped) VALUES (?, ?)",
-                (article_id, now),
-            )
-        return out
-
-    @staticmethod
-    def _refresh(db: sqlite3.Connection, story_id: int, seq: int) -> None:
-        """Dates, primary article and title of a story after it gained an article."""
-        first = db.execute(
-            "SELECT sa.article_id, a.title FROM story_articles sa"
-            " JOIN articles a ON a.id = sa.article_id WHERE sa.story_id=?"
-            " ORDER BY sa.role, coalesce(sa.published, sa.added), sa.article_id LIMIT 1",
-            (story_id,),
-        ).fetchone()
-        span = db.execute(
-            "SELECT min(published), max(published), min(added), max(added)"
-            " FROM story_articles WHERE story_id=?",
-            (story_id,),
-        ).fetchone()
-        undated = span[0] is None  # then the dates are when its articles were grouped
-        db.execute(
-            "UPDATE stories SET primary_article=?, title=?, first_seen=?, last_updated=?,"
-            " undated=?, seq=? WHERE id=?",
-            (
-                first[0],
-                first[1],
-                span[2] if undated else span[0],
-                span[3] if undated else span[1],
-                int(undated),
-                seq,
-                story_id,
-            ),
-        )

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.answer import compose
+from bot.answer.cite_order import CiteOrder, primary_first
 from bot.answer.compose import (
     build_context,
     extract_citations,
@@ -161,13 +162,16 @@ class Answerer:
         history: Sequence[Turn] = (),
         as_of: datetime | None = None,
         now: datetime | None = None,
+        cite_order: CiteOrder | None = None,
     ) -> Answer:
+        """`cite_order` (article ids → the same ids) reorders an answer's citations: the
+        engine's puts a story's primary source first (bot.answer.cite_order)."""
         trace = Trace()
         if now is not None and (as_of is None or now < as_of):
             # Asked as of a past moment: articles published later did not exist yet.
             retriever = AsOf(retriever, now)
             as_of = now if as_of is None else min(as_of, now)
-        ans = self._answer(question, retriever, feed, since, history, as_of, now, trace)
+        ans = self._answer(question, retriever, feed, since, history, as_of, now, trace, cite_order)
         trace.decision = trace.decision or ("answered" if ans.answered else "declined")
         return replace(ans, trace=trace)
 
@@ -181,6 +185,7 @@ class Answerer:
         as_of: datetime | None,
         now: datetime | None,
         trace: Trace,
+        cite_order: CiteOrder | None = None,
     ) -> Answer:
         q = clean_question(question)
         if not q or not re.search(r"\w", q):
@@ -225,7 +230,8 @@ class Answerer:
             trace.decision = verdict.reason
             return self._declined(plan, verdict, retriever, ranked, as_of, now, trace)
         use = self._passages(verdict.use, retriever, qvec)
-        extractive = compose.extractive(plan, use, as_of, trace)
+        # (a listing, above, stays newest first; an answer cites a story's primary source first)
+        extractive = primary_first(compose.extractive(plan, use, as_of, trace), cite_order)
         if self.llm is None:
             return extractive
         ans = compose.with_llm(
@@ -236,7 +242,7 @@ class Answerer:
             closest = self._closest(ranked)
             return Answer(q, _no_answer_text(as_of, closest), (), as_of, False,
                           backend=self.backend, closest=closest)  # fmt: skip
-        return ans
+        return primary_first(ans, cite_order)
 
     # ----------------------------------------------------------------- stages
 

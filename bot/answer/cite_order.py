@@ -1,6 +1,7 @@
 """Citation order: when an answer cites several articles of one story, its primary source (the
-lab's own post before the newsletter that covers it; see ingest.stories) gets the first of
-their numbers. Nothing else changes: the same sources, the same text, renumbered."""
+lab's own post before the newsletter that covers it; see ingest.stories.StoryStore.primary_order)
+gets the first of their numbers. Nothing else changes: the same sources, the same text,
+renumbered. Listings keep their newest-first order."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from dataclasses import replace
 from bot.models import Answer
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+CiteOrder = Callable[[Sequence[str]], list[str]]
 
 
-def primary_first(answer: Answer, order: Callable[[Sequence[str]], list[str]]) -> Answer:
+def primary_first(answer: Answer, order: CiteOrder | None) -> Answer:
     """`answer` with its sources reordered by `order` (article ids → the same ids, primary
     sources first within a story) and the [n] markers of its text renumbered to match."""
     sources = answer.sources
-    if len(sources) < 2:
+    if order is None or len(sources) < 2:
         return answer
     ids = [s.article_id for s in sources]
     new_ids = order(ids)
