@@ -60,7 +60,9 @@ class DigestSchedule:
 
 
 @cache
-def _zone_names() -> dict[str, str]:
+def zone_names() -> dict[str, str]:
+    """Every IANA zone name by its casefolded form (read from disk once: call it off the event
+    loop first)."""
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
 
 
@@ -68,7 +70,7 @@ def parse_timezone(name: str) -> str:
     """The canonical IANA name for `name` ("europe/paris" → "Europe/Paris", "utc" → "UTC"), or
     ValueError with one line saying what is accepted."""
     cleaned = name.strip().replace(" ", "_")
-    found = _zone_names().get(cleaned.casefold())
+    found = zone_names().get(cleaned.casefold())
     if found is None:
         shown = name.strip()[:60] or "(empty)"
         raise ValueError(
@@ -84,7 +86,7 @@ def zone_choices(current: str, limit: int = 25) -> list[str]:
     cur = current.strip().casefold().replace(" ", "_")
     if not cur:
         return ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "Asia/Jakarta"]
-    names = sorted(_zone_names().values())
+    names = sorted(zone_names().values())
     ranked = sorted(
         (n for n in names if cur in n.casefold()),
         key=lambda n: (not n.casefold().startswith(cur), "/" + cur not in n.casefold(), n),

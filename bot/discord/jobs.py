@@ -182,6 +182,8 @@ class IngestJobs:
         self._task = asyncio.create_task(self._schedule(), name="newsbot-scheduled-ingest")
 
     async def stop_schedule(self) -> None:
+        for task in list(self._after):  # a watch check still running after the last ingest
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

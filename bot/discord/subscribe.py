@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from discord.ext import commands
 
 from bot.clock import Clock, run_every
+from bot.digest_schedule import zone_names
 from bot.discord.digests import DigestCommands, DigestService
 from bot.discord.watches import WatchCommands, WatchService
 from bot.subscriptions import (
@@ -71,6 +72,8 @@ async def install_subscriptions(
     await asyncio.to_thread(store.settle_interrupted_hits)
     digests = DigestService(bot, engine, store, clock, settings, limits)
     watches = WatchService(bot, engine, store, clock, settings, limits, run_engine)
+    await asyncio.to_thread(watches.start_watermark)
+    await asyncio.to_thread(zone_names)  # the time zone list, read once, off the event loop
     await bot.add_cog(DigestCommands(digests, store, settings, clock))
     await bot.add_cog(WatchCommands(engine, store, settings, limits, clock))
     return Subscriptions(store, digests, watches, clock, limits)

@@ -66,6 +66,11 @@ class WatchService:
         self._lock = asyncio.Lock()  # one check at a time (after an ingest and every minute)
         self._topics: dict[str, np.ndarray] = {}
 
+    def start_watermark(self) -> None:
+        """Blocking, at start: watches begin with the stories of now (never the backlog)."""
+        if self.store.get_meta(WATERMARK) is None:
+            self.store.set_meta(WATERMARK, str(self.engine.story_watermark()))
+
     async def check(self) -> None:
         """Match the stories created since the last check, then deliver what is pending."""
         async with self._lock:
