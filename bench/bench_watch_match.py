@@ -47,8 +47,10 @@ def build_corpus(root: Path) -> Path:
     return root / "data"
 
 
-def score(data: Path) -> list[Row]:
-    """(example, meaning, word share, words needed, names present) for every example."""
+def score(data: Path) -> tuple[list[Row], list[bool]]:
+    """(example, meaning, word share, words needed, names present) for every example, and
+    what Engine.stories_about (bot.story_topics, `newsbot stories --topic`) says of it."""
+    from bot.engine import Engine
     from bot.watch_match import content_words, load_story_texts, match_story, words_needed
     from ingest.config import load_settings
     from ingest.embed import Embedder
@@ -58,6 +60,8 @@ def score(data: Path) -> list[Row]:
     settings = load_settings(data_dir=data)
     corpus, stories = Corpus(settings), StoryStore(settings)
     embedder = Embedder.from_settings(settings)
+    engine = Engine(settings, embedder=embedder)
+    engine_says: list[bool] = []
     examples = [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()]
     by_url = {r[0]: r[1] for r in corpus._query("SELECT url, id FROM articles")}
     from bot.answer.retrieve import Retriever
@@ -75,15 +79,21 @@ def score(data: Path) -> list[Row]:
         vec = embedder.embed_query(ex["topic"])
         m = match_story(ex["topic"], vec, texts[0], vectors, capitalized=capitalized)
         out.append((ex, m.meaning, m.words, words_needed(content_words(ex["topic"])), m.names))
-    return out
+        engine_says.append(bool(engine.stories_about([story], ex["topic"])))
+    engine.close()
+    return out, engine_says
 
 
-def prf(rows: list[Row], threshold: float, strong: float) -> str:
+def prf(
+    rows: list[Row], threshold: float, strong: float, verdicts: list[bool] | None = None
+) -> str:
     from bot.watch_match import decide
 
     tp = fp = fn = 0
-    for ex, sim, share, needed, numbers in rows:
+    for i, (ex, sim, share, needed, numbers) in enumerate(rows):
         got = decide(sim, share, needed, numbers, threshold, strong)
+        if verdicts is not None:
+            got = verdicts[i]
         tp += got and ex["match"]
         fp += got and not ex["match"]
         fn += (not got) and ex["match"]
@@ -102,7 +112,7 @@ def main() -> None:
         root = args.root or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         built = (root / "data" / "newsbot.sqlite3").exists()
-        rows = score(root / "data" if built else build_corpus(root))
+        rows, engine_says = score(root / "data" if built else build_corpus(root))
     print(f"\n{'meaning':>7} {'words':>5}  label  got  topic → article")
     for ex, sim, share, needed, numbers in sorted(rows, key=lambda r: (r[0]["topic"], -r[1])):
         got = decide(sim, share, needed, numbers)
@@ -121,6 +131,7 @@ def main() -> None:
         for t in (0.3, 0.35, 0.4, 0.45, 0.5):
             print(f"  threshold {t:.2f}, strong {strong:.2f}: {prf(rows, t, strong)}")
     print(f"\nchosen: threshold {THRESHOLD}, strong {STRONG}: {prf(rows, THRESHOLD, STRONG)}")
+    print(f"for comparison, Engine.stories_about: {prf(rows, 0, 0, engine_says)}")
 
 
 if __name__ == "__main__":

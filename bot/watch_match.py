@@ -20,7 +20,8 @@ one or two words, two thirds of more). The meaning floor keeps a stray mention f
 The thresholds were chosen on eval/watch_examples.jsonl (72 labelled topic/story pairs from four
 real feeds, hard negatives included: same lab, same product name, other version);
 bench/bench_watch_match.py prints the table. At 0.4 / 0.7: precision 0.96, recall 0.62
-(meaning alone at 0.4, names required: 0.83 / 0.81; without the name rule: 0.72 / 0.83).
+(meaning alone at 0.4, names required: 0.83 / 0.81; without the name rule: 0.72 / 0.83; the
+topic rule of `newsbot stories --topic`, Engine.stories_about: 0.71 / 0.86).
 What it misses are topics that need world knowledge ("Anthropic IPO" for an S-1 filing, "new
 offices in Asia" for Seoul) and one-word generic topics the model places badly
 ("acquisitions"): a missed story costs less than a wrong DM.
