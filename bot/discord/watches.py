@@ -248,7 +248,8 @@ class WatchCommands(commands.Cog):
             return
         if channel is not None:
             require_maintainer(self.settings, interaction)
-            if not channel.permissions_for(channel.guild.me).send_messages:
+            perms = channel.permissions_for(channel.guild.me)
+            if not (perms.send_messages and perms.embed_links):
                 await _reply(
                     interaction,
                     f"I can't post in {channel.mention}: I need the Send "
