@@ -233,19 +233,8 @@ class SubscriptionStore:
         sql, params = "SELECT * FROM digest_schedules", ()  # type: tuple[str, tuple[Any, ...]]
         if channel_id is not None:
             sql, params = sql + " WHERE channel_id=?", (channel_id,)
-        return [
-            DigestSchedule(
-                channel_id=r["channel_id"],
-                guild_id=r["guild_id"],
-                cadence=r["cadence"],
-                hour=r["hour"],
-                tz=r["tz"],
-                weekday=r["weekday"],
-                created=_dt(r["created"]),
-                created_by=r["created_by"],
-            )
-            for r in self._rows(sql + " ORDER BY channel_id", params)
-        ]
+        rows = self._rows(sql + " ORDER BY channel_id", params)
+        return [DigestSchedule(**{**dict(r), "created": _dt(r["created"])}) for r in rows]
 
     def remove_schedule(self, channel_id: int) -> bool:
         return self._run("DELETE FROM digest_schedules WHERE channel_id=?", (channel_id,)) > 0
@@ -257,18 +246,9 @@ class SubscriptionStore:
             self._run(
                 "INSERT OR IGNORE INTO digest_runs(channel_id, period, state, claimed, since,"
                 " until, seq, story_ids, marker, after_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run.channel_id,
-                    run.period,
-                    run.state,
-                    _ts(run.claimed),
-                    _ts(run.since),
-                    _ts(run.until),
-                    run.seq,
-                    json.dumps(list(run.story_ids)),
-                    run.marker,
-                    run.after_id,
-                ),
+                (run.channel_id, run.period, run.state, _ts(run.claimed), _ts(run.since))
+                + (_ts(run.until), run.seq, json.dumps(list(run.story_ids)), run.marker)
+                + (run.after_id,),
             )
             > 0
         )
@@ -451,30 +431,13 @@ class SubscriptionStore:
 
 
 def _run_of(r: sqlite3.Row) -> DigestRun:
-    return DigestRun(
-        channel_id=r["channel_id"],
-        period=r["period"],
-        state=r["state"],
-        claimed=_dt(r["claimed"]),
-        since=_dt(r["since"]),
-        until=_dt(r["until"]),
-        seq=r["seq"],
-        story_ids=tuple(json.loads(r["story_ids"])),
-        message_ids=tuple(json.loads(r["message_ids"])),
-        marker=r["marker"],
-        after_id=r["after_id"],
-        error=r["error"],
-    )
+    row = dict(r)
+    for key in ("claimed", "since", "until"):
+        row[key] = _dt(row[key])
+    for key in ("story_ids", "message_ids"):
+        row[key] = tuple(json.loads(row[key]))
+    return DigestRun(**row)
 
 
 def _watch_of(r: sqlite3.Row) -> Watch:
-    return Watch(
-        id=r["id"],
-        owner_id=r["owner_id"],
-        guild_id=r["guild_id"],
-        channel_id=r["channel_id"],
-        topic=r["topic"],
-        created=_dt(r["created"]),
-        start_seq=r["start_seq"],
-        last_error=r["last_error"],
-    )
+    return Watch(**{**dict(r), "created": _dt(r["created"])})
