@@ -41,7 +41,8 @@ class AnswerSettings(Settings):
 
 
 class DiscordSettings(AnswerSettings):
-    """The Discord bot process: token, servers, maintainers, channels, cooldowns, schedule."""
+    """The Discord bot process: token, servers, maintainers, channels, cooldowns, schedule,
+    feed alerts, digests and watches."""
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("NEWSBOT_DISCORD_TOKEN", "DISCORD_TOKEN")
@@ -64,10 +65,16 @@ class DiscordSettings(AnswerSettings):
     cooldown_seconds: float = Field(10.0, ge=0)
     reindex_cooldown_minutes: float = Field(10.0, ge=0)  # per target (all feeds, or one feed)
     alert_channel_id: int | None = None  # feed alerts go here (bot.discord.alerts); unset: none
+    # channel digests and topic watches (bot.discord.digests, bot.discord.watches)
+    digest_stories: int = Field(10, ge=1, le=25)  # stories in one digest (one embed field each)
+    watch_limit: int = Field(10, ge=1, le=100)  # watches per user (and per channel)
+    watch_max_per_hour: int = Field(4, ge=1, le=60)  # messages per watch per hour
+    subscriptions_tick_seconds: float = Field(60.0, ge=5)  # how often schedules are checked
 
     @property
     def discord_db_path(self) -> Path:
-        """The bot's own SQLite file (answers it sent, feedback on them), beside the corpus."""
+        """The bot's own SQLite file (answers it sent, feedback on them, digest schedules and
+        watches), beside the corpus."""
         return self.data_dir / "discord.sqlite3"
 
 

@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from bot.config import AnswerSettings
 from bot.digest import digest_stories, digest_window
 from bot.models import Answer, CorpusStats, LatestItem, Turn
 from bot.story_topics import about, relevant_articles
+from bot.watch_match import StoryText, load_story_texts
 from ingest.embed import Embedder
 from ingest.health import Health, thresholds
 from ingest.models import FeedState, utcnow
@@ -154,6 +157,20 @@ class Engine:
     def story_watermark(self) -> int:
         """The current end of the story sequence (where a new watcher starts)."""
         return self.story_store.watermark()
+
+    def watch_inputs(
+        self, stories: Sequence[Story]
+    ) -> tuple[list[StoryText], dict[str, np.ndarray], set[str]]:
+        """What watches are matched on (bot.watch_match): the stories' leads, the stored vectors
+        of those chunks, and the words the corpus writes capitalized (names)."""
+        with self._lock:
+            texts, vectors = load_story_texts(self.corpus, stories)
+            return texts, vectors, self.retriever.directory().capitalized
+
+    def embed_topic(self, topic: str) -> np.ndarray:
+        """A watched topic's vector (the model is the answers' too: under the engine's lock)."""
+        with self._lock:
+            return self.embedder.embed_query(topic)
 
     def stats(self) -> CorpusStats:
         c = self.corpus.counts()

@@ -132,8 +132,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "darinya.",
     },
     "latest.none": {
-        "en": "No articles found. Try another topic or source, or check `/sources`.",
-        "id": "Tidak ada artikel yang ditemukan. Coba topik atau sumber lain, atau lihat "
+        "en": "No stories found. Try another topic or source, or check `/sources`.",
+        "id": "Tidak ada berita yang ditemukan. Coba topik atau sumber lain, atau lihat "
         "`/sources`.",
     },
     "latest.older": {

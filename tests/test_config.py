@@ -17,7 +17,8 @@ from ingest.models import ConfigError
 CORPUS_ONLY = {"data_dir", "feeds", "embedding_model", "chroma_url", "fetch_timeout"}
 ANSWER_ONLY = {"llm", "llm_base_url", "relevance_threshold", "max_question_chars", "history_turns"}
 DISCORD_ONLY = {"discord_token", "guild_ids", "maintainer_role_ids", "cooldown_seconds",
-                "ingest_interval_minutes", "sync_commands", "test_guild_id"}  # fmt: skip
+                "ingest_interval_minutes", "sync_commands", "test_guild_id", "digest_stories",
+                "watch_limit", "watch_max_per_hour", "subscriptions_tick_seconds"}  # fmt: skip
 
 
 def _env_names() -> list[str]:

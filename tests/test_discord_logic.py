@@ -592,6 +592,6 @@ def test_a_cog_runs_with_just_the_services_it_is_given(small_corpus, embedder, m
                 services.close()
             engine.close()
     [embed] = listed["message"]["embeds"]
-    assert embed["title"] == "Latest articles from simonwillison"
+    assert embed["title"] == "Latest stories from simonwillison"
     assert refused["type"] == 4 and "try again in" in refused["data"]["content"]
     assert unknown["message"]["content"].startswith('There is no feed called "zz"')

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 from fakediscord import DiscordError, FakeDiscord  # tests/ is on sys.path, like feedserver
+from fakediscord.gateway import DIRECT_MESSAGES
+from fakediscord.world import make_user
 
 pytestmark = pytest.mark.discord
 
@@ -313,6 +315,58 @@ def test_who_a_message_pings(bare: FakeDiscord) -> None:
     assert call(bare, "POST", messages, reply)[2]["mentions"] == []
 
 
+def test_direct_messages(bare: FakeDiscord) -> None:
+    """Create DM returns the same DM channel each time (messages there have no guild); a user
+    who does not accept DMs from the bot makes the send fail with 403/50007; an unknown
+    recipient is 400/50033; a test's own user is known once met."""
+    user = bare.users["user"]["id"]
+    status, _, channel = call(bare, "POST", "/users/@me/channels", {"recipient_id": user})
+    assert status == 200 and channel["type"] == 1 and channel["recipients"][0]["id"] == user
+    assert call(bare, "POST", "/users/@me/channels", {"recipient_id": user})[2] == channel
+    assert bare.dm_channel_id("user") == channel["id"]
+    opened = [r["channel"]["id"] for r in bare.records if r["kind"] == "dm_channel"]
+    assert opened == [channel["id"], channel["id"]]
+    status, _, body = call(bare, "POST", "/users/@me/channels", {"recipient_id": "1"})
+    assert (status, body["code"], body["message"]) == (400, 50033, "Invalid Recipient(s)")
+    dm = f"/channels/{channel['id']}/messages"
+    status, _, sent = call(bare, "POST", dm, {"content": "hi"})
+    assert status == 200 and sent["guild_id"] is None and "member" not in sent
+    bare.close_dms("user")
+    status, _, body = call(bare, "POST", dm, {"content": "hi"})
+    assert (status, body["code"]) == (403, 50007)
+    bare.close_dms("user", closed=False)
+    assert call(bare, "POST", dm, {"content": "hi"})[0] == 200
+    stranger = make_user(bare.world.snowflake(), "stranger")
+    bare.send_message(None, stranger, "hello")  # met once
+    assert call(bare, "POST", "/users/@me/channels", {"recipient_id": stranger["id"]})[0] == 200
+
+
+def test_an_enforced_nonce_deduplicates_a_retried_send(bare: FakeDiscord) -> None:
+    """A send repeated with the same nonce and `enforce_nonce` within a few minutes returns the
+    first message instead of posting a second; without `enforce_nonce`, or in another channel,
+    it is a new message."""
+    messages = f"/channels/{bare.channel_id}/messages"
+    body = {"content": "digest", "nonce": "n1", "enforce_nonce": True}
+    first = call(bare, "POST", messages, body)[2]
+    again = call(bare, "POST", messages, body)[2]
+    assert again["id"] == first["id"]
+    assert [m["id"] for m in bare.messages(bare.channel_id)] == [first["id"]]
+    assert call(bare, "POST", messages, {**body, "enforce_nonce": False})[2]["id"] != first["id"]
+    news = f"/channels/{bare.channels['news']['id']}/messages"
+    assert call(bare, "POST", news, body)[2]["id"] != first["id"]
+    bare.store.sent_at[first["id"]] -= 301  # older than Discord's window
+    assert call(bare, "POST", messages, body)[2]["id"] != first["id"]
+
+
+def test_failing_requests_answer_with_discords_error(bare: FakeDiscord) -> None:
+    history = f"/channels/{bare.channel_id}/messages"
+    bare.fail_requests("GET", r"/messages$", 403, 50001, "Missing Access", count=1)
+    status, _, body = call(bare, "GET", history)
+    assert (status, body) == (403, {"message": "Missing Access", "code": 50001})
+    assert call(bare, "POST", history, {"content": "still works"})[0] == 200  # other methods
+    assert call(bare, "GET", history)[0] == 200  # only `count` requests fail
+
+
 def test_messages_rejected_as_on_discord(bare: FakeDiscord) -> None:
     messages = f"/channels/{bare.channel_id}/messages"
     gone = {"content": "re", "message_reference": {"message_id": "1"}}
@@ -350,6 +404,11 @@ def test_history_fetch_and_threads(bare: FakeDiscord) -> None:
     ]
     status, _, body = call(bare, "GET", f"{channel}/messages", params={"limit": "101"})
     assert status == 400 and "limit" in body["errors"]
+    third = bare.send_message(None, "user", "three")
+    after = call(bare, "GET", f"{channel}/messages", params={"after": first["id"], "limit": "1"})
+    assert [m["id"] for m in after[2]] == [second["id"]]  # the oldest after it
+    after = call(bare, "GET", f"{channel}/messages", params={"after": first["id"]})[2]
+    assert [m["id"] for m in after] == [third["id"], second["id"]]  # newest first
     assert call(bare, "GET", f"{channel}/messages/{first['id']}")[2]["content"] == "one"
     news = bare.channels["news"]["id"]
     assert call(bare, "GET", f"/channels/{news}/messages/{first['id']}")[2]["code"] == 10008
@@ -404,7 +463,7 @@ def test_impossible_command_input_is_refused_before_it_is_sent(bare: FakeDiscord
            "options": [{"name": "user", "type": 6, "description": "U"}]}  # fmt: skip
     assert call(bare, "PUT", base, [*COMMANDS, who])[0] == 200
     with pytest.raises(ValueError, match="type 6 is not supported"):
-        bare.invoke_slash("who", {"user": "admin"})  # newsbot has no user/role/channel options
+        bare.invoke_slash("who", {"user": "admin"})  # newsbot has no user/role options
     with pytest.raises(KeyError, match="unknown user"):
         bare.invoke_slash("ask", {"question": "q"}, user="nobody")
     iid = bare.invoke_slash("ask", {"question": "q", "count": 20, "mode": "short"})
@@ -415,6 +474,27 @@ def test_impossible_command_input_is_refused_before_it_is_sent(bare: FakeDiscord
         bare.click_button(bare.send_message(None, "user", "no buttons")["id"], "x")
     with pytest.raises(TimeoutError):
         bare.wait_ready(timeout=0.1)
+
+
+def test_a_channel_option_is_sent_with_the_resolved_channel(bare: FakeDiscord) -> None:
+    """As a client sends a channel option: the id as the value, the channel (id, name, type,
+    the invoking user's permissions there) in `resolved.channels`; only the types it offers."""
+    base = f"/applications/{bare.application_id}/guilds/{bare.guild_id}/commands"
+    option = {"name": "channel", "type": 7, "description": "C", "channel_types": [0, 5]}
+    where = {"name": "where", "description": "W", "options": [option]}
+    assert call(bare, "PUT", base, [*COMMANDS, where])[0] == 200
+    news = bare.channels["news"]
+    data = bare.interaction(bare.invoke_slash("where", {"channel": "news"}, user="admin")).payload
+    assert data["data"]["options"] == [{"name": "channel", "type": 7, "value": news["id"]}]
+    resolved = data["data"]["resolved"]["channels"][news["id"]]
+    assert (resolved["name"], resolved["type"]) == ("news", 0)
+    assert int(resolved["permissions"]) == bare.world.permissions("admin")
+    by_id = bare.interaction(bare.invoke_slash("where", {"channel": news["id"]})).payload
+    assert by_id["data"]["options"][0]["value"] == news["id"]
+    with pytest.raises(ValueError, match="channel type 4"):
+        bare.invoke_slash("where", {"channel": "Text Channels"})  # a category is not offered
+    with pytest.raises(ValueError, match="no channel"):
+        bare.invoke_slash("where", {"channel": "nowhere"})
 
 
 def test_interaction_callback_rules(bare: FakeDiscord) -> None:
@@ -520,8 +600,9 @@ def test_gateway_refusals(bare: FakeDiscord) -> None:
 
 
 def test_gateway_intents_and_resume_replay(bare: FakeDiscord) -> None:
-    """Message events need GUILD_MESSAGES; without MESSAGE_CONTENT a message arrives with
-    empty content unless it mentions the bot; a RESUME replays the events missed meanwhile."""
+    """Message events need GUILD_MESSAGES (in a DM: DIRECT_MESSAGES); without MESSAGE_CONTENT a
+    message arrives with empty content unless it mentions the bot; a RESUME replays the events
+    missed meanwhile."""
     mention = f"<@{bare.application_id}> hi"
 
     async def scenario() -> list[Any]:
@@ -533,6 +614,7 @@ def test_gateway_intents_and_resume_replay(bare: FakeDiscord) -> None:
         resume = {"op": 6, "d": {"token": "test-token", "session_id": session, "seq": seq}}
         replayed, _ = await _gateway(bare, resume, until=4)  # HELLO, 2 missed, RESUMED
         await _gateway(bare, identify(intents=1), until=3)  # guilds only, no GUILD_MESSAGES
+        await _gateway(bare, identify(intents=1 | DIRECT_MESSAGES), until=3)
         return replayed
 
     replayed = asyncio.run(scenario())
@@ -541,6 +623,12 @@ def test_gateway_intents_and_resume_replay(bare: FakeDiscord) -> None:
     bare.send_message(None, "user", "unseen")
     [guilds_only] = [s for s in bare.gateway.sessions.values() if s.intents == 1]
     assert [p["t"] for p in guilds_only.history] == ["READY", "GUILD_CREATE"]
+    dm = bare.dm_channel_id("user")
+    call(bare, "POST", f"/channels/{dm}/messages", {"content": "a DM"})
+    [dms_only] = [s for s in bare.gateway.sessions.values() if s.intents == 1 | DIRECT_MESSAGES]
+    assert [p["d"]["content"] for p in dms_only.history[2:]] == ["a DM"]  # not "unseen"
+    guild_session = next(s for s in bare.gateway.sessions.values() if s.intents == 1 | 1 << 9)
+    assert "a DM" not in [p["d"].get("content") for p in guild_session.history]
     assert replayed[-1]["t"] == "RESUMED"
 
 

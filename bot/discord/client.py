@@ -27,12 +27,13 @@ from bot.discord.maintainers import MaintainerCommands
 from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
+from bot.discord.subscription_commands import DigestCommands, WatchCommands
 from ingest.models import ConfigError
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_CONFIG = 0, 2
-SLASH_COGS = (NewsCommands, MaintainerCommands)
+SLASH_COGS = (NewsCommands, MaintainerCommands, DigestCommands, WatchCommands)
 
 
 def configure_endpoints(settings: DiscordSettings) -> None:
@@ -95,15 +96,17 @@ class NewsBot(commands.Bot):
 
     async def install(self, services: Services) -> None:
         """Add the cogs, each given the services it uses; register the feedback buttons (for
-        every answer ever sent); start the ingest schedule."""
-        await self.add_cog(NewsCommands(services))
-        await self.add_cog(MaintainerCommands(services))
+        every answer ever sent); start the ingest schedule, the feed alerts, the digests and
+        the watches."""
+        for cog in SLASH_COGS:
+            await self.add_cog(cog(services))
         await self.add_cog(Conversations(self, services))
         await self.add_cog(ServedServers(self, services.access, services.settings.test_guild_id))
         on_vote = functools.partial(record_vote, services)
         self.add_view(FeedbackView(on_vote, report_interaction_error))
         services.jobs.start_schedule()
         services.alerts.start()
+        services.subscriptions.start()
 
     async def install_definitions(self) -> None:
         """Only the slash commands' definitions, for `newsbot sync` (no handler runs there, so
@@ -179,6 +182,7 @@ async def serve(bot: NewsBot, token: str, services: Services | None = None) -> N
     finally:
         await services.jobs.stop_schedule()
         await services.alerts.stop()
+        await services.subscriptions.stop()
         await asyncio.to_thread(services.close)
         if owned:
             await asyncio.to_thread(services.engine.close)

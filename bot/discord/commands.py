@@ -19,11 +19,11 @@ from bot.discord.feedback import sendable_view
 from bot.discord.render import (
     escape_markdown,
     render_answer,
-    render_latest,
     render_source_errors,
     render_sources,
     render_status,
 )
+from bot.discord.render_stories import render_story_list
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
 from bot.discord.services import Services
 from bot.language import question_language
@@ -143,9 +143,9 @@ class NewsCommands(commands.Cog):
 
     @app_commands.command(name="latest")
     @app_commands.describe(
-        topic="Only articles about this, e.g. 'open-weight models'",
-        source="Only articles from this feed",
-        count="How many articles (1-20)",
+        topic="Only stories about this, e.g. 'open-weight models'",
+        source="Only stories this feed carries",
+        count="How many stories (1-20)",
     )
     @app_commands.autocomplete(source=source_autocomplete)
     async def latest(
@@ -155,7 +155,7 @@ class NewsCommands(commands.Cog):
         source: str | None = None,
         count: app_commands.Range[int, 1, 20] = 10,
     ) -> None:
-        """The newest articles, with dates and links."""
+        """The newest stories: each with its date, how many sources carry it and a link."""
         s, user = self.services, interaction.user.id
         wait = s.cooldowns.latest.retry_after(user)
         if wait:
@@ -166,13 +166,14 @@ class NewsCommands(commands.Cog):
         ok, feed = await resolve_source(s, interaction, source, refund)
         if not ok:
             return
+        feeds = (feed,) if feed else ()
         if topic and topic.strip():  # needs the embedding model: the engine's queue and lock
-            items = await s.run_engine(s.engine.latest, topic=topic, feed=feed, limit=count)
-        else:  # a plain read of the article table: never waits behind an answer
-            items = await asyncio.to_thread(s.engine.latest, feed=feed, limit=count)
+            stories = await s.run_engine(s.engine.stories, topic=topic, feeds=feeds, limit=count)
+        else:  # a plain read of the story tables: never waits behind an answer
+            stories = await asyncio.to_thread(s.engine.stories, feeds=feeds, limit=count)
         failing = await asyncio.to_thread(s.engine.feed_problems, [feed]) if feed else []
         notes = [failing_note(h) for h in failing]  # a failing feed is not "no news"
-        rendered = render_latest(items, topic=topic, feed=feed, problems=notes)
+        rendered = render_story_list(stories, topic=topic, feed=feed, problems=notes)
         await send_followups(interaction, rendered)
 
     @app_commands.command(name="sources")

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.access import check_public_url, reindex_wait_message
+from bot.discord.access import Access, check_public_url, reindex_wait_message
 from bot.discord.commands import filter_choices, refuse, resolve_source
 from bot.discord.jobs import job_label
 from bot.discord.progress import run_job_with_progress
@@ -31,6 +31,20 @@ class NotMaintainer(app_commands.CheckFailure):
         super().__init__(text)
 
 
+def require_maintainer(access: Access, interaction: discord.Interaction[Any]) -> bool:
+    """True for a maintainer (bot.discord.access); anyone else gets NotMaintainer, whose text
+    the central error handler shows ephemerally. Every maintainer-only command uses this."""
+    if access.is_maintainer_of(interaction):
+        return True
+    log.info(
+        "interaction %s: /%s refused for non-maintainer %s",
+        interaction.id,
+        interaction.command.qualified_name if interaction.command else "?",
+        interaction.user.id,
+    )
+    raise NotMaintainer(access.maintainer_refusal())
+
+
 def _strip_path(message: str, path: object) -> str:
     """Feed-file errors start with the file's path: not something to show in a chat."""
     prefix = f"{path}: "
@@ -47,16 +61,7 @@ class MaintainerCommands(commands.Cog):
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every command of this cog: maintainers only (autocomplete is not checked)."""
-        access = self.services.access
-        if access.is_maintainer_of(interaction):
-            return True
-        log.info(
-            "interaction %s: /%s refused for non-maintainer %s",
-            interaction.id,
-            interaction.command.qualified_name if interaction.command else "?",
-            interaction.user.id,
-        )
-        raise NotMaintainer(access.maintainer_refusal())
+        return require_maintainer(self.services.access, interaction)
 
     @feeds.command(name="add")
     @app_commands.describe(

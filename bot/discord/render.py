@@ -1,4 +1,5 @@
-"""Pure rendering: answers, article lists, feed health and corpus stats → Discord payloads.
+"""Pure rendering: answers, feed health and corpus stats → Discord payloads (stories: in
+bot.discord.render_stories).
 
 Nothing here talks to Discord; it only builds `discord.Embed` objects (plain data) grouped into
 `Payload`s (one Discord message each) that respect every documented limit:
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.messages import health_text, say
-from bot.models import Answer, CorpusStats, LatestItem, Source
+from bot.models import Answer, CorpusStats, Source
 from bot.timeparse import iso_day
 from ingest.health import FAILING, OK, STALE, UNKNOWN, Health, assess
 from ingest.models import FeedState, utcnow
@@ -329,43 +330,6 @@ def _list_embeds(
     if footer:
         embeds[-1].set_footer(text=trim(footer, FOOTER_LIMIT))
     return embeds
-
-
-def latest_line(item: LatestItem) -> str:
-    title = escape_markdown(trim(item.title.strip() or "(untitled)", SOURCE_TITLE_CHARS))
-    url = safe_url(item.url)
-    link = f"[{title}]({url})" if url else title
-    feeds = escape_markdown(trim(", ".join(item.feeds), 80))
-    line = f"`{iso_day(item.published)}` {link}" + (f" — {feeds}" if feeds else "")
-    return (
-        line
-        if dlen(line) <= FIELD_VALUE_LIMIT
-        else trim(f"`{iso_day(item.published)}` {title}", FIELD_VALUE_LIMIT)
-    )
-
-
-def render_latest(
-    items: Sequence[LatestItem],
-    *,
-    topic: str | None = None,
-    feed: str | None = None,
-    problems: Sequence[str] = (),
-    lang: str = "en",
-) -> list[Payload]:
-    """`problems`: plain-word notes on failing feeds among those asked for (a failure is
-    never shown as "no news": the note comes first, then whatever older articles exist)."""
-    title = "Latest articles"
-    if topic:
-        title += f" about {escape_markdown(trim(topic, 80))}"
-    if feed:
-        title += f" from {escape_markdown(trim(feed, 80))}"
-    lines = [latest_line(i) for i in items]
-    if problems:
-        older = [say("latest.older", lang)] if lines else []
-        lines = [f"⚠️ {escape_markdown(trim(p, 500))}" for p in problems] + older + lines
-    if not lines:
-        lines = [say("latest.none", lang)]
-    return group_embeds(_list_embeds(title, lines, COLOR_WARN if problems else COLOR_INFO))
 
 
 HEALTH_ICONS = {OK: "✅", FAILING: "⚠️", STALE: "💤", UNKNOWN: "⏳"}

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,13 +21,15 @@ from bot.discord.access import Access, Cooldowns
 from bot.discord.alerts import FeedAlerts
 from bot.discord.jobs import IngestJobs
 from bot.discord.store import DiscordStore
+from bot.discord.subscriptions import Subscriptions, open_subscriptions
 from ingest.feednames import resolve_feed_name
 from ingest.feeds import load_feeds
-from ingest.models import ConfigError
+from ingest.models import ConfigError, utcnow
 
 if TYPE_CHECKING:
     from bot.config import DiscordSettings
     from bot.engine import Engine
+    from ingest.pipeline import IngestReport
 
 T = TypeVar("T")
 
@@ -107,12 +110,14 @@ class Services:
     memory: DiscordStore  # the answers sent (by message id) and the feedback on them
     feeds: FeedNames
     run_engine: EngineCalls
+    subscriptions: Subscriptions  # channel digests and topic watches, on the bot's clock
     threads: set[int] = field(default_factory=set)  # threads this process opened
 
     def close(self) -> None:
-        """Blocking: stops the engine pool and closes the bot's store (not the engine)."""
+        """Blocking: stops the engine pool and closes the bot's stores (not the engine)."""
         self.run_engine.shutdown()
         self.memory.close()
+        self.subscriptions.close()
 
 
 def build_services(
@@ -122,20 +127,37 @@ def build_services(
     *,
     access: Access | None = None,
     alerts: FeedAlerts | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Services:
     """The bot's services over a loaded engine, for the Discord connection `client` (blocking:
-    opens the bot's store). Feed alerts are checked after every ingest the jobs run."""
+    opens the bot's stores). Feed alerts and watches are checked after every ingest the jobs
+    run; `clock` is the time the digests, the watches and (unless given) the alerts read."""
+    access = access or Access.from_settings(settings)
     jobs = IngestJobs(settings, engine)
-    alerts = alerts or FeedAlerts(client, settings)
-    jobs.on_finished = alerts.after_ingest
+    alerts = alerts or FeedAlerts(client, settings, clock)
+    run_engine = EngineCalls()
+    memory = DiscordStore(settings.discord_db_path, corpus_db=settings.db_path)
+    try:
+        subscriptions = open_subscriptions(settings, engine, client, access, run_engine, clock)
+    except BaseException:
+        memory.close()
+        run_engine.shutdown()
+        raise
+
+    def after_ingest(report: IngestReport) -> None:
+        alerts.after_ingest(report)
+        subscriptions.after_ingest(report)
+
+    jobs.on_finished = after_ingest
     return Services(
         settings=settings,
         engine=engine,
-        access=access or Access.from_settings(settings),
+        access=access,
         cooldowns=Cooldowns.from_settings(settings),
         jobs=jobs,
         alerts=alerts,
-        memory=DiscordStore(settings.discord_db_path, corpus_db=settings.db_path),
+        memory=memory,
         feeds=FeedNames(engine, settings.feeds),
-        run_engine=EngineCalls(),
+        run_engine=run_engine,
+        subscriptions=subscriptions,
     )

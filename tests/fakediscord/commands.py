@@ -1,19 +1,22 @@
 """The ``data`` of an APPLICATION_COMMAND (or autocomplete) interaction, built from the command
 definition the bot synced, the way a Discord client builds it: option types come from the
-definition, subcommands are nested options, the option being typed is marked ``focused``.
+definition, subcommands are nested options, the option being typed is marked ``focused``, a
+channel option's value is the channel's id with the channel itself in ``resolved.channels``.
 
 Input a real client could not send (an unknown subcommand or option, a missing required one, a
-value outside the choices, min/max or length) raises ValueError, so a test cannot accidentally
+value outside the choices, min/max or length, a channel of a type the option does not offer)
+raises ValueError, so a test cannot accidentally
 exercise impossible input.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .world import JSON
 
-SUBCOMMAND, GROUP = 1, 2
+SUBCOMMAND, GROUP, CHANNEL = 1, 2, 7
 CASTS: dict[int, Any] = {3: str, 4: int, 5: bool, 10: float}
 
 
@@ -22,8 +25,10 @@ def command_data(
     options: JSON,
     subcommand: str | None = None,
     focused: str | None = None,
+    channel: Callable[[Any], JSON] | None = None,
 ) -> JSON:
-    """``subcommand`` is "add" for ``/feeds add`` or "group sub" for nested groups."""
+    """``subcommand`` is "add" for ``/feeds add`` or "group sub" for nested groups; ``channel``
+    gives the resolved (partial) channel a channel option's value names."""
     data: JSON = {"id": command["id"], "name": command["name"], "type": 1}
     if command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
@@ -42,17 +47,20 @@ def command_data(
             f"unknown options {sorted(unknown)}; defined: {[d['name'] for d in definitions]}"
         )
     built: list[JSON] = []
+    resolved: JSON = {}
     for definition in definitions:
         name = definition["name"]
         if name not in options:
             if definition.get("required") and focused is None:
                 raise ValueError(f"required option {name!r} missing")
             continue
-        if definition["type"] not in CASTS:  # users, channels, roles: newsbot has none
+        if definition["type"] not in (*CASTS, CHANNEL):  # users, roles: newsbot has none
             raise ValueError(f"option {name!r} of type {definition['type']} is not supported")
         option = {"name": name, "type": definition["type"], "value": options[name]}
         if name == focused:
             option["focused"] = True  # autocomplete: the partial text, as typed
+        elif definition["type"] == CHANNEL:
+            option["value"] = _channel(definition, options[name], channel, resolved)
         else:
             option["value"] = CASTS[definition["type"]](options[name])
             _check(definition, option["value"])
@@ -60,7 +68,24 @@ def command_data(
     for parent in reversed(path):
         built = [{"name": parent["name"], "type": parent["type"], "options": built}]
     data["options"] = built
+    if resolved:
+        data["resolved"] = resolved
     return data
+
+
+def _channel(
+    definition: JSON, value: Any, channel: Callable[[Any], JSON] | None, resolved: JSON
+) -> str:
+    """A channel option: the picked channel (by fixture name or id) must be of a type the
+    option offers (``channel_types``: a text-channel option never lists a category)."""
+    if channel is None:
+        raise ValueError(f"option {definition['name']!r}: no channel resolver")
+    picked = channel(value)
+    types = definition.get("channel_types")
+    if types and picked["type"] not in types:
+        raise ValueError(f"{definition['name']}: channel type {picked['type']} not in {types}")
+    resolved.setdefault("channels", {})[picked["id"]] = picked
+    return str(picked["id"])
 
 
 def _check(definition: JSON, value: Any) -> None:

@@ -28,11 +28,12 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     zstandard = None  # type: ignore[assignment]
 
-MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, MESSAGE_CONTENT = (
+MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, DIRECT_MESSAGES, MESSAGE_CONTENT = (
     1 << 1,
     1 << 8,
     1 << 9,
     1 << 10,
+    1 << 12,
     1 << 15,
 )
 PRIVILEGED = MEMBERS | PRESENCES | MESSAGE_CONTENT
@@ -98,12 +99,16 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
 
     def dispatch(self, event: str, data: JSON) -> None:
-        """Send a DISPATCH to every session whose intents allow it (on the server's loop).
-        Without MESSAGE_CONTENT, messages arrive with empty content/embeds/attachments/components
-        unless the bot wrote them or is mentioned, as on Discord."""
+        """Send a DISPATCH to every session whose intents allow it (on the server's loop):
+        message events of a server channel need GUILD_MESSAGES, those of a DM channel (no
+        ``guild_id``) DIRECT_MESSAGES, as on Discord. Without MESSAGE_CONTENT, messages arrive
+        with empty content/embeds/attachments/components unless the bot wrote them or is
+        mentioned, as on Discord."""
         bot_id = self.server.world.application_id
         for session in list(self.sessions.values()):
             needed = EVENT_INTENTS.get(event, 0)
+            if needed == GUILD_MESSAGES and not data.get("guild_id"):
+                needed = DIRECT_MESSAGES  # a message in a DM channel
             if needed and not session.intents & needed:
                 continue
             payload = data

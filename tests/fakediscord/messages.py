@@ -1,14 +1,16 @@
 """Messages: create and edit with Discord's validation (limits, empty messages, replies to a
-message that does not exist), who they ping, and the gateway events Discord sends for them
+message that does not exist, a DM to a user who does not accept them), who they ping, retried
+sends de-duplicated by an enforced nonce, and the gateway events Discord sends for them
 (MESSAGE_CREATE / MESSAGE_UPDATE, never for ephemeral messages). Keeps every version of every
 message and the allowed_mentions it was sent with."""
 
 from __future__ import annotations
 
 import copy
+import time
 from typing import TYPE_CHECKING
 
-from .protocol import FormErrors, unknown, validate_message
+from .protocol import DiscordError, FormErrors, unknown, validate_message
 from .world import JSON, now_iso
 
 if TYPE_CHECKING:
@@ -16,11 +18,13 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 EPHEMERAL, LOADING, SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS = 1 << 6, 1 << 7, 1 << 2, 1 << 12
+NONCE_WINDOW = 300.0  # seconds an enforced nonce is remembered ("the past few minutes")
 
 
 class MessageStore:
     """All messages by id (``by_id``), channel order (``by_channel``, without ephemeral ones),
-    ``versions`` (as created, then after each edit), ``allowed`` (allowed_mentions)."""
+    ``versions`` (as created, then after each edit), ``allowed`` (allowed_mentions), ``sent_at``
+    (wall-clock creation time, for the nonce window)."""
 
     def __init__(self, server: FakeDiscord) -> None:
         self.server, self.world = server, server.world
@@ -28,6 +32,7 @@ class MessageStore:
         self.by_channel: dict[str, list[str]] = {}
         self.versions: dict[str, list[JSON]] = {}
         self.allowed: dict[str, JSON | None] = {}
+        self.sent_at: dict[str, float] = {}
 
     def create(
         self,
@@ -42,11 +47,18 @@ class MessageStore:
     ) -> JSON:
         """A new message (``source``: user, rest, interaction, followup). A reply to a message
         that does not exist is 400 unless ``fail_if_not_exists`` is false (then no reply); a
-        category is not a channel one can post in (404/10003). ``loading``: the "is thinking"
-        placeholder of a deferred interaction, the only message allowed to be empty."""
+        category is not a channel one can post in (404/10003); a DM to a user who does not accept
+        the bot's DMs is 403/50007; a retried send with an enforced nonce returns the first
+        message. ``loading``: the "is thinking" placeholder of a deferred interaction, the only
+        message allowed to be empty."""
         channel = self.world.by_id.get(channel_id)
         if channel is None or channel["type"] == 4:
             raise unknown("Channel", 10003)
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.world.dms_closed:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        repeated = self._same_nonce(channel_id, author, body)
+        if repeated is not None:
+            return repeated
         validate_message(body, creating=not loading, prefix=prefix)
         ref, referenced = body.get("message_reference"), None
         if ref:
@@ -98,6 +110,7 @@ class MessageStore:
         visible = not message["flags"] & EPHEMERAL
         with self.server.lock:
             self.by_id[message["id"]] = message
+            self.sent_at[message["id"]] = time.time()
             self.versions[message["id"]] = [copy.deepcopy(message)]
             self.allowed[message["id"]] = copy.deepcopy(allowed)
             if visible:
@@ -115,6 +128,23 @@ class MessageStore:
         if visible:
             self.server.gateway.dispatch("MESSAGE_CREATE", message)
         return message
+
+    def _same_nonce(self, channel_id: str, author: JSON, body: JSON) -> JSON | None:
+        """With ``enforce_nonce``, a message the same author sent in the channel with the same
+        nonce in the last few minutes is returned instead of a new one (Discord's documented
+        de-duplication of retried sends)."""
+        nonce = body.get("nonce")
+        if not nonce or not body.get("enforce_nonce"):
+            return None
+        cutoff = time.time() - NONCE_WINDOW
+        with self.server.lock:
+            for mid in reversed(self.by_channel.get(channel_id, [])):
+                message = self.by_id.get(mid)
+                if message is None or str(message["nonce"]) != str(nonce):
+                    continue
+                if message["author"]["id"] == author["id"] and self.sent_at[mid] >= cutoff:
+                    return copy.deepcopy(message)
+        return None
 
     def edit(
         self,

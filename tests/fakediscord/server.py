@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import re
 import socket
 import threading
@@ -71,6 +72,7 @@ class FakeDiscord:
         self.unknown_requests: list[JSON] = []
         self.heartbeats: list[tuple[float, int]] = []  # (monotonic time, connection)
         self._commands: dict[str | None, list[JSON]] = {None: []}
+        self._failing: list[JSON] = []  # fail_requests rules
         self.store = MessageStore(self)
         self.interactions = Interactions(self)
 
@@ -329,7 +331,8 @@ class FakeDiscord:
         ``subcommand``: "add" for ``/feeds add`` (or name it "feeds add"), "group sub" for a
         nested group. ``guild_id``: from another server (``add_guild``); ``dm``: from a DM."""
         command, subcommand = self._find_command(command_name, subcommand)
-        data = command_data(command, options or {}, subcommand)
+        picked = functools.partial(self._picked_channel, user)
+        data = command_data(command, options or {}, subcommand, channel=picked)
         where = {"guild_id": guild_id, "dm": dm}
         return self._run(lambda: self.interactions.create(2, data, user, channel_id, **where))
 
@@ -350,6 +353,16 @@ class FakeDiscord:
         data = command_data(command, options, subcommand, focused)
         where = {"guild_id": guild_id, "dm": dm}
         return self._run(lambda: self.interactions.create(4, data, user, channel_id, **where))
+
+    def _picked_channel(self, user: str | JSON, value: str) -> JSON:
+        """A channel option's resolved channel, as Discord sends it: id, name, type, parent and
+        the invoking user's permissions there (the fake has no channel overwrites)."""
+        channel = self.world.channels.get(value) or self.world.by_id.get(str(value))
+        if channel is None:
+            raise ValueError(f"no channel {value!r}")
+        keys = ("id", "name", "type", "parent_id", "guild_id")
+        partial = {k: channel[k] for k in keys if k in channel}
+        return {**partial, "permissions": str(self.world.permissions(user))}
 
     def click_button(
         self,
@@ -406,6 +419,17 @@ class FakeDiscord:
                         return command, subcommand
         raise ValueError(f"command {name!r} was never synced")
 
+    def fail_requests(
+        self, method: str, path_regex: str, status: int, code: int, message: str, count: int = 1
+    ) -> None:
+        """The next ``count`` API requests matching ``method`` and ``path_regex`` (searched in
+        the path) fail with Discord's error body: what Discord answers when the bot lost a
+        permission meanwhile (403/50001 Missing Access on a channel a moderator closed to it)
+        or is down (5xx, which discord.py retries a few times before giving up)."""
+        rule = {"method": method.upper(), "path": re.compile(path_regex), "count": count}
+        with self.lock:
+            self._failing.append({**rule, "error": DiscordError(status, code, message)})
+
     # ---------------------------------------------------------------- HTTP plumbing
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -415,6 +439,7 @@ class FakeDiscord:
         entry: JSON = {"method": request.method, "path": request.path, "query": dict(request.query)}
         try:
             if request.path.startswith("/api/"):
+                self._fail_if_asked(request)
                 public = re.match(r"/api/v\d+/(webhooks|interactions|gateway)", request.path)
                 auth = request.headers.get("Authorization", "")
                 if not public and not (auth.startswith("Bot ") and self.token_ok(auth[4:])):
@@ -431,11 +456,20 @@ class FakeDiscord:
             self.requests.append(entry)
         return response
 
+    def _fail_if_asked(self, request: web.Request) -> None:
+        with self.lock:
+            for rule in self._failing:
+                wanted = rule["method"] == request.method and rule["path"].search(request.path)
+                if rule["count"] > 0 and wanted:
+                    rule["count"] -= 1
+                    raise rule["error"]
+
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self.gateway.handle)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/users/@me", self._get_me),
             ("DELETE", "/users/@me/guilds/{guild}", self._leave_guild),
+            ("POST", "/users/@me/channels", self._open_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
             ("PUT", "/applications/{app}/commands", self._sync_commands),
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
@@ -476,6 +510,38 @@ class FakeDiscord:
         self.record("leave", guild_id=guild_id)
         self.gateway.dispatch("GUILD_DELETE", {"id": guild_id})
         return json_response(None, 204)
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """``user.create_dm()`` (Create DM): the bot's DM channel with a user, the same one each
+        time (recorded as ``dm_channel``). Opening it always works on Discord; sending there
+        fails with 403/50007 when the user does not accept DMs from the bot (``close_dms``). An
+        unknown user is 400/50033 "Invalid Recipient(s)"."""
+        payload = await read_json(request)
+        user_id = str((payload or {}).get("recipient_id", ""))
+        with self.lock:
+            try:
+                user = self.world.user(user_id)
+            except KeyError:
+                raise DiscordError(400, 50033, "Invalid Recipient(s)") from None
+            channel = self.world.dm_channel(user)
+        self.record("dm_channel", channel=copy.deepcopy(channel))
+        return json_response(channel)
+
+    def close_dms(self, who: str | JSON, closed: bool = True) -> None:
+        """The user stops (or starts again) accepting direct messages from the bot (privacy
+        settings, or no server in common): sending in their DM channel fails with 403/50007."""
+        with self.lock:
+            user_id = self.world.user(who)["id"]
+            if closed:
+                self.world.dms_closed.add(user_id)
+            else:
+                self.world.dms_closed.discard(user_id)
+
+    def dm_channel_id(self, who: str | JSON) -> str:
+        """The id of the user's DM channel with the bot (created if needed), the one Create DM
+        returns: to wait for the bot's DMs with ``wait_for_message``."""
+        with self.lock:
+            return str(self.world.dm_channel(who)["id"])
 
     async def _get_application(self, request: web.Request) -> web.Response:
         """``application_info()``: the application, whose owner is the fixture user "owner"."""
@@ -532,7 +598,9 @@ class FakeDiscord:
 
     async def _history(self, request: web.Request) -> web.Response:
         """A channel's history (``channel.history()``): newest first, ``limit`` 1-100 (default
-        50; more is 400), only those ``before`` a message id when given."""
+        50; more is 400), only those ``before`` a message id when given; with ``after``, the
+        ``limit`` oldest messages after that id (still newest first, as Discord returns them:
+        discord.py pages forward from the first one)."""
         channel, query = self._channel(request), request.query
         limit = int(query.get("limit", 50))
         if not 1 <= limit <= 100:
@@ -544,6 +612,8 @@ class FakeDiscord:
         messages = self.messages(channel["id"])
         if "before" in query:
             messages = [m for m in messages if int(m["id"]) < int(query["before"])]
+        if "after" in query:
+            messages = [m for m in messages if int(m["id"]) > int(query["after"])][:limit]
         return json_response(messages[-limit:][::-1])
 
     async def _post_message(self, request: web.Request) -> web.Response:

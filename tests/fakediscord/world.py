@@ -85,6 +85,8 @@ class World:
         self.by_id: dict[str, JSON] = {c["id"]: c for c in self.channels.values()}  # + threads
         self.other_guilds: dict[str, JSON] = {}  # more servers the bot is in (add_guild)
         self.left: set[str] = set()  # servers the bot left
+        self.seen: dict[str, JSON] = {}  # users met as dicts (new_user in tests), by id
+        self.dms_closed: set[str] = set()  # users who do not accept DMs from the bot
 
     def add_guild(self, name: str, owner: str = "user") -> JSON:
         """Another server the bot is in: one #lobby channel (its system channel), only the
@@ -173,10 +175,13 @@ class World:
         }
 
     def user(self, who: str | JSON) -> JSON:
-        """A user by fixture name ("user", "maintainer", "admin", "owner", "bot"), id or dict."""
+        """A user by fixture name ("user", "maintainer", "admin", "owner", "bot"), id or dict; a
+        user first met as a dict (a test's own user) is known by id afterwards, as Discord knows
+        everyone who used the bot (Create DM finds them)."""
         if isinstance(who, dict):
+            self.seen.setdefault(who["id"], who)
             return who
-        everyone = {**self.users, "bot": self.bot_user}
+        everyone = {**self.users, **self.seen, "bot": self.bot_user}
         found = everyone.get(who) or next(
             (u for u in everyone.values() if u["id"] == str(who)), None
         )
