@@ -597,11 +597,13 @@ def test_reindex_shows_progress_and_refuses_a_second_one(server: FakeDiscord, bo
     edits = records(server, "edit", lambda r: r["message"]["id"] == original)
     contents = [e["message"]["content"] for e in edits]
     assert contents[0].startswith("⏳") and contents[-1].startswith("✅")
-    took = edits[-1]["at"] - edits[0]["at"]
-    if took > 4.5:  # two throttle intervals: a progress edit must have come in between
-        assert any("embedding" in c for c in contents), contents
-    else:  # the int8 encoder re-embeds this small corpus in ~2 s: start and finish only
-        assert len(contents) <= 3, contents
+    # In between, only progress lines: the embedding count, or the elapsed time while nothing
+    # else moves. How many there are depends on how fast this machine embeds (the throttle
+    # drops progress that comes sooner than 2 s after the last edit), so it is not counted.
+    prefix = "⏳ Re-index of all feeds: "
+    assert all(c.startswith(prefix) for c in contents[:-1]), contents
+    assert all(re.match(r"(embedding [\d,]+/[\d,]+ chunks|starting… \(\d+ s\))", c[len(prefix):])
+               for c in contents[:-1]), contents  # fmt: skip
     gaps = [b["at"] - a["at"] for a, b in zip(edits, edits[1:], strict=False)]
     assert all(g >= 1.9 for g in gaps), gaps  # throttled to one edit per 2 s
     # the corpus still answers after the rebuild
