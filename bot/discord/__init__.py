@@ -6,9 +6,13 @@ commands    /ask, /latest, /sources, /status          maintainers  /feeds add|re
 chat        mentions, replies and thread follow-ups   servers      leaving servers not served
 feedback    👍/👎 buttons                              progress     a job's progress as edits
 store       the answers the bot sent and the feedback on them (its own SQLite file)
+alerts      feed health changes in the maintainers' channel
+subscriptions  digests and watches as a service: digests (the scheduler), watches (matching,
+            delivery); subscription_commands  /digest, /watch; subscription_store  their tables
 errors      refusals and failures as replies          replies      sending messages
 Pure modules, tested without Discord: access (who may do what, how often), conversation
-(addressing, answer records, history), jobs (ingest jobs, progress text), render (embeds).
+(addressing, answer records, history), jobs (ingest jobs, progress text), render and
+render_stories (embeds).
 
 Nothing is imported here, so `import bot.discord.store` (for `newsbot feedback`) loads only
 what that module needs."""
