@@ -237,6 +237,9 @@ class DigestService:
         channel = await self._channel(run.channel_id)
         if channel is None:
             return []  # nothing can be in a channel that is gone
+        guild = getattr(channel, "guild", None)
+        if guild is not None and not channel.permissions_for(guild.me).read_message_history:
+            return None  # Discord then returns an empty history, which would prove nothing
         me = self.client.user.id if self.client.user else 0
         seen = 0
         after = discord.Object(id=run.after_id)

@@ -141,10 +141,11 @@ def _channel_problem(interaction: discord.Interaction[Any]) -> str | None:
     if not isinstance(interaction.channel, discord.TextChannel):
         return "Digests go to a text or announcement channel; please run this in one."
     perms = interaction.app_permissions
-    if not (perms.send_messages and perms.embed_links):
+    if not (perms.send_messages and perms.embed_links and perms.read_message_history):
         return (
-            "I can't post the digest here: I need the Send Messages and Embed Links permissions "
-            "in this channel."
+            "I can't post the digest here: I need the Send Messages, Embed Links and Read Message"
+            " History permissions in this channel (the last one to check, after a restart, that"
+            " a digest was not already posted)."
         )
     return None
 
