@@ -1,4 +1,4 @@
-"""How well watches match stories: precision and recall of bot.watch_match on the labelled
+"""How well watches match stories: precision and recall of bot.stories.watch_match on the labelled
 (topic, article) pairs of eval/watch_examples.jsonl, and the table of thresholds they were
 chosen from.
 
@@ -49,10 +49,10 @@ def build_corpus(root: Path) -> Path:
 
 def score(data: Path) -> tuple[list[Row], list[bool]]:
     """(example, meaning, word share, words needed, names present) for every example, and
-    what Engine.stories_about (bot.story_topics, `newsbot stories --topic`) says of it."""
+    what Engine.stories_about (bot.stories.topics, `newsbot stories --topic`) says of it."""
     from bot.config import AnswerSettings
     from bot.engine import Engine
-    from bot.watch_match import content_words, load_story_texts, match_story, words_needed
+    from bot.stories.watch_match import content_words, load_story_texts, match_story, words_needed
 
     engine = Engine(AnswerSettings.load(data_dir=data))
     corpus, stories, embedder = engine.corpus, engine.story_store, engine.embedder
@@ -80,7 +80,7 @@ def score(data: Path) -> tuple[list[Row], list[bool]]:
 def prf(
     rows: list[Row], threshold: float, strong: float, verdicts: list[bool] | None = None
 ) -> str:
-    from bot.watch_match import decide
+    from bot.stories.watch_match import decide
 
     tp = fp = fn = 0
     for i, (ex, sim, share, needed, numbers) in enumerate(rows):
@@ -96,7 +96,7 @@ def prf(
 
 
 def main() -> None:
-    from bot.watch_match import STRONG, THRESHOLD, decide
+    from bot.stories.watch_match import STRONG, THRESHOLD, decide
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", type=Path, help="build (or reuse) the corpus here")

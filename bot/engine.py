@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bot.config import AnswerSettings
-from bot.digest import digest_stories, digest_window
 from bot.models import Answer, CorpusStats, LatestItem, Turn
-from bot.story_topics import about, relevant_articles
-from bot.watch_match import StoryText, load_story_texts
+from bot.stories.digest import digest_stories, digest_window
+from bot.stories.topics import about, relevant_articles
+from bot.stories.watch_match import StoryText, load_story_texts
 from ingest.embed import Embedder
 from ingest.health import Health, thresholds
 from ingest.models import FeedState, utcnow
@@ -113,7 +113,7 @@ class Engine:
         limit: int = 20,
     ) -> list[Story]:
         """Stories newest first (see ingest.store.stories); with a topic, those about it by meaning
-        (bot.story_topics) among the articles the retriever finds for it."""
+        (bot.stories.topics) among the articles the retriever finds for it."""
         if not (topic and topic.strip()):
             return self.story_store.stories(since=since, until=until, feeds=feeds, limit=limit)
         with self._lock:
@@ -128,7 +128,7 @@ class Engine:
         return about(found, ids)[:limit]
 
     def stories_about(self, stories: Sequence[Story], topic: str) -> list[Story]:
-        """Those of `stories` about `topic` by meaning (bot.story_topics; for a watch: the
+        """Those of `stories` about `topic` by meaning (bot.stories.topics; for a watch: the
         new stories that match it), in the order given."""
         ids = [a.article_id for s in stories for a in s.articles]
         if not ids or not topic.strip():
@@ -142,7 +142,7 @@ class Engine:
     def digest(
         self, *, since: datetime | None = None, now: datetime | None = None, limit: int = 10
     ) -> tuple[datetime, datetime, list[Story]]:
-        """The digest of a period (bot.digest): its start, its end and its top stories.
+        """The digest of a period (bot.stories.digest): its start, its end and its top stories.
         Without `since`: the last 24 hours of the corpus."""
         start, end = digest_window(self.corpus.newest_published(), since, now or utcnow())
         candidates = self.story_store.stories(since=start, until=end, limit=1000)
@@ -161,8 +161,8 @@ class Engine:
     def watch_inputs(
         self, stories: Sequence[Story]
     ) -> tuple[list[StoryText], dict[str, np.ndarray], set[str]]:
-        """What watches are matched on (bot.watch_match): the stories' leads, the stored vectors
-        of those chunks, and the words the corpus writes capitalized (names)."""
+        """What watches are matched on (bot.stories.watch_match): the stories' leads, the stored
+        vectors of those chunks, and the words the corpus writes capitalized (names)."""
         with self._lock:
             texts, vectors = load_story_texts(self.corpus, stories)
             return texts, vectors, self.retriever.directory().capitalized

@@ -19,8 +19,8 @@ from conftest import FEEDS_DIR, REPO, make_settings
 from feedserver import FeedServer, Reply
 
 from bot.answer.cite_order import primary_first
-from bot.digest import digest_score, digest_stories, digest_window
 from bot.models import Answer, Source
+from bot.stories.digest import digest_score, digest_stories, digest_window
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import run_ingest

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from bot.config import DiscordSettings
-from bot.digest_schedule import (
+from bot.discord.render import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, dlen, embed_length
+from bot.discord.render_stories import render_digest, render_story_list, render_watch, story_line
+from bot.discord.subscription_store import (
+    DigestRun,
+    DuplicateWatch,
+    SubscriptionStore,
+    WatchLimitReached,
+)
+from bot.stories.schedule import (
     DigestSchedule,
     due_period,
     last_occurrence,
@@ -21,15 +29,7 @@ from bot.digest_schedule import (
     select_digest,
     zone_choices,
 )
-from bot.discord.render import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, dlen, embed_length
-from bot.discord.render_stories import render_digest, render_story_list, render_watch, story_line
-from bot.discord.subscription_store import (
-    DigestRun,
-    DuplicateWatch,
-    SubscriptionStore,
-    WatchLimitReached,
-)
-from bot.watch_match import (
+from bot.stories.watch_match import (
     StoryText,
     content_words,
     decide,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.cli.common import print_json
 from bot.config import AnswerSettings
-from bot.digest import DIGEST_LIMIT, digest_stories, digest_window
+from bot.stories.digest import DIGEST_LIMIT, digest_stories, digest_window
 from bot.timeparse import iso_day
 from ingest.models import ConfigError, utcnow
 from ingest.store.stories import Story, StoryStore

@@ -3,7 +3,7 @@ bot.discord.subscription_commands).
 
 The scheduler's `tick()` (every NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS, reading the bot's clock;
 tests call it with their own clock) posts, for every schedule whose occurrence has come
-(bot.digest_schedule.due_period), one digest per period: the top stories since the channel's
+(bot.stories.schedule.due_period), one digest per period: the top stories since the channel's
 previous digest, in one embed. A period with nothing new is recorded as skipped and posts
 nothing.
 
@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.digest_schedule import DigestSchedule, due_period, select_digest
 from bot.discord.render import Payload
 from bot.discord.render_stories import digest_period_text, render_digest
 from bot.discord.replies import NO_MENTIONS
 from bot.discord.subscription_store import DigestRun
+from bot.stories.schedule import DigestSchedule, due_period, select_digest
 from ingest.store.stories import Story
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class DigestService:
 
     # ------------------------------------------------------------------ planning
     def plan(self, schedule: DigestSchedule, now: datetime) -> DigestPlan:
-        """Blocking: the stories of the channel's next digest (bot.digest_schedule)."""
+        """Blocking: the stories of the channel's next digest (bot.stories.schedule)."""
         last = self.store.last_digest(schedule.channel_id)
         since = last.until if last else now - schedule.period
         seq = self.engine.story_watermark()

@@ -14,7 +14,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.digest_schedule import (
+from bot.discord.maintainers import require_maintainer
+from bot.discord.render import escape_markdown, text_payloads, trim
+from bot.discord.replies import reply_or_edit, send_followups
+from bot.discord.services import Services
+from bot.discord.subscription_store import DuplicateWatch, Watch, WatchLimitReached
+from bot.stories.schedule import (
     CADENCES,
     WEEKDAYS,
     DigestSchedule,
@@ -22,12 +27,7 @@ from bot.digest_schedule import (
     parse_timezone,
     zone_choices,
 )
-from bot.discord.maintainers import require_maintainer
-from bot.discord.render import escape_markdown, text_payloads, trim
-from bot.discord.replies import reply_or_edit, send_followups
-from bot.discord.services import Services
-from bot.discord.subscription_store import DuplicateWatch, Watch, WatchLimitReached
-from bot.watch_match import content_words
+from bot.stories.watch_match import content_words
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.digest_schedule import DigestSchedule
+from bot.stories.schedule import DigestSchedule
 from ingest.models import NewsbotError
 
 SCHEMA = """

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.digest_schedule import zone_names
 from bot.discord.digests import DigestService
 from bot.discord.subscription_store import SubscriptionStore
 from bot.discord.watches import WatchService
+from bot.stories.schedule import zone_names
 
 if TYPE_CHECKING:
     import discord

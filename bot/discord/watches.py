@@ -5,7 +5,7 @@ bot.discord.subscription_commands).
 watches for a channel (posted there). After every ingest of the bot (and every
 NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS, for ingests another process ran) `WatchService.check()`
 reads the stories created since its watermark (Engine.stories_changed_after), matches them to
-every watch by meaning (bot.watch_match, through the engine's lock) and stores each (watch,
+every watch by meaning (bot.stories.watch_match, through the engine's lock) and stores each (watch,
 story) pair once, pending; then it delivers: one message per story with its sources, at most
 `NEWSBOT_WATCH_MAX_PER_HOUR` messages per watch and hour; what is over the limit waits and is
 folded into one message when the next one may go.
@@ -28,7 +28,7 @@ from bot.discord.digests import ChannelGone
 from bot.discord.render_stories import render_watch
 from bot.discord.replies import send_to_channel
 from bot.discord.subscription_store import Watch
-from bot.watch_match import match_story
+from bot.stories.watch_match import match_story
 from ingest.store.stories import Story
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ since the previous digest of the channel (by the corpus's story sequence, so an 
 arrives late from a slow feed is not lost between two digests), not listed by an earlier
 digest of the channel, and with news from the period (last update at most one period before
 the previous digest: old items of a newly added feed are not "new"). They are ranked by
-bot.digest.digest_score: how many publishers carry them, weighted by recency.
+bot.stories.digest.digest_score: how many publishers carry them, weighted by recency.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 
-from bot.digest import digest_score
+from bot.stories.digest import digest_score
 from ingest.store.stories import Story
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
