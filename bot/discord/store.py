@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from bot.discord.conversation import AnswerRecord
 from ingest.models import utcnow
+from ingest.store.db import SQLiteFile
 
 log = logging.getLogger(__name__)
 
@@ -67,37 +67,20 @@ class DiscordStore:
 
     def __init__(self, path: Path, corpus_db: Path | None = None) -> None:
         """`corpus_db`: the corpus's SQLite file, whose old `feedback` table is copied once."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        self._file = SQLiteFile(path, SCHEMA)
         if corpus_db is not None:
             self._import_old_feedback(corpus_db)
         self._prune(KEEP_ANSWERS)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def _write(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
         """Run statements in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    self._db.execute(sql, params)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        with self._file.tx() as db:
+            for sql, params in statements:
+                db.execute(sql, params)
 
     # ------------------------------------------------------------------ answers
     def remember(
@@ -132,7 +115,7 @@ class DiscordStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._read(
+        rows = self._file.query(
             "SELECT m.message_id, a.* FROM answer_messages m JOIN answers a ON a.id = m.answer_id"
             f" WHERE m.message_id IN ({marks})",
             ids,
@@ -140,7 +123,7 @@ class DiscordStore:
         return {r["message_id"]: (r["id"], _record(r)) for r in rows}
 
     def _prune(self, keep: int) -> None:
-        rows = self._read("SELECT id FROM answers ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,))
+        rows = self._file.query("SELECT id FROM answers ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,))
         if rows:  # Discord ids grow with time: the smaller ones are the older answers
             self._write([("DELETE FROM answers WHERE id <= ?", (rows[0]["id"],))])
 
@@ -164,7 +147,7 @@ class DiscordStore:
 
     def feedback(self, limit: int = 50) -> list[dict[str, Any]]:
         """The newest feedback first."""
-        rows = self._read("SELECT * FROM feedback ORDER BY created DESC LIMIT ?", (limit,))
+        rows = self._file.query("SELECT * FROM feedback ORDER BY created DESC LIMIT ?", (limit,))
         return [
             {
                 **dict(r),
@@ -176,7 +159,7 @@ class DiscordStore:
 
     def _import_old_feedback(self, corpus_db: Path) -> None:
         """Copy the corpus file's old `feedback` table here, once (the old rows stay there)."""
-        if self._read("SELECT 1 FROM meta WHERE key = 'old_feedback_imported'"):
+        if self._file.query("SELECT 1 FROM meta WHERE key = 'old_feedback_imported'"):
             return
         rows: list[sqlite3.Row] = []
         if corpus_db.exists():

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from bot.stories.schedule import DigestSchedule
 from ingest.models import NewsbotError
+from ingest.store.db import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_schedules (
@@ -135,51 +133,24 @@ class SubscriptionStore:
     (DiscordSettings.discord_db_path), which bot.discord.store opens too."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        self._file = SQLiteFile(path, SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._lock:
-            return self._db.execute(sql, params).rowcount
+        self._file.close()
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM subscription_meta WHERE key=?", (key,))
+        rows = self._file.query("SELECT value FROM subscription_meta WHERE key=?", (key,))
         return rows[0]["value"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._run(
+        self._file.run(
             "INSERT OR REPLACE INTO subscription_meta(key, value) VALUES (?, ?)", (key, value)
         )
 
     # ------------------------------------------------------------------ digest schedules
     def set_schedule(self, s: DigestSchedule) -> bool:
         """Create or replace a channel's schedule; True when it replaced one."""
-        with self._tx() as db:
+        with self._file.tx() as db:
             existed = db.execute(
                 "SELECT 1 FROM digest_schedules WHERE channel_id=?", (s.channel_id,)
             ).fetchone()
@@ -204,20 +175,19 @@ class SubscriptionStore:
         return found[0] if found else None
 
     def schedules(self, channel_id: int | None = None) -> list[DigestSchedule]:
-        sql, params = "SELECT * FROM digest_schedules", ()  # type: tuple[str, tuple[Any, ...]]
-        if channel_id is not None:
-            sql, params = sql + " WHERE channel_id=?", (channel_id,)
-        rows = self._rows(sql + " ORDER BY channel_id", params)
+        where, params = ("", ()) if channel_id is None else (" WHERE channel_id=?", (channel_id,))
+        sql = f"SELECT * FROM digest_schedules{where} ORDER BY channel_id"
+        rows = self._file.query(sql, params)
         return [DigestSchedule(**{**dict(r), "created": _dt(r["created"])}) for r in rows]
 
     def remove_schedule(self, channel_id: int) -> bool:
-        return self._run("DELETE FROM digest_schedules WHERE channel_id=?", (channel_id,)) > 0
+        return self._file.run("DELETE FROM digest_schedules WHERE channel_id=?", (channel_id,)) > 0
 
     # ------------------------------------------------------------------ digest runs
     def claim_digest(self, run: DigestRun) -> bool:
         """Claim (channel, period) before sending; False when it was claimed already."""
         return (
-            self._run(
+            self._file.run(
                 "INSERT OR IGNORE INTO digest_runs(channel_id, period, state, claimed, since,"
                 " until, seq, story_ids, marker, after_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (run.channel_id, run.period, run.state, _ts(run.claimed), _ts(run.since))
@@ -235,7 +205,7 @@ class SubscriptionStore:
         message_ids: Sequence[int] = (),
         error: str | None = None,
     ) -> None:
-        self._run(
+        self._file.run(
             "UPDATE digest_runs SET state=?, message_ids=?, error=?"
             " WHERE channel_id=? AND period=?",
             (state, json.dumps([int(m) for m in message_ids]), error, channel_id, period),
@@ -243,20 +213,20 @@ class SubscriptionStore:
 
     def release_digest(self, channel_id: int, period: str) -> None:
         """Forget a claim that provably sent nothing (so the period can be sent)."""
-        self._run(
+        self._file.run(
             "DELETE FROM digest_runs WHERE channel_id=? AND period=? AND state='sending'",
             (channel_id, period),
         )
 
     def digest_run(self, channel_id: int, period: str) -> DigestRun | None:
-        rows = self._rows(
+        rows = self._file.query(
             "SELECT * FROM digest_runs WHERE channel_id=? AND period=?", (channel_id, period)
         )
         return _run_of(rows[0]) if rows else None
 
     def last_digest(self, channel_id: int) -> DigestRun | None:
         """The latest digest that was sent or skipped (what "since the last digest" means)."""
-        rows = self._rows(
+        rows = self._file.query(
             "SELECT * FROM digest_runs WHERE channel_id=? AND state IN ('sent', 'skipped',"
             " 'unknown') ORDER BY until DESC LIMIT 1",
             (channel_id,),
@@ -266,7 +236,7 @@ class SubscriptionStore:
     def listed_story_ids(self, channel_id: int, limit: int = 50) -> set[int]:
         """Stories the channel's recent digests listed (never listed twice)."""
         out: set[int] = set()
-        for r in self._rows(
+        for r in self._file.query(
             "SELECT story_ids FROM digest_runs WHERE channel_id=? AND state IN ('sent',"
             " 'unknown', 'sending') ORDER BY until DESC LIMIT ?",
             (channel_id, limit),
@@ -276,7 +246,9 @@ class SubscriptionStore:
 
     def unsettled_digests(self) -> list[DigestRun]:
         """Claims left `sending` (a crash, or a send whose outcome was not known)."""
-        return [_run_of(r) for r in self._rows("SELECT * FROM digest_runs WHERE state='sending'")]
+        return [
+            _run_of(r) for r in self._file.query("SELECT * FROM digest_runs WHERE state='sending'")
+        ]
 
     # ------------------------------------------------------------------ watches
     def add_watch(
@@ -294,7 +266,7 @@ class SubscriptionStore:
         watches) or DuplicateWatch (the same topic, case-insensitive, for the same delivery)."""
         who = "channel_id=?" if channel_id is not None else "owner_id=? AND channel_id IS NULL"
         key = channel_id if channel_id is not None else owner_id
-        with self._tx() as db:
+        with self._file.tx() as db:
             topics = [r[0] for r in db.execute(f"SELECT topic FROM watches WHERE {who}", (key,))]
             if topic.casefold() in {t.casefold() for t in topics}:
                 raise DuplicateWatch(topic)
@@ -309,15 +281,15 @@ class SubscriptionStore:
         return Watch(watch_id, owner_id, guild_id, channel_id, topic, created, start_seq)
 
     def watches(self) -> list[Watch]:
-        return [_watch_of(r) for r in self._rows("SELECT * FROM watches ORDER BY id")]
+        return [_watch_of(r) for r in self._file.query("SELECT * FROM watches ORDER BY id")]
 
     def watch(self, watch_id: int) -> Watch | None:
-        rows = self._rows("SELECT * FROM watches WHERE id=?", (watch_id,))
+        rows = self._file.query("SELECT * FROM watches WHERE id=?", (watch_id,))
         return _watch_of(rows[0]) if rows else None
 
     def visible_watches(self, user_id: int, channel_id: int | None) -> list[Watch]:
         """The user's own DM watches, then the watches of `channel_id`."""
-        rows = self._rows(
+        rows = self._file.query(
             "SELECT * FROM watches WHERE (owner_id=? AND channel_id IS NULL) OR channel_id=?"
             " ORDER BY channel_id IS NOT NULL, id",
             (user_id, channel_id if channel_id is not None else -1),
@@ -325,19 +297,19 @@ class SubscriptionStore:
         return [_watch_of(r) for r in rows]
 
     def remove_watch(self, watch_id: int) -> bool:
-        with self._tx() as db:
+        with self._file.tx() as db:
             db.execute("DELETE FROM watch_hits WHERE watch_id=?", (watch_id,))
             return db.execute("DELETE FROM watches WHERE id=?", (watch_id,)).rowcount > 0
 
     def set_watch_error(self, watch_id: int, error: str | None) -> None:
-        self._run("UPDATE watches SET last_error=? WHERE id=?", (error, watch_id))
+        self._file.run("UPDATE watches SET last_error=? WHERE id=?", (error, watch_id))
 
     # ------------------------------------------------------------------ watch hits
     def add_hits(self, watch_id: int, scores: dict[int, float], now: datetime) -> int:
         """Record matched stories as pending; a (watch, story) pair seen before is ignored
         (one notification per story). Returns how many were new."""
         added = 0
-        with self._tx() as db:
+        with self._file.tx() as db:
             if db.execute("SELECT 1 FROM watches WHERE id=?", (watch_id,)).fetchone() is None:
                 return 0  # removed meanwhile
             for story_id, score in scores.items():
@@ -350,7 +322,7 @@ class SubscriptionStore:
 
     def pending_hits(self, watch_id: int) -> list[int]:
         """Stories waiting to be told about, oldest match first."""
-        rows = self._rows(
+        rows = self._file.query(
             "SELECT story_id FROM watch_hits WHERE watch_id=? AND state='pending'"
             " ORDER BY matched, story_id",
             (watch_id,),
@@ -358,12 +330,12 @@ class SubscriptionStore:
         return [int(r["story_id"]) for r in rows]
 
     def watches_with_pending(self) -> list[int]:
-        rows = self._rows("SELECT DISTINCT watch_id FROM watch_hits WHERE state='pending'")
+        rows = self._file.query("SELECT DISTINCT watch_id FROM watch_hits WHERE state='pending'")
         return [int(r["watch_id"]) for r in rows]
 
     def messages_since(self, watch_id: int, since: datetime) -> int:
         """Notification messages sent (or being sent) for a watch since `since`."""
-        rows = self._rows(
+        rows = self._file.query(
             "SELECT count(DISTINCT coalesce(message_id, -sent)) AS n FROM watch_hits"
             " WHERE watch_id=? AND state IN ('sending', 'sent') AND sent >= ?",
             (watch_id, _ts(since)),
@@ -373,7 +345,7 @@ class SubscriptionStore:
     def claim_hits(self, watch_id: int, story_ids: Sequence[int], now: datetime) -> list[int]:
         """pending → sending for these stories; returns the ones claimed."""
         claimed = []
-        with self._tx() as db:
+        with self._file.tx() as db:
             for sid in story_ids:
                 n = db.execute(
                     "UPDATE watch_hits SET state='sending', sent=? WHERE watch_id=? AND"
@@ -387,7 +359,7 @@ class SubscriptionStore:
     def finish_hits(
         self, watch_id: int, story_ids: Sequence[int], state: str, message_id: int | None = None
     ) -> None:
-        with self._tx() as db:
+        with self._file.tx() as db:
             for sid in story_ids:
                 db.execute(
                     "UPDATE watch_hits SET state=?, message_id=? WHERE watch_id=? AND story_id=?",
@@ -395,13 +367,15 @@ class SubscriptionStore:
                 )
 
     def hit_states(self, watch_id: int) -> dict[int, str]:
-        rows = self._rows("SELECT story_id, state FROM watch_hits WHERE watch_id=?", (watch_id,))
+        rows = self._file.query(
+            "SELECT story_id, state FROM watch_hits WHERE watch_id=?", (watch_id,)
+        )
         return {int(r["story_id"]): r["state"] for r in rows}
 
     def settle_interrupted_hits(self) -> int:
         """At start: notifications that were being sent when the process stopped are not
         resent (at most once; see the module doc)."""
-        return self._run("UPDATE watch_hits SET state='unknown' WHERE state='sending'")
+        return self._file.run("UPDATE watch_hits SET state='unknown' WHERE state='sending'")
 
 
 def _run_of(r: sqlite3.Row) -> DigestRun:

@@ -107,26 +107,26 @@ def marks(part: Sequence[object]) -> str:
     return ",".join("?" * len(part))
 
 
-class Database:
-    """One SQLite connection, safe to share between threads (every use holds `lock`)."""
+class SQLiteFile:
+    """One SQLite connection, safe to share between the threads of a process (every use holds
+    `lock`), in WAL mode so readers in other processes never wait for a writer: write
+    transactions (`tx`) and reads (`query`). Every SQLite file of newsbot is opened through it:
+    the corpus (Database), and the bot's own file (bot.discord.store, subscription_store)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str, *, synchronous: str | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30
         )
         self.connection.row_factory = sqlite3.Row
         self.connection.execute("PRAGMA foreign_keys=ON")
         self.connection.execute("PRAGMA busy_timeout=30000")
-        self.connection.executescript(SCHEMA)
-        self._migrate()
+        if synchronous is not None:
+            self.connection.execute(f"PRAGMA synchronous={synchronous}")
         self.lock = threading.RLock()
-
-    def _migrate(self) -> None:
-        """Columns added after a corpus may have been created (idempotent)."""
-        db = self.connection
-        columns = {r["name"] for r in db.execute("PRAGMA table_info(feed_state)")}
-        if "warnings" not in columns:
-            db.execute("ALTER TABLE feed_state ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+        with self.lock:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.executescript(schema)
 
     def close(self) -> None:
         with self.lock:
@@ -147,7 +147,27 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self.lock:
-            return self.connection.execute(sql, params).fetchall()
+            return list(self.connection.execute(sql, params).fetchall())
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+        with self.lock:
+            return int(self.connection.execute(sql, params).rowcount)
+
+
+class Database(SQLiteFile):
+    """The corpus's SQLite file: its schema, migrations, filters by id, and meta."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after a corpus may have been created (idempotent)."""
+        db = self.connection
+        columns = {r["name"] for r in db.execute("PRAGMA table_info(feed_state)")}
+        if "warnings" not in columns:
+            db.execute("ALTER TABLE feed_state ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
 
     @contextmanager
     def read_with_ids(self, ids: Sequence[str]) -> Iterator[sqlite3.Connection]:

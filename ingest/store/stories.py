@@ -36,15 +36,14 @@ the feeds that carried the article (feeds.toml); an article in several feeds tak
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from ingest.config import Settings
+from ingest.store.db import SQLiteFile, marks
 
 # The order of a story's articles (see the module doc), over story_articles `sa`.
 PRIMARY_ORDER = (
@@ -176,60 +175,29 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _marks(part: Sequence[object]) -> str:
-    return ",".join("?" * len(part))
-
-
 class StoryStore:
     """The story tables: read by every process, written by the ingest job's grouping."""
 
     def __init__(self, settings: Settings) -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            settings.db_path, check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        # WAL + NORMAL: a commit lost to a power cut leaves its articles ungrouped, and the next
-        # run groups them again; a backfill is not slowed by one fsync per article.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+        # synchronous=NORMAL: a commit lost to a power cut leaves its articles ungrouped, and
+        # the next run groups them again; a backfill is not slowed by one fsync per article.
+        self._file = SQLiteFile(settings.db_path, SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        self._file.close()
 
     # ------------------------------------------------------------------ reader side
     def watermark(self) -> int:
         """The sequence number of the latest change (0: no story yet). A watcher that starts now
         keeps this and later asks `changed_after(it)`."""
-        rows = self._query("SELECT value FROM story_seq")
+        rows = self._file.query("SELECT value FROM story_seq")
         return int(rows[0]["value"]) if rows else 0
 
     def changed_after(self, watermark: int, limit: int = 100) -> list[Story]:
         """Stories created or given a new article after `watermark`, oldest change first (so
         a watcher can advance its watermark to the last one it handled). A story created after
         the watermark has `created_seq > watermark`; one only updated has it below."""
-        rows = self._query(
+        rows = self._file.query(
             "SELECT * FROM stories WHERE seq > ? ORDER BY seq LIMIT ?", (watermark, int(limit))
         )
         return self._build(rows)
@@ -259,7 +227,7 @@ class StoryStore:
         if feeds:
             where.append(
                 "s.id IN (SELECT sa.story_id FROM story_articles sa JOIN article_feeds f"
-                f" ON f.article_id = sa.article_id WHERE f.feed IN ({_marks(feeds)}))"
+                f" ON f.article_id = sa.article_id WHERE f.feed IN ({marks(feeds)}))"
             )
             params += list(feeds)
         if article_ids is not None:
@@ -267,10 +235,10 @@ class StoryStore:
             if not ids:
                 return []
             where.append(
-                f"s.id IN (SELECT story_id FROM story_articles WHERE article_id IN ({_marks(ids)}))"
+                f"s.id IN (SELECT story_id FROM story_articles WHERE article_id IN ({marks(ids)}))"
             )
             params += ids
-        rows = self._query(
+        rows = self._file.query(
             f"SELECT s.* FROM stories s WHERE {' AND '.join(where)}"
             " ORDER BY s.undated, s.last_updated DESC, s.id DESC LIMIT ?",
             [*params, int(limit)],
@@ -278,7 +246,7 @@ class StoryStore:
         return self._build(rows)
 
     def story(self, story_id: int) -> Story | None:
-        found = self._build(self._query("SELECT * FROM stories WHERE id=?", (story_id,)))
+        found = self._build(self._file.query("SELECT * FROM stories WHERE id=?", (story_id,)))
         return found[0] if found else None
 
     def article_ids_by_url(self, urls: Sequence[str]) -> dict[str, str]:
@@ -287,8 +255,8 @@ class StoryStore:
         unique = list(dict.fromkeys(urls))
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
-            for r in self._query(
-                f"SELECT id, url FROM articles WHERE url IN ({_marks(part)})", part
+            for r in self._file.query(
+                f"SELECT id, url FROM articles WHERE url IN ({marks(part)})", part
             ):
                 out[r["url"]] = r["id"]
         return out
@@ -299,9 +267,9 @@ class StoryStore:
         ids = list(dict.fromkeys(article_ids))
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            for r in self._query(
+            for r in self._file.query(
                 "SELECT article_id, story_id FROM story_articles"
-                f" WHERE article_id IN ({_marks(part)}) ORDER BY story_id",
+                f" WHERE article_id IN ({marks(part)}) ORDER BY story_id",
                 part,
             ):
                 out.setdefault(r["article_id"], []).append(int(r["story_id"]))
@@ -330,10 +298,10 @@ class StoryStore:
         out: dict[int, list[tuple[str, int]]] = {}
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
-            for r in self._query(
+            for r in self._file.query(
                 "SELECT sa.story_id, sa.article_id, sa.role FROM story_articles sa"
                 " WHERE sa.story_id IN (SELECT story_id FROM story_articles"
-                f" WHERE article_id IN ({_marks(part)})) ORDER BY sa.story_id, {PRIMARY_ORDER}",
+                f" WHERE article_id IN ({marks(part)})) ORDER BY sa.story_id, {PRIMARY_ORDER}",
                 part,
             ):
                 members = out.setdefault(int(r["story_id"]), [])
@@ -346,13 +314,13 @@ class StoryStore:
             return []
         ids = [int(r["id"]) for r in rows]
         members: dict[int, list[StoryArticle]] = {}
-        for r in self._query(
+        for r in self._file.query(
             "SELECT sa.story_id, sa.article_id, sa.role, a.url, a.title, a.published,"
             " coalesce(a.published, sa.added) AS t,"
             " (SELECT group_concat(feed, char(31)) FROM (SELECT feed FROM article_feeds f"
             "   WHERE f.article_id = sa.article_id ORDER BY feed)) AS feeds"
             " FROM story_articles sa JOIN articles a ON a.id = sa.article_id"
-            f" WHERE sa.story_id IN ({_marks(ids)})"
+            f" WHERE sa.story_id IN ({marks(ids)})"
             f" ORDER BY sa.story_id, {PRIMARY_ORDER}",
             ids,
         ):

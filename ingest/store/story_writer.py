@@ -44,7 +44,7 @@ class StoryWriter(StoryStore):
 
     def ungrouped(self) -> list[str]:
         """Embedded articles the grouping has not seen, oldest publication first."""
-        rows = self._query(
+        rows = self._file.query(
             "SELECT a.id FROM articles a LEFT JOIN story_grouped g ON g.article_id = a.id"
             " WHERE g.article_id IS NULL AND a.embedded_hash = a.content_hash"
             " ORDER BY coalesce(a.published, a.first_seen), a.id"
@@ -54,18 +54,18 @@ class StoryWriter(StoryStore):
     def reset(self) -> None:
         """Forget every story (the next grouping regroups the whole corpus). The sequence
         keeps counting, so watchers never see a number twice."""
-        with self._tx() as db:
+        with self._file.tx() as db:
             db.execute("DELETE FROM story_articles")
             db.execute("DELETE FROM stories")
             db.execute("DELETE FROM story_grouped")
 
     def grouped_count(self) -> int:
-        return int(self._query("SELECT count(*) AS n FROM story_grouped")[0]["n"])
+        return int(self._file.query("SELECT count(*) AS n FROM story_grouped")[0]["n"])
 
     def candidates(self, start: datetime, end: datetime) -> list[Member]:
         """The articles of the stories with news in the window (first seen before its end,
         last updated after its start)."""
-        rows = self._query(
+        rows = self._file.query(
             "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id, s.first_seen FROM stories s"
             " JOIN story_articles sa ON sa.story_id = s.id"
             " WHERE s.last_updated >= ? AND s.first_seen <= ?",
@@ -92,7 +92,7 @@ class StoryWriter(StoryStore):
         article is marked grouped. Returns the story ids it is now in."""
         now = utcnow().timestamp()
         out: list[int] = []
-        with self._tx() as db:
+        with self._file.tx() as db:
             row = db.execute("SELECT value FROM story_seq").fetchone()
             seq = int(row[0]) if row else 0
             for m in joins:
