@@ -2,7 +2,10 @@
 
 Each corpus is queried with the model and backend that built it (read from its meta), on dense
 retrieval alone (one hit per article, best chunk first), so the only difference measured is the
-embedding backend. Questions without gold links are skipped.
+embedding backend. The search is exact (every stored vector scored in numpy): Chroma's HNSW
+index is approximate and built in a different order each time, which moved hit@5 by up to 3
+points between two builds of the same torch corpus; `--index` uses it anyway, like the bot.
+Questions without gold links are skipped.
 
     python bench/compare_backends.py QUESTIONS.jsonl DATA_DIR [DATA_DIR ...] [--k 5]
         [--model-cache DIR]
@@ -40,8 +43,28 @@ def load_questions(path: Path) -> list[tuple[str, set[str]]]:
     return out
 
 
+def exact_search(corpus: object) -> object:
+    """A dense_search-like function scoring every vector of the corpus's collection."""
+    import numpy as np
+
+    got = corpus.collection.get(include=["embeddings", "metadatas"])  # type: ignore[attr-defined]
+    vecs = np.asarray(got["embeddings"], dtype=np.float32)
+    articles = [m["article_id"] for m in got["metadatas"]]
+
+    def search(q: object, n: int) -> list[tuple[str, str, None, float]]:
+        scores = vecs @ np.asarray(q, dtype=np.float32)
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [(got["ids"][i], articles[i], None, float(scores[i])) for i in top]
+
+    return search
+
+
 def evaluate(
-    data_dir: Path, questions: list[tuple[str, set[str]]], k: int, cache: Path | None
+    data_dir: Path,
+    questions: list[tuple[str, set[str]]],
+    k: int,
+    cache: Path | None,
+    index: bool = False,
 ) -> dict[str, object]:
     from ingest.config import load_settings
     from ingest.embed import Embedder
@@ -54,11 +77,12 @@ def evaluate(
     backend = corpus.get_meta("embedding_backend") or "torch"
     emb = Embedder(model, backend, settings.embedding_batch_size, cache or settings.model_cache)
     corpus.check_model(emb.name, emb.backend, write=False)
+    search = corpus.dense_search if index else exact_search(corpus)
     hits = 0
     rr = 0.0
     for question, gold in questions:
         ranked: list[str] = []
-        for _, article_id, _, _ in corpus.dense_search(emb.embed_query(question), 20 * k):
+        for _, article_id, _, _ in search(emb.embed_query(question), 20 * k):  # type: ignore[operator]
             if article_id not in ranked:
                 ranked.append(article_id)
             if len(ranked) == k:
@@ -82,15 +106,17 @@ def main() -> None:
         type=Path,
         help="ONNX export cache (bench_ingest --keep DIR: DIR/model-cache)",
     )
+    ap.add_argument("--index", action="store_true", help="search with Chroma's HNSW index")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     questions = load_questions(args.questions)
     if not questions:
         raise SystemExit(f"{args.questions}: no questions with gold_urls")
-    results = [evaluate(d, questions, args.k, args.model_cache) for d in args.data_dirs]
+    results = [evaluate(d, questions, args.k, args.model_cache, args.index) for d in args.data_dirs]
     ref = results[0]
-    print(f"{len(questions)} questions with gold links from {args.questions}; dense retrieval only")
+    how = "Chroma's HNSW index" if args.index else "exact search"
+    print(f"{len(questions)} questions with gold links from {args.questions}; dense only, {how}")
     print(
         f"{'backend':<12}{'hit@' + str(args.k):>8}{'MRR@' + str(args.k):>8}{'Δhit pts':>10}  corpus"
     )

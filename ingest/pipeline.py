@@ -5,27 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
-from ingest.chunk import Chunker
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.feeds import load_feeds
 from ingest.fetch import PAGE_ACCEPT, fetch_all, fetch_page, make_client
 from ingest.models import (
     Article,
-    Chunk,
     ConfigError,
     Feed,
     FeedState,
@@ -37,17 +30,10 @@ from ingest.models import (
 from ingest.parse import extract_full_text, extraction_problem, parse_feed
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
+from ingest.vectorize import Progress, embed_pending
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-Planned = tuple[Article, tuple[str, ...], list[Chunk]]
-
-# Chunks per encode call and per Chroma/SQLite write (whole articles): 16 model batches, at most
-# 512; a kill loses at most two of them. Large enough that Chroma's per-call cost and the
-# length-sorting tails vanish.
-EMBED_BATCH_CHUNKS = 512
-MODEL_BATCHES_PER_WRITE = 16
 FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
 MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
 WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
@@ -75,8 +61,9 @@ class IngestReport:
     pending: int = 0
     seconds: float = 0.0
     reindex: bool = False
-    # Wall seconds per stage: fetch_parse, model_load, chunk, encode, chroma, sqlite (chroma +
-    # sqlite run in a writer thread, overlapped with encode), embed_stage (chunk to last write).
+    # Wall seconds per stage: fetch_parse (= fetch + parse + store_articles), model_load, chunk
+    # (incl. tokenize), encode, chroma, sqlite (chroma + sqlite run in a writer thread,
+    # overlapped with encode), embed_stage (chunk to last write).
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -113,33 +100,6 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-class _Reporter:
-    """A progress bar on a terminal; a log line every few seconds otherwise; plus a callback."""
-
-    def __init__(self, total: int, callback: Progress | None) -> None:
-        self.total, self.done, self.callback = total, 0, callback
-        self.bar = None
-        self.last_log = time.monotonic()
-        if sys.stderr.isatty() and total:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif time.monotonic() - self.last_log > 10:
-            log.info("embedding: %d/%d chunks", self.done, self.total)
-            self.last_log = time.monotonic()
-        if self.callback:
-            self.callback("embed", self.done, self.total)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _next_state(
@@ -275,15 +235,26 @@ def check_full_text(feeds: Sequence[Feed]) -> None:
         )
 
 
-def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> list[FeedReport]:
-    """Fetch and parse every feed; store each feed's articles with its new state."""
+def ingest_feeds(
+    corpus: Corpus,
+    feeds: Sequence[Feed],
+    settings: Settings,
+    timings: dict[str, float] | None = None,
+) -> list[FeedReport]:
+    """Fetch and parse every feed; store each feed's articles with its new state. `timings`
+    (if given) accumulates wall seconds: fetch, parse (incl. cleaning and any full-text page
+    fetches) and store_articles (SQLite)."""
+    times: dict[str, float] = {} if timings is None else timings
     states = {s.name: s for s in corpus.feed_states()}
+    t0 = time.perf_counter()
     results = asyncio.run(fetch_all(list(feeds), states, settings))
+    _add_time(times, "fetch", t0)
     by_name = {f.name: f for f in feeds}
     budget = PageBudget(settings.max_page_fetches_per_run)
     reports = []
     for res in results:
         feed = by_name[res.feed]
+        t0 = time.perf_counter()
         report = FeedReport(name=feed.name, status=res.status)
         error = res.error if res.status == "error" else None
         articles: list[Article] = []
@@ -299,110 +270,54 @@ def ingest_feeds(corpus: Corpus, feeds: Sequence[Feed], settings: Settings) -> l
                     full = _with_full_text(feed, articles, known, settings, budget, report.warnings)
                     articles = [a for a in full if a.id not in known]
         report.items = len(articles)
-        state = _next_state(feed, states.get(feed.name), res, error, len(articles))
-        old = states.get(feed.name)
-        state = replace(
-            state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
-        )
-        if error:
-            report.status, report.error = "error", error
-            corpus.save_feed_state(state)  # validators of the last good fetch are kept
-            log.warning("feed %s: %s", feed.name, error)
-        else:
-            outcome = corpus.upsert_feed(feed.name, articles, state)
-            report.new, report.updated, report.unchanged = (
-                outcome.new,
-                outcome.updated,
-                outcome.unchanged,
-            )
-            log.info(
-                "feed %s: %s, %d items (%d new, %d updated)",
-                feed.name,
-                res.status,
-                report.items,
-                report.new,
-                report.updated,
-            )
-        for w in report.warnings:
-            log.warning("feed %s: %s", feed.name, w)
+        t1 = _add_time(times, "parse", t0)
+        _store_feed(corpus, feed, res, report, articles, error, states.get(feed.name))
+        _add_time(times, "store_articles", t1)
         reports.append(report)
     return reports
 
 
-def _batches(planned: list[Planned], max_chunks: int) -> Iterator[list[Planned]]:
-    """Consecutive groups of whole articles holding about `max_chunks` chunks each."""
-    batch: list[Planned] = []
-    size = 0
-    for item in planned:
-        batch.append(item)
-        size += len(item[2])
-        if size >= max_chunks:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _add_time(times: dict[str, float], key: str, since: float) -> float:
+    now = time.perf_counter()
+    times[key] = times.get(key, 0.0) + now - since
+    return now
 
 
-def embed_pending(
+def _store_feed(
     corpus: Corpus,
-    embedder: Embedder,
-    settings: Settings,
-    progress: Progress | None = None,
-    timings: dict[str, float] | None = None,
-    *,
-    rebuild: bool = False,
-) -> tuple[int, int]:
-    """Chunk and embed every pending article. Returns (articles, chunks).
-
-    Batches of about EMBED_BATCH_CHUNKS chunks: while batch n+1 is encoded (ONNX Runtime /
-    torch release the GIL), a writer thread stores batch n in Chroma and SQLite. With
-    `rebuild`, every article the reindex build has not done yet goes into the collection being
-    built instead; the live vectors are not touched."""
-    ids = corpus.rebuild_todo() if rebuild else corpus.pending_ids()
-    if not ids:
-        return 0, 0
-    times: dict[str, float] = defaultdict(float) if timings is None else timings
-    t0 = time.perf_counter()
-    n_articles = n_chunks = 0
-    reporter: _Reporter | None = None
-
-    def write(batch: list[Planned], vectors: np.ndarray) -> None:
-        if rebuild:
-            corpus.store_rebuild_embeddings(batch, vectors)
-        else:
-            corpus.store_embeddings(batch, vectors, timings=times)
-        assert reporter is not None
-        reporter.advance(len(vectors))
-
-    try:
-        with ThreadPoolExecutor(1, thread_name_prefix="newsbot-store") as writer:
-            # Open Chroma (seconds on first use) in the writer thread while chunking.
-            in_flight: Future[Any] | None = writer.submit(lambda: corpus.collection)
-            chunker = Chunker(
-                embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
-            )
-            # Chunk everything first (cheap) so progress is counted in chunks, the real unit.
-            planned = [(a, feeds, chunker.chunk(a)) for a, feeds in corpus.load_articles(ids)]
-            times["chunk"] = times.get("chunk", 0.0) + time.perf_counter() - t0
-            reporter = _Reporter(sum(len(c) for _, _, c in planned), progress)
-            per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
-            for batch in _batches(planned, per_write):
-                texts = [c.text for _, _, chunks in batch for c in chunks]
-                t1 = time.perf_counter()
-                vectors = embedder.embed_texts(texts)
-                times["encode"] = times.get("encode", 0.0) + time.perf_counter() - t1
-                if in_flight is not None:
-                    in_flight.result()  # one write at a time, in order; errors surface here
-                in_flight = writer.submit(write, batch, vectors)
-                n_articles += len(batch)
-                n_chunks += len(texts)
-            if in_flight is not None:
-                in_flight.result()
-    finally:
-        if reporter is not None:
-            reporter.close()
-        times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
-    return n_articles, n_chunks
+    feed: Feed,
+    res: FetchResult,
+    report: FeedReport,
+    articles: list[Article],
+    error: str | None,
+    old: FeedState | None,
+) -> None:
+    """Store one feed's new state and (unless it failed) its articles; fill in the report."""
+    state = _next_state(feed, old, res, error, len(articles))
+    state = replace(
+        state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
+    )
+    if error:
+        report.status, report.error = "error", error
+        corpus.save_feed_state(state)  # validators of the last good fetch are kept
+        log.warning("feed %s: %s", feed.name, error)
+    else:
+        outcome = corpus.upsert_feed(feed.name, articles, state)
+        report.new, report.updated, report.unchanged = (
+            outcome.new,
+            outcome.updated,
+            outcome.unchanged,
+        )
+        log.info(
+            "feed %s: %s, %d items (%d new, %d updated)",
+            feed.name,
+            res.status,
+            report.items,
+            report.new,
+            report.updated,
+        )
+    for w in report.warnings:
+        log.warning("feed %s: %s", feed.name, w)
 
 
 def run_ingest(
@@ -480,7 +395,7 @@ def _run_locked(
                 raise ConfigError(f"no feed named {', '.join(sorted(unknown))} in the feeds file")
             check_full_text(chosen)
             t0 = time.perf_counter()
-            report.feeds = ingest_feeds(store, chosen, settings)
+            report.feeds = ingest_feeds(store, chosen, settings, report.timings)
             report.timings["fetch_parse"] = time.perf_counter() - t0
         if settings.retention_days:
             cutoff = utcnow() - timedelta(days=settings.retention_days)

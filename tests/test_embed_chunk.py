@@ -25,7 +25,7 @@ def _articles(path: str) -> list[Article]:
 def test_chunks_fit_the_model_window_and_cover_the_text(embedder: Embedder) -> None:
     [longest] = sorted(_articles("trimmed/gradient_blog.xml"), key=lambda a: -len(a.text))[:1]
     assert len(longest.text) > 40_000
-    chunker = Chunker(embedder.count_tokens, max_tokens=200, overlap_tokens=32)
+    chunker = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
     chunks = chunker.chunk(longest)
     assert len(chunks) > 20
     assert [c.index for c in chunks] == list(range(len(chunks)))
@@ -40,7 +40,7 @@ def test_chunks_fit_the_model_window_and_cover_the_text(embedder: Embedder) -> N
 
 def test_an_article_without_text_still_gets_one_chunk(embedder: Embedder) -> None:
     art = Article(id="u:1", url="https://x.test/a", title="Only a title", text="", feed="t")
-    [chunk] = Chunker(embedder.count_tokens).chunk(art)
+    [chunk] = Chunker(embedder.tokenizer).chunk(art)
     assert chunk.text == "Only a title"
 
 
@@ -73,3 +73,39 @@ def test_int8_onnx_backend_agrees_with_torch(tmp_path: Path) -> None:
     again = Embedder(backend="onnx-int8", cache_dir=tmp_path / "models")
     # (same batch: dynamic quantization scales activations per batch)
     assert np.allclose(again.embed_texts(texts), b, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", ["publisher/hamel_blog.xml", "trimmed/gradient_blog.xml"])
+def test_chunk_token_ids_are_those_of_the_chunk_text(embedder: Embedder, path: str) -> None:
+    """The ids cut from the article's one tokenization are exactly what tokenizing each chunk's
+    text gives (so the encoder may skip that), and consecutive chunks overlap but never repeat
+    more than the overlap."""
+    chunker = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
+    pairs = [p for art in _articles(path) for p in chunker.chunk_with_ids(art)]
+    assert len(pairs) > 50
+    for chunk, ids in pairs:
+        assert ids == embedder.tokenizer.encode(chunk.text, add_special_tokens=False).ids
+        assert len(ids) <= 200
+
+
+def test_small_pieces_join_a_neighbour_without_repeating_text(embedder: Embedder) -> None:
+    para = "Researchers trained a model on many tasks and measured how it generalizes. " * 12
+    text = f"Results\n\n{para}\n\nShort tail."
+    art = Article(id="u:2", url="https://x.test/b", title="A study", text=text, feed="t")
+    chunks = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32).chunk(art)
+    bodies = [c.text.split("\n", 1)[1] for c in chunks]
+    assert bodies[0].startswith("Results\n\nResearchers")  # the heading joined what follows
+    assert bodies[-1].endswith("Short tail.")
+    assert all(b.count("Results") <= 1 and b.count("Short tail.") <= 1 for b in bodies)
+    assert all(embedder.count_tokens(c.text) <= 200 for c in chunks)
+
+
+def test_given_token_ids_give_the_same_vectors_as_the_texts(embedder: Embedder) -> None:
+    arts = _articles("trimmed/openai_blog.xml")
+    pairs = [p for a in arts for p in Chunker(embedder.tokenizer).chunk_with_ids(a)]
+    texts = [c.text for c, _ in pairs] + ["an unknown text", pairs[0][0].text]
+    ids = [i for _, i in pairs] + [None, None]  # the last one repeats the first: encoded once
+    from_ids = embedder.embed_texts(texts, ids)
+    from_texts = embedder.embed_texts(texts)
+    assert np.allclose(from_ids, from_texts, atol=1e-6)
+    assert np.array_equal(from_ids[0], from_ids[-1])

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
 
-from ingest.chunk import NEAR_EMPTY_TOKENS, Chunker
+from ingest.chunk import MIN_PIECE_TOKENS, NEAR_EMPTY_TOKENS, Chunker
 from ingest.embed import Embedder, default_model_cache
-from ingest.models import Article, ConfigError, Feed, FetchResult
+from ingest.models import Article, Chunk, ConfigError, Feed, FetchResult
 from ingest.parse import parse_feed, strip_boilerplate
 from ingest.pipeline import run_ingest
 from ingest.store import Corpus
@@ -80,7 +80,7 @@ def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
 
 @pytest.mark.shared_data
 def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
-    chunker = Chunker(embedder.count_tokens, max_tokens=200, overlap_tokens=32)
+    chunker = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
     arts = _articles("publisher/hamel_blog.xml") + _articles("trimmed/gradient_blog.xml")
     checked = 0
     for art in arts:
@@ -95,9 +95,39 @@ def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
     assert checked > 100
 
 
+@pytest.mark.parametrize(
+    "path", ["publisher/smolai_ainews.xml", "trimmed/arxiv_cs_ai.xml", "trimmed/arxiv_cs_cl.xml"]
+)
+def test_small_pieces_join_a_neighbour_within_the_model_window(
+    embedder: Embedder, path: str
+) -> None:
+    """With the chunk budget alone, these feeds leave chunks of a lone section heading, an
+    arXiv header line or a last sentence; with the model window as the limit for joining
+    small pieces, none is left, no chunk exceeds the window, and no text is lost."""
+    window = embedder.max_tokens - embedder.special_tokens
+    budget_only = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
+    joined = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32, window=window)
+
+    def small(chunks: list[Chunk]) -> int:
+        bodies = [c.text.split("\n", 1)[1] if "\n" in c.text else "" for c in chunks]
+        return sum(embedder.count_tokens(b) < MIN_PIECE_TOKENS for b in bodies)
+
+    before = after = 0
+    for art in _articles(path):
+        old, new = budget_only.chunk(art), joined.chunk(art)
+        if len(old) > 1:
+            before += small(old)
+        if len(new) > 1:
+            after += small(new)
+        assert all(embedder.count_tokens(c.text) <= window for c in new)
+        words = {w for c in old for w in c.text.split()}
+        assert words == {w for c in new for w in c.text.split()}
+    assert before > 0 and after == 0
+
+
 def test_a_body_that_repeats_the_title_is_not_embedded_twice(embedder: Embedder) -> None:
     art = Article(id="u:1", url="https://x.test/a", title="Claude 2", text="Claude  2", feed="t")
-    [chunk] = Chunker(embedder.count_tokens).chunk(art)
+    [chunk] = Chunker(embedder.tokenizer).chunk(art)
     assert chunk.text == "Claude 2"
 
 
