@@ -18,7 +18,7 @@ from bot.models import Answer, CorpusStats, LatestItem, Turn
 from bot.stories.digest import digest_stories, digest_window
 from bot.stories.topics import about, relevant_articles
 from bot.stories.watch_match import StoryText, load_story_texts
-from ingest.embed import Embedder
+from ingest.embed import Embedder, recorded_backend
 from ingest.health import Health, thresholds
 from ingest.models import FeedState, utcnow
 from ingest.store.health import failing_feeds
@@ -38,7 +38,9 @@ class Engine:
         self.corpus.claim_vectors()  # one process per embedded store: refused here, not later
         self.embedder = embedder or Embedder.from_settings(settings)
         # Never query vectors built by another model/backend (one-line error naming --reindex).
-        self.corpus.check_model(self.embedder.name, self.embedder.backend, write=False)
+        self.corpus.check_model(
+            self.embedder.name, recorded_backend(self.embedder.backend), write=False
+        )
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads

@@ -17,7 +17,7 @@ import pytest
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
 
 from ingest.chunk import MIN_PIECE_TOKENS, NEAR_EMPTY_TOKENS, Chunker
-from ingest.embed import Embedder, default_model_cache
+from ingest.embed import INT8_SCHEME, Embedder, default_model_cache
 from ingest.models import Article, Chunk, ConfigError, Feed, FetchResult
 from ingest.parse import parse_feed, strip_boilerplate
 from ingest.pipeline import run_ingest
@@ -212,6 +212,29 @@ def test_engine_and_ingest_refuse_a_corpus_built_with_another_backend(
     report = run_ingest(torch_settings, reindex=True, embedder=torch_embedder)
     assert report.embedded_articles == 6
     Engine(torch_settings, embedder=torch_embedder).corpus.close()
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_corpus_from_the_earlier_int8_export_is_refused_until_reindexed(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from bot.engine import Engine
+
+    assert embedder.backend == "onnx-int8"
+    feeds = write_feeds_toml(tmp_path / "feeds.toml", {"colah": "publisher/colah_rss.xml"})
+    settings = make_settings(tmp_path / "data", feeds)
+    assert run_ingest(settings, embedder=embedder).embedded_articles == 6
+    corpus = Corpus(settings)
+    assert corpus.get_meta("embedding_backend") == INT8_SCHEME
+    corpus.set_meta("embedding_backend", "onnx-int8")  # what the earlier int8 export recorded
+    corpus.close()
+    with pytest.raises(ConfigError, match="newsbot ingest --reindex"):
+        run_ingest(settings, embedder=embedder)
+    with pytest.raises(ConfigError, match="newsbot ingest --reindex"):
+        Engine(settings, embedder=embedder)
+    assert run_ingest(settings, reindex=True, embedder=embedder).embedded_articles == 6
+    Engine(settings, embedder=embedder).corpus.close()
 
 
 # ---------------------------------------------------------------- re-runs
