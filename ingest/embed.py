@@ -40,6 +40,16 @@ INT8_FILE = "onnx/model_qint8_weights.onnx"  # see quantize_weights
 FP32_FILE = "onnx/model.onnx"
 RUNTIME_INFO = "newsbot-runtime.json"  # written at export: pooling, window, dimension
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# What a corpus records for onnx-int8: the quantization scheme changes the vectors, so a corpus
+# embedded with an earlier int8 export (all products quantized) is refused, naming --reindex.
+INT8_SCHEME = "onnx-int8 (int8 weight matmuls)"
+
+
+def recorded_backend(backend: str) -> str:
+    """The backend as a corpus records and checks it (see INT8_SCHEME)."""
+    return INT8_SCHEME if backend == "onnx-int8" else backend
+
+
 MAX_BATCH_TOKENS = 512  # padded tokens per ONNX model batch (see OnnxEncoder)
 PARALLEL_BATCHES = True  # one intra-op thread per batch, `threads` batches at once
 

@@ -1,5 +1,5 @@
 """feeds.toml → Feed records, with one-line errors; and atomic, locked, comment-keeping edits
-of that file.
+of that file. (What a feed name typed by a user means: ingest.feednames.)
 
 The file is a list of `[[feeds]]` tables::
 

@@ -8,24 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import random
 import time
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from ingest.bodies import ACCEPT_ENCODING, Oversize, format_bytes, oversize_message, read_capped
 from ingest.config import Settings
 from ingest.feeds import url_kind
 from ingest.models import Feed, FeedState, FetchResult
 from ingest.netpolicy import BlockedURL, make_transport, trusted
+from ingest.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -38,38 +42,24 @@ MAX_REDIRECTS = 5
 RETRY_AFTER_CAP = 60.0  # seconds; a server asking for longer is not retried in this run
 JITTER = 0.1  # fraction of the backoff added at random
 TOTAL_DEADLINE_FACTOR = 3  # one attempt may take at most 3 x fetch_timeout in total
-# We decode bodies ourselves, piece by piece, so only encodings we can decode incrementally.
-ACCEPT_ENCODING = "gzip, deflate"
-DECODE_PIECE = 64 * 1024  # at most this many decompressed bytes per decompress() call
 
 
-class _Oversize(Exception):
-    def __init__(self, decoded: bool = False) -> None:
-        super().__init__()
-        self.decoded = decoded
+class _Failed(Exception):
+    """A failed attempt. `retryable`: another attempt may succeed; `delay` (a Retry-After)
+    replaces the backoff when longer."""
 
-
-class _Retryable(Exception):
-    """A failure worth another attempt; `delay` overrides the backoff when set (Retry-After)."""
-
-    def __init__(self, message: str, http_status: int | None = None, delay: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        http_status: int | None = None,
+        delay: float | None = None,
+    ) -> None:
         super().__init__(message)
+        self.retryable = retryable
         self.http_status = http_status
         self.delay = delay
-
-
-def format_bytes(n: int) -> str:
-    """10_000_000 -> '10 MB', 3_500_000 -> '3.5 MB', 2048 -> '2 kB'."""
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.3g} MB"
-    if n >= 1000:
-        return f"{n / 1000:.3g} kB"
-    return f"{n} bytes"
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def _status_line(code: int, reason: str = "") -> str:
@@ -78,7 +68,7 @@ def _status_line(code: int, reason: str = "") -> str:
             reason = HTTPStatus(code).phrase
         except ValueError:
             reason = ""
-    return f"HTTP {code} {_one_line(reason, 80)}".strip()
+    return f"HTTP {code} {one_line(reason, 80)}".strip()
 
 
 def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -187,99 +177,6 @@ def _read_file(feed_name: str, url: str, state: FeedState | None, cap: int) -> F
 # ---------------------------------------------------------------- HTTP
 
 
-class _Decoder:
-    """Incremental Content-Encoding decoding that never inflates more than DECODE_PIECE bytes
-    at once (a gzip bomb is stopped after `cap` bytes, not after a 64 MB burst)."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._gzip = encoding in ("gzip", "x-gzip")
-        self._raw_deflate = False
-        self._started = False
-        self._done = False  # gzip: the last member ended and what follows is not gzip
-        self._d = self._new()
-
-    def _new(self) -> zlib._Decompress:
-        if self._gzip:
-            return zlib.decompressobj(zlib.MAX_WBITS | 16)
-        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while data and not self._done:
-            if not self._started and not self._gzip:
-                self._started = True
-                try:  # "deflate" is zlib-wrapped by the RFC, raw by some servers
-                    out = self._d.decompress(data, DECODE_PIECE)
-                except zlib.error:
-                    self._raw_deflate = True
-                    self._d = self._new()
-                    out = self._d.decompress(data, DECODE_PIECE)
-            else:
-                out = self._d.decompress(data, DECODE_PIECE)
-            yield out
-            while len(out) == DECODE_PIECE or self._d.unconsumed_tail:
-                out = self._d.decompress(self._d.unconsumed_tail, DECODE_PIECE)
-                yield out
-            data = b""
-            if self._gzip and self._d.eof:  # concatenated gzip members are one body
-                rest = self._d.unused_data
-                if rest[:2] == b"\x1f\x8b":
-                    self._d = self._new()
-                    data = rest
-                elif rest:
-                    self._done = True  # trailing garbage is ignored, like browsers do
-
-    def flush(self) -> bytes:
-        if self._done:
-            return b""
-        tail = self._d.flush()
-        if not self._d.eof:
-            raise zlib.error("the body ends before the compressed stream does (truncated)")
-        return tail
-
-
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
-    """The decoded body, or _Oversize as soon as more than `cap` bytes (compressed or
-    decompressed) have arrived. Decoding is incremental: memory stays near `cap`."""
-    declared = response.headers.get("content-length")
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        encoding = ""
-    if declared and declared.isdigit() and int(declared) > cap and not encoding:
-        raise _Oversize
-    decoder: _Decoder | None = None
-    if encoding:
-        if encoding not in ("gzip", "x-gzip", "deflate"):
-            raise httpx.DecodingError(f"unsupported Content-Encoding {encoding[:40]!r}")
-        decoder = _Decoder(encoding)
-    body = bytearray()
-    raw_size = 0
-    try:
-        async for chunk in response.aiter_raw():
-            raw_size += len(chunk)
-            if raw_size > cap:
-                raise _Oversize
-            pieces = decoder.feed(chunk) if decoder is not None else (chunk,)
-            for piece in pieces:
-                if len(body) + len(piece) > cap:
-                    raise _Oversize(decoded=decoder is not None)
-                body += piece
-        if decoder is not None:
-            tail = decoder.flush()
-            if len(body) + len(tail) > cap:
-                raise _Oversize(decoded=True)
-            body += tail
-    except zlib.error as e:
-        raise httpx.DecodingError(f"{encoding} body is corrupt: {e}") from None
-    return bytes(body)
-
-
-def _oversize_message(cap: int, e: _Oversize) -> str:
-    return f"response larger than {format_bytes(cap)} cap" + (
-        " when decompressed" if e.decoded else ""
-    )
-
-
 async def _attempt(
     client: httpx.AsyncClient,
     feed_name: str,
@@ -289,75 +186,61 @@ async def _attempt(
     settings: Settings,
     extensions: dict[str, object],
 ) -> FetchResult:
-    """One GET. Returns a final result, or raises _Retryable."""
-    async with client.stream("GET", url, headers=request_headers, extensions=extensions) as resp:
-        headers = _lower_headers(resp.headers)
-        final_url = str(resp.url)
-        code = resp.status_code
-        etag = headers.get("etag")
-        last_modified = headers.get("last-modified")
-        if code == 304:
-            return FetchResult(
-                feed_name,
-                "not_modified",
-                headers=headers,
-                url=final_url,
-                etag=etag or (state.etag if state else None),
-                last_modified=last_modified or (state.last_modified if state else None),
-                http_status=code,
-            )
-        status_line = _status_line(code, resp.reason_phrase)
-        if code == 429 or code >= 500:
-            wait = parse_retry_after(headers.get("retry-after"))
-            if wait is not None and wait > RETRY_AFTER_CAP:
-                return FetchResult(
-                    feed_name,
-                    "error",
-                    headers=headers,
-                    url=final_url,
-                    http_status=code,
-                    error=f"{status_line} (server asks to retry after {wait:.0f} s)",
-                )
-            raise _Retryable(status_line, http_status=code, delay=wait)
-        if code >= 300:  # 4xx other than 429; 3xx that were not followed
-            hint = ""
-            if 300 <= code < 400:
-                hint = " (redirect without a usable Location)"
-            return FetchResult(
-                feed_name,
-                "error",
-                headers=headers,
-                url=final_url,
-                http_status=code,
-                error=status_line + hint,
-            )
-        try:
-            body = await _read_capped(resp, settings.max_feed_bytes)
-        except _Oversize as e:
-            return FetchResult(
-                feed_name,
-                "error",
-                headers=headers,
-                url=final_url,
-                http_status=code,
-                error=_oversize_message(settings.max_feed_bytes, e),
-            )
+    """One GET within the total deadline. Returns a final result, or raises _Failed."""
+    deadline = settings.fetch_timeout * TOTAL_DEADLINE_FACTOR
+    try:
+        async with (
+            asyncio.timeout(deadline),
+            client.stream("GET", url, headers=request_headers, extensions=extensions) as resp,
+        ):
+            return await _response(resp, feed_name, state, settings)
+    except _Failed:
+        raise
+    except TimeoutError:  # the total deadline of one attempt (asyncio.timeout)
+        raise _Failed(f"timed out: no complete response in {deadline:g} s") from None
+    except Exception as e:
+        message, retryable = _describe(e, settings.fetch_timeout)
+        raise _Failed(message, retryable=retryable) from None
+
+
+async def _response(
+    resp: httpx.Response, feed_name: str, state: FeedState | None, settings: Settings
+) -> FetchResult:
+    """The result of a response: not modified, a body, or an error (5xx and 429: _Failed)."""
+    headers = _lower_headers(resp.headers)
+    code = resp.status_code
+    etag, last_modified = headers.get("etag"), headers.get("last-modified")
+    meta: dict[str, Any] = {"headers": headers, "url": str(resp.url), "http_status": code}
+    if code == 304:
         return FetchResult(
             feed_name,
-            "ok",
-            body=body,
-            headers=headers,
-            url=final_url,
-            etag=etag,
-            last_modified=last_modified,
-            http_status=code,
+            "not_modified",
+            etag=etag or (state.etag if state else None),
+            last_modified=last_modified or (state.last_modified if state else None),
+            **meta,
         )
+    status_line = _status_line(code, resp.reason_phrase)
+    if code == 429 or code >= 500:
+        wait = parse_retry_after(headers.get("retry-after"))
+        if wait is not None and wait > RETRY_AFTER_CAP:
+            error = f"{status_line} (server asks to retry after {wait:.0f} s)"
+            return FetchResult(feed_name, "error", error=error, **meta)
+        raise _Failed(status_line, http_status=code, delay=wait)
+    if code >= 300:  # 4xx other than 429; 3xx that were not followed
+        hint = " (redirect without a usable Location)" if code < 400 else ""
+        return FetchResult(feed_name, "error", error=status_line + hint, **meta)
+    try:
+        body = await read_capped(resp, settings.max_feed_bytes)
+    except Oversize as e:
+        error = oversize_message(settings.max_feed_bytes, e)
+        return FetchResult(feed_name, "error", error=error, **meta)
+    return FetchResult(feed_name, "ok", body=body, etag=etag, last_modified=last_modified, **meta)
 
 
 def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
     """(one-line message, retryable) for an exception raised by httpx (or the policy)."""
     if isinstance(exc, BlockedURL):
-        return _one_line(exc, 400), False
+        return one_line(exc, 400), False
     if isinstance(exc, httpx.ConnectTimeout):
         return f"timed out connecting (after {timeout:g} s)", True
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
@@ -365,18 +248,18 @@ def _describe(exc: BaseException, timeout: float) -> tuple[str, bool]:
     if isinstance(exc, httpx.TooManyRedirects):
         return f"too many redirects (more than {MAX_REDIRECTS})", False
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return f"unsupported URL: {_one_line(exc)}", False
+        return f"unsupported URL: {one_line(exc)}", False
     if isinstance(exc, httpx.InvalidURL | httpx.LocalProtocolError):
-        return f"invalid URL or request: {_one_line(exc)}", False
+        return f"invalid URL or request: {one_line(exc)}", False
     if isinstance(exc, httpx.DecodingError):
-        return f"could not decode the response body: {_one_line(exc)}", False
+        return f"could not decode the response body: {one_line(exc)}", False
     if isinstance(exc, httpx.ConnectError):
-        detail = _one_line(exc) or type(exc).__name__
+        detail = one_line(exc) or type(exc).__name__
         return f"connection failed: {detail}", True
     if isinstance(exc, httpx.TransportError):  # ReadError, RemoteProtocolError, ...
-        detail = _one_line(exc) or "connection closed"
+        detail = one_line(exc) or "connection closed"
         return f"network error: {detail}", True
-    return f"unexpected error: {type(exc).__name__}: {_one_line(exc)}", False
+    return f"unexpected error: {type(exc).__name__}: {one_line(exc)}", False
 
 
 async def fetch_feed(
@@ -401,7 +284,7 @@ async def fetch_feed(
             feed.name,
             "error",
             url=feed.url,
-            error=f"unexpected error: {type(e).__name__}: {_one_line(e)}",
+            error=f"unexpected error: {type(e).__name__}: {one_line(e)}",
         )
 
 
@@ -426,48 +309,46 @@ async def _fetch_feed(
         request_headers["If-None-Match"] = state.etag
     if state is not None and state.last_modified:
         request_headers["If-Modified-Since"] = state.last_modified
-
     extensions: dict[str, object] = dict(trusted(feed.url) if trust_origin else trusted())
     attempts = settings.fetch_retries + 1
-    deadline = settings.fetch_timeout * TOTAL_DEADLINE_FACTOR
-    last_error = "no attempt made"
-    last_status: int | None = None
-    for attempt in range(attempts):
-        delay: float | None = None
-        try:
-            async with asyncio.timeout(deadline):
-                result = await _attempt(
-                    client, feed.name, feed.url, request_headers, state, settings, extensions
-                )
-            if result.status == "error":
-                log.warning("feed=%s fetch failed: %s", feed.name, result.error)
-            return result
-        except _Retryable as e:
-            last_error, last_status, delay = str(e), e.http_status, e.delay
-        except TimeoutError:  # the total deadline of one attempt (asyncio.timeout)
-            last_error, last_status = f"timed out: no complete response in {deadline:g} s", None
-        except Exception as e:
-            message, retryable = _describe(e, settings.fetch_timeout)
-            last_error, last_status = message, None
-            if not retryable:
-                break
-        if attempt + 1 < attempts:
-            wait = backoff_delay(settings, attempt)
-            if delay is not None:
-                wait = max(wait, min(delay, RETRY_AFTER_CAP))
-            log.info(
-                "feed=%s attempt %d/%d failed (%s); retrying in %.2f s",
-                feed.name,
-                attempt + 1,
-                attempts,
-                last_error,
-                wait,
-            )
-            await asyncio.sleep(wait)
-    if attempts > 1 and attempt + 1 == attempts:
-        last_error = f"{last_error} (after {attempts} attempts)"
-    log.warning("feed=%s fetch failed: %s", feed.name, last_error)
-    return FetchResult(feed.name, "error", url=feed.url, error=last_error, http_status=last_status)
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        retry=retry_if_exception(lambda e: isinstance(e, _Failed) and e.retryable),
+        wait=functools.partial(_retry_wait, settings),
+        before_sleep=functools.partial(_log_retry, feed.name, attempts),
+        reraise=True,
+    )
+    try:
+        result: FetchResult = await retrying(
+            _attempt, client, feed.name, feed.url, request_headers, state, settings, extensions
+        )
+    except _Failed as e:
+        error = str(e)
+        if e.retryable and attempts > 1:  # every attempt was used
+            error = f"{error} (after {attempts} attempts)"
+        log.warning("feed=%s fetch failed: %s", feed.name, error)
+        return FetchResult(feed.name, "error", url=feed.url, error=error, http_status=e.http_status)
+    if result.status == "error":
+        log.warning("feed=%s fetch failed: %s", feed.name, result.error)
+    return result
+
+
+def _retry_wait(settings: Settings, retry: RetryCallState) -> float:
+    """The backoff before the next attempt, or longer when the server asked (Retry-After)."""
+    wait = backoff_delay(settings, retry.attempt_number - 1)
+    failure = retry.outcome.exception() if retry.outcome else None
+    if isinstance(failure, _Failed) and failure.delay is not None:
+        wait = max(wait, min(failure.delay, RETRY_AFTER_CAP))
+    return wait
+
+
+def _log_retry(feed_name: str, attempts: int, retry: RetryCallState) -> None:
+    failure = retry.outcome.exception() if retry.outcome else None
+    wait = retry.next_action.sleep if retry.next_action else 0.0
+    log.info(
+        "feed=%s attempt %d/%d failed (%s); retrying in %.2f s",
+        *(feed_name, retry.attempt_number, attempts, failure, wait),
+    )
 
 
 async def fetch_all(
@@ -489,20 +370,12 @@ async def fetch_all(
     async def one(c: httpx.AsyncClient, feed: Feed) -> FetchResult:
         async with semaphore:
             started = time.monotonic()
-            result = await fetch_feed(
-                c,
-                feed,
-                states.get(feed.name),
-                settings,
-                trust_origin=trust_origins and feed.operator_trusted,
-            )
+            trust = trust_origins and feed.operator_trusted
+            result = await fetch_feed(c, feed, states.get(feed.name), settings, trust_origin=trust)
+            took = time.monotonic() - started
             log.info(
                 "feed=%s fetched status=%s http=%s bytes=%d in %.2f s",
-                feed.name,
-                result.status,
-                result.http_status,
-                len(result.body),
-                time.monotonic() - started,
+                *(feed.name, result.status, result.http_status, len(result.body), took),
             )
             return result
 
@@ -561,9 +434,9 @@ async def fetch_page(
                 ):
                     return fail(f"not an HTML page ({ctype})")
                 try:
-                    body = await _read_capped(resp, settings.max_page_bytes)
-                except _Oversize as e:
-                    return fail(_oversize_message(settings.max_page_bytes, e))
+                    body = await read_capped(resp, settings.max_page_bytes)
+                except Oversize as e:
+                    return fail(oversize_message(settings.max_page_bytes, e))
                 headers["x-final-url"] = str(resp.url)
                 return Page(url, body=body, headers=headers)
     except asyncio.CancelledError:

@@ -7,401 +7,48 @@ then normalizes each entry: canonical URL, dedupe id, plain-text title and body,
 from __future__ import annotations
 
 import calendar
-import functools
-import hashlib
 import html
 import json
 import logging
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
+from ingest.links import article_id, canonical_url, is_web_url
 from ingest.models import Article, Feed, FetchResult, ParseResult
+from ingest.text import (
+    extract_full_text,
+    extraction_problem,
+    html_to_text,
+    one_line,
+    plain_to_text,
+    shorten,
+    strip_boilerplate,
+)
+
+# The helpers other modules (and the tests) know as ingest.parse's.
+__all__ = [
+    "article_id",
+    "canonical_url",
+    "extract_full_text",
+    "extraction_problem",
+    "html_to_text",
+    "parse_feed",
+    "strip_boilerplate",
+    "to_utc",
+]
 
 log = logging.getLogger(__name__)
 
 MIN_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=2)
-TITLE_FROM_TEXT_CHARS = 80
+TITLE_FROM_TEXT_CHARS = 81  # a title made from the text: 80 characters and "…"
 MAX_TAGS = 30
-
-# ---------------------------------------------------------------- URLs
-
-_TRACKING_PARAMS = frozenset(
-    {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
-        "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id",
-        "oly_enc_id", "vero_id", "ref", "ref_src", "ref_url", "__s", "s_cid", "cmpid",
-        "ncid", "sr_share", "rss",
-    }
-)  # fmt: skip
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_")
-_TRACKING_VALUES = {  # params that are only tracking with these values
-    "source": {"rss", "feed", "atom", "rss_feed", "feedburner", "twitter", "newsletter"},
-    "from": {"rss", "feed", "atom"},
-    "via": {"rss", "feed"},
-    "output": {"rss"},
-}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _is_tracking(key: str, value: str) -> bool:
-    k = key.lower()
-    if k in _TRACKING_PARAMS or k.startswith(_TRACKING_PREFIXES):
-        return True
-    return value.lower() in _TRACKING_VALUES.get(k, ())
-
-
-def canonical_url(url: str, base: str | None = None) -> str:
-    """The form of a link used for dedupe: absolute, scheme+host lower-cased, no fragment,
-    no tracking parameters, no default port. Never raises (returns the stripped input)."""
-    raw = (url or "").strip()
-    try:
-        if base:
-            raw = urljoin(base, raw)
-        parts = urlsplit(raw)
-        scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        if not host:
-            return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-        port = parts.port
-        netloc = f"[{host}]" if ":" in host else host
-        if port is not None and port != _DEFAULT_PORTS.get(scheme):
-            netloc = f"{netloc}:{port}"
-        if parts.username or parts.password:
-            netloc = f"{parts.netloc.rsplit('@', 1)[0]}@{netloc}"
-        path = parts.path or ("/" if scheme in _DEFAULT_PORTS else "")
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            kept = [(k, v) for k, v in pairs if not _is_tracking(k, v)]
-            if len(kept) != len(pairs):
-                query = urlencode(kept, doseq=True)
-        return urlunsplit((scheme, netloc, path, query, ""))
-    except (ValueError, TypeError, UnicodeError):
-        return raw
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
-
-# ---------------------------------------------------------------- ids
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-
-
-def article_id(
-    url: str = "",
-    guid: str = "",
-    feed_name: str = "",
-    title: str = "",
-    published: datetime | None = None,
-    *,
-    prefer_guid: bool = False,
-) -> str:
-    """The dedupe key of an article.
-
-    "u:" + sha1(canonical url) when there is a link, so the same article carried by two
-    feeds gets one id; else "g:" + sha1(feed name + guid); else "h:" + sha1(title + date).
-    `prefer_guid` skips the link (for entries of one feed that share a link but differ).
-    """
-    if url and not prefer_guid:
-        return "u:" + _sha(canonical_url(url))
-    if guid:
-        return "g:" + _sha(f"{feed_name}\x00{guid}")
-    stamp = published.isoformat() if published else ""
-    return "h:" + _sha(f"{title}\x00{stamp}")
-
-
-# ---------------------------------------------------------------- HTML → text
-
-_SKIP_TAGS = frozenset(
-    {"script", "style", "noscript", "iframe", "svg", "template", "head", "object", "canvas"}
-)
-_VOID_TAGS = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-     "source", "track", "wbr"}
-)  # fmt: skip
-_PARA_TAGS = frozenset(
-    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "figure",
-     "section", "article", "header", "footer", "aside", "nav", "main", "address",
-     "details", "summary", "hr", "dl", "fieldset", "form"}
-)  # fmt: skip
-_LINE_TAGS = frozenset(
-    {"div", "br", "tr", "dt", "dd", "figcaption", "caption", "option", "legend", "center"}
-)
-_LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
-_CELL_TAGS = frozenset({"td", "th"})
-_TAG_RE = re.compile(r"<[a-zA-Z!/?]")
-_WS_RE = re.compile(r"[^\S\n]+")  # whitespace except newlines
-_ANY_WS_RE = re.compile(r"\s+")
-_BLANKS_RE = re.compile(r"\n{3,}")
-_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_PRE_MARK = "\ue000"  # marks a line of <pre> text, whose spacing is kept
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.pending = 0  # newlines owed before the next text
-        self.prefix = ""  # list marker owed before the next text
-        self.skip = 0
-        self.pre = 0
-        self.lists: list[list[Any]] = []  # [tag, counter]
-        self.row_has_text = False  # a cell of this table row produced text
-        self.cell_sep = False  # " | " owed before the next text (a new cell started)
-
-    def _break(self, n: int) -> None:
-        if self.out:
-            self.pending = max(self.pending, n)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            if tag not in _VOID_TAGS:
-                self.skip += 1
-            return
-        if self.skip:
-            return
-        if tag in _LIST_TAGS:
-            self._break(1 if self.lists else 2)
-            self.lists.append([tag, 0])
-        elif tag == "li":
-            self._break(1)
-            depth = max(len(self.lists), 1)
-            marker = "- "
-            if self.lists and self.lists[-1][0] == "ol":
-                self.lists[-1][1] += 1
-                marker = f"{self.lists[-1][1]}. "
-            self.prefix = "  " * (depth - 1) + marker
-        elif tag in _PARA_TAGS:
-            self._break(1 if self.lists else 2)
-            if tag == "pre":
-                self.pre += 1
-        elif tag in _LINE_TAGS:
-            self._break(1)
-            if tag == "tr":
-                self.row_has_text = self.cell_sep = False
-        elif tag in _CELL_TAGS:
-            self.cell_sep = self.row_has_text
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.skip:
-            return
-        if tag in ("br", "hr", "p", "div"):
-            self._break(2 if tag == "hr" else 1)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            if self.skip:
-                self.skip -= 1
-            return
-        if self.skip:
-            return
-        if tag in _LIST_TAGS:
-            if self.lists:
-                self.lists.pop()
-            self._break(1 if self.lists else 2)
-        elif tag == "li":
-            self._break(1)
-        elif tag in _PARA_TAGS:
-            if tag == "pre" and self.pre:
-                self.pre -= 1
-            self._break(1 if self.lists else 2)
-        elif tag in _LINE_TAGS:
-            self._break(1)
-
-    def _text(self, text: str, pre: bool = False) -> None:
-        starts_line = bool(self.pending or self.prefix or not self.out)
-        if (starts_line or self.cell_sep) and not pre:
-            text = text.lstrip(" ")
-            if not text:
-                return
-        if self.cell_sep and not starts_line:
-            text = " | " + text
-        self.cell_sep = False
-        self.row_has_text = True
-        if self.pending:
-            self.out.append("\n" * self.pending)
-        if starts_line:
-            self.out.append(self.prefix + (_PRE_MARK if pre else ""))
-        self.pending = 0
-        self.prefix = ""
-        self.out.append(text)
-
-    def handle_data(self, data: str) -> None:
-        if self.skip or not data:
-            return
-        data = data.replace(_PRE_MARK, "")
-        if self.pre:
-            for i, line in enumerate(data.replace("\r\n", "\n").split("\n")):
-                if i:
-                    self._break(1)
-                if line.strip():
-                    self._text(line.replace("\t", "    ").rstrip("\r"), pre=True)
-            return
-        self._text(_ANY_WS_RE.sub(" ", data))
-
-    def text(self) -> str:
-        return "".join(self.out)
-
-
-def _tidy(text: str) -> str:
-    """Collapse whitespace inside lines (keeping indentation and <pre> lines as they are),
-    keep at most one blank line."""
-    text = _INVISIBLE_RE.sub("", _CONTROL_RE.sub("", text))
-    lines = []
-    for ln in text.split("\n"):
-        body = ln.lstrip(" ")
-        if body.startswith(_PRE_MARK):
-            lines.append(ln.replace(_PRE_MARK, "", 1).rstrip())
-        else:
-            lines.append(" " * (len(ln) - len(body)) + _WS_RE.sub(" ", body).rstrip())
-    return _BLANKS_RE.sub("\n\n", "\n".join(lines)).strip("\n").rstrip()
-
-
-def _plain_to_text(text: str) -> str:
-    """Plain (or Markdown-ish) text: keep its line structure, normalize the rest."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
-    return _tidy(text.replace(_PRE_MARK, "")).strip()
-
-
-def html_to_text(markup: str) -> str:
-    """HTML (or plain text) → readable plain text. Never raises.
-
-    Drops script/style/noscript/iframe/svg content and all tags, decodes entities, turns
-    block elements into paragraphs and list items into "- " / "1. " lines.
-    """
-    if not markup:
-        return ""
-    if not isinstance(markup, str):
-        markup = str(markup)
-    try:
-        if not _TAG_RE.search(markup):
-            return _plain_to_text(html.unescape(markup))
-        parser = _TextExtractor()
-        parser.feed(markup)
-        parser.close()
-        return _tidy(parser.text())
-    except Exception:  # HTMLParser can raise (AssertionError) on odd <![ ... ]> sections
-        try:
-            stripped = re.sub(r"<[^>]*>", " ", markup)
-            return _tidy(_ANY_WS_RE.sub(" ", html.unescape(stripped))).strip()
-        except Exception:
-            return ""
-
-
-_SHARE_WORDS = (
-    r"share|share this|share on|tweet|post|facebook|twitter|x|linkedin|reddit|email|e-mail|"
-    r"print|copy link|whatsapp|pocket|mastodon|bluesky|threads|telegram|hacker news|pinterest"
-)
-_BOILERPLATE_LINE_RE = re.compile(
-    r"(?:"
-    # WordPress's RSS footer: "The post <title> appeared first on <site>."
-    r"the post .{1,400} appeared first on .{1,200}"
-    r"|comments|\[link\] \[comments\]|read more|continue reading.{0,200}"
-    r"|read the (?:full|rest of the|original) (?:post|article|story).{0,200}"
-    r"|your browser does not support (?:html5 |the )?video(?: tag)?"
-    r"|skip to (?:main )?content|back to top|(?:previous|next|older|newer) (?:post|article|entry)"
-    r"|(?:subscribe|sign up)(?: now)?(?: to (?:our|the|my) newsletter)?"
-    # share/nav rows: only network names and separators ("Share: Twitter | LinkedIn | Email")
-    rf"|(?:(?:{_SHARE_WORDS})\s*[:|•·,/\-]?\s*)+"
-    r")[\s.:!…»→]*",
-    re.IGNORECASE,
-)
-_READ_MORE_TAIL_RE = re.compile(r"(?:\.\.\.|…)?\s*(?:read more|continue reading)[\s.…»→]*$", re.I)
-
-
-def strip_boilerplate(text: str) -> str:
-    """Drop feed boilerplate lines (WordPress's "The post X appeared first on Y.", share and
-    navigation rows, "Read more", "Comments") and a trailing "... Read more" on a line."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        body = line.strip()
-        if body and _BOILERPLATE_LINE_RE.fullmatch(body):
-            continue
-        if body:
-            line = _READ_MORE_TAIL_RE.sub("", line.rstrip()).rstrip() or ""
-            if not line.strip():
-                continue
-        out.append(line)
-    return _BLANKS_RE.sub("\n\n", "\n".join(out)).strip()
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-# ---------------------------------------------------------------- full text
-
-
-_PROBE_PAGE = (
-    "<html><body><article><h1>Probe</h1>"
-    + "".join(f"<p>Probe paragraph {i} holds enough words to count as text.</p>" for i in range(8))
-    + "</article></body></html>"
-)
-
-
-@functools.cache
-def extraction_problem() -> str | None:
-    """Why full-text extraction cannot work in this installation (one line), or None.
-
-    Imports trafilatura and extracts a small page, so a missing optional dependency (jusText
-    needs lxml.html.clean, shipped as lxml_html_clean) is found before any page is fetched."""
-    try:
-        import trafilatura
-
-        text = trafilatura.extract(_PROBE_PAGE, favor_precision=True, output_format="txt")
-    except Exception as e:
-        return f"{type(e).__name__}: {_one_line(e, 160)}"
-    if not text or "Probe paragraph" not in text:
-        return "trafilatura returned no text for a test page"
-    return None
-
-
-def extract_full_text(html_bytes: bytes | str, url: str) -> str | None:
-    """Main text of an article page via trafilatura (precision first, no comments).
-
-    None when nothing useful was found or on any failure.
-    """
-    if not html_bytes:
-        return None
-    try:
-        import trafilatura
-
-        text = trafilatura.extract(
-            html_bytes,
-            url=url or None,
-            favor_precision=True,
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            deduplicate=True,
-            output_format="txt",
-        )
-    except Exception as e:
-        log.warning("full text of %s: extraction failed: %s", url, _one_line(e))
-        return None
-    if not text:
-        return None
-    text = _plain_to_text(text)
-    return text or None
-
 
 # ---------------------------------------------------------------- entries
 
@@ -424,7 +71,7 @@ def _as_text(value: Any, content_type: str | None) -> str:
     # Feeds often declare HTML as text/plain (Google's blog): markup is markup whatever its label.
     if "html" in ctype or "xml" in ctype or _MARKUP.search(value):
         return strip_boilerplate(html_to_text(value))
-    return strip_boilerplate(_plain_to_text(value))
+    return strip_boilerplate(plain_to_text(value))
 
 
 def _title_of(entry: Any) -> str:
@@ -513,21 +160,32 @@ def _link_of(entry: Any, base: str) -> str:
         if _get(alt, "rel", "alternate") == "alternate" and isinstance(_get(alt, "href"), str):
             candidates.append(_get(alt, "href"))
     guid = _get(entry, "id", "")
-    if isinstance(guid, str) and _is_web_url(guid.strip()):  # only an absolute permalink
+    if isinstance(guid, str) and is_web_url(guid.strip()):  # only an absolute permalink
         candidates.append(guid)
     for candidate in candidates:
         url = canonical_url(candidate, base or None)
-        if _is_web_url(url):
+        if is_web_url(url):
             return url
     return ""
 
 
-def _shorten(text: str, limit: int = TITLE_FROM_TEXT_CHARS) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[:limit].rsplit(" ", 1)[0] or flat[:limit]
-    return cut.rstrip(" ,.;:-") + "…"
+# ---------------------------------------------------------------- documents
+
+
+class _NotAFeed(Exception):
+    """The body holds no feed; the message is the ParseResult's one-line error."""
+
+
+@dataclass
+class _FeedDoc:
+    """A parsed feed document before its entries become articles."""
+
+    version: str
+    title: str
+    entries: list[Any]
+    base: str  # what relative links are resolved against
+    author: str = ""  # the feed's own author, for entries without one
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- JSON Feed
@@ -548,8 +206,8 @@ def _rfc3339_struct(value: Any) -> time.struct_time | None:
         return None
 
 
-def _json_feed(body: bytes) -> tuple[str, list[dict[str, Any]], str] | None:
-    """(title, entries shaped like feedparser's, home page) for a JSON Feed; else None."""
+def _json_feed(body: bytes, base: str) -> _FeedDoc | None:
+    """A JSON Feed, its entries shaped like feedparser's; None when the body is not one."""
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -587,11 +245,9 @@ def _json_feed(body: bytes) -> tuple[str, list[dict[str, Any]], str] | None:
             }
         )
     title, home = data.get("title"), data.get("home_page_url")
-    return (
-        title if isinstance(title, str) else "",
-        entries,
-        home if isinstance(home, str) else "",
-    )
+    if not base and isinstance(home, str) and is_web_url(home):
+        base = home
+    return _FeedDoc("json", title if isinstance(title, str) else "", entries, base)
 
 
 # ---------------------------------------------------------------- the feed
@@ -608,7 +264,7 @@ def _sniff_html(body: bytes, content_type: str) -> str | None:
     m = re.search(rb"<title[^>]*>(.*?)</title", body[:65536], re.I | re.S)
     if not m:
         return ""
-    return _one_line(html.unescape(m.group(1).decode("utf-8", "replace")), 80)
+    return one_line(html.unescape(m.group(1).decode("utf-8", "replace")), 80)
 
 
 def _bozo_warning(exc: Any) -> str | None:
@@ -616,7 +272,7 @@ def _bozo_warning(exc: Any) -> str | None:
     name = type(exc).__name__
     if name in ("CharacterEncodingOverride", "NonXMLContentType"):
         return None  # e.g. text/xml without charset: parsed fine, nothing to act on
-    return f"malformed feed, kept what parsed: {name}: {_one_line(exc, 160)}"
+    return f"malformed feed, kept what parsed: {name}: {one_line(exc, 160)}"
 
 
 def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
@@ -633,9 +289,7 @@ def parse_feed(feed: Feed, result: FetchResult, *, now: datetime | None = None) 
         return _parse_feed(feed, result, now or datetime.now(UTC))
     except Exception as e:  # defensive: a bug here must not stop the run
         log.exception("feed=%s parse failed", feed.name)
-        return ParseResult(
-            feed=feed.name, error=f"parse failed: {type(e).__name__}: {_one_line(e)}"
-        )
+        return ParseResult(feed=feed.name, error=f"parse failed: {type(e).__name__}: {one_line(e)}")
 
 
 def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
@@ -654,59 +308,62 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
     # Relative links are resolved against the final URL by _link_of, not by handing the URL
     # to feedparser as Content-Location: feedparser would also rewrite a guid such as "12345"
     # into "https://host/feed/12345", which then passes for a permalink.
-    base = result.url if _is_web_url(result.url) else ""
-    content_type = headers.get("content-type", "").lower()
-
-    warnings: list[str] = []
-    json_feed = None
+    base = result.url if is_web_url(result.url) else ""
+    doc = None
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        json_feed = _json_feed(body)
-    if json_feed is not None:
-        title, entries, home = json_feed
-        base = base or (home if _is_web_url(home) else "")
-        version = "json"
-    else:
-        try:
-            parsed = _feedparser(body, headers)
-            if not _get(parsed, "version") and not _get(parsed, "entries") and content_type:
-                # A Content-Type can mislead the charset detection (e.g. a UTF-16 feed served
-                # as text/xml, which means us-ascii): try again, sniffing BOM and declaration.
-                retry = _feedparser(body, {k: v for k, v in headers.items() if k != "content-type"})
-                if _get(retry, "version") or _get(retry, "entries"):
-                    parsed = retry
-                    warnings.append(f"ignored the charset implied by Content-Type {content_type!r}")
-        except Exception as e:
-            return ParseResult(feed=feed.name, error=f"feed parser failed: {_one_line(e)}")
-        version = str(_get(parsed, "version", "") or "")
-        entries = list(_get(parsed, "entries", []) or [])
-        feed_info = _get(parsed, "feed", {})
-        title = _get(feed_info, "title", "")
-        title = " ".join(str(title).split()) if isinstance(title, str) else ""
-        feed_link = _get(feed_info, "link", "")
-        if not base and isinstance(feed_link, str) and _is_web_url(feed_link):
-            base = feed_link
-        if not version and not entries:
-            page_title = _sniff_html(body, content_type)
-            if page_title is not None:
-                hint = f" ({page_title!r})" if page_title else ""
-                return ParseResult(feed=feed.name, error=f"not a feed: got an HTML page{hint}")
-            exc = _get(parsed, "bozo_exception")
-            detail = f" ({type(exc).__name__}: {_one_line(exc, 120)})" if exc else ""
-            return ParseResult(feed=feed.name, error=f"not a feed: no RSS/Atom structure{detail}")
-        if _get(parsed, "bozo", False):
-            warning = _bozo_warning(_get(parsed, "bozo_exception"))
-            if warning:
-                warnings.append(warning)
-        if not version:
-            warnings.append("unknown feed format; kept the entries that parsed")
-
-    feed_author = _author_of(feed_info) if json_feed is None else ""
-    articles, entry_warnings = _articles(feed, entries, base, now, feed_author)
-    warnings.extend(entry_warnings)
-    log.debug("feed=%s parsed %s: %d articles", feed.name, version, len(articles))
+        doc = _json_feed(body, base)
+    try:
+        doc = doc or _xml_feed(body, headers, base)
+    except _NotAFeed as e:
+        return ParseResult(feed=feed.name, error=str(e))
+    articles, entry_warnings = _articles(feed, doc.entries, doc.base, now, doc.author)
+    log.debug("feed=%s parsed %s: %d articles", feed.name, doc.version, len(articles))
     return ParseResult(
-        feed=feed.name, articles=tuple(articles), warnings=tuple(warnings), title=title
+        feed=feed.name,
+        articles=tuple(articles),
+        warnings=(*doc.warnings, *entry_warnings),
+        title=doc.title,
     )
+
+
+def _xml_feed(body: bytes, headers: dict[str, str], base: str) -> _FeedDoc:
+    """feedparser's reading of the body (RSS, Atom, RDF, CDF); _NotAFeed when it holds none."""
+    content_type = headers.get("content-type", "").lower()
+    warnings: list[str] = []
+    try:
+        parsed = _feedparser(body, headers)
+        if not _get(parsed, "version") and not _get(parsed, "entries") and content_type:
+            # A Content-Type can mislead the charset detection (e.g. a UTF-16 feed served
+            # as text/xml, which means us-ascii): try again, sniffing BOM and declaration.
+            retry = _feedparser(body, {k: v for k, v in headers.items() if k != "content-type"})
+            if _get(retry, "version") or _get(retry, "entries"):
+                parsed = retry
+                warnings.append(f"ignored the charset implied by Content-Type {content_type!r}")
+    except Exception as e:
+        raise _NotAFeed(f"feed parser failed: {one_line(e)}") from None
+    version = str(_get(parsed, "version", "") or "")
+    entries = list(_get(parsed, "entries", []) or [])
+    feed_info = _get(parsed, "feed", {})
+    title = _get(feed_info, "title", "")
+    title = " ".join(str(title).split()) if isinstance(title, str) else ""
+    feed_link = _get(feed_info, "link", "")
+    if not base and isinstance(feed_link, str) and is_web_url(feed_link):
+        base = feed_link
+    if not version and not entries:
+        page_title = _sniff_html(body, content_type)
+        if page_title is not None:
+            hint = f" ({page_title!r})" if page_title else ""
+            raise _NotAFeed(f"not a feed: got an HTML page{hint}")
+        exc = _get(parsed, "bozo_exception")
+        detail = f" ({type(exc).__name__}: {one_line(exc, 120)})" if exc else ""
+        raise _NotAFeed(f"not a feed: no RSS/Atom structure{detail}")
+    if _get(parsed, "bozo", False):
+        warning = _bozo_warning(_get(parsed, "bozo_exception"))
+        if warning:
+            warnings.append(warning)
+    if not version:
+        warnings.append("unknown feed format; kept the entries that parsed")
+    return _FeedDoc(version, title, entries, base, _author_of(feed_info), warnings)
 
 
 def _articles(
@@ -719,34 +376,50 @@ def _articles(
     broken = 0
     for entry in entries:
         try:
-            guid = _get(entry, "id", "")
-            guid = guid.strip() if isinstance(guid, str) else str(guid)
-            link = _link_of(entry, base)
-            title = _title_of(entry)
-            text = _text_of(entry)
-            if not (link or title or text):
-                continue  # nothing to show or cite (a bare guid is not an article)
-            published = _published_of(entry, now)
-            fields.append(
-                {
-                    "url": link,
-                    "guid": guid,
-                    "title": title or _shorten(text) or link,
-                    "text": text,
-                    "author": _author_of(entry) or feed_author,
-                    "published": published,
-                    "tags": _tags_of(entry, feed.tags),
-                }
-            )
+            f = _entry_fields(entry, feed, base, now)
         except Exception as e:  # one broken entry must not cost the feed
             broken += 1
-            log.warning("feed=%s skipped a broken entry: %s", feed.name, _one_line(e))
+            log.warning("feed=%s skipped a broken entry: %s", feed.name, one_line(e))
+            continue
+        if f is not None:
+            f["author"] = f["author"] or feed_author
+            fields.append(f)
     if broken:
         warnings.append(f"skipped {broken} broken entr{'y' if broken == 1 else 'ies'}")
+    articles, duplicates, shared = _with_ids(feed, fields)
+    if duplicates:
+        warnings.append(f"skipped {duplicates} duplicate entr{'y' if duplicates == 1 else 'ies'}")
+    if shared:
+        warnings.append(f"{shared} link(s) shared by different entries; those use per-entry ids")
+    return articles, warnings
 
-    # Entries of one feed that share a link (or, without a link, a guid) but are different
-    # items (every entry links to the home page, or even repeats its guid) keep ids of their
-    # own - guid-based when their guid is unique there, else title+date-based - so none is lost.
+
+def _entry_fields(entry: Any, feed: Feed, base: str, now: datetime) -> dict[str, Any] | None:
+    """An entry's Article fields (all but id and feed); None when it has nothing to show."""
+    guid = _get(entry, "id", "")
+    guid = guid.strip() if isinstance(guid, str) else str(guid)
+    link = _link_of(entry, base)
+    title = _title_of(entry)
+    text = _text_of(entry)
+    if not (link or title or text):
+        return None  # nothing to show or cite (a bare guid is not an article)
+    return {
+        "url": link,
+        "guid": guid,
+        "title": title or shorten(text, TITLE_FROM_TEXT_CHARS) or link,
+        "text": text,
+        "author": _author_of(entry),
+        "published": _published_of(entry, now),
+        "tags": _tags_of(entry, feed.tags),
+    }
+
+
+def _with_ids(feed: Feed, fields: list[dict[str, Any]]) -> tuple[list[Article], int, int]:
+    """(articles, duplicates skipped, links shared by different entries).
+
+    Entries of one feed that share a link (or, without a link, a guid) but are different items
+    (every entry links to the home page, or even repeats its guid) keep ids of their own -
+    guid-based when their guid is unique there, else title+date-based - so none is lost."""
     groups: dict[str, set[tuple[str, str, str]]] = {}
     for f in fields:
         key = f["url"] or (f"guid:{f['guid']}" if f["guid"] else "")
@@ -773,10 +446,4 @@ def _articles(
             continue
         seen.add(aid)
         articles.append(Article(id=aid, feed=feed.name, **f))
-    if duplicates:
-        warnings.append(f"skipped {duplicates} duplicate entr{'y' if duplicates == 1 else 'ies'}")
-    if shared:
-        warnings.append(
-            f"{len(shared)} link(s) shared by different entries; those use per-entry ids"
-        )
-    return articles, warnings
+    return articles, duplicates, len(shared)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from filelock import FileLock, Timeout
 
 from ingest.config import Settings
-from ingest.embed import Embedder
+from ingest.embed import Embedder, recorded_backend
 from ingest.feeds import load_feeds
 from ingest.fetch import PAGE_ACCEPT, fetch_all, fetch_page, make_client
 from ingest.models import (
@@ -29,6 +29,7 @@ from ingest.models import (
 )
 from ingest.parse import extract_full_text, extraction_problem, parse_feed
 from ingest.store import Corpus
+from ingest.story_grouping import group_new_articles
 from ingest.vectorize import Progress, embed_pending
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def run_ingest(
 def rebuild_signature(settings: Settings) -> str:
     """What makes two builds interchangeable: a build is resumed only with the same one."""
     return (
-        f"{settings.embedding_model}|{settings.embedding_backend}|"
+        f"{settings.embedding_model}|{recorded_backend(settings.embedding_backend)}|"
         f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}"
     )
 
@@ -379,7 +380,7 @@ def _run_locked(
                 store, emb, settings, progress, report.timings, rebuild=True
             )
         # the new vectors are the model's and backend's from now on (a reindex is how to switch)
-        store.finish_rebuild(settings.embedding_model, settings.embedding_backend)
+        store.finish_rebuild(settings.embedding_model, recorded_backend(settings.embedding_backend))
     else:
         # Anything else changes the live corpus, which an interrupted build no longer matches.
         store.abandon_rebuild()
@@ -399,7 +400,7 @@ def _run_locked(
         if settings.retention_days:
             cutoff = utcnow() - timedelta(days=settings.retention_days)
             report.pruned = store.prune_older_than(cutoff)
-    store.check_model(settings.embedding_model, settings.embedding_backend)
+    store.check_model(settings.embedding_model, recorded_backend(settings.embedding_backend))
     if store.pending_count():
         t0 = time.perf_counter()
         emb = embedder or Embedder.from_settings(settings)
@@ -407,6 +408,7 @@ def _run_locked(
         report.embedded_articles, report.embedded_chunks = embed_pending(
             store, emb, settings, progress, report.timings
         )
+    group_new_articles(store, settings, feeds)  # stories: new articles join or start one
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())
     return report

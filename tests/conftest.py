@@ -1,5 +1,14 @@
 """Shared fixtures: the real data beside the checkout, settings in a temp dir, the real model,
-and a small real corpus built once per session."""
+and a small real corpus built once per session.
+
+Two rules for every test, set here:
+- Tests that read the real data in ../shared/data are marked `shared_data`, or use a fixture
+  that asks for `shared_feeds` (as `small_corpus` does), which marks them; without that folder
+  they are skipped, saying so, and the unit tests of pure code still run.
+- No test sees the developer's own configuration: the session runs in an empty directory
+  (Settings read `.env` from the working directory), and NEWSBOT_* / DISCORD_* variables of
+  the shell are dropped (NEWSBOT_TEST_* ones, which configure the tests, are kept).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+for _name in [n for n in os.environ if n.startswith(("NEWSBOT_", "DISCORD_"))]:
+    if not _name.startswith("NEWSBOT_TEST_"):
+        del os.environ[_name]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from fakediscord.fixtures import fake_discord  # noqa: E402, F401  (the local Discord server)
 
-from ingest.config import Settings, load_settings  # noqa: E402
+from bot.config import AnswerSettings  # noqa: E402
 from ingest.embed import Embedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,9 +47,29 @@ SMALL_CORPUS = {
 }
 
 
+SHARED_MISSING = (
+    f"needs the real data in ../shared/data, not found at {SHARED} "
+    "(put the shared folder beside the checkout to run it)"
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not FEEDS_DIR.is_dir():
-        raise pytest.UsageError(f"the shared data is missing: expected {FEEDS_DIR}")
+    for item in items:
+        if "shared_feeds" in getattr(item, "fixturenames", ()):  # also through other fixtures
+            item.add_marker(pytest.mark.shared_data)
+        if item.get_closest_marker("shared_data") and not FEEDS_DIR.is_dir():
+            item.add_marker(pytest.mark.skip(reason=SHARED_MISSING))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Run the session in an empty directory: no `.env` of the developer's is read, by the
+    tests' Settings or by a command line they start without a cwd of their own."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    previous = Path.cwd()
+    os.chdir(cwd)
+    yield cwd
+    os.chdir(previous)
 
 
 def write_feeds_toml(path: Path, feeds: dict[str, str]) -> Path:
@@ -51,13 +82,25 @@ def write_feeds_toml(path: Path, feeds: dict[str, str]) -> Path:
     return path
 
 
-def make_settings(data_dir: Path, feeds_file: Path | None = None, **overrides: object) -> Settings:
-    return load_settings(
+def make_settings(
+    data_dir: Path, feeds_file: Path | None = None, **overrides: object
+) -> AnswerSettings:
+    """Settings for a corpus in `data_dir` (the answer settings: a superset of the corpus's)."""
+    return AnswerSettings.load(
         data_dir=data_dir,
         feeds=feeds_file or data_dir / "feeds.toml",
         fetch_backoff=0.05,
         **overrides,
     )
+
+
+@pytest.fixture(scope="session")
+def shared_feeds() -> Path:
+    """The real feed files in ../shared/data/feeds. A fixture that reads them asks for this one,
+    which marks every test using it `shared_data` (see pytest_collection_modifyitems)."""
+    if not FEEDS_DIR.is_dir():
+        pytest.skip(SHARED_MISSING)
+    return FEEDS_DIR
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +110,14 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture
-def tmp_settings(tmp_path: Path) -> Settings:
+def tmp_settings(tmp_path: Path) -> AnswerSettings:
     return make_settings(tmp_path / "data", tmp_path / "feeds.toml")
 
 
 @pytest.fixture(scope="session")
 def small_corpus(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[Settings]:
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_feeds: Path
+) -> Iterator[AnswerSettings]:
     """Settings of a real corpus ingested once from SMALL_CORPUS (read-only for tests)."""
     from ingest.pipeline import run_ingest
 

@@ -30,9 +30,9 @@ from bot.answer import (
 )
 from bot.answer import _usable as usable_sentence
 from bot.answer.understand import SourceDirectory
+from bot.config import AnswerSettings, load_answer_settings
 from bot.models import Answer, Hit, LatestItem, Turn
 from bot.prompts import PromptNotFoundError, load_prompt, render_prompt
-from ingest.config import Settings, load_settings
 from ingest.embed import Embedder
 
 NOW = datetime(2025, 7, 24, 15, 0, tzinfo=UTC)  # a Thursday
@@ -250,7 +250,7 @@ def retriever(embedder: Embedder) -> CorpusRetriever:
 
 @pytest.fixture(scope="module")
 def answerer(embedder: Embedder) -> Answerer:
-    return Answerer(load_settings(), embedder)
+    return Answerer(load_answer_settings(), embedder)
 
 
 def ask(answerer: Answerer, retriever: CorpusRetriever, question: str, **kw: object) -> Answer:
@@ -517,7 +517,7 @@ def test_empty_and_mention_only_questions(answerer: Answerer, retriever: CorpusR
 def test_too_long_question_is_refused_with_the_limit(
     embedder: Embedder, retriever: CorpusRetriever
 ) -> None:
-    answerer = Answerer(load_settings(max_question_chars=50), embedder)
+    answerer = Answerer(load_answer_settings(max_question_chars=50), embedder)
     before = len(retriever.calls)
     ans = ask(answerer, retriever, "How many parameters does Kimi K2 have? " * 3)
     assert not ans.answered
@@ -628,7 +628,7 @@ def test_a_named_thing_missing_from_the_sources_is_not_answered(
 
 @slow
 def test_threshold_setting_is_respected(embedder: Embedder, retriever: CorpusRetriever) -> None:
-    strict = Answerer(load_settings(relevance_threshold=0.99), embedder)
+    strict = Answerer(load_answer_settings(relevance_threshold=0.99), embedder)
     ans = ask(strict, retriever, "How many parameters does Kimi K2 have?")
     assert not ans.answered
     assert ans.closest[0].article_id == "kimi-k2"
@@ -637,7 +637,7 @@ def test_threshold_setting_is_respected(embedder: Embedder, retriever: CorpusRet
 @slow
 def test_keyword_only_hits_are_measured_not_trusted_as_zero(embedder: Embedder) -> None:
     r = CorpusRetriever(embedder, CORPUS, keyword_only=[h.article_id for h in CORPUS])
-    answerer = Answerer(load_settings(), embedder)
+    answerer = Answerer(load_answer_settings(), embedder)
     ans = ask(answerer, r, "How many parameters does Kimi K2 have?")
     assert ans.answered
     assert ans.sources[sentence_citing(ans, "1 trillion") - 1].article_id == "kimi-k2"
@@ -758,7 +758,7 @@ def test_follow_up_uses_the_previous_question(
 
 
 def llm_answerer(embedder: Embedder, base_url: str, **kw: object) -> Answerer:
-    settings: Settings = load_settings(
+    settings: AnswerSettings = load_answer_settings(
         llm="openai:scripted", llm_base_url=base_url, llm_timeout=5, **kw
     )
     return Answerer(settings, embedder)
@@ -872,7 +872,7 @@ def test_llm_http_error_falls_back_with_a_note(
 def test_missing_provider_package_is_one_clear_line(
     embedder: Embedder, retriever: CorpusRetriever
 ) -> None:
-    settings = load_settings(llm="no_such_provider:model-x")
+    settings = load_answer_settings(llm="no_such_provider:model-x")
     ans = ask(Answerer(settings, embedder), retriever, "How many parameters does Kimi K2 have?")
     assert ans.answered and ans.backend == "extractive"
     assert ans.note is not None and "\n" not in ans.note
@@ -900,7 +900,7 @@ def test_llm_history_is_given_without_old_markers(
 def test_missing_provider_package_names_the_package(
     embedder: Embedder, retriever: CorpusRetriever
 ) -> None:
-    answerer = Answerer(load_settings(llm="ollama:llama3.2"), embedder)
+    answerer = Answerer(load_answer_settings(llm="ollama:llama3.2"), embedder)
     for _ in range(2):  # the build failure is remembered, not retried per question
         ans = ask(answerer, retriever, "How many parameters does Kimi K2 have?")
         assert ans.answered and ans.backend == "extractive"

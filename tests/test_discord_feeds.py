@@ -104,6 +104,7 @@ def bot(
     chroma: tuple[subprocess.Popen, str],
     embedder: object,
     tmp_path_factory: pytest.TempPathFactory,
+    shared_feeds: Path,
 ) -> Iterator[Bot]:
     from ingest.pipeline import run_ingest
 

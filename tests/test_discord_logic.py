@@ -6,30 +6,26 @@ from __future__ import annotations
 import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from bot.config import DiscordSettings
 from bot.discord.access import (
+    Access,
     Cooldown,
     check_public_url,
-    cooldown_message,
-    guild_refusal,
-    guild_served,
-    is_maintainer,
-    maintainer_refusal,
     reindex_wait_message,
 )
 from bot.discord.conversation import (
     AnswerRecord,
     channel_allowed,
     is_addressed,
-    is_answer_embeds,
-    record_from_embeds,
     strip_bot_mention,
     thread_name,
     turns_from_records,
 )
-from bot.discord.feedback import FEEDBACK_DOWN, FEEDBACK_UP, AnswerMemory, sendable_view
+from bot.discord.feedback import FEEDBACK_DOWN, FEEDBACK_UP, sendable_view
 from bot.discord.jobs import (
     MIN_START_DELAY,
     ProgressState,
@@ -39,52 +35,49 @@ from bot.discord.jobs import (
     initial_delay,
     job_label,
 )
-from bot.discord.render import render_answer
+from bot.discord.store import DiscordStore
 from bot.models import Answer, Source, Turn
-from ingest.config import load_settings
 from ingest.pipeline import FeedReport, IngestReport
 
 DAY = datetime(2025, 7, 24, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------- maintainers
-def test_maintainer_by_user_or_role_on_a_served_server_only(tmp_path) -> None:
-    s = load_settings(
-        data_dir=tmp_path, guild_ids=[900], maintainer_user_ids=[1], maintainer_role_ids=[50, 51]
-    )
-    assert is_maintainer(s, 1, guild_id=900)
-    assert is_maintainer(s, 2, role_ids=[7, 51], guild_id=900)
-    assert not is_maintainer(s, 2, role_ids=[7, 8], guild_id=900)
+def test_maintainer_by_user_or_role_on_a_served_server_only() -> None:
+    a = Access(frozenset({900}), frozenset({1}), frozenset({50, 51}))
+    assert a.is_maintainer(1, guild_id=900)
+    assert a.is_maintainer(2, role_ids=[7, 51], guild_id=900)
+    assert not a.is_maintainer(2, role_ids=[7, 8], guild_id=900)
     # Manage Server alone is not enough unless the operator turned the fallback on
-    assert not is_maintainer(s, 2, role_ids=[], manage_guild=True, guild_id=900)
-    fallback = s.model_copy(update={"maintainer_manage_server": True})
-    assert is_maintainer(fallback, 2, manage_guild=True, guild_id=900)
+    assert not a.is_maintainer(2, role_ids=[], manage_guild=True, guild_id=900)
+    fallback = Access(a.guild_ids, a.maintainer_user_ids, a.maintainer_role_ids, True)
+    assert fallback.is_maintainer(2, manage_guild=True, guild_id=900)
     # another server (a stranger's, who invited the bot), or a DM: nobody, not even user 1
     for where in (901, None):
-        assert not is_maintainer(s, 1, guild_id=where)
-        assert not is_maintainer(s, 2, role_ids=[50], guild_id=where)
-        assert not is_maintainer(fallback, 2, manage_guild=True, guild_id=where)
-    assert not is_maintainer(load_settings(data_dir=tmp_path), 1, role_ids=[50], guild_id=900)
+        assert not a.is_maintainer(1, guild_id=where)
+        assert not a.is_maintainer(2, role_ids=[50], guild_id=where)
+        assert not fallback.is_maintainer(2, manage_guild=True, guild_id=where)
+    assert not Access(frozenset({900})).is_maintainer(1, role_ids=[50], guild_id=900)
 
 
-def test_served_servers_and_their_refusals(tmp_path) -> None:
-    s = load_settings(data_dir=tmp_path, guild_ids=[900, 902])
-    assert guild_served(s, 900) and guild_served(s, 902)
-    assert not guild_served(s, 901) and not guild_served(s, None)
-    assert guild_refusal(s, 901) == (
+def test_served_servers_and_their_refusals() -> None:
+    a = Access(frozenset({900, 902}))
+    assert a.serves(900) and a.serves(902)
+    assert not a.serves(901) and not a.serves(None)
+    assert a.refusal(901) == (
         "This bot only serves the servers its operator chose, and this is not one of them."
     )
-    assert "inside the Discord servers I serve" in guild_refusal(s, None)
-    setup = load_settings(data_dir=tmp_path)  # nothing listed yet: serves nobody
-    assert not guild_served(setup, 900)
-    assert "(900) to NEWSBOT_GUILD_IDS" in guild_refusal(setup, 900)
-    assert "none are configured yet" in maintainer_refusal(setup)
-    assert maintainer_refusal(s.model_copy(update={"maintainer_user_ids": [1]})) == (
+    assert "inside the Discord servers I serve" in a.refusal(None)
+    setup = Access()  # nothing listed yet: serves nobody
+    assert not setup.serves(900)
+    assert "(900) to NEWSBOT_GUILD_IDS" in setup.refusal(900)
+    assert "none are configured yet" in setup.maintainer_refusal()
+    assert Access(a.guild_ids, frozenset({1})).maintainer_refusal() == (
         "Sorry, only maintainers can do that (a maintainer role or user configured for this bot)."
     )
 
 
-def test_reindex_cooldown_is_per_target_and_says_when(tmp_path) -> None:
+def test_reindex_cooldown_is_per_target_and_says_when() -> None:
     now = [1000.0]
     cooldown = Cooldown(600, clock=lambda: now[0])
     assert cooldown.retry_after("*") == 0
@@ -98,12 +91,15 @@ def test_reindex_cooldown_is_per_target_and_says_when(tmp_path) -> None:
     assert cooldown.retry_after("*") == 0
 
 
-def test_maintainer_ids_from_env_json(tmp_path, monkeypatch) -> None:
+def test_access_rules_from_the_env_json_settings(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.setenv("NEWSBOT_MAINTAINER_ROLE_IDS", "[1234567890123456789]")
-    s = load_settings(data_dir=tmp_path)
-    assert not is_maintainer(s, 5, role_ids=[1234567890123456789], guild_id=7)  # not served
-    s = s.model_copy(update={"guild_ids": [7]})
-    assert is_maintainer(s, 5, role_ids=[1234567890123456789], guild_id=7)
+    monkeypatch.setenv("NEWSBOT_MAINTAINER_MANAGE_SERVER", "true")
+    s = DiscordSettings.load(data_dir=tmp_path)
+    assert not Access.from_settings(s).is_maintainer(5, [1234567890123456789], guild_id=7)
+    served = Access.from_settings(s.model_copy(update={"guild_ids": [7]}))
+    assert served.is_maintainer(5, role_ids=[1234567890123456789], guild_id=7)
+    assert served.is_maintainer(6, manage_guild=True, guild_id=7)
 
 
 # ---------------------------------------------------------------------------- cooldown
@@ -132,7 +128,9 @@ def test_cooldown_memory_stays_bounded() -> None:
 
 
 def test_cooldown_message_says_when() -> None:
-    msg = cooldown_message(6.2, now=1000.0)
+    from bot.messages import cooldown_text
+
+    msg = cooldown_text(6.2, "en", now=1000.0)
     assert "try again in 7 s" in msg and "<t:1007:R>" in msg
 
 
@@ -220,36 +218,112 @@ def _answer(q: str, text: str, n: int = 2) -> Answer:
     return Answer(q, text, sources, DAY, True, note="a note")
 
 
-def test_answer_record_reads_back_from_rendered_embeds() -> None:
+def test_answer_record_is_what_was_answered() -> None:
     a = _answer("What did *DeepMind* ship @here?", "Gemini [1] and Genie [2].")
-    [payload] = render_answer(a)
-    assert is_answer_embeds(payload.embeds)
-    rec = record_from_embeds(payload.embeds)
-    assert rec is not None
-    assert rec.question == "What did *DeepMind* ship @here?"
-    assert rec.answer == "Gemini [1] and Genie [2]."
-    assert rec.sources == [
-        {"n": 1, "title": "Title *1* [x]", "url": "https://e.example/1", "feed": "deep_mind",
-         "published": "2025-07-24"},
-        {"n": 2, "title": "Title *2* [x]", "url": "https://e.example/2", "feed": "deep_mind",
-         "published": "2025-07-24"},
-    ]  # fmt: skip
-    assert AnswerRecord.from_answer(a).sources[0]["url"] == "https://e.example/1"
-    assert record_from_embeds([]) is None
+    rec = AnswerRecord.from_answer(a)
+    assert (rec.question, rec.answer, rec.as_of) == (a.question, a.text, DAY)
+    assert [(s["n"], s["article_id"], s["url"], s["title"]) for s in rec.sources] == [
+        (1, "a1", "https://e.example/1", "Title *1* [x]"),
+        (2, "a2", "https://e.example/2", "Title *2* [x]"),
+    ]
+    assert rec.sources[0]["published"] == DAY.isoformat() and rec.turn() == Turn(a.question, a.text)
+    declined = Answer("q", "not in my sources", (), DAY, False, closest=a.sources[:1])
+    assert [s["url"] for s in AnswerRecord.from_answer(declined).sources] == ["https://e.example/1"]
 
 
 def test_history_turns_are_the_last_few() -> None:
     records = [AnswerRecord(f"q{i}", f"a{i}") for i in range(6)] + [AnswerRecord("", "x")]
-    turns = turns_from_records(records)
-    assert turns == [Turn("q2", "a2"), Turn("q3", "a3"), Turn("q4", "a4"), Turn("q5", "a5")]
+    turns = turns_from_records(records, limit=3)
+    assert turns == [Turn("q3", "a3"), Turn("q4", "a4"), Turn("q5", "a5")]
     assert turns_from_records(records, limit=0) == []
 
 
-def test_answer_memory_is_bounded() -> None:
-    mem = AnswerMemory(size=3)
-    for i in range(5):
-        mem.remember(i, AnswerRecord(f"q{i}", "a"))
-    assert len(mem) == 3 and mem.get(0) is None and mem.get(4) == AnswerRecord("q4", "a")
+# ---------------------------------------------------------------------------- the bot's store
+def test_the_store_remembers_each_answer_by_all_its_message_ids(tmp_path) -> None:
+    path = tmp_path / "discord.sqlite3"
+    first = AnswerRecord.from_answer(_answer("What did DeepMind ship?", "Gemini [1]."))
+    second = AnswerRecord("Anything else?", "Genie [1].", [], None)
+    store = DiscordStore(path)
+    store.remember([101, 102, 103], first, channel_id=7)  # a long answer sent as 3 messages
+    store.remember([200], second)
+    assert store.recall(101) == first and store.recall(103) == first
+    assert store.recall(999) is None
+    assert store.recall_many([103, 200, 101, 5]) == {
+        103: (103, first),
+        101: (103, first),
+        200: (200, second),
+    }
+    store.close()
+    reopened = DiscordStore(path)  # a restart forgets nothing
+    assert reopened.recall(102) == first and reopened.recall(200) == second
+    reopened.close()
+
+
+def test_the_store_keeps_the_newest_answers(tmp_path, monkeypatch) -> None:
+    from bot.discord import store as store_mod
+
+    path = tmp_path / "discord.sqlite3"
+    store = DiscordStore(path)
+    for i in range(1, 6):
+        store.remember([i * 10, i * 10 + 1], AnswerRecord(f"q{i}", "a"))
+    store.close()
+    monkeypatch.setattr(store_mod, "KEEP_ANSWERS", 2)
+    store = DiscordStore(path)
+    assert [store.recall(i * 10) is not None for i in range(1, 6)] == [False] * 3 + [True] * 2
+    assert store.recall(21) is None and store.recall(51) == AnswerRecord("q5", "a")
+    store.close()
+
+
+def test_feedback_is_one_vote_per_user_and_answer(tmp_path) -> None:
+    store = DiscordStore(tmp_path / "discord.sqlite3")
+    rec = AnswerRecord.from_answer(_answer("What did DeepMind ship?", "Gemini [1]."))
+    store.add_feedback(user_id=1, vote=1, record=rec, message_id=500)
+    store.add_feedback(user_id=2, vote=1, record=rec, message_id=500)
+    store.add_feedback(user_id=1, vote=-1, record=rec, message_id=500)  # changed their mind
+    rows = store.feedback()
+    assert sorted((r["user_id"], r["vote"]) for r in rows) == [("1", -1), ("2", 1)]
+    assert rows[0]["user_id"] == "1"  # newest first
+    assert rows[0]["question"] == rec.question and rows[0]["sources"][0]["article_id"] == "a1"
+    assert len(store.feedback(limit=1)) == 1
+    store.close()
+
+
+OLD_FEEDBACK = """CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, user_id TEXT NOT NULL,
+    vote INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]', message_id TEXT NOT NULL DEFAULT '',
+    UNIQUE (message_id, user_id))"""
+
+
+def test_feedback_from_the_corpus_file_is_copied_once_and_listed(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Feedback given before the bot had its own store lived in the corpus's SQLite file: the
+    first opening of the store copies it (nothing lost, nothing doubled, the old rows stay)."""
+    import json
+    import sqlite3
+
+    from bot.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "newsbot.sqlite3") as old:
+        old.execute(OLD_FEEDBACK)
+        old.execute(
+            "INSERT INTO feedback (created, user_id, vote, question, answer, sources, message_id)"
+            " VALUES (1.7e9, '42', -1, 'who founded 01.AI?', 'Kai-Fu Lee [1].', '[]', '77')"
+        )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(data))
+    for _ in range(2):  # the second run copies nothing more
+        assert main(["feedback", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out)
+        assert (row["user_id"], row["vote"], row["message_id"]) == ("42", -1, "77")
+        assert row["question"] == "who founded 01.AI?"
+    assert main(["feedback"]) == 0
+    assert "-1  user 42: who founded 01.AI?" in capsys.readouterr().out
+    with sqlite3.connect(data / "newsbot.sqlite3") as old:
+        assert old.execute("SELECT count(*) FROM feedback").fetchone() == (1,)
 
 
 def test_feedback_buttons_are_persistent_and_not_stored_per_message() -> None:
@@ -312,13 +386,13 @@ def test_first_scheduled_ingest_waits_for_the_interval() -> None:
 
 # ---------------------------------------------------------------------------- entry points
 def test_missing_token_is_a_one_line_config_error(tmp_path, monkeypatch) -> None:
-    from bot.discord import run_bot, sync_commands
+    from bot.discord.client import run_bot, sync_commands
     from ingest.models import ConfigError
 
     monkeypatch.chdir(tmp_path)  # no .env here
     for var in ("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    settings = load_settings(data_dir=tmp_path / "data")
+    settings = DiscordSettings.load(data_dir=tmp_path / "data")
     for entry in (run_bot, sync_commands):
         with pytest.raises(ConfigError, match="DISCORD_TOKEN is not set") as e:
             entry(settings)
@@ -330,20 +404,21 @@ def test_endpoints_point_discord_py_at_another_server(tmp_path, monkeypatch) -> 
     import discord
     import yarl
 
-    from bot.discord import configure_endpoints
+    from bot.discord.client import configure_endpoints
 
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     gateway = discord.gateway.DiscordWebSocket
     monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
     monkeypatch.setenv("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10/")
     monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/gateway")
-    configure_endpoints(load_settings(data_dir=tmp_path))
+    configure_endpoints(DiscordSettings.load(data_dir=tmp_path))
     assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
     assert discord.http.Route("GET", "/users/@me").url == "http://127.0.0.1:9/api/v10/users/@me"
     assert yarl.URL("ws://127.0.0.1:9/gateway") == gateway.DEFAULT_GATEWAY
 
 
 # ---------------------------------------------------------------------------- ingest jobs
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
     tmp_path, embedder, monkeypatch, caplog
@@ -354,7 +429,7 @@ def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
     import logging
     from types import SimpleNamespace
 
-    from conftest import make_settings, write_feeds_toml
+    from conftest import write_feeds_toml
     from filelock import FileLock
 
     from bot.discord import jobs as jobs_mod
@@ -363,7 +438,9 @@ def test_ingest_jobs_one_at_a_time_share_the_lock_and_run_on_schedule(
     from ingest.store import Corpus
 
     feeds = write_feeds_toml(tmp_path / "feeds.toml", {"openai": "trimmed/openai_blog.xml"})
-    settings = make_settings(tmp_path / "data", feeds, ingest_interval_minutes=0.005)  # 0.3 s
+    settings = DiscordSettings.load(
+        data_dir=tmp_path / "data", feeds=feeds, fetch_backoff=0.05, ingest_interval_minutes=0.005
+    )  # a scheduled ingest every 0.3 s
     corpus = Corpus(settings)
     engine = SimpleNamespace(corpus=corpus, embedder=embedder)  # the parts jobs use
     monkeypatch.setattr(jobs_mod, "MIN_START_DELAY", 0.0)
@@ -425,3 +502,96 @@ def test_public_error_text_keeps_internal_detail_in_the_log(caplog) -> None:
     bug = public_error_text(RuntimeError("secret /path"), 9, "interaction 9 (/ask)")
     assert bug.startswith("Sorry, something went wrong") and "/path" not in bug
     assert "Traceback" in caplog.text or "RuntimeError" in caplog.text
+
+
+# ---------------------------------------------------------------------------- history limit
+@pytest.mark.slow
+def test_the_history_limit_is_one_setting(small_corpus, embedder) -> None:
+    """NEWSBOT_HISTORY_TURNS bounds what the answer path sees of a conversation, whoever passes
+    the history (the terminal chat, a Discord thread or reply chain)."""
+    from llmserver import ScriptedChatServer
+
+    from bot.engine import Engine
+
+    llm = ScriptedChatServer(reply="Gemini Robotics is a model family [1].")
+    history = [Turn(f"Question number {i}?", f"Answer number {i} [1].") for i in range(1, 6)]
+    seen = {}
+    try:
+        for turns in (1, 3, 0):
+            settings = small_corpus.model_copy(
+                update={"llm": "openai:scripted", "llm_base_url": llm.base_url,
+                        "history_turns": turns}
+            )  # fmt: skip
+            engine = Engine(settings, embedder=embedder)
+            try:
+                engine.ask("And what is Gemini Robotics?", history=history)
+            finally:
+                engine.close()
+            prompt = llm.user_prompt()
+            seen[turns] = [i for i in range(1, 6) if f"Question number {i}?" in prompt]
+    finally:
+        llm.close()
+    assert seen == {1: [5], 3: [3, 4, 5], 0: []}
+
+
+# ---------------------------------------------------------------------------- a cog on its own
+@pytest.mark.slow
+@pytest.mark.discord
+def test_a_cog_runs_with_just_the_services_it_is_given(small_corpus, embedder, monkeypatch) -> None:
+    """The slash-command cog in a plain discord.py bot (no NewsBot), with services built here
+    over a real engine, against the local Discord server: what the cog does depends only on
+    what it was given (here a 1-answer-per-minute cooldown and the corpus's feed names)."""
+    import discord
+    from discord.ext import commands
+    from fakediscord import FakeDiscord
+
+    from bot.discord.client import configure_endpoints, make_intents
+    from bot.discord.commands import NewsCommands
+    from bot.discord.services import build_services
+    from bot.engine import Engine
+
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    with FakeDiscord(token="cog-token") as server:
+        settings = DiscordSettings.load(
+            data_dir=small_corpus.data_dir, feeds=small_corpus.feeds, cooldown_seconds=60,
+            discord_api_base=server.api_base, discord_gateway_url=server.gateway_url,
+        )  # fmt: skip
+        engine = Engine(settings, embedder=embedder)
+        configure_endpoints(settings)
+
+        async def scenario() -> tuple[Any, Any, Any]:
+            bot = commands.Bot(command_prefix="!", intents=make_intents())
+            services = await asyncio.to_thread(build_services, settings, engine, bot)
+            closed.append(services)
+            async with bot:
+                await bot.login("cog-token")
+                await bot.add_cog(NewsCommands(services))
+                guild = discord.Object(int(server.guild_id))
+                bot.tree.copy_global_to(guild=guild)
+                await bot.tree.sync(guild=guild)
+                connected = asyncio.create_task(bot.connect())
+                await asyncio.to_thread(server.wait_ready, 30)
+                run = asyncio.to_thread
+                first = await run(server.invoke_slash, "latest", {"source": "simon", "count": 2})
+                listed = await run(server.wait_for_followup, first, None, 30)
+                again = await run(server.invoke_slash, "latest", {})
+                refused = await run(server.wait_for_callback, again)
+                other = await run(server.invoke_slash, "latest", {"source": "zz"}, "admin")
+                unknown = await run(server.wait_for_followup, other, None, 30)
+                await bot.close()
+                await connected
+            return listed, refused, unknown
+
+        closed: list[Any] = []
+        try:
+            listed, refused, unknown = asyncio.run(scenario())
+        finally:
+            for services in closed:
+                services.close()
+            engine.close()
+    [embed] = listed["message"]["embeds"]
+    assert embed["title"] == "Latest stories from simonwillison"
+    assert refused["type"] == 4 and "try again in" in refused["data"]["content"]
+    assert unknown["message"]["content"].startswith('There is no feed called "zz"')

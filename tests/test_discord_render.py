@@ -23,10 +23,8 @@ from bot.discord.render import (
     Payload,
     dlen,
     embed_length,
-    escape_markdown,
     neutralize_mentions,
     render_answer,
-    render_latest,
     render_sources,
     render_status,
     safe_url,
@@ -34,10 +32,11 @@ from bot.discord.render import (
     split_text,
     text_payloads,
     trim,
-    unescape_markdown,
 )
-from bot.models import Answer, CorpusStats, LatestItem, Source
+from bot.discord.render_stories import render_story_list
+from bot.models import Answer, CorpusStats, Source
 from ingest.models import FeedState
+from ingest.store.stories import Story, StoryArticle
 
 DAY = datetime(2025, 7, 24, 12, 0, tzinfo=UTC)
 CITATION = re.compile(r"\[\d+\]")
@@ -147,8 +146,6 @@ def test_feed_titles_are_escaped_and_mentions_defused() -> None:
     assert "\\[click\\]" in line  # the feed's fake link is not a link
     assert "feed\\_with\\_\\*stars\\*" in line
     assert "@everyone" not in line
-    # and it reads back to the original words
-    assert unescape_markdown(escape_markdown("a *b* [c](d) _e_")) == "a *b* [c](d) _e_"
 
 
 def test_urls_are_made_safe_or_not_linked() -> None:
@@ -227,29 +224,38 @@ def test_neutralize_mentions() -> None:
 
 
 # ---------------------------------------------------------------------------- lists
+def story(i: int, title: str, url: str, feeds: tuple[str, ...], when: datetime | None) -> Story:
+    """A story of one article per feed (each on its own host)."""
+    articles = tuple(
+        StoryArticle(f"a{i}-{n}", url.replace("x.example", f"x{n}.example"), title, f, when, (f,))
+        for n, f in enumerate(feeds)
+    )
+    return Story(i, title, when or DAY, when or DAY, articles)
+
+
 def test_latest_list_is_compact_with_dates_and_links() -> None:
-    items = [
-        LatestItem(f"a{i}", f"Story {i} *", f"https://x.example/{i}", ("deepmind", "hn"), DAY)
-        for i in range(20)
-    ]
-    [payload] = render_latest(items, topic="gemini", feed="deepmind")
+    stories = [story(i, f"Story {i} *", f"https://x.example/{i}", ("deepmind", "hn"), DAY)
+               for i in range(20)]  # fmt: skip
+    [payload] = render_story_list(stories, topic="gemini", feed="deepmind")
     [embed] = payload.embeds
-    assert embed.title == "Latest articles about gemini from deepmind"
+    assert embed.title == "Latest stories about gemini from deepmind"
     first = embed.description.splitlines()[0]
-    assert first == "`2025-07-24` [Story 0 \\*](https://x.example/0) — deepmind, hn"
+    assert first == "`2025-07-24` [Story 0 \\*](https://x0.example/0) — deepmind · 2 sources"
     assert len(embed.description.splitlines()) == 20
 
 
-def test_latest_with_huge_titles_and_empty() -> None:
-    items = [
-        LatestItem(f"a{i}", "T" * 900, "https://x.example/" + "u" * 500, ("f" * 300,), None)
-        for i in range(20)
-    ]
-    payloads = render_latest(items)
+def test_latest_with_huge_titles_failing_feeds_and_empty() -> None:
+    stories = [story(i, "T" * 900, "https://x.example/" + "u" * 500, ("f" * 300,), None)
+               for i in range(20)]  # fmt: skip
+    payloads = render_story_list(stories)
     assert_within_limits(payloads)
     assert sum(len(e.description.splitlines()) for p in payloads for e in p.embeds) == 20
-    [empty] = render_latest([])
-    assert "No articles found" in empty.embeds[0].description
+    [empty] = render_story_list([])
+    assert "No stories found" in empty.embeds[0].description
+    [failing] = render_story_list(stories[:2], feed="lab", problems=["lab is failing *"])
+    lines = failing.embeds[0].description.splitlines()
+    assert lines[:2] == ["⚠️ lab is failing \\*", "Showing the older articles I have from it."]
+    assert len(lines) == 4 and failing.embeds[0].colour != empty.embeds[0].colour
 
 
 def test_sources_and_status_embeds() -> None:

@@ -21,6 +21,7 @@ def _articles(path: str) -> list[Article]:
     return list(parse_feed(feed, res).articles)
 
 
+@pytest.mark.shared_data
 def test_chunks_fit_the_model_window_and_cover_the_text(embedder: Embedder) -> None:
     [longest] = sorted(_articles("trimmed/gradient_blog.xml"), key=lambda a: -len(a.text))[:1]
     assert len(longest.text) > 40_000
@@ -59,6 +60,7 @@ def test_unknown_model_is_a_config_error(tmp_path: Path) -> None:
         Embedder(str(tmp_path / "no-such-model"))
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_int8_onnx_backend_agrees_with_torch(tmp_path: Path) -> None:
     texts = [a.title + "\n" + a.text[:800] for a in _articles("trimmed/openai_blog.xml")]

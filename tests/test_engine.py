@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, make_settings, write_feeds_toml
 
+from bot.answer.text import strip_markdown
 from bot.cli import chat_loop
 from bot.engine import Engine
+from bot.timeparse import format_day
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import run_ingest
@@ -39,10 +41,22 @@ def test_answer_is_cited_dated_and_grounded(engine: Engine) -> None:
     assert cited == {s.n for s in answer.sources}  # every marker maps to a listed source
     assert any("gemini-robotics" in s.url for s in answer.sources)
     assert all(s.published is not None and s.feed for s in answer.sources)
-    # Every quoted sentence really comes from the cited article's stored text.
     rows = {r.url: r for r in engine.corpus.article_rows([s.article_id for s in answer.sources])}
-    for s in answer.sources:
-        assert s.url in rows
+    by_n = {s.n: s for s in answer.sources}
+    for line in answer.text.splitlines():
+        # Each line quotes one article: "(Jul 24, 2025) Sentence [1]. Sentence [1]."
+        numbers = {int(n) for n in re.findall(r"\[(\d+)\]", line)}
+        assert len(numbers) == 1, line
+        source = by_n[numbers.pop()]
+        dated = f"({format_day(source.published)}) "  # type: ignore[arg-type]
+        assert line.startswith(dated), line  # dated: the day of the article it cites
+        # grounded: every quoted sentence is in the cited article's stored title or text
+        stored = " ".join(
+            strip_markdown(f"{rows[source.url].title} {rows[source.url].text}").split()
+        )
+        for quote in re.split(r"\s*\[\d+\]\.?\s*", line.removeprefix(dated)):
+            quote = quote.strip().removesuffix("…").rstrip(".")
+            assert quote in stored, f"{quote!r} is not in {source.url}"
 
 
 def test_unanswerable_question_abstains_with_closest(engine: Engine) -> None:
@@ -78,7 +92,13 @@ def test_retrieval_caps_chunks_per_article_and_honours_filters(engine: Engine) -
 
 def test_feed_and_since_options_reach_the_answer(engine: Engine) -> None:
     answer = engine.ask("What is new with agents?", feed="simonwillison")
-    assert all(s.feed == "simonwillison" for s in answer.sources + answer.closest)
+    shown = answer.sources + answer.closest
+    assert shown and all(s.feed == "simonwillison" for s in shown)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    answer = engine.ask("What is new with agents?", since=since)
+    shown = answer.sources + answer.closest
+    assert shown and all(s.published and s.published >= since for s in shown)
+    assert any(s.feed != "simonwillison" for s in shown)  # since alone does not pick a feed
 
 
 def test_latest_is_newest_first_filtered_and_on_topic(engine: Engine) -> None:
@@ -93,6 +113,7 @@ def test_latest_is_newest_first_filtered_and_on_topic(engine: Engine) -> None:
     assert robots and any("robot" in (i.title + i.summary).lower() for i in robots[:2])
 
 
+@pytest.mark.shared_data
 def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder: Embedder) -> None:
     feeds = {
         "lilian-posts": "publisher/lilianweng_posts.xml",
@@ -110,6 +131,7 @@ def test_latest_shows_a_story_carried_by_two_feeds_once(tmp_path: Path, embedder
         eng.close()
 
 
+@pytest.mark.shared_data
 def test_latest_without_a_topic_does_not_wait_for_an_answer(
     tmp_path: Path, embedder: Embedder
 ) -> None:

@@ -124,6 +124,7 @@ def test_paraphrase_pairs(raw: list[dict[str, Any]]) -> None:
         assert len(overlap) < 0.6 * len(set(_words(b["question"]))), f"{b['id']}: too close"
 
 
+@pytest.mark.shared_data
 def test_gold_links_exist_and_titles_are_not_copied(
     questions: list[EvalQuestion], corpus: dict[str, list[Article]]
 ) -> None:
@@ -152,6 +153,7 @@ def test_now_where_the_question_needs_a_moment(
             assert q.now == WINDOW_EMPTY_NOW, q.id
 
 
+@pytest.mark.shared_data
 def test_latest_and_month_golds_fit_their_moment(
     questions: list[EvalQuestion], raw: list[dict[str, Any]], corpus: dict[str, list[Article]]
 ) -> None:
@@ -194,6 +196,7 @@ def test_latest_and_month_golds_fit_their_moment(
             assert ok, (q.id, u)
 
 
+@pytest.mark.shared_data
 def test_crosslingual_questions_use_the_indonesian_seed(
     questions: list[EvalQuestion], raw: list[dict[str, Any]], corpus: dict[str, list[Article]]
 ) -> None:
@@ -210,6 +213,7 @@ def test_crosslingual_questions_use_the_indonesian_seed(
     assert 400 <= max(len(a.text.split()) for a in seed) <= 800
 
 
+@pytest.mark.shared_data
 def test_unanswerable_names_are_absent_from_the_corpus(
     raw: list[dict[str, Any]], corpus: dict[str, list[Article]]
 ) -> None:

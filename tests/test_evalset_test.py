@@ -115,6 +115,7 @@ def test_every_pattern_is_covered_as_promised(raw: list[dict[str, Any]]) -> None
         assert set(_words(base["question"])) != set(_words(para["question"]))
 
 
+@pytest.mark.shared_data
 def test_gold_links_are_real_articles_and_complete_the_seed(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -131,6 +132,7 @@ def test_gold_links_are_real_articles_and_complete_the_seed(
     assert len(indonesian) >= 2 and len(cross) - len(indonesian) >= 3
 
 
+@pytest.mark.shared_data
 def test_answer_terms_occur_in_the_gold_articles(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -148,6 +150,7 @@ def test_answer_terms_occur_in_the_gold_articles(
     assert not wrong
 
 
+@pytest.mark.shared_data
 def test_author_questions_name_an_author_the_feed_gives(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -160,6 +163,7 @@ def test_author_questions_name_an_author_the_feed_gives(
         assert surnames & set(_words(r["question"])), (r["id"], authors)
 
 
+@pytest.mark.shared_data
 def test_time_dependent_questions_carry_now(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -180,6 +184,7 @@ def test_time_dependent_questions_carry_now(
             assert all(d is not None and d <= now for d in dates), r["id"]
 
 
+@pytest.mark.shared_data
 def test_no_question_copies_its_gold_title(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -194,6 +199,7 @@ def test_no_question_copies_its_gold_title(
     assert not copied
 
 
+@pytest.mark.shared_data
 def test_near_miss_versions_are_absent_from_the_corpus(
     raw: list[dict[str, Any]], articles: dict[str, Article]
 ) -> None:
@@ -243,6 +249,7 @@ def test_sample_allocation_and_split_rule() -> None:
     assert all((s == "test") == _odd(u) for u, s in splits.items())
 
 
+@pytest.mark.shared_data
 def test_committed_test_sample_is_still_drawable() -> None:
     """eval/sample_test.txt records the draw the questions were written from. The parser has
     changed since (text lengths, boilerplate), so a new draw may differ slightly; every article

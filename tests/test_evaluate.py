@@ -209,6 +209,7 @@ def test_duplicate_ids_missing_and_empty_files(tmp_path: Path) -> None:
         load_questions(_write(tmp_path / "empty.jsonl", "", "  "))
 
 
+@pytest.mark.shared_data
 def test_detect_format(tmp_path: Path) -> None:
     assert detect_format(_write(tmp_path / "d.jsonl", GOOD)) == "dev"
     assert detect_format(RTQA_FILE) == "realtimeqa"
@@ -241,6 +242,7 @@ def test_parse_rtqa_and_its_errors() -> None:
         parse_rtqa({k: v for k, v in RTQA.items() if k != "choices"})
 
 
+@pytest.mark.shared_data
 def test_load_rtqa_names_the_bad_line(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.jsonl", RTQA, {**RTQA, "answer": ["x"]})
     with pytest.raises(EvalFileError, match=r"r\.jsonl:2: 'answer' must hold a choice index"):
@@ -299,6 +301,7 @@ def _feed_links() -> set[str]:
     return links
 
 
+@pytest.mark.shared_data
 def test_eval_feeds_cover_every_feed_file() -> None:
     listed = {Path(f.url).resolve() for f in load_feeds(EVAL_FEEDS)}
     files = {
@@ -314,6 +317,7 @@ def test_eval_feeds_cover_every_feed_file() -> None:
     assert "/work/" not in text  # relative paths, so a fresh clone works
 
 
+@pytest.mark.shared_data
 def test_dev_set_is_valid_and_its_gold_links_exist_in_the_feeds() -> None:
     questions = load_questions(DEV_SET)
     assert len(questions) >= 40

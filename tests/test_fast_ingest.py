@@ -17,7 +17,7 @@ import pytest
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
 
 from ingest.chunk import MIN_PIECE_TOKENS, NEAR_EMPTY_TOKENS, Chunker
-from ingest.embed import Embedder, default_model_cache
+from ingest.embed import INT8_SCHEME, Embedder, default_model_cache
 from ingest.models import Article, Chunk, ConfigError, Feed, FetchResult
 from ingest.parse import parse_feed, strip_boilerplate
 from ingest.pipeline import run_ingest
@@ -34,6 +34,7 @@ def _articles(path: str) -> list[Article]:
 # ---------------------------------------------------------------- boilerplate
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "path",
     ["publisher/microsoft_ai_blog.xml", "trimmed/fair_blog.xml", "trimmed/vector_institute.xml"],
@@ -68,6 +69,7 @@ def test_share_nav_and_read_more_lines_are_dropped_but_content_stays() -> None:
     ]
 
 
+@pytest.mark.shared_data
 def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
     [first, *_] = _articles("publisher/hackernews_frontpage.xml")
     assert first.title and "Comments" not in first.text
@@ -76,6 +78,7 @@ def test_a_link_only_entry_keeps_its_title_and_no_comments_line() -> None:
 # ---------------------------------------------------------------- chunks
 
 
+@pytest.mark.shared_data
 def test_no_near_empty_chunks_in_long_real_articles(embedder: Embedder) -> None:
     chunker = Chunker(embedder.tokenizer, max_tokens=200, overlap_tokens=32)
     arts = _articles("publisher/hamel_blog.xml") + _articles("trimmed/gradient_blog.xml")
@@ -131,6 +134,7 @@ def test_a_body_that_repeats_the_title_is_not_embedded_twice(embedder: Embedder)
 # ---------------------------------------------------------------- the encoder
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_default_backend_agrees_with_sentence_transformers_torch(embedder: Embedder) -> None:
     assert embedder.backend == "onnx-int8"
@@ -187,6 +191,7 @@ def test_a_corpus_from_before_backends_were_recorded_counts_as_torch(tmp_path: P
     corpus.close()
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_engine_and_ingest_refuse_a_corpus_built_with_another_backend(
     tmp_path: Path, embedder: Embedder
@@ -209,9 +214,33 @@ def test_engine_and_ingest_refuse_a_corpus_built_with_another_backend(
     Engine(torch_settings, embedder=torch_embedder).corpus.close()
 
 
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_corpus_from_the_earlier_int8_export_is_refused_until_reindexed(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from bot.engine import Engine
+
+    assert embedder.backend == "onnx-int8"
+    feeds = write_feeds_toml(tmp_path / "feeds.toml", {"colah": "publisher/colah_rss.xml"})
+    settings = make_settings(tmp_path / "data", feeds)
+    assert run_ingest(settings, embedder=embedder).embedded_articles == 6
+    corpus = Corpus(settings)
+    assert corpus.get_meta("embedding_backend") == INT8_SCHEME
+    corpus.set_meta("embedding_backend", "onnx-int8")  # what the earlier int8 export recorded
+    corpus.close()
+    with pytest.raises(ConfigError, match="newsbot ingest --reindex"):
+        run_ingest(settings, embedder=embedder)
+    with pytest.raises(ConfigError, match="newsbot ingest --reindex"):
+        Engine(settings, embedder=embedder)
+    assert run_ingest(settings, reindex=True, embedder=embedder).embedded_articles == 6
+    Engine(settings, embedder=embedder).corpus.close()
+
+
 # ---------------------------------------------------------------- re-runs
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_only_the_changed_article_is_embedded_again(tmp_path: Path, embedder: Embedder) -> None:
     source = (FEEDS_DIR / "publisher/colah_rss.xml").read_text(encoding="utf-8")

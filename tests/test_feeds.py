@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -380,3 +381,110 @@ def test_cli_feeds_add_and_remove_share_the_lock_and_keep_comments(tmp_path: Pat
     assert cli("add", "only-a-name").stderr.strip() == (
         "newsbot: configuration error: usage: newsbot feeds add NAME URL"
     )
+
+
+# ------------------------------------------------------------------ names typed by users
+NAMES = ["deepmind", "openai-blog", "openai-news", "Google-AI", "huggingface", "simonwillison"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("deepmind", "deepmind"),  # exact
+        ("DeepMind", "deepmind"),  # ignoring case
+        ("  google-ai ", "Google-AI"),  # and spaces
+        ("simon", "simonwillison"),  # the only one starting with it
+        ("face", "huggingface"),  # the only one containing it
+        ("openai-n", "openai-news"),
+    ],
+)
+def test_a_typed_feed_name_resolves_to_the_one_it_means(typed: str, meant: str) -> None:
+    from ingest.feednames import resolve_feed_name
+
+    assert resolve_feed_name(typed, NAMES) == meant
+
+
+def test_a_feed_name_meaning_none_or_several_is_one_clear_line() -> None:
+    from ingest.feednames import FeedNameError, resolve_feed_name
+
+    def error(typed: str, names: list[str] = NAMES) -> str:
+        with pytest.raises(FeedNameError) as info:
+            resolve_feed_name(typed, names)
+        assert isinstance(info.value, ConfigError) and "\n" not in str(info.value)
+        return str(info.value)
+
+    assert error("openai") == (
+        '"openai" could mean several feeds: "openai-blog", "openai-news"; give the full name'
+    )
+    assert error("i").startswith('"i" could mean several feeds: "deepmind", "Google-AI"')
+    assert error("deepmnd") == 'there is no feed called "deepmnd"; did you mean "deepmind"?'
+    assert error("GOOGLE_AI") == 'there is no feed called "GOOGLE_AI"; did you mean "Google-AI"?'
+    assert error("zzz") == (
+        'there is no feed called "zzz" (the feeds: "deepmind", "Google-AI", "huggingface", '
+        '"openai-blog", "openai-news", "simonwillison")'
+    )
+    many = [f"feed{i:02}" for i in range(12)]
+    assert error("zzz", many).endswith('"feed09", …)')
+    assert error("", NAMES).startswith('there is no feed called ""')
+    assert error("x", []) == 'there is no feed called "x" (the feeds: none yet)'
+    # a name differing only in case from two feeds is ambiguous, an exact one is not
+    assert resolve_feed_name("ai", ["AI", "ai"]) == "ai"
+    assert error("Ai", ["AI", "ai"]).startswith('"Ai" could mean several feeds')
+
+
+@pytest.mark.slow
+def test_the_command_line_and_discord_agree_on_what_a_feed_name_means(
+    small_corpus: Any, embedder: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`newsbot latest --feed X` and Discord's `source: X` (through the bot's FeedNames service,
+    as its commands resolve it) pick the same feed, or refuse with the same sentence."""
+    import asyncio
+    import json
+
+    from bot.cli import main
+    from bot.config import DiscordSettings
+    from bot.discord.commands import feed_problem
+    from bot.discord.services import FeedNames
+    from bot.engine import Engine
+    from ingest.feednames import FeedNameError
+
+    monkeypatch.chdir(small_corpus.data_dir.parent)
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(small_corpus.data_dir))
+    monkeypatch.setenv("NEWSBOT_FEEDS", str(small_corpus.feeds))
+    settings = DiscordSettings.load(data_dir=small_corpus.data_dir, feeds=small_corpus.feeds)
+    engine = Engine(settings, embedder=embedder)
+    names = FeedNames(engine, settings.feeds)  # what the Discord commands resolve with
+
+    def discord_says(typed: str) -> tuple[str | None, str | None]:
+        try:
+            return asyncio.run(names.resolve(typed)), None
+        except FeedNameError as e:
+            text = feed_problem(e)  # the same sentence, as a Discord message: "There ... ."
+            return None, (text[:1].lower() + text[1:]).removesuffix(".")
+
+    def cli_says(typed: str) -> tuple[str | None, str | None]:
+        code = main(["latest", "--feed", typed, "--limit", "2", "--json"])
+        out, err = capsys.readouterr()
+        if code == 0:
+            [feed] = {f for item in json.loads(out) for f in item["feeds"]}
+            return feed, None
+        assert code == 2
+        [line] = err.splitlines()
+        return None, line.removeprefix("newsbot: configuration error: --feed: ")
+
+    try:
+        cases = {
+            "deepmind": ("deepmind", None),
+            "DeepMind": ("deepmind", None),
+            "simon": ("simonwillison", None),
+            "research": ("anthropic-research", None),
+            "ai": (None, '"ai" could mean several feeds'),
+            "deepmnd": (None, 'there is no feed called "deepmnd"; did you mean "deepmind"?'),
+            "zzz": (None, 'there is no feed called "zzz" (the feeds: "anthropic-research"'),
+        }
+        for typed, (feed, problem) in cases.items():
+            cli, discord = cli_says(typed), discord_says(typed)
+            assert cli == discord, typed
+            assert cli[0] == feed and (cli[1] or "").startswith(problem or ""), (typed, cli)
+    finally:
+        engine.close()

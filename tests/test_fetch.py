@@ -16,17 +16,9 @@ import httpx
 import pytest
 from feedserver import FeedServer, Reply, refused_port
 
+from ingest.bodies import DECODE_PIECE, Decoder, format_bytes
 from ingest.config import Settings
-from ingest.fetch import (
-    DECODE_PIECE,
-    _Decoder,
-    fetch_all,
-    fetch_feed,
-    fetch_page,
-    format_bytes,
-    make_client,
-    parse_retry_after,
-)
+from ingest.fetch import fetch_all, fetch_feed, fetch_page, make_client, parse_retry_after
 from ingest.models import Feed, FeedState, FetchResult
 from ingest.parse import parse_feed
 
@@ -523,7 +515,7 @@ async def test_gzip_bomb_is_refused_with_small_peak_memory(server, bomb: bytes) 
 
 
 def test_decoder_inflates_in_bounded_pieces(bomb: bytes) -> None:
-    decoder = _Decoder("gzip")
+    decoder = Decoder("gzip")
     pieces = [len(p) for p in decoder.feed(bomb[:65536])]  # one network read: ~64 MB inside
     assert sum(pieces) > 50_000_000
     assert max(pieces) <= DECODE_PIECE

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 import feedparser
+import pytest
 from conftest import FEEDS_DIR, REPO, make_settings
 from feedserver import FeedServer
 
@@ -60,6 +61,7 @@ def test_extraction_works_in_this_installation() -> None:
     assert extraction_problem() is None
 
 
+@pytest.mark.shared_data
 def test_full_text_of_a_real_article_page_served_locally(tmp_path: Path) -> None:
     entry = feedparser.parse(REAL_POST.read_bytes()).entries[0]
     assert entry.title == "What Is Reasoning"

@@ -23,8 +23,8 @@ from llmserver import (  # noqa: F401 (fixtures)
 from test_answer import AS_OF, CORPUS, NOW, CorpusRetriever
 
 from bot.answer import Answerer
+from bot.config import load_answer_settings
 from bot.models import Answer
-from ingest.config import load_settings
 from ingest.embed import Embedder
 
 QUESTION = "How many parameters does Kimi K2 have?"
@@ -38,7 +38,9 @@ def retriever(embedder: Embedder) -> CorpusRetriever:
 
 
 def llm_answerer(embedder: Embedder, base_url: str, timeout: float = 120.0) -> Answerer:
-    settings = load_settings(llm="openai:smollm2", llm_base_url=base_url, llm_timeout=timeout)
+    settings = load_answer_settings(
+        llm="openai:smollm2", llm_base_url=base_url, llm_timeout=timeout
+    )
     # A short prompt (~400 tokens) and reply keep each request quick on 2 busy cores.
     return Answerer(settings, embedder, context_chars=1200, max_answer_tokens=48)
 
@@ -55,6 +57,7 @@ def assert_valid_citations(ans: Answer) -> None:
     assert {s.article_id for s in ans.sources} <= corpus_ids
 
 
+@pytest.mark.shared_data
 @pytest.mark.llm
 @pytest.mark.slow
 def test_real_server_reply_is_parsed_and_validated(
@@ -77,6 +80,7 @@ def test_real_server_reply_is_parsed_and_validated(
     assert_valid_citations(ans)
 
 
+@pytest.mark.shared_data
 @pytest.mark.llm
 @pytest.mark.slow
 def test_server_stopped_midway_falls_back(

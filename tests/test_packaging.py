@@ -36,6 +36,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **extra}
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_the_wheel_ships_the_prompts_and_answers_from_a_fresh_venv(tmp_path: Path) -> None:
     # Build from a copy of the sources, so the checkout gets no build/ or egg-info.

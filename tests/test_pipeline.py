@@ -61,6 +61,7 @@ def _snapshot(settings: Settings) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------- dedupe (no embedding needed)
+@pytest.mark.shared_data
 def test_cross_feed_duplicates_are_stored_once_with_both_feeds(tmp_path: Path) -> None:
     feeds_file = write_feeds_toml(
         tmp_path / "feeds.toml",
@@ -107,6 +108,7 @@ def test_cross_feed_duplicates_are_stored_once_with_both_feeds(tmp_path: Path) -
 
 
 # ---------------------------------------------------------------- incremental, with the model
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder) -> None:
     feeds_file = tmp_path / "feeds.toml"
@@ -135,6 +137,7 @@ def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder
     assert again.embedded_articles == 0 and again.exit_code == 0
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chunks(
     tmp_path: Path, embedder: Embedder
@@ -169,6 +172,7 @@ def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chun
         assert not any("BREAKING UPDATE" in d for _, d in before["vectors"])
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_reindex_rebuilds_vectors_without_fetching(tmp_path: Path, embedder: Embedder) -> None:
     feeds_file = write_feeds_toml(
@@ -220,6 +224,7 @@ def test_changing_the_embedding_model_requires_reindex(tmp_path: Path) -> None:
     corpus.close()
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_retention_prunes_old_articles(tmp_path: Path, embedder: Embedder) -> None:
     feeds_file = write_feeds_toml(
@@ -251,6 +256,7 @@ def test_a_second_ingest_is_refused_while_one_runs(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.shared_data
 def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[[feeds]]\nname = 'x'\n")  # no url
@@ -298,6 +304,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert health["empty-feed"]["last_error"] is None
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_killed_run_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     feeds = {"deepmind": "publisher/google_deepmind_blog.xml", "bair": "trimmed/bair_blog.xml"}
@@ -346,6 +353,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_chroma_server_mode(tmp_path: Path, embedder: Embedder) -> None:
     port = _free_port()

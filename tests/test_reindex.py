@@ -77,6 +77,7 @@ def _meta(settings: Settings, key: str) -> str | None:
         db.close()
 
 
+@pytest.mark.shared_data
 def test_answers_use_the_old_vectors_while_the_new_ones_are_built(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -161,6 +162,7 @@ def _count(settings: Settings, table: str) -> int:
         db.close()
 
 
+@pytest.mark.shared_data
 def test_killed_reindex_then_normal_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     clean = make_settings(tmp_path / "clean", write_feeds_toml(tmp_path / "a.toml", FEEDS))
     subprocess.run(

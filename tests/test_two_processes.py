@@ -47,6 +47,7 @@ def _refusal(proc: subprocess.CompletedProcess[str]) -> str:
     return line
 
 
+@pytest.mark.shared_data
 def test_a_second_process_on_an_embedded_store_is_refused(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path / "data",
@@ -160,6 +161,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_ingest_and_answers_in_two_processes_through_a_chroma_server(
     tmp_path: Path, embedder: Embedder, chroma_server: str

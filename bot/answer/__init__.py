@@ -20,11 +20,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
 
 import numpy as np
 
-from bot.answer import compose
+from bot.answer import compose, decline
+from bot.answer.cite_order import CiteOrder, primary_first
 from bot.answer.compose import (
     build_context,
     extract_citations,
@@ -32,6 +32,8 @@ from bot.answer.compose import (
     renumber_citations,
     restrict_links,
 )
+from bot.answer.corpus_view import AsOf, SearchesCorpus
+from bot.answer.decline import CLOSEST
 from bot.answer.gate import Verdict, judge
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.text import (
@@ -45,16 +47,17 @@ from bot.answer.text import (
 from bot.answer.trace import Trace
 from bot.answer.understand import (
     QueryPlan,
-    SourceDirectory,
     build_query,
     is_follow_up,
     understand,
 )
+from bot.config import AnswerSettings
+from bot.language import question_language
 from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
-from bot.models import Answer, Hit, LatestItem, Source, Turn
-from bot.prompts import load_prompt, render_prompt
+from bot.messages import say
+from bot.models import Answer, Hit, Turn
+from bot.prompts import load_prompt
 from bot.timeparse import format_day
-from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import utcnow
 
@@ -86,47 +89,7 @@ TOP_ARTICLES = 5  # articles the answer may use (and the evaluation's hit@5)
 LISTING_ITEMS = 5
 LEAD_ARTICLES = 2  # articles whose best passages are all read, not only the retrieved chunks
 PASSAGES_PER_ARTICLE = 4
-CLOSEST = 3
 _URL_ONLY = re.compile(r"^<?https?://\S+>?$", re.IGNORECASE)
-
-
-class SearchesCorpus(Protocol):
-    """What the answerer needs from retrieval (bot.answer.retrieve.Retriever provides it)."""
-
-    def search(
-        self,
-        query: str,
-        *,
-        feed: str | None = None,
-        feeds: Sequence[str] = (),
-        author: str = "",
-        since: datetime | None = None,
-        until: datetime | None = None,
-        prefer_recent: bool = False,
-        boost_feeds: Sequence[str] = (),
-        names: Sequence[str] = (),
-        k: int = 8,
-        now: datetime | None = None,
-    ) -> list[Hit]: ...
-
-    def count_mentions(self, term: str) -> int: ...
-
-    def versions_of(self, family: str) -> list[tuple[str, Hit]]: ...
-
-    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]: ...
-
-    def directory(self) -> SourceDirectory: ...
-
-    def latest(
-        self,
-        *,
-        topic: str | None = None,
-        feeds: Sequence[str] = (),
-        author: str = "",
-        limit: int = 10,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[LatestItem]: ...
 
 
 class Answerer:
@@ -134,7 +97,7 @@ class Answerer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AnswerSettings,
         embedder: Embedder,
         *,
         context_chars: int = compose.CONTEXT_CHARS,
@@ -161,15 +124,21 @@ class Answerer:
         history: Sequence[Turn] = (),
         as_of: datetime | None = None,
         now: datetime | None = None,
+        cite_order: CiteOrder | None = None,
     ) -> Answer:
+        """`cite_order` (article ids → the same ids) reorders an answer's citations: the
+        engine's puts a story's primary source first (bot.answer.cite_order)."""
         trace = Trace()
         if now is not None and (as_of is None or now < as_of):
             # Asked as of a past moment: articles published later did not exist yet.
             retriever = AsOf(retriever, now)
             as_of = now if as_of is None else min(as_of, now)
-        ans = self._answer(question, retriever, feed, since, history, as_of, now, trace)
+        lang = question_language(clean_question(question))
+        ans = self._answer(
+            question, retriever, feed, since, history, as_of, now, trace, cite_order, lang
+        )
         trace.decision = trace.decision or ("answered" if ans.answered else "declined")
-        return replace(ans, trace=trace)
+        return replace(ans, trace=trace, language=lang)
 
     def _answer(
         self,
@@ -181,22 +150,18 @@ class Answerer:
         as_of: datetime | None,
         now: datetime | None,
         trace: Trace,
+        cite_order: CiteOrder | None = None,
+        lang: str = "en",
     ) -> Answer:
         q = clean_question(question)
-        if not q or not re.search(r"\w", q):
-            trace.decision = "empty question"
-            return Answer(q, load_prompt("empty_question"), (), as_of, False)
-        if len(q) > self.settings.max_question_chars:
-            trace.decision = "question too long"
-            text = render_prompt("too_long", length=len(q), limit=self.settings.max_question_chars)
-            return Answer(q, text, (), as_of, False)
-        if _URL_ONLY.match(q):
-            trace.decision = "a link, not a question"
-            return Answer(q, load_prompt("url_question"), (), as_of, False)
+        refused = self._not_a_question(q, lang, as_of, trace)
+        if refused is not None:
+            return refused
         now = now or utcnow()
         plan = understand(
             q, now, directory=retriever.directory(), history=history, since=since, feed=feed
         )
+        plan = replace(plan, language=lang)  # the library's verdict, hinted by plan.language
         trace.add("understand", **plan.describe())
         if plan.listing:
             listed = self._listing(plan, retriever, as_of, trace)
@@ -206,26 +171,15 @@ class Answerer:
         qvec = self.embedder.embed_query(plan.query)
         sims = self._similarities(hits, qvec)
         ranked = rank(plan, hits)[:TOP_ARTICLES]
-        trace.ranked = [a.head.url for a in ranked]
-        trace.ranked_ids = [a.head.article_id for a in ranked]
-        trace.retrieved = list(dict.fromkeys(h.url for h in hits))
-        trace.add(
-            "rank",
-            articles=[
-                {"url": a.head.url, "score": round(a.score, 3), "names": round(a.names, 2),
-                 "terms": round(a.terms, 2),
-                 "sim": round(max(sims.get(h.chunk_id, 0.0) for h in a.hits), 3),
-                 "date": format_day(a.head.published) if a.head.published else None}
-                for a in ranked
-            ],
-        )  # fmt: skip
+        _trace_rank(trace, ranked, hits, sims)
         verdict = judge(plan, ranked, sims, retriever, self.settings.relevance_threshold)
         trace.add("gate", ok=verdict.ok, reason=verdict.reason, **verdict.facts)
         if not verdict.ok:
             trace.decision = verdict.reason
             return self._declined(plan, verdict, retriever, ranked, as_of, now, trace)
         use = self._passages(verdict.use, retriever, qvec)
-        extractive = compose.extractive(plan, use, as_of, trace)
+        # (a listing, above, stays newest first; an answer cites a story's primary source first)
+        extractive = primary_first(compose.extractive(plan, use, as_of, trace), cite_order)
         if self.llm is None:
             return extractive
         ans = compose.with_llm(
@@ -233,12 +187,26 @@ class Answerer:
         )
         if not ans.answered:  # the model says the sources don't hold it
             trace.decision = "llm-refused"
-            closest = self._closest(ranked)
-            return Answer(q, _no_answer_text(as_of, closest), (), as_of, False,
-                          backend=self.backend, closest=closest)  # fmt: skip
-        return ans
+            return decline.not_found(q, lang, ranked, as_of, self.backend)
+        return primary_first(ans, cite_order)
 
     # ----------------------------------------------------------------- stages
+
+    def _not_a_question(
+        self, q: str, lang: str, as_of: datetime | None, trace: Trace
+    ) -> Answer | None:
+        """An empty question, one over the length limit, or a bare link: declined as such."""
+        if not q or not re.search(r"\w", q):
+            trace.decision = "empty question"
+            return Answer(q, load_prompt("empty_question"), (), as_of, False)
+        if len(q) > self.settings.max_question_chars:
+            trace.decision = "question too long"
+            text = say("too_long", lang, length=len(q), limit=self.settings.max_question_chars)
+            return Answer(q, text, (), as_of, False)
+        if _URL_ONLY.match(q):
+            trace.decision = "a link, not a question"
+            return Answer(q, load_prompt("url_question"), (), as_of, False)
+        return None
 
     def _retrieve(
         self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime, trace: Trace
@@ -343,16 +311,8 @@ class Answerer:
         # Nothing from that source in the window: say so, and offer its newest items.
         newest = retriever.latest(feeds=feeds, author=author, limit=CLOSEST)
         trace.decision = "window-empty (listing)"
-        closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
-        label = author or compose.source_label(feeds)
-        text = render_prompt(
-            "no_answer_source",
-            source=label,
-            window=f" {w.phrase}",
-            closest=" The newest I have from it are listed below." if closest else "",
-        )
-        return Answer(plan.question, text, (), as_of, False, backend=self.backend,
-                      closest=closest)  # fmt: skip
+        return decline.source_window_empty(plan, newest, author or compose.source_label(feeds),
+                                           as_of, self.backend)  # fmt: skip
 
     def _declined(
         self,
@@ -364,41 +324,14 @@ class Answerer:
         now: datetime,
         trace: Trace,
     ) -> Answer:
-        q = plan.question
         if verdict.reason == "version-missing" and verdict.newest_version is not None:
-            family, version, hit = verdict.newest_version
-            text = render_prompt(
-                "no_answer_version",
-                asked=str(verdict.facts.get("asked", family)).title(),
-                family=family.title() if family.islower() and len(family) > 3 else family.upper(),
-                newest=f"{family.upper() if len(family) <= 3 else family.title()} {version}",
-                title=hit.title,
-                feed=hit.feeds[0] if hit.feeds else "unknown feed",
-                date=format_day(hit.published) if hit.published else "undated",
-            )
-            closest: tuple[Source, ...] = (compose.to_source(1, hit),)
-            return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
+            return decline.version_missing(plan, verdict.newest_version, verdict.facts, as_of,
+                                           self.backend)  # fmt: skip
         if plan.window.bounded:
             outside = self._outside_window(plan, retriever, now)
             if outside:
-                newest = max(outside, key=lambda h: h.published.timestamp() if h.published else 0)
-                text = render_prompt(
-                    "no_answer_window",
-                    window=plan.window.phrase,
-                    title=newest.title,
-                    feed=newest.feeds[0] if newest.feeds else "unknown feed",
-                    date=format_day(newest.published) if newest.published else "undated",
-                )
-                ordered = [newest] + [h for h in outside if h.article_id != newest.article_id]
-                trace.add("decline", window_empty=True, newest=newest.url)
-                closest = tuple(
-                    compose.to_source(i + 1, g[0])
-                    for i, g in enumerate(compose.group_articles(ordered)[:CLOSEST])
-                )
-                return Answer(q, text, (), as_of, False, backend=self.backend, closest=closest)
-        closest = self._closest(ranked)
-        return Answer(q, _no_answer_text(as_of, closest), (), as_of, False, backend=self.backend,
-                      closest=closest)  # fmt: skip
+                return decline.window_empty(plan, outside, as_of, self.backend, trace)
+        return decline.not_found(plan.question, plan.language, ranked, as_of, self.backend)
 
     def _outside_window(
         self, plan: QueryPlan, retriever: SearchesCorpus, now: datetime
@@ -422,51 +355,23 @@ class Answerer:
             return []
         return [a.head for a in verdict.use]
 
-    @staticmethod
-    def _closest(ranked: Sequence[RankedArticle]) -> tuple[Source, ...]:
-        return tuple(compose.to_source(i + 1, a.head) for i, a in enumerate(ranked[:CLOSEST]))
 
-
-class AsOf:
-    """A retriever that sees the corpus as it was at `cutoff` (later articles hidden)."""
-
-    def __init__(self, inner: SearchesCorpus, cutoff: datetime) -> None:
-        self.inner = inner
-        self.cutoff = cutoff
-
-    def _until(self, until: datetime | None) -> datetime:
-        return min(until, self.cutoff) if until is not None else self.cutoff
-
-    def search(self, query: str, **kwargs: Any) -> list[Hit]:
-        kwargs["until"] = self._until(kwargs.get("until"))
-        return self.inner.search(query, **kwargs)
-
-    def latest(self, **kwargs: Any) -> list[LatestItem]:
-        kwargs["until"] = self._until(kwargs.get("until"))
-        return self.inner.latest(**kwargs)
-
-    def count_mentions(self, term: str) -> int:
-        return self.inner.count_mentions(term)
-
-    def versions_of(self, family: str) -> list[tuple[str, Hit]]:
-        return [(v, h) for v, h in self.inner.versions_of(family)
-                if h.published is None or h.published <= self.cutoff]  # fmt: skip
-
-    def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
-        return self.inner.passages(article_ids, qvec, k)
-
-    def directory(self) -> SourceDirectory:
-        return self.inner.directory()
-
-
-def _no_answer_text(as_of: datetime | None, closest: Sequence[Source]) -> str:
-    """prompts/no_answer.md; the closest articles themselves are in Answer.closest (the CLI and
-    Discord list them as links), so the text only points at them."""
-    return render_prompt(
-        "no_answer",
-        as_of=format_day(as_of) if as_of else "an unknown date",
-        closest=" The nearest articles I have are listed below." if closest else "",
-    )
+def _trace_rank(
+    trace: Trace, ranked: Sequence[RankedArticle], hits: Sequence[Hit], sims: dict[str, float]
+) -> None:
+    trace.ranked = [a.head.url for a in ranked]
+    trace.ranked_ids = [a.head.article_id for a in ranked]
+    trace.retrieved = list(dict.fromkeys(h.url for h in hits))
+    trace.add(
+        "rank",
+        articles=[
+            {"url": a.head.url, "score": round(a.score, 3), "names": round(a.names, 2),
+             "terms": round(a.terms, 2),
+             "sim": round(max(sims.get(h.chunk_id, 0.0) for h in a.hits), 3),
+             "date": format_day(a.head.published) if a.head.published else None}
+            for a in ranked
+        ],
+    )  # fmt: skip
 
 
 # Kept for callers that used the old names.

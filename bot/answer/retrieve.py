@@ -18,14 +18,15 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
-from bot.answer.text import STOPWORDS
+from bot.answer.text import STOPWORDS, shorten
 from bot.answer.understand import SourceDirectory
+from bot.config import AnswerSettings
 from bot.models import Hit, LatestItem
-from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.models import utcnow
 from ingest.store import ArticleRow, Corpus
@@ -37,6 +38,7 @@ KEYWORD_WEIGHT = 0.5  # weight of the normalized BM25 score next to cosine simil
 NAMES_WEIGHT = 0.3  # weight of the normalized names-only BM25 score
 RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh article outranks
 VOCABULARY_CHARS = 1500  # of each article, read for the name vocabulary
+SUMMARY_CHARS = 200  # of a listed item's text, in its JSON form
 SOURCE_BOOST = 1.25  # a lab named as the subject ("what did DeepMind ...") favours its feeds
 
 
@@ -51,8 +53,19 @@ def _norm_title(title: str) -> str:
     return re.sub(r"\W+", " ", title.lower()).strip()
 
 
+@dataclass
+class _Fused:
+    """Candidate chunks of one search: fused rank score, (article id, text), cosine similarity
+    to the question, and the weighted BM25 scores, each by chunk id."""
+
+    rank: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    found: dict[str, tuple[str, str]] = field(default_factory=dict)
+    similarity: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
 class Retriever:
-    def __init__(self, corpus: Corpus, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, corpus: Corpus, embedder: Embedder, settings: AnswerSettings) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.settings = settings
@@ -127,44 +140,8 @@ class Retriever:
             else None
         )
         qvec = self.embedder.embed_query(query)
-        dense = self.corpus.dense_search(qvec, CANDIDATES, ids)
-        keyword = self.corpus.keyword_search(query, CANDIDATES, ids)
-        by_name = self.corpus.keyword_search(" ".join(names), CANDIDATES // 2, ids) if names else []
-
-        fused: dict[str, float] = defaultdict(float)
-        found: dict[str, tuple[str, str]] = {}
-        similarity: dict[str, float] = {}
-        for rank, (cid, aid, text, sim) in enumerate(dense):
-            fused[cid] += 1.0 / (RRF_K + rank)
-            found[cid] = (aid, text)
-            similarity[cid] = sim
-        extra: dict[str, float] = defaultdict(float)
-        for results, weight in ((keyword, KEYWORD_WEIGHT), (by_name, NAMES_WEIGHT)):
-            top = max((s for *_, s in results), default=0.0)
-            for rank, (cid, aid, text, bm25) in enumerate(results):
-                fused[cid] += 1.0 / (RRF_K + rank)
-                extra[cid] += weight * (bm25 / top if top > 0 else 0.0)
-                found.setdefault(cid, (aid, text))
-        missing = [cid for cid in found if cid not in similarity]
-        if missing:
-            for cid, vec in self.corpus.chunk_vectors(missing).items():
-                similarity[cid] = float(np.dot(qvec, vec))
-
-        rows = {r.id: r for r in self.corpus.article_rows(list({a for a, _ in found.values()}))}
-        boost = set(boost_feeds)
-        relevance: list[tuple[float, str, str, str, ArticleRow]] = []
-        for cid, base in fused.items():
-            aid, text = found[cid]
-            row = rows.get(aid)
-            if row is None:  # vectors of an article being rewritten by a concurrent ingest
-                continue
-            score = base * RRF_K / 2 + similarity.get(cid, 0.0) + extra.get(cid, 0.0)
-            if boost and boost & set(row.feeds):
-                score *= SOURCE_BOOST
-            relevance.append((score, cid, aid, text, row))
-        relevance.sort(key=lambda t: t[0], reverse=True)
-
-        weight, half_life = (RECENT_WEIGHT, 45.0) if prefer_recent else (0.15, 365.0)
+        fused = self._fuse(query, qvec, names, ids)
+        relevance = self._relevance(fused, boost_feeds)
         if prefer_recent and relevance:
             # "Recent" is relative to the newest of the good matches, not the wall clock: a
             # source that has been quiet for months still has a most recent release.
@@ -175,6 +152,7 @@ class Retriever:
                 if score >= good and r.published and r.published <= now
             ]
             now = max(dates, default=now)
+        weight, half_life = (RECENT_WEIGHT, 45.0) if prefer_recent else (0.15, 365.0)
         scored = sorted(
             (
                 (score * (1.0 + weight * _recency(row.published, now, half_life)), cid, aid, t, row)
@@ -183,17 +161,62 @@ class Retriever:
             key=lambda t: t[0],
             reverse=True,
         )
-
         hits: list[Hit] = []
         per: dict[str, int] = defaultdict(int)
         for score, cid, aid, text, row in scored:
             if per[aid] >= per_article:
                 continue
             per[aid] += 1
-            hits.append(_hit(cid, text, row, score, similarity.get(cid, 0.0)))
+            hits.append(_hit(cid, text, row, score, fused.similarity.get(cid, 0.0)))
             if len(hits) >= k:
                 break
         return hits
+
+    def _fuse(
+        self, query: str, qvec: np.ndarray, names: Sequence[str], ids: list[str] | None
+    ) -> _Fused:
+        """The three candidate lists fused by rank, with each chunk's cosine similarity (also
+        for chunks only the keyword lists found) and its weighted, normalized BM25 scores."""
+        dense = self.corpus.dense_search(qvec, CANDIDATES, ids)
+        keyword = self.corpus.keyword_search(query, CANDIDATES, ids)
+        by_name = self.corpus.keyword_search(" ".join(names), CANDIDATES // 2, ids) if names else []
+        out = _Fused()
+        for rank, (cid, aid, text, sim) in enumerate(dense):
+            out.rank[cid] += 1.0 / (RRF_K + rank)
+            out.found[cid] = (aid, text)
+            out.similarity[cid] = sim
+        for results, weight in ((keyword, KEYWORD_WEIGHT), (by_name, NAMES_WEIGHT)):
+            top = max((s for *_, s in results), default=0.0)
+            for rank, (cid, aid, text, bm25) in enumerate(results):
+                out.rank[cid] += 1.0 / (RRF_K + rank)
+                out.extra[cid] += weight * (bm25 / top if top > 0 else 0.0)
+                out.found.setdefault(cid, (aid, text))
+        missing = [cid for cid in out.found if cid not in out.similarity]
+        if missing:
+            for cid, vec in self.corpus.chunk_vectors(missing).items():
+                out.similarity[cid] = float(np.dot(qvec, vec))
+        return out
+
+    def _relevance(
+        self, fused: _Fused, boost_feeds: Sequence[str]
+    ) -> list[tuple[float, str, str, str, ArticleRow]]:
+        """(score, chunk id, article id, text, row) per candidate, best first: rank fusion plus
+        cosine plus BM25, times the boost of a feed the question names as its subject."""
+        aids = list({a for a, _ in fused.found.values()})
+        rows = {r.id: r for r in self.corpus.article_rows(aids)}
+        boost = set(boost_feeds)
+        relevance: list[tuple[float, str, str, str, ArticleRow]] = []
+        for cid, base in fused.rank.items():
+            aid, text = fused.found[cid]
+            row = rows.get(aid)
+            if row is None:  # vectors of an article being rewritten by a concurrent ingest
+                continue
+            score = base * RRF_K / 2 + fused.similarity.get(cid, 0.0) + fused.extra.get(cid, 0.0)
+            if boost and boost & set(row.feeds):
+                score *= SOURCE_BOOST
+            relevance.append((score, cid, aid, text, row))
+        relevance.sort(key=lambda t: t[0], reverse=True)
+        return relevance
 
     def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]:
         """The `k` chunks of each of these articles closest to the question: a long newsletter's
@@ -308,7 +331,7 @@ class Retriever:
                     url=r.url,
                     feeds=r.feeds,
                     published=r.published,
-                    summary=_summary(r.text),
+                    summary=shorten(r.text, SUMMARY_CHARS),
                 )
             )
             if len(items) >= limit:
@@ -321,14 +344,6 @@ _MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
-
-
-def _summary(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut + "…"
 
 
 def _hit(cid: str, text: str, row: ArticleRow, score: float, sim: float) -> Hit:

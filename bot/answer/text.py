@@ -7,6 +7,8 @@ import html
 import re
 from collections.abc import Iterable
 
+from ingest.text import SEARCH_STOPWORDS, shorten  # shared with ingest
+
 __all__ = [
     "STOPWORDS",
     "clean_question",
@@ -29,9 +31,10 @@ def _words(text: str) -> list[str]:
 
 _DISCORD_MARKUP = re.compile(r"<(?:@[!&]?|#|/[\w -]+:)\d+>|<a?:(\w+):\d+>")
 
-# English question words and filler, plus Indonesian function words (the corpus holds Indonesian
-# articles and people ask in Indonesian): words that say nothing about WHAT is asked.
-STOPWORDS = frozenset(
+# The words too common to search for, plus English question words and filler and Indonesian
+# function words (the corpus holds Indonesian articles and people ask in Indonesian): words that
+# say nothing about WHAT is asked.
+STOPWORDS = SEARCH_STOPWORDS | frozenset(
     _words(
         """a about above after again against all am an and any are as at be because been before
     being below between both but by can could did do does doing down during each else few for from
@@ -223,12 +226,3 @@ def usable_sentence(sentence: str) -> bool:
     if letters < 0.5 * len(sentence):
         return False
     return not _BOILERPLATE.search(sentence) and not looks_like_code(sentence)
-
-
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-–— ")
-    return cut + "…"

@@ -19,11 +19,13 @@ What a plan separates (the MRAG idea: content apart from constraints):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.answer.text import STOPWORDS, clean_question, entity_terms, keyword_terms
+from bot.answer.directory import PUBLICATION_WORDS, SourceDirectory, SourceMatch, words_of
+from bot.answer.text import clean_question, entity_terms, keyword_terms
+from bot.answer.versions import MONTHS, versions_in
 from bot.models import Turn
 from bot.timeparse import TimeWindow, format_day, parse_time_window
 
@@ -38,188 +40,6 @@ __all__ = [
     "understand",
     "versions_in",
 ]
-
-# Words that name a kind of publication or act of publishing: not a topic.
-PUBLICATION_WORDS = frozenset(
-    """post posts article articles blog blogs weblog entry entries piece pieces item items issue
-    issues newsletter newsletters feed feeds site website page write wrote written writes publish
-    published publishes put out ship shipped ships cover covered covers mention mentioned mentions
-    talk talked talks discuss discussed share shared shares drop dropped drops own official
-    update updates coverage bit story stories headline headlines thread threads latest newest
-    recent recently lately most last first anything something stuff""".split()
-)
-GENERIC_NAME_WORDS = frozenset(
-    "news blog feed feeds research updates posts index atom rss official weekly daily the ai "
-    "engineering institute www com org net io github".split()
-)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-@dataclass(frozen=True)
-class SourceMatch:
-    feeds: tuple[str, ...]
-    phrase: str  # the words of the question that named it
-    author: str = ""  # set when an author (not a feed) was named
-    explicit: bool = False  # named as where to look ("according to X", "X's blog")
-
-
-@dataclass
-class SourceDirectory:
-    """Names a question may use for a source → feeds. Built from the corpus (feed names, the
-    hosts of their articles, their authors); `capitalized` holds single words the corpus writes
-    capitalized (names like "DeepMind"), so common words ("batch", "gradient") in a feed's name
-    only count when the question writes the whole name."""
-
-    aliases: dict[str, set[str]] = field(default_factory=dict)  # squashed alias → feeds
-    authors: dict[str, str] = field(default_factory=dict)  # squashed author alias → author
-    author_feeds: dict[str, set[str]] = field(default_factory=dict)  # author → feeds
-    single_ok: set[str] = field(default_factory=set)  # single-word aliases usable on their own
-    host_only: set[str] = field(default_factory=set)  # aliases that come only from a host name
-    common: set[str] = field(default_factory=set)  # words the corpus writes in lowercase
-    # Words the corpus writes as names (capitalized mid-sentence, or with digits: "openai",
-    # "deepmind", "gpt-5"), so a question typed in lowercase still has names.
-    name_words: set[str] = field(default_factory=set)
-    capitalized: set[str] = field(default_factory=set)  # every word the corpus capitalizes
-
-    @classmethod
-    def build(
-        cls,
-        feeds: Iterable[str],
-        hosts: Mapping[str, Iterable[str]] | None = None,
-        authors: Mapping[str, Mapping[str, int]] | None = None,
-        capitalized: Iterable[str] = (),
-        common: Iterable[str] = (),
-    ) -> SourceDirectory:
-        d = cls()
-        d.common = set(common)
-        names_ok = {w.lower() for w in capitalized}
-        for feed in feeds:
-            base, paren = _split_paren(feed)
-            phrases = [base, feed]
-            if paren and not re.fullmatch(r"[\d\s/-]+|index|\d{4}", paren.lower()):
-                phrases.append(paren)
-            for ph in phrases:
-                words = _words(ph)
-                if words:
-                    d._add(" ".join(words), feed)
-                distinct = [w for w in words if w not in GENERIC_NAME_WORDS and len(w) >= 3]
-                if distinct and distinct != words:
-                    d._add(" ".join(distinct), feed)
-                for w in distinct:
-                    if len(w) >= 4 and not w.isdigit():
-                        d._add(w, feed)
-                        if w in names_ok or not w.isalpha():
-                            d.single_ok.add(_squash(w))
-            for host in (hosts or {}).get(feed, ()):
-                labels = host.lower().split(".")
-                for i, label in enumerate(labels):
-                    if len(label) >= 4 and label not in GENERIC_NAME_WORDS:
-                        for key in {_squash(label), _squash(".".join(labels[i:]))}:
-                            if key not in d.aliases:
-                                d.host_only.add(key)
-                            d._add_squashed(key, feed)
-                            d.single_ok.add(key)
-        for feed, counts in (authors or {}).items():
-            total = sum(counts.values())
-            for author, n in counts.items():
-                for name in _author_names(author):
-                    d.author_feeds.setdefault(name, set()).add(feed)
-                    for alias in _name_aliases(name):
-                        d.authors.setdefault(alias, name)
-                    # a blogger writing most of a feed names the feed itself ("Simon Willison")
-                    if total and n / total >= 0.5:
-                        for alias in _name_aliases(name):
-                            d._add_squashed(alias, feed)
-                        first = _squash(name.split()[0]) if " " in name else ""
-                        if len(first) >= 4 and first not in d.common:
-                            d._add_squashed(first, feed)  # "Armin's blog"
-                            d.single_ok.add(first)
-        return d
-
-    def _add(self, phrase: str, feed: str) -> None:
-        self._add_squashed(_squash(phrase), feed)
-
-    def _add_squashed(self, key: str, feed: str) -> None:
-        if len(key) >= 3:
-            self.aliases.setdefault(key, set()).add(feed)
-
-    def find(self, question: str) -> list[SourceMatch]:
-        """Sources named in the question, longest phrase first, each once."""
-        toks = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(question)]
-        found: list[SourceMatch] = []
-        used: set[int] = set()
-        for n in (4, 3, 2, 1):
-            for i in range(len(toks) - n + 1):
-                span = range(i, i + n)
-                if used & set(span):
-                    continue
-                raw = [t[0] for t in toks[i : i + n]]
-                words = [_strip_possessive(w.lower()) for w in raw]
-                if n == 1 and (words[0] in STOPWORDS or words[0] in PUBLICATION_WORDS):
-                    continue
-                key = _squash("".join(words))
-                phrase = question[toks[i][1] : toks[i + n - 1][2]]
-                feeds = self.aliases.get(key)
-                author = self.authors.get(key, "")
-                if n > 1 and key in self.host_only and any(w in self.common for w in words):
-                    feeds = None  # "deep learning" is not deeplearning.ai
-                if n == 1 and key not in self.single_ok and not _capitalized(raw[0]):
-                    # a common word in a feed's name ("batch") is not that feed on its own
-                    feeds = None
-                    author = author if raw[0][:1].isupper() else ""
-                if not feeds and author:
-                    feeds = self.author_feeds.get(author, set())
-                if feeds:
-                    found.append(SourceMatch(tuple(sorted(feeds)), phrase, author))
-                    used |= set(span)
-        return found
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
-
-
-_WORD = re.compile(r"[\w][\w.'’-]*[\w]|\w")
-
-
-def _words(text: str) -> list[str]:
-    return [_strip_possessive(w.lower()) for w in _WORD.findall(text)]
-
-
-def _strip_possessive(word: str) -> str:
-    return re.sub(r"['’]s$", "", word)
-
-
-def _capitalized(raw: str) -> bool:
-    return any(c.isupper() for c in raw[1:]) or (raw[:1].isupper() and len(raw) > 1)
-
-
-def _split_paren(name: str) -> tuple[str, str]:
-    m = re.match(r"^(.*?)\s*\(([^)]*)\)\s*$", name)
-    return (m.group(1), m.group(2)) if m else (name, "")
-
-
-def _author_names(author: str) -> list[str]:
-    if author.startswith("/u/"):  # a Reddit user: the name as written ("OwlsExterminator")
-        name = author[3:].strip()
-        return [name] if len(name) >= 5 else []
-    if len(author) > 120:
-        return []
-    parts = [p.strip() for p in re.split(r",|\band\b|&", author) if p.strip()]
-    return [p for p in parts if 2 <= len(p.split()) <= 4 and not any(c.isdigit() for c in p)]
-
-
-def _name_aliases(name: str) -> list[str]:
-    if " " not in name:
-        return [_squash(name)]
-    words = [w for w in _words(name) if len(w) > 1]
-    out = [_squash("".join(words))]
-    if len(words) >= 2 and len(words[-1]) >= 5:
-        out.append(_squash(words[-1]))  # "Willison", "Ronacher"
-    return out
-
 
 # --------------------------------------------------------------------------- the plan
 
@@ -409,56 +229,6 @@ def detect_language(text: str) -> str:
     return "id" if hits >= 2 and hits / len(words) >= 0.2 else "en"
 
 
-_VERSION = re.compile(
-    r"(?<![\w.])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
-    r"(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
-)
-_EDITIONS = (
-    re.compile(r"(?<![\w.])(?P<name>[A-Za-z][\w-]{2,20})[ -](?P<year>(?:19|20)\d\d)(?![\w.])"),
-    re.compile(r"(?<![\w.])(?P<year>(?:19|20)\d\d)\s+(?P<name>[A-Za-z][\w-]{2,20})"),
-)
-_ROUND = re.compile(r"\bseries\s+([a-hA-H])\b", re.IGNORECASE)
-_NOT_FAMILIES = frozenset(
-    """top series phase level stage step part chapter version v gen generation covid windows
-    iphone pixel tier plan day week month year hour minute page section figure table class
-    round top best under over about than after before since first last only just""".split()
-)
-
-
-def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """Product names with a version ("GPT-7", "Claude 9", "gemini 5", "Kimi K4"): (family,
-    version). `known`: words the corpus writes as names, so lowercase questions count too."""
-    out: list[tuple[str, str]] = []
-    for m in _VERSION.finditer(text):
-        family, version, suffix = m.group(1), m.group(2).lstrip("v"), m.group(3)
-        family = re.sub(r"[ -][vV]$", "", family)  # "DeepSeek V3": the V marks the version
-        low = family.lower()
-        head = low.split()[0].split("-")[0]
-        if head in STOPWORDS or head in _NOT_FAMILIES or head in _MONTHS or len(head) < 2:
-            continue
-        named = family[:1].isupper() or any(c.isupper() for c in family) or head in known
-        if not (named or "-" in m.group(0) or "." in version):
-            continue  # "top 5", "in 3": a capital, a hyphen, a dotted version or a known name
-        out.append((low, version + suffix))
-    editions = (m for pattern in _EDITIONS for m in pattern.finditer(text))
-    for m in editions:  # an event's edition: "NeurIPS 2026", "2026 Turing"
-        family, year = m.group("name"), m.group("year")
-        low = family.lower()
-        if low in STOPWORDS or low in _NOT_FAMILIES or low in _MONTHS:
-            continue
-        if family[:1].isupper() or any(c.isupper() for c in family) or low in known:
-            out.append((low, year))
-    for m in _ROUND.finditer(text):  # a funding round: "Series B"
-        out.append(("series", m.group(1).lower()))
-    return out
-
-
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
-
-
 # --------------------------------------------------------------------------- follow-ups
 
 _FOLLOW_UP_WORDS = frozenset(
@@ -514,16 +284,42 @@ def understand(
 ) -> QueryPlan:
     """The plan for one question. `since`/`feed` are explicit options (CLI, slash command)."""
     q = clean_question(question)
-    window = parse_time_window(q, now)
-    if not window.bounded and _RECENTLY.search(q):
+    window = _window(q, now, since)
+    rest = q.replace(window.matched, " ") if window.matched else q
+    sources = _sources(rest, directory, feed)
+    content, bare, listing = _content(q, rest, sources, window)
+    follow = is_follow_up(q, history)
+    bare_terms = [t for t in keyword_terms(bare) if t not in PUBLICATION_WORDS and not t.isdigit()]
+    source_words = {w for s in sources for f in s.feeds for w in words_of(f)}
+    return QueryPlan(
+        question=q,
+        content=content,
+        query=build_query(content, history) if follow else content,
+        answer_type=answer_type(q),
+        names=_names(content, directory, sources),
+        versions=tuple(versions_in(content, directory.capitalized if directory else frozenset())),
+        sources=tuple(sources),
+        window=window,
+        listing=listing,
+        topic=tuple(t for t in bare_terms if t not in source_words),
+        language=detect_language(q),
+        follow_up=follow,
+    )
+
+
+def _window(question: str, now: datetime, since: datetime | None) -> TimeWindow:
+    window = parse_time_window(question, now)
+    if not window.bounded and _RECENTLY.search(question):
         # "recently"/"lately" over a corpus that stopped months ago: the past month, so the
         # answer can say plainly that nothing that recent is in the sources.
         window = TimeWindow(now - timedelta(days=RECENT_DAYS), None, True, "the past month", "")
     if since is not None:
         window = TimeWindow(since, None, window.prefer_recent, f"since {format_day(since)}")
-    rest = q
-    if window.matched:
-        rest = rest.replace(window.matched, " ")
+    return window
+
+
+def _sources(rest: str, directory: SourceDirectory | None, feed: str | None) -> list[SourceMatch]:
+    """The sources named: the `feed` option, then what the directory finds in the question."""
     sources: list[SourceMatch] = []
     if feed:
         sources.append(SourceMatch((feed,), feed, explicit=True))
@@ -532,6 +328,13 @@ def understand(
             # an author named is where to look (their posts), whatever the phrasing
             explicit = bool(m.author) or _is_explicit(rest, m.phrase)
             sources.append(SourceMatch(_narrow(m.feeds, rest), m.phrase, m.author, explicit))
+    return sources
+
+
+def _content(
+    q: str, rest: str, sources: Sequence[SourceMatch], window: TimeWindow
+) -> tuple[str, str, bool]:
+    """(content: what is asked, bare: without any source phrase, listing: asks for items)."""
     content = rest
     for s in sources:
         if s.phrase and (s.explicit or s.author):
@@ -546,40 +349,26 @@ def understand(
     content = " ".join(content.split()) or q
     if not keyword_terms(content):
         content = " ".join(rest.split()) or q
-    follow = is_follow_up(q, history)
-    query = build_query(content, history) if follow else content
-    lang = detect_language(q)
+    return content, bare, listing
+
+
+def _names(
+    content: str, directory: SourceDirectory | None, sources: Sequence[SourceMatch]
+) -> tuple[str, ...]:
     common = directory.common if directory is not None else set()
-    names = tuple(
+    return tuple(
         n
         for n in dict.fromkeys([*entity_terms(content), *_known_names(content, directory)])
         if n not in _source_words(sources)
         and (len(n) > 2 or any(c.isdigit() for c in n))  # "SF", "US": not what is asked
         and not ("-" in n and any(p in common for p in n.split("-")))  # "AI-generated"
     )
-    bare_terms = [t for t in keyword_terms(bare) if t not in PUBLICATION_WORDS and not t.isdigit()]
-    source_words = {w for s in sources for f in s.feeds for w in _words(f)}
-    topic = tuple(t for t in bare_terms if t not in source_words)
-    return QueryPlan(
-        question=q,
-        content=content,
-        query=query,
-        answer_type=answer_type(q),
-        names=names,
-        versions=tuple(versions_in(content, directory.capitalized if directory else frozenset())),
-        sources=tuple(sources),
-        window=window,
-        listing=listing,
-        topic=topic,
-        language=lang,
-        follow_up=follow,
-    )
 
 
 def _known_names(text: str, directory: SourceDirectory | None) -> list[str]:
     if directory is None or not directory.name_words:
         return []
-    return [t for t in keyword_terms(text) if t in directory.name_words and t not in _MONTHS]
+    return [t for t in keyword_terms(text) if t in directory.name_words and t not in MONTHS]
 
 
 def _narrow(feeds: tuple[str, ...], question: str) -> tuple[str, ...]:
@@ -587,8 +376,8 @@ def _narrow(feeds: tuple[str, ...], question: str) -> tuple[str, ...]:
     others lack ("OpenAI's research posts" → OpenAI Research, not OpenAI News)."""
     if len(feeds) < 2:
         return feeds
-    asked = set(_words(question))
-    words = {f: set(_words(f)) for f in feeds}
+    asked = set(words_of(question))
+    words = {f: set(words_of(f)) for f in feeds}
     shared = set.intersection(*words.values())
     keep = tuple(f for f in feeds if (words[f] - shared) & asked)
     return keep or feeds

@@ -1,11 +1,18 @@
 """The Discord layer: translates between Discord and the answer engine, nothing more.
 
-`run_bot(settings)` runs the bot (blocking, returns an exit code); `sync_commands(settings)`
-registers the slash commands once. Rendering, permissions and conversation logic live in plain
-modules (render, access, conversation, jobs) tested without Discord."""
+client      NewsBot, loading its services, `run_bot` / `sync_commands` (the entry points)
+services    the services object every cog gets in its constructor
+commands    /ask, /latest, /sources, /status          maintainers  /feeds add|remove, /reindex
+chat        mentions, replies and thread follow-ups   servers      leaving servers not served
+feedback    👍/👎 buttons                              progress     a job's progress as edits
+store       the answers the bot sent and the feedback on them (its own SQLite file)
+alerts      feed health changes in the maintainers' channel
+subscriptions  digests and watches as a service: digests (the scheduler), watches (matching,
+            delivery); subscription_commands  /digest, /watch; subscription_store  their tables
+errors      refusals and failures as replies          replies      sending messages
+Pure modules, tested without Discord: access (who may do what, how often), conversation
+(addressing, answer records, history), jobs (ingest jobs, progress text), render and
+render_stories (embeds).
 
-from __future__ import annotations
-
-from bot.discord.client import NewsBot, configure_endpoints, run_bot, sync_commands
-
-__all__ = ["NewsBot", "configure_endpoints", "run_bot", "sync_commands"]
+Nothing is imported here, so `import bot.discord.store` (for `newsbot feedback`) loads only
+what that module needs."""

@@ -1,36 +1,36 @@
 """Conversations in channels: a mention, a reply to one of the bot's answers, or any message in
 a thread the bot opened asks a question. The reply chain (or the thread) is the conversation:
-earlier answers are read back from the bot's own messages and passed on as history."""
+the earlier answers in it are the ones the bot stored when it sent them (bot.discord.store),
+passed on as history, whatever their messages look like now."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord.ext import commands
 
-from bot.discord.access import cooldown_message, guild_served
 from bot.discord.conversation import (
     HISTORY_SCAN,
-    MAX_TURNS,
     AnswerRecord,
     channel_allowed,
     is_addressed,
-    is_answer_embeds,
-    record_from_embeds,
     strip_bot_mention,
     thread_name,
     turns_from_records,
 )
+from bot.discord.errors import report_message_error
+from bot.discord.feedback import sendable_view
 from bot.discord.render import render_answer, text_payloads
 from bot.discord.replies import send_to_channel
+from bot.discord.services import Services
+from bot.language import question_language
+from bot.messages import cooldown_text
 from bot.models import Turn
-
-if TYPE_CHECKING:
-    from bot.discord.client import NewsBot
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,12 @@ class Addressed:
 
 
 class Conversations(commands.Cog):
-    def __init__(self, bot: NewsBot) -> None:
+    """Answers messages addressed to the bot. `bot` is the Discord connection (who the bot is,
+    its channels); everything else comes from `services`."""
+
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
         self.bot = bot
+        self.services = services
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -62,27 +66,24 @@ class Conversations(commands.Cog):
         try:
             await self.answer(message, target)
         except Exception as e:  # every failure gets a friendly reply plus a logged traceback
-            await self.bot.report_message_error(message, e)
+            await report_message_error(message, e)
 
     # ------------------------------------------------------------------ addressing
     async def addressed(self, message: discord.Message) -> Addressed | None:
-        me = self.bot.user
+        me, s = self.bot.user, self.services
         if me is None or message.author.bot or message.webhook_id or message.guild is None:
             return None
-        if not guild_served(self.bot.settings, message.guild.id):
+        if not s.access.serves(message.guild.id):
             return None  # another server: the bot leaves it (or, in setup mode, serves none)
         if message.type not in ANSWERABLE_TYPES or message.author.id == me.id:
             return None
         channel = message.channel
         thread = channel if isinstance(channel, discord.Thread) else None
-        if not channel_allowed(
-            channel.id, thread.parent_id if thread else None, self.bot.settings.channel_ids
-        ):
+        parent = thread.parent_id if thread else None
+        if not channel_allowed(channel.id, parent, s.settings.channel_ids):
             return None
         mentions_bot = me.id in message.raw_mentions
-        in_bot_thread = thread is not None and (
-            thread.owner_id == me.id or thread.id in self.bot.threads
-        )
+        in_bot_thread = thread is not None and (thread.owner_id == me.id or thread.id in s.threads)
         replied = None
         if message.reference is not None and message.reference.message_id:
             try:
@@ -90,7 +91,7 @@ class Conversations(commands.Cog):
             except discord.HTTPException as e:
                 log.warning("message %s: cannot read the replied-to message (%s)", message.id, e)
                 ref = None
-            if ref is not None and ref.author.id == me.id and self.is_answer(ref):
+            if ref is not None and ref.author.id == me.id and await self.record_of(ref):
                 replied = ref
         if not is_addressed(
             mentions_bot=mentions_bot,
@@ -100,11 +101,9 @@ class Conversations(commands.Cog):
             return None
         return Addressed(mentions_bot, in_bot_thread, replied)
 
-    def is_answer(self, message: discord.Message) -> bool:
-        return self.bot.answers.get(message.id) is not None or is_answer_embeds(message.embeds)
-
-    def record_of(self, message: discord.Message) -> AnswerRecord | None:
-        return self.bot.answers.get(message.id) or record_from_embeds(message.embeds)
+    async def record_of(self, message: discord.Message) -> AnswerRecord | None:
+        """What the bot stored for one of its answers (None: not an answer)."""
+        return await asyncio.to_thread(self.services.memory.recall, message.id)
 
     async def referenced(self, message: discord.Message) -> discord.Message | None:
         """The message `message` replies to: from the event payload, the cache, or the API."""
@@ -125,74 +124,77 @@ class Conversations(commands.Cog):
 
     # ------------------------------------------------------------------ history
     async def history(self, message: discord.Message, target: Addressed) -> list[Turn]:
+        """The earlier answers of this conversation, oldest first (at most the answer path's
+        NEWSBOT_HISTORY_TURNS): in a thread, the bot's answers before `message`; for a reply,
+        the chain answer → question → the answer that question replied to → ..."""
+        limit = self.services.settings.history_turns
+        if limit <= 0:
+            return []
+        if target.in_bot_thread:
+            records = await self.thread_answers(message, limit)
+        elif target.replied is not None:
+            records = await self.chain_answers(target.replied, limit)
+        else:
+            records = []
+        return turns_from_records(records, limit)
+
+    async def thread_answers(self, message: discord.Message, limit: int) -> list[AnswerRecord]:
+        me = self.bot.user
+        assert me is not None
+        ids: list[int] = []
+        try:
+            async for m in message.channel.history(limit=HISTORY_SCAN, before=message):
+                if m.author.id == me.id:
+                    ids.append(m.id)  # newest first
+        except discord.HTTPException as e:
+            log.warning("thread %s: cannot read its history (%s)", message.channel.id, e)
+        found = await asyncio.to_thread(self.services.memory.recall_many, ids)
+        records: dict[int, AnswerRecord] = {}  # answer id → record, newest first
+        for mid in ids:
+            if mid in found and len(records) < limit:
+                answer_id, record = found[mid]
+                records.setdefault(answer_id, record)  # the parts of one long answer: once
+        return list(reversed(records.values()))
+
+    async def chain_answers(self, answer: discord.Message, limit: int) -> list[AnswerRecord]:
         me = self.bot.user
         assert me is not None
         records: list[AnswerRecord] = []
-        if target.in_bot_thread:
-            try:
-                async for m in message.channel.history(limit=HISTORY_SCAN, before=message):
-                    if m.author.id == me.id and self.is_answer(m):
-                        rec = self.record_of(m)
-                        if rec is not None:
-                            records.append(rec)
-                        if len(records) >= MAX_TURNS:
-                            break
-            except discord.HTTPException as e:
-                log.warning("thread %s: cannot read its history (%s)", message.channel.id, e)
-            records.reverse()
-        elif target.replied is not None:
-            answer_msg: discord.Message | None = target.replied
-            while answer_msg is not None and len(records) < MAX_TURNS:
-                rec = self.record_of(answer_msg)
-                if rec is not None:
-                    records.append(rec)
-                # answer → the question it replied to → the earlier answer that question replied to
-                question_msg = await self.referenced(answer_msg)
-                earlier = await self.referenced(question_msg) if question_msg else None
-                if earlier is None or earlier.author.id != me.id or not self.is_answer(earlier):
-                    break
-                answer_msg = earlier
-            records.reverse()
-        return turns_from_records(records)
+        current: discord.Message | None = answer
+        while current is not None and len(records) < limit:
+            record = await self.record_of(current)
+            if record is None:
+                break
+            records.append(record)
+            # answer → the question it replied to → the earlier answer that question replied to
+            question = await self.referenced(current)
+            earlier = await self.referenced(question) if question else None
+            current = earlier if earlier is not None and earlier.author.id == me.id else None
+        return list(reversed(records))
 
     # ------------------------------------------------------------------ answering
     async def answer(self, message: discord.Message, target: Addressed) -> None:
-        me = self.bot.user
+        me, s = self.bot.user, self.services
         assert me is not None
         question = strip_bot_mention(message.content, me.id)
         if not question:
             if target.mentions_bot:
-                await send_to_channel(
-                    message.channel, text_payloads(EMPTY_MENTION_REPLY), reference=message
-                )
+                payloads = text_payloads(EMPTY_MENTION_REPLY)
+                await send_to_channel(message.channel, payloads, reference=message)
             return
-        wait = self.bot.cooldown.retry_after(message.author.id)
+        wait = s.cooldowns.ask.retry_after(message.author.id)
         if wait:
-            await send_to_channel(
-                message.channel, text_payloads(cooldown_message(wait)), reference=message
-            )
+            text = cooldown_text(wait, question_language(question))
+            await send_to_channel(message.channel, text_payloads(text), reference=message)
             return
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
-        answer = await self.bot.call_engine(self.bot.engine.ask, question, history=history)
-        payloads = render_answer(answer)
-        channel = message.channel
-        sent: list[discord.Message] | None = None
-        fresh = target.replied is None and not isinstance(channel, discord.Thread)
-        if fresh and self.bot.settings.open_threads and isinstance(channel, discord.TextChannel):
-            try:
-                thread = await message.create_thread(
-                    name=thread_name(question), auto_archive_duration=1440
-                )
-            except discord.HTTPException as e:
-                log.info("message %s: cannot open a thread (%s); replying", message.id, e)
-            else:
-                self.bot.threads.add(thread.id)
-                sent = await send_to_channel(thread, payloads, feedback=True)
-        if sent is None:
-            sent = await send_to_channel(channel, payloads, reference=message, feedback=True)
-        self.bot.answers.remember(sent[-1].id, AnswerRecord.from_answer(answer))
+        answer = await s.run_engine(s.engine.ask, question, history=history)
+        sent = await self.send_answer(message, target, render_answer(answer), question)
+        record = AnswerRecord.from_answer(answer)
+        ids = [m.id for m in sent]
+        await asyncio.to_thread(s.memory.remember, ids, record, sent[-1].channel.id)
         log.info(
             "message %s: answered=%s sources=%d history=%d",
             message.id,
@@ -200,3 +202,26 @@ class Conversations(commands.Cog):
             len(answer.sources),
             len(history),
         )
+
+    async def send_answer(
+        self, message: discord.Message, target: Addressed, payloads: list[Any], question: str
+    ) -> list[discord.Message]:
+        """In a new thread for a fresh question in a channel (NEWSBOT_OPEN_THREADS), else as a
+        reply; the feedback buttons go on the last message."""
+        channel = message.channel
+        fresh = target.replied is None and not isinstance(channel, discord.Thread)
+        if (
+            fresh
+            and self.services.settings.open_threads
+            and isinstance(channel, discord.TextChannel)
+        ):
+            try:
+                thread = await message.create_thread(
+                    name=thread_name(question), auto_archive_duration=1440
+                )
+            except discord.HTTPException as e:
+                log.info("message %s: cannot open a thread (%s); replying", message.id, e)
+            else:
+                self.services.threads.add(thread.id)
+                return await send_to_channel(thread, payloads, view=sendable_view())
+        return await send_to_channel(channel, payloads, reference=message, view=sendable_view())

@@ -1,83 +1,44 @@
-"""Slash commands: thin handlers that call the engine in a worker thread and send what
-bot.discord.render produced. Permission, cooldown and URL rules live in bot.discord.access."""
+"""Slash commands for everyone: /ask, /latest, /sources, /status. Thin handlers that call the
+engine off the event loop and send what bot.discord.render produced; the rules (cooldowns, feed
+names) come from the services passed in."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.access import (
-    check_public_url,
-    cooldown_message,
-    is_maintainer,
-    maintainer_refusal,
-    reindex_wait_message,
-)
 from bot.discord.conversation import AnswerRecord
-from bot.discord.jobs import job_label
+from bot.discord.feedback import sendable_view
 from bot.discord.render import (
     escape_markdown,
     render_answer,
-    render_latest,
+    render_source_errors,
     render_sources,
     render_status,
 )
+from bot.discord.render_stories import render_story_list
 from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
-from ingest.models import ConfigError, utcnow
-
-if TYPE_CHECKING:
-    from bot.discord.client import NewsBot
+from bot.discord.services import Services
+from bot.language import question_language
+from bot.messages import cooldown_text, failing_note, say
+from ingest.feednames import FeedNameError
+from ingest.models import utcnow
+from ingest.store.health import health_for
 
 log = logging.getLogger(__name__)
 
-AUTOCOMPLETE_TTL = 30.0  # seconds a list of feed names is reused for autocomplete
 MAX_CHOICES = 25
 
 
-class NotMaintainer(app_commands.CheckFailure):
-    """Raised by the maintainer check; the error handler turns it into a friendly refusal."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-
-
-def member_role_ids(user: discord.abc.User) -> set[int]:
-    """Role ids of a guild member as the interaction payload gave them (cached or not)."""
-    roles = {r.id for r in getattr(user, "roles", ())}
-    roles.update(int(r) for r in getattr(user, "_roles", ()))  # ids even if the role is uncached
-    return roles
-
-
-async def _maintainer_predicate(interaction: discord.Interaction[Any]) -> bool:
-    settings = interaction.client.settings
-    perms = interaction.permissions
-    if is_maintainer(
-        settings,
-        interaction.user.id,
-        member_role_ids(interaction.user),
-        manage_guild=interaction.guild_id is not None and perms.manage_guild,
-        guild_id=interaction.guild_id,
-    ):
-        return True
-    log.info(
-        "interaction %s: /%s refused for non-maintainer %s",
-        interaction.id,
-        interaction.command.qualified_name if interaction.command else "?",
-        interaction.user.id,
-    )
-    raise NotMaintainer(maintainer_refusal(settings))
-
-
-maintainer_only = app_commands.check(_maintainer_predicate)
-
-
-def _filter_choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
+def filter_choices(names: list[str], current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete: the names containing what was typed, those starting with it first."""
     cur = current.strip().lower()
     ranked = sorted(
         (n for n in names if cur in n.lower()), key=lambda n: (not n.lower().startswith(cur), n)
@@ -85,72 +46,48 @@ def _filter_choices(names: list[str], current: str) -> list[app_commands.Choice[
     return [app_commands.Choice(name=n[:100], value=n[:100]) for n in ranked[:MAX_CHOICES]]
 
 
-def _strip_path(message: str, path: object) -> str:
-    """Feed-file errors start with the file's path: not something to show in a chat."""
-    prefix = f"{path}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+def feed_problem(error: FeedNameError, lang: str = "en") -> str:
+    """The resolver's message in the asker's language (in English, the sentence the command
+    line prints), the names quoted and escaped for Discord."""
+    values = error.values(lambda name: f'"{escape_markdown(name)}"')
+    return say(f"reply.feed_{error.kind}", lang, **values)
+
+
+async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral one-line answer given instead of doing the command."""
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def resolve_source(
+    services: Services,
+    interaction: discord.Interaction[Any],
+    name: str | None,
+    refund: Callable[[], None],
+    *,
+    ephemeral: bool = True,
+    lang: str = "en",
+) -> tuple[bool, str | None]:
+    """(True, the feed `name` means) or, after telling the user why not, (False, None); a
+    refused request is `refund`ed (it does not count against a cooldown)."""
+    try:
+        return True, await services.feeds.resolve(name)
+    except FeedNameError as e:
+        refund()
+        await send_text_followup(interaction, feed_problem(e, lang), ephemeral=ephemeral)
+        return False, None
 
 
 class NewsCommands(commands.Cog):
-    """/ask, /latest, /sources, /status, /feeds add|remove, /reindex."""
+    """/ask, /latest, /sources, /status."""
 
-    feeds = app_commands.Group(name="feeds", description="Manage the news feeds (maintainers)")
-
-    def __init__(self, bot: NewsBot) -> None:
-        self.bot = bot
-        self._names: tuple[float, list[str]] = (0.0, [])
-        self._file_names: tuple[float, list[str]] = (0.0, [])
-
-    # ------------------------------------------------------------------ helpers
-    @property
-    def engine(self) -> Any:
-        return self.bot.engine
-
-    async def feed_names(self) -> list[str]:
-        at, names = self._names
-        if time.monotonic() - at > AUTOCOMPLETE_TTL or not names:
-            names = await asyncio.to_thread(self.engine.feed_names)
-            self._names = (time.monotonic(), names)
-        return names
-
-    async def feed_file_names(self) -> list[str]:
-        from ingest.feeds import load_feeds
-
-        at, names = self._file_names
-        if time.monotonic() - at > AUTOCOMPLETE_TTL or not names:
-            try:
-                feeds = await asyncio.to_thread(load_feeds, self.bot.settings.feeds)
-                names = [f.name for f in feeds]
-            except ConfigError:
-                names = await self.feed_names()
-            self._file_names = (time.monotonic(), names)
-        return names
-
-    def _forget_names(self) -> None:
-        self._names = (0.0, [])
-        self._file_names = (0.0, [])
-
-    async def resolve_feed(self, name: str | None) -> tuple[str | None, str | None]:
-        """(feed name as stored, None) or (None, a message saying there is no such feed)."""
-        if not name:
-            return None, None
-        names = await asyncio.to_thread(self.engine.feed_names)
-        if name in names:
-            return name, None
-        folded = {n.casefold(): n for n in names}
-        if name.strip().casefold() in folded:
-            return folded[name.strip().casefold()], None
-        return None, (
-            f"I don't know a source called **{escape_markdown(name[:100])}**. "
-            "`/sources` lists them."
-        )
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def source_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return _filter_choices(await self.feed_names(), current)
+        return filter_choices(await self.services.feeds.in_corpus(), current)
 
-    # ------------------------------------------------------------------ everyone
     @app_commands.command(name="ask")
     @app_commands.describe(
         question="Your question about AI news, e.g. what did OpenAI release this week?",
@@ -170,35 +107,33 @@ class NewsCommands(commands.Cog):
         """Ask a question about AI news; the answer cites dated sources."""
         from bot.timeparse import parse_date_option
 
-        wait = self.bot.cooldown.retry_after(interaction.user.id)
+        s, user, lang = self.services, interaction.user.id, question_language(question)
+        wait = s.cooldowns.ask.retry_after(user)
         if wait:
-            await interaction.response.send_message(
-                cooldown_message(wait), ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+            await refuse(interaction, cooldown_text(wait, lang))
             return
         since_dt = None
         if since:
             try:
                 since_dt = parse_date_option(since, utcnow())
             except ValueError as e:
-                self.bot.cooldown.reset(interaction.user.id)
-                await interaction.response.send_message(
-                    f"I couldn't read that date: {e}.",
-                    ephemeral=True,
-                    allowed_mentions=NO_MENTIONS,
-                )
+                s.cooldowns.ask.reset(user)
+                await refuse(interaction, say("reply.bad_date", lang, error=e))
                 return
         await interaction.response.defer(thinking=True, ephemeral=private)
-        feed, problem = await self.resolve_feed(source)
-        if problem:
-            self.bot.cooldown.reset(interaction.user.id)
-            await send_text_followup(interaction, problem, ephemeral=private)
-            return
-        answer = await self.bot.call_engine(self.engine.ask, question, feed=feed, since=since_dt)
-        sent = await send_followups(
-            interaction, render_answer(answer), ephemeral=private, feedback=True
+        refund = functools.partial(s.cooldowns.ask.reset, user)
+        ok, feed = await resolve_source(
+            s, interaction, source, refund, ephemeral=private, lang=lang
         )
-        self.bot.answers.remember(sent[-1].id, AnswerRecord.from_answer(answer))
+        if not ok:
+            return
+        answer = await s.run_engine(s.engine.ask, question, feed=feed, since=since_dt)
+        sent = await send_followups(
+            interaction, render_answer(answer), ephemeral=private, view=sendable_view()
+        )
+        record = AnswerRecord.from_answer(answer)
+        ids = [m.id for m in sent]
+        await asyncio.to_thread(s.memory.remember, ids, record, interaction.channel_id)
         log.info(
             "interaction %s: /ask answered=%s sources=%d",
             interaction.id,
@@ -208,9 +143,9 @@ class NewsCommands(commands.Cog):
 
     @app_commands.command(name="latest")
     @app_commands.describe(
-        topic="Only articles about this, e.g. 'open-weight models'",
-        source="Only articles from this feed",
-        count="How many articles (1-20)",
+        topic="Only stories about this, e.g. 'open-weight models'",
+        source="Only stories this feed carries",
+        count="How many stories (1-20)",
     )
     @app_commands.autocomplete(source=source_autocomplete)
     async def latest(
@@ -220,174 +155,50 @@ class NewsCommands(commands.Cog):
         source: str | None = None,
         count: app_commands.Range[int, 1, 20] = 10,
     ) -> None:
-        """The newest articles, with dates and links."""
-        wait = self.bot.latest_cooldown.retry_after(interaction.user.id)
+        """The newest stories: each with its date, how many sources carry it and a link."""
+        s, user = self.services, interaction.user.id
+        wait = s.cooldowns.latest.retry_after(user)
         if wait:
-            await interaction.response.send_message(
-                cooldown_message(wait), ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+            await refuse(interaction, cooldown_text(wait))
             return
         await interaction.response.defer(thinking=True)
-        feed, problem = await self.resolve_feed(source)
-        if problem:
-            self.bot.latest_cooldown.reset(interaction.user.id)
-            await send_text_followup(interaction, problem)
+        refund = functools.partial(s.cooldowns.latest.reset, user)
+        ok, feed = await resolve_source(s, interaction, source, refund)
+        if not ok:
             return
+        feeds = (feed,) if feed else ()
         if topic and topic.strip():  # needs the embedding model: the engine's queue and lock
-            items = await self.bot.call_engine(
-                self.engine.latest, topic=topic, feed=feed, limit=count
-            )
-        else:  # a plain read of the article table: never waits behind an answer
-            items = await asyncio.to_thread(self.engine.latest, feed=feed, limit=count)
-        await send_followups(interaction, render_latest(items, topic=topic, feed=feed))
+            stories = await s.run_engine(s.engine.stories, topic=topic, feeds=feeds, limit=count)
+        else:  # a plain read of the story tables: never waits behind an answer
+            stories = await asyncio.to_thread(s.engine.stories, feeds=feeds, limit=count)
+        failing = await asyncio.to_thread(s.engine.feed_problems, [feed]) if feed else []
+        notes = [failing_note(h) for h in failing]  # a failing feed is not "no news"
+        rendered = render_story_list(stories, topic=topic, feed=feed, problems=notes)
+        await send_followups(interaction, rendered)
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction[Any]) -> None:
         """The news feeds and their health: last success, last error."""
+        s = self.services
         await interaction.response.defer(thinking=True)
-        states = await asyncio.to_thread(self.engine.feed_states)
-        await send_followups(interaction, render_sources(states))
+        states = await asyncio.to_thread(s.engine.feed_states)
+        now = s.alerts.clock()  # the same clock as the feed alerts
+        health = await asyncio.to_thread(health_for, s.settings, now)
+        await send_followups(interaction, render_sources(states, health, now))
+        details = render_source_errors(health)  # the recorded errors: maintainers only
+        if details and s.access.is_maintainer_of(interaction):
+            await send_followups(interaction, details, ephemeral=True)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         """Corpus size, newest article, last ingest, embedding model and LLM backend."""
+        s = self.services
         await interaction.response.defer(thinking=True)
-        stats = await asyncio.to_thread(self.engine.stats)
-        minutes = self.bot.settings.ingest_interval_minutes
+        stats = await asyncio.to_thread(s.engine.stats)
+        minutes = s.settings.ingest_interval_minutes
         extra = [
             ("Scheduled ingest", f"every {minutes:g} min" if minutes > 0 else "off"),
-            ("Running job", self.bot.jobs.running or "none"),
-            ("Servers", f"{len(self.bot.guilds):,}"),
+            ("Running job", s.jobs.running or "none"),
+            ("Servers", f"{len(interaction.client.guilds):,}"),
         ]
         await send_followups(interaction, render_status(stats, extra))
-
-    # ------------------------------------------------------------------ maintainers
-    @feeds.command(name="add")
-    @app_commands.describe(
-        name="A short unique name for the feed", url="The feed's http(s) URL (RSS or Atom)"
-    )
-    @maintainer_only
-    async def feeds_add(
-        self,
-        interaction: discord.Interaction[Any],
-        name: app_commands.Range[str, 1, 80],
-        url: app_commands.Range[str, 1, 2000],
-    ) -> None:
-        """Add a feed (it is fetched once to check it first). Maintainers only."""
-        from ingest.feeds import add_feed
-        from ingest.models import Feed
-        from ingest.pipeline import check_feed
-
-        settings = self.bot.settings
-        await interaction.response.defer(thinking=True, ephemeral=True)
-        try:
-            await asyncio.to_thread(check_public_url, url, settings.allow_private_feed_urls)
-        except ValueError as e:
-            await send_text_followup(interaction, f"Not added: {e}")
-            return
-        feed = Feed(
-            name=" ".join(name.split()), url=url.strip(), added_by=f"discord:{interaction.user.id}"
-        )
-        parsed = await asyncio.to_thread(check_feed, feed, settings)
-        if parsed.error:
-            await send_text_followup(
-                interaction, f"Not added: I couldn't read a feed there ({parsed.error[:300]})."
-            )
-            return
-        try:
-            await asyncio.to_thread(add_feed, settings.feeds, feed)
-        except ConfigError as e:
-            reason = _strip_path(str(e), settings.feeds)
-            await send_text_followup(interaction, f"Not added: {reason}")
-            return
-        self._forget_names()
-        log.info(
-            "interaction %s: feed %r added by %s", interaction.id, feed.name, interaction.user.id
-        )
-        found = f"{len(parsed.articles)} entries found"
-        await interaction.edit_original_response(
-            content=f"Added **{escape_markdown(feed.name)}** ({found}). Fetching it now…",
-            allowed_mentions=NO_MENTIONS,
-        )
-        await self.bot.run_job_with_progress(
-            interaction,
-            job_label(feed.name, reindex=False),
-            only=[feed.name],
-            reindex=False,
-            busy_note="It will be fetched by the next scheduled ingest.",
-        )
-
-    @feeds.command(name="remove")
-    @app_commands.describe(name="The feed to remove")
-    @maintainer_only
-    async def feeds_remove(self, interaction: discord.Interaction[Any], name: str) -> None:
-        """Stop fetching a feed (its stored articles stay). Maintainers only."""
-        from ingest.feeds import remove_feed
-
-        settings = self.bot.settings
-        await interaction.response.defer(thinking=True, ephemeral=True)
-        try:
-            removed = await asyncio.to_thread(remove_feed, settings.feeds, name)
-        except ConfigError as e:
-            await send_text_followup(interaction, _strip_path(str(e), settings.feeds))
-            return
-        self._forget_names()
-        log.info(
-            "interaction %s: feed %r removed by %s",
-            interaction.id,
-            removed.name,
-            interaction.user.id,
-        )
-        await send_text_followup(
-            interaction,
-            f"Removed **{escape_markdown(removed.name)}**: it won't be fetched any more. "
-            "Articles already stored stay searchable.",
-        )
-
-    @feeds_remove.autocomplete("name")
-    async def _feeds_remove_autocomplete(
-        self, interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return _filter_choices(await self.feed_file_names(), current)
-
-    @app_commands.command(name="reindex")
-    @app_commands.describe(feed="Only this feed (default: every feed)")
-    @app_commands.autocomplete(feed=source_autocomplete)
-    @maintainer_only
-    async def reindex(self, interaction: discord.Interaction[Any], feed: str | None = None) -> None:
-        """Rebuild the search vectors (all feeds or one), showing progress. Maintainers only."""
-        key = feed.strip().casefold() if feed else "*"
-        if not self.bot.jobs.busy:
-            wait = self.bot.reindex_cooldown.retry_after(key)
-            if wait:
-                await interaction.response.send_message(
-                    reindex_wait_message(escape_markdown(feed[:100]) if feed else None, wait),
-                    ephemeral=True,
-                    allowed_mentions=NO_MENTIONS,
-                )
-                return
-        if self.bot.jobs.busy:
-            await interaction.response.send_message(
-                f"{self.bot.jobs.running or 'Another job'} is already running; please try again "
-                "when it has finished.",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        await interaction.response.defer(thinking=True)
-        name, problem = await self.resolve_feed(feed)
-        if problem:
-            self.bot.reindex_cooldown.reset(key)
-            await send_text_followup(interaction, problem, ephemeral=False)
-            return
-        ran = False
-        try:
-            ran = await self.bot.run_job_with_progress(
-                interaction,
-                job_label(name, reindex=True),
-                only=[name] if name else [],
-                reindex=True,
-            )
-        finally:
-            if not ran:  # refused (another job or process) or failed: it may be asked again
-                self.bot.reindex_cooldown.reset(key)

@@ -1,27 +1,19 @@
 """Conversation logic without Discord calls: when the bot is addressed, what the question is,
-and how earlier answers (read back from the bot's own embeds) become history turns."""
+what the bot remembers of an answer, and how earlier answers become history turns."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import discord
-
-from bot.discord.render import (
-    CLOSEST_NAME,
-    SOURCES_NAME,
-    ZWSP,
-    unescape_markdown,
-)
+from bot.discord.render import ZWSP
 from bot.models import Answer, Turn
 
-MAX_TURNS = 4  # earlier exchanges passed to the engine as context
 THREAD_NAME_LIMIT = 100
 HISTORY_SCAN = 30  # messages looked at in a thread to find the earlier answers
-ANSWER_FOOTER_PREFIX = "as of "
 
 
 # ---------------------------------------------------------------------------- addressing
@@ -52,68 +44,27 @@ def thread_name(question: str) -> str:
 # ---------------------------------------------------------------------------- answer records
 @dataclass(frozen=True)
 class AnswerRecord:
-    """What a rendered answer says: enough to store feedback or to continue a conversation."""
+    """What the bot answered, as it answered it: the question, the answer text, the cited
+    articles (id, url, title, feed, date, as numbered in the text) and the corpus's as-of time.
+    Stored by Discord message id (bot.discord.store) when the answer is sent; feedback and
+    follow-up questions read it back from there, never from the rendered message."""
 
     question: str
     answer: str
     sources: list[dict[str, Any]] = field(default_factory=list)
+    as_of: datetime | None = None
 
     @classmethod
     def from_answer(cls, answer: Answer) -> AnswerRecord:
         items = answer.sources or answer.closest
-        return cls(answer.question, answer.text, [s.to_json() for s in items])
+        sources = [{**s.to_json(), "article_id": s.article_id} for s in items]
+        return cls(answer.question, answer.text, sources, answer.as_of)
 
     def turn(self) -> Turn:
         return Turn(question=self.question, answer=self.answer)
 
 
-_SOURCE_RE = re.compile(
-    r"^\[(?P<n>\d+)\] (?:\[(?P<label>(?:\\.|[^\]\\])*)\]\((?P<url>[^)\s]+)\)|(?P<plain>.*?))"
-    r"(?: — (?P<tail>.*))?$"
-)
-_NOTE_RE = re.compile(r"\n*-# ℹ️ .*\Z", re.DOTALL)
-
-
-def is_answer_embeds(embeds: Sequence[discord.Embed]) -> bool:
-    """Our answers carry an 'as of …' footer on their last embed."""
-    return any((e.footer.text or "").startswith(ANSWER_FOOTER_PREFIX) for e in embeds)
-
-
-def record_from_embeds(embeds: Sequence[discord.Embed]) -> AnswerRecord | None:
-    """Read back an answer from the embeds we rendered (None when they are not an answer).
-    Only one message's embeds are seen: for an answer split over several messages, the parts
-    not in this message are missing (the question may then be empty)."""
-    if not embeds:
-        return None
-    question = next((unescape_markdown(e.title) for e in embeds if e.title), "")
-    text = "\n\n".join(e.description for e in embeds if e.description)
-    text = _NOTE_RE.sub("", text).replace(ZWSP, "").strip()
-    sources: list[dict[str, Any]] = []
-    for e in embeds:
-        for f in e.fields:
-            if not (f.name or "").startswith((SOURCES_NAME, CLOSEST_NAME)):
-                continue
-            for line in (f.value or "").splitlines():
-                m = _SOURCE_RE.match(line)
-                if not m:
-                    continue
-                title = m.group("label") if m.group("label") is not None else m.group("plain")
-                tail = (m.group("tail") or "").rsplit(", ", 1)
-                sources.append(
-                    {
-                        "n": int(m.group("n")),
-                        "title": unescape_markdown(title or ""),
-                        "url": m.group("url") or "",
-                        "feed": unescape_markdown(tail[0]) if len(tail) == 2 else "",
-                        "published": tail[-1] if tail[-1] != "undated" else None,
-                    }
-                )
-    if not question and not text:
-        return None
-    return AnswerRecord(question=question, answer=text, sources=sources)
-
-
-def turns_from_records(records: Sequence[AnswerRecord], limit: int = MAX_TURNS) -> list[Turn]:
+def turns_from_records(records: Sequence[AnswerRecord], limit: int) -> list[Turn]:
     """Oldest-first records → the last `limit` turns (records without a question are skipped)."""
     turns = [r.turn() for r in records if r.question and r.answer]
     return turns[-limit:] if limit > 0 else []

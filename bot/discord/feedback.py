@@ -1,17 +1,21 @@
 """👍/👎 buttons under answers. The buttons are persistent (fixed custom ids, no timeout) and
-carry nothing secret: the question, answer and sources are recovered from the bot's memory of
-recent answers, or read back from the embeds of the message the buttons are on."""
+carry nothing: a click is stored against the answer the bot remembers for the message the
+buttons are on (bot.discord.store)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord.conversation import AnswerRecord
+from bot.discord.errors import check_served
+from bot.discord.replies import NO_MENTIONS, reply_or_edit
+
+if TYPE_CHECKING:
+    from bot.discord.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +74,26 @@ def sendable_view() -> FeedbackView:
     return view
 
 
-class AnswerMemory:
-    """The most recent answers by message id (bounded), for feedback and conversation context."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self._items: OrderedDict[int, AnswerRecord] = OrderedDict()
-
-    def remember(self, message_id: int, record: AnswerRecord) -> None:
-        self._items[message_id] = record
-        self._items.move_to_end(message_id)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def get(self, message_id: int) -> AnswerRecord | None:
-        return self._items.get(message_id)
-
-    def __len__(self) -> int:
-        return len(self._items)
+async def record_vote(services: Services, interaction: discord.Interaction[Any], vote: int) -> None:
+    """Store a click on 👍/👎 against the answer the buttons are on (as the bot stored it)."""
+    if not await check_served(services.access, interaction):
+        return
+    message = interaction.message
+    record = None
+    if message is not None:
+        record = await asyncio.to_thread(services.memory.recall, message.id)
+    if message is None or record is None:
+        await reply_or_edit(interaction, "Sorry, I can't find the answer this belongs to.")
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await asyncio.to_thread(
+        services.memory.add_feedback,
+        user_id=interaction.user.id,
+        vote=vote,
+        record=record,
+        message_id=message.id,
+    )
+    log.info("interaction %s: feedback %+d on message %s", interaction.id, vote, message.id)
+    await interaction.followup.send(
+        "Thanks for the feedback!", ephemeral=True, allowed_mentions=NO_MENTIONS
+    )

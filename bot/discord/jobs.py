@@ -16,8 +16,8 @@ from bot.discord.replies import PublicError
 from ingest.models import NewsbotError, utcnow
 
 if TYPE_CHECKING:
+    from bot.config import DiscordSettings
     from bot.engine import Engine
-    from ingest.config import Settings
     from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,13 @@ def initial_delay(last_ingest: datetime | None, interval_s: float, now: datetime
 class IngestJobs:
     """One ingest job at a time in this process; the file lock guards against other processes."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: DiscordSettings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
         self.running: str | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.on_finished: Callable[[IngestReport], None] | None = None  # after each ingest
 
     @property
     def busy(self) -> bool:
@@ -161,6 +162,8 @@ class IngestJobs:
             report.embedded_chunks,
             len(report.failed),
         )
+        if self.on_finished is not None and not reindex:
+            self.on_finished(report)
         return report
 
     # ------------------------------------------------------------------ schedule

@@ -1,4 +1,5 @@
-"""Pure rendering: answers, article lists, feed health and corpus stats → Discord payloads.
+"""Pure rendering: answers, feed health and corpus stats → Discord payloads (stories: in
+bot.discord.render_stories).
 
 Nothing here talks to Discord; it only builds `discord.Embed` objects (plain data) grouped into
 `Payload`s (one Discord message each) that respect every documented limit:
@@ -27,8 +28,11 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.models import Answer, CorpusStats, LatestItem, Source
-from ingest.models import FeedState
+from bot.messages import health_text, say
+from bot.models import Answer, CorpusStats, Source
+from bot.timeparse import iso_day
+from ingest.health import FAILING, OK, STALE, UNKNOWN, Health, assess
+from ingest.models import FeedState, utcnow
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -50,8 +54,6 @@ COLOR_INFO = discord.Colour(0x2B8A3E)
 COLOR_WARN = discord.Colour(0xE67700)
 
 ZWSP = "\u200b"
-SOURCES_NAME = "Sources"
-CLOSEST_NAME = "Closest articles"
 CONTINUED = " (cont.)"
 
 
@@ -118,11 +120,6 @@ def escape_markdown(text: str) -> str:
     return neutralize_mentions(_ESCAPE_RE.sub(r"\\\1", " ".join(text.split())))
 
 
-def unescape_markdown(text: str) -> str:
-    """Inverse of `escape_markdown` (used to read back what we rendered)."""
-    return re.sub(r"\\([^A-Za-z0-9\s])", r"\1", text.replace(ZWSP, ""))
-
-
 def safe_url(url: str) -> str | None:
     """An http(s) URL usable inside a markdown link, or None when it cannot be linked safely."""
     url = url.strip()
@@ -133,10 +130,6 @@ def safe_url(url: str) -> str | None:
     if any(ord(c) < 33 for c in url) or dlen(url) > URL_CHARS:
         return None
     return url
-
-
-def format_day(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d") if dt else "undated"
 
 
 def format_when(dt: datetime | None) -> str:
@@ -276,9 +269,9 @@ def source_line(source: Source, limit: int = FIELD_VALUE_LIMIT) -> str:
     """'[1] [Title](url) — feed, 2025-07-24', within `limit` units whatever the feed says."""
     title = escape_markdown(trim(source.title.strip() or "(untitled)", SOURCE_TITLE_CHARS))
     feed = escape_markdown(trim(source.feed or "", 60))
-    tail = f" — {feed}, {format_day(source.published)}" if feed else ""
+    tail = f" — {feed}, {iso_day(source.published)}" if feed else ""
     if not feed:
-        tail = f" — {format_day(source.published)}"
+        tail = f" — {iso_day(source.published)}"
     url = safe_url(source.url)
     line = f"[{source.n}] [{title}]({url}){tail}" if url else f"[{source.n}] {title}{tail}"
     if dlen(line) > limit:
@@ -291,8 +284,9 @@ def _answer_embed(title: str | None, description: str, colour: discord.Colour) -
 
 
 def answer_footer(answer: Answer) -> str:
-    as_of = format_day(answer.as_of) if answer.as_of else "no articles yet"
-    return trim(f"as of {as_of} · {answer.backend}", FOOTER_LIMIT)
+    lang = answer.language
+    as_of = iso_day(answer.as_of) if answer.as_of else say("answer.no_articles", lang)
+    return trim(f"{say('answer.as_of', lang, date=as_of)} · {answer.backend}", FOOTER_LIMIT)
 
 
 def render_answer(answer: Answer) -> list[Payload]:
@@ -308,7 +302,7 @@ def render_answer(answer: Answer) -> list[Payload]:
         for i, chunk in enumerate(split_text(body, DESCRIPTION_LIMIT))
     ]
     items = answer.sources if answer.answered or not answer.closest else answer.closest
-    name = SOURCES_NAME if items is answer.sources else CLOSEST_NAME
+    name = say("answer.sources" if items is answer.sources else "answer.closest", answer.language)
     blocks = pack_lines((source_line(s) for s in items), FIELD_VALUE_LIMIT)
     for i, value in enumerate(blocks):
         field_name = name if i == 0 else name + CONTINUED
@@ -338,58 +332,51 @@ def _list_embeds(
     return embeds
 
 
-def latest_line(item: LatestItem) -> str:
-    title = escape_markdown(trim(item.title.strip() or "(untitled)", SOURCE_TITLE_CHARS))
-    url = safe_url(item.url)
-    link = f"[{title}]({url})" if url else title
-    feeds = escape_markdown(trim(", ".join(item.feeds), 80))
-    line = f"`{format_day(item.published)}` {link}" + (f" — {feeds}" if feeds else "")
-    return (
-        line
-        if dlen(line) <= FIELD_VALUE_LIMIT
-        else trim(f"`{format_day(item.published)}` {title}", FIELD_VALUE_LIMIT)
-    )
+HEALTH_ICONS = {OK: "✅", FAILING: "⚠️", STALE: "💤", UNKNOWN: "⏳"}
 
 
-def render_latest(
-    items: Sequence[LatestItem], *, topic: str | None = None, feed: str | None = None
-) -> list[Payload]:
-    title = "Latest articles"
-    if topic:
-        title += f" about {escape_markdown(trim(topic, 80))}"
-    if feed:
-        title += f" from {escape_markdown(trim(feed, 80))}"
-    lines = [latest_line(i) for i in items]
-    if not lines:
-        lines = ["No articles found. Try another topic or source, or check `/sources`."]
-    return group_embeds(_list_embeds(title, lines, COLOR_INFO))
-
-
-def feed_state_line(s: FeedState) -> str:
+def feed_state_line(s: FeedState, health: Health | None = None, now: datetime | None = None) -> str:
+    """One feed for /sources: its health in plain words. /sources is public, so a failure is
+    told by its reason (ingest.health.reason_code), never by the recorded error, which may name
+    internal hosts or addresses (maintainers get it in the alert channel)."""
+    now = now or utcnow()
+    h = health or assess(s, (), now)
     name = escape_markdown(trim(s.name, 80))
-    if s.last_error:
-        icon = "⚠️"
-    elif s.last_success:
-        icon = "✅"
-    else:
-        icon = "⏳"
-    ok = format_when(s.last_success)
-    line = f"{icon} **{name}** — {s.articles_total} articles · last success {ok}"
-    if s.last_error:
-        err = escape_markdown(trim(s.last_error, 200))
-        runs = f" ({s.consecutive_failures} failures in a row)" if s.consecutive_failures else ""
-        line += f"\n  last error: {err}{runs}"
-    return line
+    line = f"{HEALTH_ICONS.get(h.status, '⏳')} **{name}** — {s.articles_total} articles · "
+    if h.status == OK:
+        return line + f"last success {format_when(s.last_success)}"
+    return line + escape_markdown(trim(health_text(h, now), 400))
 
 
-def render_sources(states: Sequence[FeedState]) -> list[Payload]:
-    failing = sum(1 for s in states if s.last_error)
-    footer = f"{len(states)} feeds · {failing} failing"
-    lines = [feed_state_line(s) for s in sorted(states, key=lambda s: s.name.lower())]
+def render_sources(
+    states: Sequence[FeedState],
+    health: Sequence[Health] = (),
+    now: datetime | None = None,
+) -> list[Payload]:
+    by_name = {h.feed: h for h in health}
+    now = now or utcnow()
+    shown = {s.name: by_name.get(s.name) or assess(s, (), now) for s in states}
+    failing = sum(1 for h in shown.values() if h.status == FAILING)
+    stale = sum(1 for h in shown.values() if h.status == STALE)
+    footer = f"{len(states)} feeds · {failing} failing" + (f" · {stale} stale" if stale else "")
+    ordered = sorted(states, key=lambda s: s.name.lower())
+    lines = [feed_state_line(s, shown[s.name], now) for s in ordered]
     if not lines:
         lines = ["No feeds have been fetched yet. A maintainer can add one with `/feeds add`."]
-    colour = COLOR_WARN if failing else COLOR_INFO
+    colour = COLOR_WARN if failing or stale else COLOR_INFO
     return group_embeds(_list_embeds("Sources", lines, colour, footer))
+
+
+def render_source_errors(health: Sequence[Health]) -> list[Payload]:
+    """For maintainers only (sent ephemerally): the recorded error of each failing feed, which
+    may name internal hosts and so never goes into the public /sources."""
+    lines = []
+    for h in sorted(health, key=lambda h: h.feed.lower()):
+        if h.status == FAILING:
+            detail = neutralize_mentions(trim(" ".join(h.detail.split()), 600)).replace("`", "'")
+            lines.append(f"**{escape_markdown(trim(h.feed, 80))}**: `{detail}`")
+    title = "Recorded errors (visible only to you)"
+    return group_embeds(_list_embeds(title, lines, COLOR_WARN)) if lines else []
 
 
 def render_status(stats: CorpusStats, extra: Sequence[tuple[str, str]] = ()) -> list[Payload]:

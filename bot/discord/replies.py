@@ -10,7 +10,6 @@ from typing import Any
 import discord
 from discord.utils import MISSING
 
-from bot.discord.feedback import sendable_view
 from bot.discord.render import Payload, text_payloads, trim
 
 log = logging.getLogger(__name__)
@@ -61,16 +60,16 @@ async def send_followups(
     payloads: Sequence[Payload],
     *,
     ephemeral: bool = False,
-    feedback: bool = False,
+    view: discord.ui.View | None = None,
 ) -> list[discord.WebhookMessage]:
-    """Send payloads as followups of a deferred interaction; buttons go on the last one."""
+    """Send payloads as followups of a deferred interaction; `view` goes on the last one."""
     sent: list[discord.WebhookMessage] = []
     for i, payload in enumerate(payloads):
         last = i == len(payloads) - 1
         msg = await interaction.followup.send(
             content=_content(payload),
             embeds=payload.embeds or MISSING,
-            view=sendable_view() if feedback and last else MISSING,
+            view=view if view is not None and last else MISSING,
             ephemeral=ephemeral,
             allowed_mentions=NO_MENTIONS,
             wait=True,
@@ -91,17 +90,18 @@ async def send_to_channel(
     payloads: Sequence[Payload],
     *,
     reference: discord.Message | None = None,
-    feedback: bool = False,
+    view: discord.ui.View | None = None,
 ) -> list[discord.Message]:
-    """Send payloads in a channel or thread; the first replies to `reference` when given."""
+    """Send payloads in a channel or thread; the first replies to `reference` when given,
+    `view` goes on the last one."""
     sent: list[discord.Message] = []
     for i, payload in enumerate(payloads):
         last = i == len(payloads) - 1
         kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "mention_author": False}
         if payload.embeds:
             kwargs["embeds"] = payload.embeds
-        if feedback and last:
-            kwargs["view"] = sendable_view()
+        if view is not None and last:
+            kwargs["view"] = view
         if reference is not None and i == 0:
             kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
         msg = await channel.send(payload.content or None, **kwargs)

@@ -28,11 +28,12 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     zstandard = None  # type: ignore[assignment]
 
-MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, MESSAGE_CONTENT = (
+MEMBERS, PRESENCES, GUILD_MESSAGES, REACTIONS, DIRECT_MESSAGES, MESSAGE_CONTENT = (
     1 << 1,
     1 << 8,
     1 << 9,
     1 << 10,
+    1 << 12,
     1 << 15,
 )
 PRIVILEGED = MEMBERS | PRESENCES | MESSAGE_CONTENT
@@ -58,6 +59,8 @@ class Connection:
         self.queue.put_nowait(payload)
 
     async def writer(self) -> None:
+        """Send queued payloads in order: compressed as the client asked (one zlib or zstd
+        context per connection, each message flushed), else as text frames."""
         while True:
             raw = json.dumps(await self.queue.get()).encode()
             if self.compress == "zlib-stream":  # shared context, each message ends 00 00 ff ff
@@ -80,6 +83,7 @@ class Session:
         self.conn: Connection | None = None
 
     def dispatch(self, event: str, data: JSON) -> None:
+        """Number the event (``s``), keep it for a RESUME, send it if connected."""
         self.seq += 1
         payload = {"op": 0, "t": event, "s": self.seq, "d": data}
         self.history = [*self.history[-999:], payload]
@@ -88,17 +92,23 @@ class Session:
 
 
 class Gateway:
+    """The gateway websocket (``/gateway``) and the identified sessions it dispatches to."""
+
     def __init__(self, server: FakeDiscord) -> None:
         self.server = server
         self.sessions: dict[str, Session] = {}
 
     def dispatch(self, event: str, data: JSON) -> None:
-        """Send a DISPATCH to every session whose intents allow it (on the server's loop).
-        Without MESSAGE_CONTENT, messages arrive with empty content/embeds/attachments/components
-        unless the bot wrote them or is mentioned, as on Discord."""
+        """Send a DISPATCH to every session whose intents allow it (on the server's loop):
+        message events of a server channel need GUILD_MESSAGES, those of a DM channel (no
+        ``guild_id``) DIRECT_MESSAGES, as on Discord. Without MESSAGE_CONTENT, messages arrive
+        with empty content/embeds/attachments/components unless the bot wrote them or is
+        mentioned, as on Discord."""
         bot_id = self.server.world.application_id
         for session in list(self.sessions.values()):
             needed = EVENT_INTENTS.get(event, 0)
+            if needed == GUILD_MESSAGES and not data.get("guild_id"):
+                needed = DIRECT_MESSAGES  # a message in a DM channel
             if needed and not session.intents & needed:
                 continue
             payload = data
@@ -120,11 +130,14 @@ class Gateway:
             session.dispatch(event, copy.deepcopy(payload))
 
     async def close_all(self, code: int) -> None:
+        """Close every connection (``drop_gateway``, ``stop``); sessions stay resumable."""
         for session in list(self.sessions.values()):
             if session.conn is not None:
                 await session.conn.ws.close(code=code)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """One connection: HELLO with the heartbeat interval, then the client's ops. Only
+        ``encoding=json`` is spoken; an undecodable frame closes with 4002, as on Discord."""
         server = self.server
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
@@ -132,8 +145,7 @@ class Gateway:
         if request.query.get("encoding", "json") != "json":
             await ws.close(code=4002, message=b"only encoding=json is supported")
             return ws
-        compress = request.query.get("compress") if server.compression == "auto" else None
-        conn = Connection(ws, compress)
+        conn = Connection(ws, request.query.get("compress"))
         writer = asyncio.create_task(conn.writer())
         conn.send({"op": 10, "d": {"heartbeat_interval": server.heartbeat_interval_ms}})
         try:
@@ -153,6 +165,8 @@ class Gateway:
         return ws
 
     async def _on_op(self, conn: Connection, op: int | None, data: JSON | None) -> None:
+        """HEARTBEAT is acknowledged (and recorded), IDENTIFY starts a session, RESUME
+        replays what a known session missed (an unknown one gets INVALID_SESSION)."""
         server = self.server
         if op == 1:  # HEARTBEAT
             with server.lock:
@@ -172,17 +186,12 @@ class Gateway:
                 if old["s"] > (data.get("seq") or 0):
                     conn.send(old)
             session.dispatch("RESUMED", {})
-        elif op == 8 and conn.session is not None:  # REQUEST_GUILD_MEMBERS
-            chunk = {"guild_id": server.world.guild_id, "chunk_index": 0, "chunk_count": 1}
-            members = server.world.guild_payload()["members"]
-            nonce = (data or {}).get("nonce")
-            conn.session.dispatch(
-                "GUILD_MEMBERS_CHUNK", {**chunk, "members": members, "nonce": nonce}
-            )
-        else:
+        else:  # presence, voice state, member requests...: recorded, not acted on
             server.record("gateway_op", op=op, data=data)
 
     async def _identify(self, conn: Connection, data: JSON) -> None:
+        """A wrong token closes with 4004; a privileged intent the application was not granted
+        closes with 4014; else READY, then a GUILD_CREATE per server the bot is in."""
         server, world = self.server, self.server.world
         server.record("identify", payload={k: v for k, v in data.items() if k != "token"})
         if not server.token_ok(data.get("token")):

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .messages import ATTACHMENT_LIMIT, EPHEMERAL, LOADING
-from .protocol import DiscordError, FormErrors, json_response, read_body, unknown
+from .messages import EPHEMERAL, LOADING
+from .protocol import DiscordError, FormErrors, json_response, read_json, unknown
 from .world import JSON
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
 
-# Callback types allowed per interaction type (2 command, 3 component, 4 autocomplete, 5 modal)
-CALLBACK_TYPES = {2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}
+# Callback types allowed per interaction type (2 command, 3 component, 4 autocomplete)
+CALLBACK_TYPES = {2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}}
+ATTACHMENT_LIMIT = 10 * 1024 * 1024  # sent in every interaction: discord.py fails without it
 
 
 class Interaction:
@@ -56,8 +57,7 @@ class Interactions:
         `dm`: from the user's DM with the bot (no guild, no member: `user`)."""
         world = self.world
         if dm or (guild_id and guild_id != world.guild_id):
-            payload = self._elsewhere(type_, data, user, guild_id, dm, message)
-            return self._dispatch(payload)
+            return self._dispatch(self._elsewhere(type_, data, user, guild_id, dm))
         channel = world.by_id[channel_id or world.channel_id]
         permissions = str(world.permissions(user))
         payload: JSON = {
@@ -78,7 +78,7 @@ class Interactions:
             "entitlements": [],
             "authorizing_integration_owners": {"0": world.guild_id},
             "context": 0,
-            "attachment_size_limit": ATTACHMENT_LIMIT,  # discord.py fails without it
+            "attachment_size_limit": ATTACHMENT_LIMIT,
         }
         if message is not None:
             payload["message"] = message
@@ -91,8 +91,9 @@ class Interactions:
         user: str | JSON,
         guild_id: str | None,
         dm: bool,
-        message: JSON | None,
     ) -> JSON:
+        """From another server the bot is in (a member without roles; its owner has every
+        permission), or from a DM (a ``user``, no guild, no member)."""
         world = self.world
         payload: JSON = {
             "id": world.snowflake(),
@@ -130,11 +131,10 @@ class Interactions:
                 context=0,
                 authorizing_integration_owners={"0": guild_id},
             )
-        if message is not None:
-            payload["message"] = message
         return payload
 
     def _dispatch(self, payload: JSON) -> str:
+        """Record the interaction and send INTERACTION_CREATE; its 3 s start now."""
         interaction = Interaction(payload)
         with self.server.lock:
             self.by_id[interaction.id] = interaction
@@ -147,7 +147,7 @@ class Interactions:
         interaction = self.by_id.get(request.match_info["iid"])
         if interaction is None or interaction.token != request.match_info["token"]:
             raise unknown("interaction", 10062)
-        payload, files = await read_body(request)
+        payload = await read_json(request)
         data = payload.get("data") or {}
         entry = {"interaction_id": interaction.id, "type": payload.get("type"), "data": data}
         try:
@@ -155,7 +155,7 @@ class Interactions:
                 raise unknown("interaction", 10062)
             if interaction.callback is not None:
                 raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
-            response = self._respond(interaction, payload, files)
+            response = self._respond(interaction, payload)
         except DiscordError as exc:
             self.server.record("callback", **entry, status=exc.status, error=exc.body())
             raise
@@ -163,7 +163,10 @@ class Interactions:
         self.server.record("callback", **entry, status=200, allowed_mentions=allowed)
         return json_response(response)
 
-    def _respond(self, interaction: Interaction, payload: JSON, files: list[JSON]) -> JSON:
+    def _respond(self, interaction: Interaction, payload: JSON) -> JSON:
+        """The callback's effect: 4 a message, 5 the "is thinking" placeholder (ephemeral if
+        asked), 7 the clicked message edited, 8 autocomplete choices (≤ 25); a type the
+        interaction does not allow is 400/50035."""
         type_, data = payload.get("type"), payload.get("data") or {}
         if type_ not in CALLBACK_TYPES[interaction.type]:
             error = {
@@ -175,13 +178,7 @@ class Interactions:
         if type_ == 4:  # CHANNEL_MESSAGE_WITH_SOURCE
             bot, prefix = self.world.bot_user, ("data",)
             message = self.store.create(
-                channel_id,
-                bot,
-                data,
-                "interaction",
-                files=files,
-                interaction=interaction,
-                prefix=prefix,
+                channel_id, bot, data, "interaction", interaction=interaction, prefix=prefix
             )
         elif type_ == 5:  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE: "NewsBot is thinking..."
             body = {"flags": int(data.get("flags") or 0) & EPHEMERAL}
@@ -195,9 +192,7 @@ class Interactions:
             )
         elif type_ == 7:  # UPDATE_MESSAGE (components)
             message_id = interaction.payload["message"]["id"]
-            message = self.store.edit(
-                message_id, data, "interaction", files=files, prefix=("data",)
-            )
+            message = self.store.edit(message_id, data, "interaction", prefix=("data",))
         elif type_ == 8:  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
             form = FormErrors()
             form.count(("choices",), data.get("choices") or [], 25)
@@ -221,6 +216,8 @@ class Interactions:
         return result
 
     def _by_token(self, request: web.Request) -> Interaction:
+        """The interaction a webhook token belongs to: unknown is 404/10015, one older than
+        ``followup_ttl`` (15 minutes) is 401/50027."""
         token = request.match_info["token"]
         found = [i for i in list(self.by_id.values()) if i.token == token]
         if not found or request.match_info["app"] != self.world.application_id:
@@ -233,17 +230,17 @@ class Interactions:
         """A followup needs an acknowledged interaction; after a deferral the first one edits
         the loading message (as on Discord); later ones are new messages."""
         interaction = self._by_token(request)
-        payload, files = await read_body(request)
+        payload = await read_json(request)
         try:
             if interaction.callback is None:
                 raise unknown("Webhook", 10015)
             original = self.store.by_id.get(interaction.original_id or "")
             if original is not None and original["flags"] & LOADING:
-                message = self.store.edit(original["id"], payload, "followup", files=files)
+                message = self.store.edit(original["id"], payload, "followup")
             else:
                 channel_id, bot = interaction.payload["channel_id"], self.world.bot_user
                 message = self.store.create(
-                    channel_id, bot, payload, "followup", files=files, interaction=interaction
+                    channel_id, bot, payload, "followup", interaction=interaction
                 )
                 interaction.followup_ids.append(message["id"])
         except DiscordError as exc:
@@ -258,28 +255,19 @@ class Interactions:
         wait = request.query.get("wait", "false").lower() in ("1", "true")
         return json_response(message) if wait else json_response(None, 204)
 
-    async def webhook_message(self, request: web.Request) -> web.Response:
-        """GET/PATCH/DELETE @original or a followup of the interaction."""
+    async def edit_message(self, request: web.Request) -> web.Response:
+        """PATCH @original (``edit_original_response``) or one of the interaction's followups;
+        another message is 404/10008; a rejected edit is recorded as ``edit_failed``."""
         interaction, message_id = self._by_token(request), request.match_info["mid"]
         if message_id == "@original":
             message_id = interaction.original_id or ""
         own = message_id == interaction.original_id or message_id in interaction.followup_ids
         if message_id not in self.store.by_id or not own:
             raise unknown("Message", 10008)
-        if request.method == "GET":
-            return json_response(self.store.by_id[message_id])
-        if request.method == "DELETE":
-            self.store.delete(message_id, "webhook")
-            return json_response(None, 204)
-        payload, files = await read_body(request)
         try:
-            message = self.store.edit(message_id, payload, "webhook", files=files)
+            message = self.store.edit(message_id, await read_json(request), "webhook")
         except DiscordError as exc:
-            entry = {
-                "interaction_id": interaction.id,
-                "message_id": message_id,
-                "error": exc.body(),
-            }
-            self.server.record("edit_failed", **entry, status=exc.status)
+            entry = {"interaction_id": interaction.id, "message_id": message_id}
+            self.server.record("edit_failed", **entry, error=exc.body(), status=exc.status)
             raise
         return json_response(message)

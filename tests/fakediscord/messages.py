@@ -1,9 +1,13 @@
-"""Messages: create / edit / delete with Discord's validation, and the gateway events Discord
-sends for them. Keeps every version of every message and the allowed_mentions it was sent with."""
+"""Messages: create and edit with Discord's validation (limits, empty messages, replies to a
+message that does not exist, a DM to a user who does not accept them), who they ping, retried
+sends de-duplicated by an enforced nonce, and the gateway events Discord sends for them
+(MESSAGE_CREATE / MESSAGE_UPDATE, never for ephemeral messages). Keeps every version of every
+message and the allowed_mentions it was sent with."""
 
 from __future__ import annotations
 
 import copy
+import time
 from typing import TYPE_CHECKING
 
 from .protocol import DiscordError, FormErrors, unknown, validate_message
@@ -14,12 +18,13 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 EPHEMERAL, LOADING, SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS = 1 << 6, 1 << 7, 1 << 2, 1 << 12
-ATTACHMENT_LIMIT = 10 * 1024 * 1024
+NONCE_WINDOW = 300.0  # seconds an enforced nonce is remembered ("the past few minutes")
 
 
 class MessageStore:
     """All messages by id (``by_id``), channel order (``by_channel``, without ephemeral ones),
-    ``versions`` (as created, then after each edit), ``allowed`` (allowed_mentions), ``files``."""
+    ``versions`` (as created, then after each edit), ``allowed`` (allowed_mentions), ``sent_at``
+    (wall-clock creation time, for the nonce window)."""
 
     def __init__(self, server: FakeDiscord) -> None:
         self.server, self.world = server, server.world
@@ -27,7 +32,7 @@ class MessageStore:
         self.by_channel: dict[str, list[str]] = {}
         self.versions: dict[str, list[JSON]] = {}
         self.allowed: dict[str, JSON | None] = {}
-        self.files: dict[str, bytes] = {}
+        self.sent_at: dict[str, float] = {}
 
     def create(
         self,
@@ -36,17 +41,25 @@ class MessageStore:
         body: JSON,
         source: str,
         *,
-        files: list[JSON] | None = None,
         interaction: Interaction | None = None,
         prefix: tuple[str, ...] = (),
         loading: bool = False,
     ) -> JSON:
+        """A new message (``source``: user, rest, interaction, followup). A reply to a message
+        that does not exist is 400 unless ``fail_if_not_exists`` is false (then no reply); a
+        category is not a channel one can post in (404/10003); a DM to a user who does not accept
+        the bot's DMs is 403/50007; a retried send with an enforced nonce returns the first
+        message. ``loading``: the "is thinking" placeholder of a deferred interaction, the only
+        message allowed to be empty."""
         channel = self.world.by_id.get(channel_id)
         if channel is None or channel["type"] == 4:
             raise unknown("Channel", 10003)
-        attachments = self._attachments(channel_id, files or [])
-        checked = {**body, "attachments": attachments or body.get("attachments")}
-        validate_message(checked, creating=not loading, prefix=prefix)
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.world.dms_closed:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        repeated = self._same_nonce(channel_id, author, body)
+        if repeated is not None:
+            return repeated
+        validate_message(body, creating=not loading, prefix=prefix)
         ref, referenced = body.get("message_reference"), None
         if ref:
             referenced = self.by_id.get(str(ref.get("message_id")))
@@ -70,7 +83,7 @@ class MessageStore:
             "edited_timestamp": None,
             "tts": bool(body.get("tts")),
             **self.world.pings(body.get("content") or "", allowed, replied),
-            "attachments": attachments,
+            "attachments": [],
             "embeds": [{"type": "rich", **e} for e in body.get("embeds") or []],
             "components": body.get("components") or [],
             "reactions": [],
@@ -97,6 +110,7 @@ class MessageStore:
         visible = not message["flags"] & EPHEMERAL
         with self.server.lock:
             self.by_id[message["id"]] = message
+            self.sent_at[message["id"]] = time.time()
             self.versions[message["id"]] = [copy.deepcopy(message)]
             self.allowed[message["id"]] = copy.deepcopy(allowed)
             if visible:
@@ -115,25 +129,22 @@ class MessageStore:
             self.server.gateway.dispatch("MESSAGE_CREATE", message)
         return message
 
-    def _attachments(self, channel_id: str, files: list[JSON]) -> list[JSON]:
-        if sum(len(f["data"]) for f in files) > ATTACHMENT_LIMIT:
-            raise DiscordError(413, 40005, "Request entity too large")
-        attachments = []
-        for file in files:
-            attachment_id = self.world.snowflake()
-            self.files[attachment_id] = file["data"]
-            url = f"http://127.0.0.1:{self.server.port}/attachments/{channel_id}/{attachment_id}/{file['filename']}"
-            attachments.append(
-                {
-                    "id": attachment_id,
-                    "filename": file["filename"],
-                    "size": len(file["data"]),
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": file["content_type"],
-                }
-            )
-        return attachments
+    def _same_nonce(self, channel_id: str, author: JSON, body: JSON) -> JSON | None:
+        """With ``enforce_nonce``, a message the same author sent in the channel with the same
+        nonce in the last few minutes is returned instead of a new one (Discord's documented
+        de-duplication of retried sends)."""
+        nonce = body.get("nonce")
+        if not nonce or not body.get("enforce_nonce"):
+            return None
+        cutoff = time.time() - NONCE_WINDOW
+        with self.server.lock:
+            for mid in reversed(self.by_channel.get(channel_id, [])):
+                message = self.by_id.get(mid)
+                if message is None or str(message["nonce"]) != str(nonce):
+                    continue
+                if message["author"]["id"] == author["id"] and self.sent_at[mid] >= cutoff:
+                    return copy.deepcopy(message)
+        return None
 
     def edit(
         self,
@@ -141,9 +152,10 @@ class MessageStore:
         body: JSON,
         source: str,
         *,
-        files: list[JSON] | None = None,
         prefix: tuple[str, ...] = (),
     ) -> JSON:
+        """A new version of a message (content, embeds, components, flags given replace the
+        old ones), checked like a new one; who it pings is recomputed; MESSAGE_UPDATE."""
         before = self.by_id.get(message_id)
         if before is None:
             raise unknown("Message", 10008)
@@ -154,10 +166,6 @@ class MessageStore:
                 message[key] = body[key]
         if body.get("embeds") is not None:
             message["embeds"] = [{"type": "rich", **e} for e in body["embeds"]]
-        if "attachments" in body or files:
-            keep = {str(a.get("id")) for a in body.get("attachments") or []}
-            message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
-            message["attachments"] += self._attachments(message["channel_id"], files or [])
         allowed = body.get("allowed_mentions", self.allowed.get(message_id))
         replied = (message.get("referenced_message") or {}).get("author", {}).get("id")
         message.update(self.world.pings(message["content"], allowed, replied))
@@ -183,16 +191,3 @@ class MessageStore:
         if not message["flags"] & EPHEMERAL:
             self.server.gateway.dispatch("MESSAGE_UPDATE", message)
         return message
-
-    def delete(self, message_id: str, source: str) -> None:
-        with self.server.lock:
-            message = self.by_id.pop(message_id, None)
-            if message is None:
-                raise unknown("Message", 10008)
-            channel_id = message["channel_id"]
-            if message_id in self.by_channel.get(channel_id, []):
-                self.by_channel[channel_id].remove(message_id)
-        self.server.record("delete", channel_id=channel_id, message=message, source=source)
-        if not message["flags"] & EPHEMERAL:
-            event = {"id": message_id, "channel_id": channel_id, "guild_id": self.world.guild_id}
-            self.server.gateway.dispatch("MESSAGE_DELETE", event)

@@ -19,26 +19,11 @@ JSON = dict[str, Any]
 class DiscordError(Exception):
     """An HTTP error answered with Discord's JSON error body."""
 
-    def __init__(
-        self,
-        status: int,
-        code: int,
-        message: str,
-        errors: JSON | None = None,
-        raw: JSON | None = None,
-    ) -> None:
+    def __init__(self, status: int, code: int, message: str, errors: JSON | None = None) -> None:
         super().__init__(f"{status} {code} {message}")
-        self.status, self.code, self.message, self.errors, self.raw = (
-            status,
-            code,
-            message,
-            errors,
-            raw,
-        )
+        self.status, self.code, self.message, self.errors = status, code, message, errors
 
     def body(self) -> JSON:
-        if self.raw is not None:
-            return self.raw
         body: JSON = {"message": self.message, "code": self.code}
         if self.errors:
             body["errors"] = self.errors
@@ -164,19 +149,11 @@ def json_response(
     return web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
 
 
-async def read_body(request: web.Request) -> tuple[Any, list[JSON]]:
-    """The JSON payload and files of a JSON or multipart (``payload_json`` + files) body."""
+async def read_json(request: web.Request) -> Any:
+    """A request's JSON body (discord.py sends JSON unless it uploads files, which newsbot never
+    does); anything else is 400/50109, as on Discord."""
     try:
-        if request.content_type != "multipart/form-data":
-            raw = await request.read()
-            return (json.loads(raw) if raw else {}), []
-        form = await request.post()
-        files = [
-            {"filename": v.filename, "content_type": v.content_type, "data": v.file.read()}
-            for v in form.values()
-            if isinstance(v, web.FileField)
-        ]
-        payload = form.get("payload_json") or "{}"  # bytes when sent with a content type
-        return json.loads(payload if isinstance(payload, str | bytes | bytearray) else "{}"), files
+        raw = await request.read()
+        return json.loads(raw) if raw else {}
     except ValueError:
         raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None

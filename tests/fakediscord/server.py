@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import re
 import socket
 import threading
@@ -27,7 +28,7 @@ from .protocol import (
     DiscordError,
     FormErrors,
     json_response,
-    read_body,
+    read_json,
     unknown,
     validate_commands,
 )
@@ -46,14 +47,12 @@ class FakeDiscord:
         *,
         token: str | None = None,
         heartbeat_interval_ms: int = 41250,
-        compression: str = "auto",
         privileged_intents: int = PRIVILEGED,
         interaction_deadline: float = 3.0,
         followup_ttl: float = 15 * 60,
     ) -> None:
         self.token = token  # None: any token is accepted
         self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.compression = compression  # "auto": as the client asks; "none": plain text frames
         self.privileged_intents = privileged_intents  # the ones "enabled in the developer portal"
         self.interaction_deadline = interaction_deadline
         self.followup_ttl = followup_ttl
@@ -73,7 +72,7 @@ class FakeDiscord:
         self.unknown_requests: list[JSON] = []
         self.heartbeats: list[tuple[float, int]] = []  # (monotonic time, connection)
         self._commands: dict[str | None, list[JSON]] = {None: []}
-        self._injected: list[JSON] = []
+        self._failing: list[JSON] = []  # fail_requests rules
         self.store = MessageStore(self)
         self.interactions = Interactions(self)
 
@@ -144,10 +143,12 @@ class FakeDiscord:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
     def token_ok(self, token: str | None) -> bool:
+        """The bot's token (any, when the server was made without one)."""
         return bool(token) and (self.token is None or token == self.token)
 
     # ---------------------------------------------------------------- records and waiting
     def record(self, kind: str, **fields: Any) -> Record:
+        """Append to ``records`` (what the tests wait for and read) and wake the waiters."""
         entry = {"kind": kind, "at": time.monotonic(), **copy.deepcopy(fields)}
         with self.lock:
             self.records.append(entry)
@@ -244,7 +245,7 @@ class FakeDiscord:
         return self.wait_for(match, timeout, since)
 
     def messages(self, channel_id: str | None = None) -> list[JSON]:
-        """The channel's current messages (not ephemeral, not deleted), oldest first."""
+        """The channel's current messages (not the ephemeral ones), oldest first."""
         with self.lock:
             ids = self.store.by_channel.get(channel_id or self.channel_id, [])
             return copy.deepcopy([self.store.by_id[i] for i in ids])
@@ -265,6 +266,7 @@ class FakeDiscord:
             return copy.deepcopy(self.store.allowed.get(message_id))
 
     def interaction(self, interaction_id: str) -> Interaction:
+        """The server's state of an interaction: payload, token, callback, its messages."""
         with self.lock:
             return self.interactions.by_id[interaction_id]
 
@@ -280,23 +282,6 @@ class FakeDiscord:
             beats = list(self.heartbeats)
         pairs = zip(beats, beats[1:], strict=False)
         return [b[0] - a[0] for a, b in pairs if a[1] == b[1]]
-
-    def inject_error(
-        self,
-        method: str,
-        path_regex: str,
-        status: int = 500,
-        body: JSON | None = None,
-        count: int = 1,
-    ) -> None:
-        """Answer the next ``count`` matching API requests with an error. A 429 gets
-        ``retry_after`` 0.05 s and the ``Via`` header, so discord.py waits and retries."""
-        if body is None and status == 429:
-            body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False}
-        body = body or {"message": f"{status}: injected", "code": 0}
-        rule = {"method": method.upper(), "path": re.compile(path_regex), "status": status}
-        with self.lock:
-            self._injected.append({**rule, "body": body, "count": count})
 
     # ---------------------------------------------------------------- driving the bot
     def send_message(
@@ -323,6 +308,14 @@ class FakeDiscord:
         user = self.world.user(author)
         return self._run(lambda: self.store.create(cid, user, body, "user"))
 
+    def edit_message(
+        self, message_id: str, *, content: str | None = None, embeds: list[JSON] | None = None
+    ) -> JSON:
+        """The message changes without the bot asking (a moderator's tool, or Discord
+        re-rendering it): the new version is stored and MESSAGE_UPDATE dispatched; returns it."""
+        body: JSON = {"content": content, "embeds": embeds}
+        return self._run(lambda: self.store.edit(message_id, body, "world"))
+
     def invoke_slash(
         self,
         command_name: str,
@@ -338,7 +331,8 @@ class FakeDiscord:
         ``subcommand``: "add" for ``/feeds add`` (or name it "feeds add"), "group sub" for a
         nested group. ``guild_id``: from another server (``add_guild``); ``dm``: from a DM."""
         command, subcommand = self._find_command(command_name, subcommand)
-        data = command_data(self.world, command, options or {}, subcommand)
+        picked = functools.partial(self._picked_channel, user)
+        data = command_data(command, options or {}, subcommand, channel=picked)
         where = {"guild_id": guild_id, "dm": dm}
         return self._run(lambda: self.interactions.create(2, data, user, channel_id, **where))
 
@@ -356,18 +350,28 @@ class FakeDiscord:
     ) -> str:
         """Send an autocomplete interaction; the bot answers with a type 8 callback (choices)."""
         command, subcommand = self._find_command(command_name, subcommand)
-        data = command_data(self.world, command, options, subcommand, focused)
+        data = command_data(command, options, subcommand, focused)
         where = {"guild_id": guild_id, "dm": dm}
         return self._run(lambda: self.interactions.create(4, data, user, channel_id, **where))
+
+    def _picked_channel(self, user: str | JSON, value: str) -> JSON:
+        """A channel option's resolved channel, as Discord sends it: id, name, type, parent and
+        the invoking user's permissions there (the fake has no channel overwrites)."""
+        channel = self.world.channels.get(value) or self.world.by_id.get(str(value))
+        if channel is None:
+            raise ValueError(f"no channel {value!r}")
+        keys = ("id", "name", "type", "parent_id", "guild_id")
+        partial = {k: channel[k] for k in keys if k in channel}
+        return {**partial, "permissions": str(self.world.permissions(user))}
 
     def click_button(
         self,
         message_id: str,
         custom_id: str,
         user: str | JSON = "user",
-        values: list[str] | None = None,
     ) -> str:
-        """Click a button, or pick ``values`` in a select menu, on a message; returns the id."""
+        """Click a button on a message (MESSAGE_COMPONENT, type 3); returns the interaction id.
+        A component that is not there, or is disabled, cannot be clicked (ValueError)."""
         message = self.message(message_id)
         rows = message.get("components") or []
         found = [
@@ -379,8 +383,6 @@ class FakeDiscord:
         if not found or found[0].get("disabled"):
             raise ValueError(f"message {message_id} has no enabled component {custom_id!r}")
         data: JSON = {"custom_id": custom_id, "component_type": found[0]["type"]}
-        if values is not None:
-            data["values"] = values
         channel_id = message["channel_id"]
         return self._run(lambda: self.interactions.create(3, data, user, channel_id, message))
 
@@ -417,13 +419,27 @@ class FakeDiscord:
                         return command, subcommand
         raise ValueError(f"command {name!r} was never synced")
 
+    def fail_requests(
+        self, method: str, path_regex: str, status: int, code: int, message: str, count: int = 1
+    ) -> None:
+        """The next ``count`` API requests matching ``method`` and ``path_regex`` (searched in
+        the path) fail with Discord's error body: what Discord answers when the bot lost a
+        permission meanwhile (403/50001 Missing Access on a channel a moderator closed to it)
+        or is down (5xx, which discord.py retries a few times before giving up)."""
+        rule = {"method": method.upper(), "path": re.compile(path_regex), "count": count}
+        with self.lock:
+            self._failing.append({**rule, "error": DiscordError(status, code, message)})
+
     # ---------------------------------------------------------------- HTTP plumbing
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every API request: ``Authorization: Bot <token>`` (401 otherwise; webhooks and
+        interaction callbacks authenticate by their token), Discord's JSON error bodies,
+        and a ``requests`` entry; a bug in the fake is recorded as ``server_error``."""
         entry: JSON = {"method": request.method, "path": request.path, "query": dict(request.query)}
         try:
             if request.path.startswith("/api/"):
-                self._raise_injected(request)
+                self._fail_if_asked(request)
                 public = re.match(r"/api/v\d+/(webhooks|interactions|gateway)", request.path)
                 auth = request.headers.get("Authorization", "")
                 if not public and not (auth.startswith("Bot ") and self.token_ok(auth[4:])):
@@ -432,8 +448,7 @@ class FakeDiscord:
             entry["status"] = response.status
         except DiscordError as exc:
             entry.update(status=exc.status, error=exc.body())
-            headers = {"Via": "1.1 google"} if exc.status == 429 else {}
-            response = json_response(exc.body(), exc.status, headers)
+            response = json_response(exc.body(), exc.status)
         except Exception as exc:  # a bug here: make it visible to the test, then answer 500
             self.record("server_error", path=request.path, error=repr(exc))
             raise
@@ -441,47 +456,38 @@ class FakeDiscord:
             self.requests.append(entry)
         return response
 
-    def _raise_injected(self, request: web.Request) -> None:
+    def _fail_if_asked(self, request: web.Request) -> None:
         with self.lock:
-            for rule in self._injected:
-                method_ok = rule["method"] in (request.method, "*")
-                if rule["count"] > 0 and method_ok and rule["path"].search(request.path):
+            for rule in self._failing:
+                wanted = rule["method"] == request.method and rule["path"].search(request.path)
+                if rule["count"] > 0 and wanted:
                     rule["count"] -= 1
-                    body = rule["body"]
-                    code, message = body.get("code", 0), body.get("message", "")
-                    raise DiscordError(rule["status"], code, message, raw=body)
+                    raise rule["error"]
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self.gateway.handle)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/users/@me", self._get_me),
             ("DELETE", "/users/@me/guilds/{guild}", self._leave_guild),
-            ("GET", "/gateway", self._get_gateway),
-            ("GET", "/gateway/bot", self._get_gateway),
+            ("POST", "/users/@me/channels", self._open_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
-            ("GET", "/applications/@me", self._get_application),
-            ("*", "/applications/{app}/commands", self._commands_http),
-            ("*", "/applications/{app}/guilds/{guild}/commands", self._commands_http),
-            ("GET", "/channels/{cid}", self._get_channel),
+            ("PUT", "/applications/{app}/commands", self._sync_commands),
+            ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
             ("POST", "/channels/{cid}/typing", self._typing),
             ("GET", "/channels/{cid}/messages", self._history),
             ("POST", "/channels/{cid}/messages", self._post_message),
-            ("GET", "/channels/{cid}/messages/{mid}", self._message_http),
-            ("PATCH", "/channels/{cid}/messages/{mid}", self._message_http),
-            ("DELETE", "/channels/{cid}/messages/{mid}", self._message_http),
-            ("PUT", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._reaction),
-            ("DELETE", "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._reaction),
+            ("GET", "/channels/{cid}/messages/{mid}", self._get_message),
             ("POST", "/channels/{cid}/messages/{mid}/threads", self._create_thread),
-            ("POST", "/channels/{cid}/threads", self._create_thread),
             ("POST", "/interactions/{iid}/{token}/callback", self.interactions.callback),
             ("POST", "/webhooks/{app}/{token}", self.interactions.followup),
-            ("*", "/webhooks/{app}/{token}/messages/{mid}", self.interactions.webhook_message),
+            ("PATCH", "/webhooks/{app}/{token}/messages/{mid}", self.interactions.edit_message),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, "/api/v10" + path, handler)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
 
     async def _unknown(self, request: web.Request) -> web.Response:
+        """A route Discord has but the fake does not: 404, kept in ``unknown_requests``."""
         entry = {"method": request.method, "path": request.path, "query": dict(request.query)}
         with self.lock:
             self.unknown_requests.append({**entry, "body": await request.text()})
@@ -490,6 +496,7 @@ class FakeDiscord:
 
     # ---------------------------------------------------------------- REST handlers
     async def _get_me(self, request: web.Request) -> web.Response:
+        """``login()``: the bot user (a bad token was already refused with 401)."""
         return json_response({**self.bot_user, "verified": True, "mfa_enabled": False})
 
     async def _leave_guild(self, request: web.Request) -> web.Response:
@@ -504,13 +511,40 @@ class FakeDiscord:
         self.gateway.dispatch("GUILD_DELETE", {"id": guild_id})
         return json_response(None, 204)
 
-    async def _get_gateway(self, request: web.Request) -> web.Response:
-        if not request.path.endswith("/bot"):
-            return json_response({"url": self.gateway_url})
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """``user.create_dm()`` (Create DM): the bot's DM channel with a user, the same one each
+        time (recorded as ``dm_channel``). Opening it always works on Discord; sending there
+        fails with 403/50007 when the user does not accept DMs from the bot (``close_dms``). An
+        unknown user is 400/50033 "Invalid Recipient(s)"."""
+        payload = await read_json(request)
+        user_id = str((payload or {}).get("recipient_id", ""))
+        with self.lock:
+            try:
+                user = self.world.user(user_id)
+            except KeyError:
+                raise DiscordError(400, 50033, "Invalid Recipient(s)") from None
+            channel = self.world.dm_channel(user)
+        self.record("dm_channel", channel=copy.deepcopy(channel))
+        return json_response(channel)
+
+    def close_dms(self, who: str | JSON, closed: bool = True) -> None:
+        """The user stops (or starts again) accepting direct messages from the bot (privacy
+        settings, or no server in common): sending in their DM channel fails with 403/50007."""
+        with self.lock:
+            user_id = self.world.user(who)["id"]
+            if closed:
+                self.world.dms_closed.add(user_id)
+            else:
+                self.world.dms_closed.discard(user_id)
+
+    def dm_channel_id(self, who: str | JSON) -> str:
+        """The id of the user's DM channel with the bot (created if needed), the one Create DM
+        returns: to wait for the bot's DMs with ``wait_for_message``."""
+        with self.lock:
+            return str(self.world.dm_channel(who)["id"])
 
     async def _get_application(self, request: web.Request) -> web.Response:
+        """``application_info()``: the application, whose owner is the fixture user "owner"."""
         application = {
             "id": self.application_id,
             "name": "NewsBot",
@@ -524,57 +558,49 @@ class FakeDiscord:
         }
         return json_response(application)
 
-    async def _commands_http(self, request: web.Request) -> web.Response:
+    async def _sync_commands(self, request: web.Request) -> web.Response:
+        """PUT (bulk overwrite) of the global or a guild's commands, as discord.py's
+        ``tree.sync()`` does: validated as Discord does; ids survive a re-sync."""
         guild = request.match_info.get("guild")
         if request.match_info["app"] != self.application_id:
             raise unknown("Application", 10002)
         if guild not in (None, self.guild_id):
             raise unknown("Guild", 10004)
-        if request.method == "GET":
-            return json_response(self.commands(guild))
-        if request.method not in ("PUT", "POST"):
-            raise DiscordError(405, 0, "405: Method Not Allowed")
-        payload, _ = await read_body(request)
-        incoming = payload if request.method == "PUT" else [payload]
+        incoming = await read_json(request)
         if not isinstance(incoming, list):
             raise DiscordError(400, 50035, "Invalid Form Body")
         validate_commands(incoming)
         with self.lock:
-            current = self._commands.setdefault(guild, [])
-            ids = {(c["name"], c.get("type", 1)): c["id"] for c in current}
+            ids = {(c["name"], c.get("type", 1)): c["id"] for c in self._commands.get(guild, [])}
             stored = []
             for command in incoming:
                 key = (command["name"], command.get("type", 1))
                 extra = {"guild_id": guild} if guild else {}
                 defaults = {"type": 1, "options": [], "default_member_permissions": None}
                 fixed = {"application_id": self.application_id, "version": self.world.snowflake()}
-                command_id = ids.get(key) or self.world.snowflake()  # ids survive a re-sync
+                command_id = ids.get(key) or self.world.snowflake()
                 stored.append({**defaults, **command, **fixed, **extra, "id": command_id})
-            if request.method == "PUT":
-                self._commands[guild] = stored
-            else:
-                kept = [c for c in current if c["id"] != stored[0]["id"]]
-                self._commands[guild] = kept + stored
+            self._commands[guild] = stored
         self.record("commands", guild_id=guild, method=request.method, commands=stored)
-        if request.method == "PUT":
-            return json_response(stored)
-        return json_response(stored[0], 200 if stored[0]["id"] in ids.values() else 201)
+        return json_response(stored)
 
     def _channel(self, request: web.Request) -> JSON:
+        """The channel of the route, or 404/10003 Unknown Channel."""
         channel = self.world.by_id.get(request.match_info["cid"])
         if channel is None:
             raise unknown("Channel", 10003)
         return channel
 
-    async def _get_channel(self, request: web.Request) -> web.Response:
-        return json_response(self._channel(request))
-
     async def _typing(self, request: web.Request) -> web.Response:
+        """``channel.typing()``: recorded as ``typing``."""
         self.record("typing", channel_id=self._channel(request)["id"])
         return json_response(None, 204)
 
     async def _history(self, request: web.Request) -> web.Response:
-        """GET messages: newest first, ``limit`` 1-100 (default 50), ``before``/``after``."""
+        """A channel's history (``channel.history()``): newest first, ``limit`` 1-100 (default
+        50; more is 400), only those ``before`` a message id when given; with ``after``, the
+        ``limit`` oldest messages after that id (still newest first, as Discord returns them:
+        discord.py pages forward from the first one)."""
         channel, query = self._channel(request), request.query
         limit = int(query.get("limit", 50))
         if not 1 <= limit <= 100:
@@ -591,51 +617,30 @@ class FakeDiscord:
         return json_response(messages[-limit:][::-1])
 
     async def _post_message(self, request: web.Request) -> web.Response:
+        """``channel.send()``: a message by the bot (MESSAGE_CREATE), validated as Discord does."""
         channel = self._channel(request)
-        payload, files = await read_body(request)
-        message = self.store.create(channel["id"], self.bot_user, payload, "rest", files=files)
+        message = self.store.create(channel["id"], self.bot_user, await read_json(request), "rest")
         return json_response(message)
 
-    async def _message_http(self, request: web.Request) -> web.Response:
+    async def _get_message(self, request: web.Request) -> web.Response:
+        """``channel.fetch_message(id)``: 404/10008 for a message not in that channel."""
         channel, message_id = self._channel(request), request.match_info["mid"]
         message = self.store.by_id.get(message_id)
         if message is None or message["channel_id"] != channel["id"]:
             raise unknown("Message", 10008)
-        if request.method == "GET":
-            return json_response(message)
-        if request.method == "DELETE":
-            self.store.delete(message_id, "rest")
-            return json_response(None, 204)
-        if message["author"]["id"] != self.application_id:
-            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
-        payload, files = await read_body(request)
-        return json_response(self.store.edit(message_id, payload, "rest", files=files))
-
-    async def _reaction(self, request: web.Request) -> web.Response:
-        message_id, emoji = request.match_info["mid"], request.match_info["emoji"]
-        message = self.store.by_id.get(message_id)
-        if message is None:
-            raise unknown("Message", 10008)
-        reactions = [r for r in message["reactions"] if r["emoji"]["name"] != emoji]
-        if request.method == "PUT":
-            reactions.append({"emoji": {"id": None, "name": emoji}, "count": 1, "me": True})
-        with self.lock:
-            message["reactions"] = reactions
-        self.record("reaction", message_id=message_id, emoji=emoji, method=request.method)
-        return json_response(None, 204)
+        return json_response(message)
 
     async def _create_thread(self, request: web.Request) -> web.Response:
-        """A thread from a message gets the message's id, as on Discord."""
-        parent, payload = self._channel(request), (await read_body(request))[0]
+        """``message.create_thread()``: a public thread (type 11) owned by the bot, with the
+        message's id, as on Discord; its name is 1-100 characters (else 400/50035)."""
+        parent, payload = self._channel(request), await read_json(request)
         form = FormErrors()
         form.length(("name",), payload.get("name"), 100, required=True)
         form.raise_if_any()
-        message_id = request.match_info.get("mid")
-        if message_id is not None and message_id not in self.store.by_id:
+        thread_id = request.match_info["mid"]
+        if thread_id not in self.store.by_id:
             raise unknown("Message", 10008)
-        thread_id = message_id or self.world.snowflake()
-        thread_type = int(payload.get("type") or 11)
-        thread = self.world.make_channel(thread_id, payload["name"], thread_type, parent["id"])
+        thread = self.world.make_channel(thread_id, payload["name"], 11, parent["id"])
         metadata = {"archived": False, "locked": False, "archive_timestamp": now_iso()}
         archive_after = payload.get("auto_archive_duration") or 1440
         metadata["auto_archive_duration"] = archive_after
@@ -643,7 +648,7 @@ class FakeDiscord:
         thread.update(counts, thread_metadata=metadata)
         with self.lock:
             self.world.by_id[thread_id] = thread
-        self.record("thread", thread=thread, message_id=message_id)
+        self.record("thread", thread=thread, message_id=thread_id)
         member = {"id": thread_id, "user_id": self.application_id, "join_timestamp": now_iso()}
         event = {**thread, "newly_created": True, "member": {**member, "flags": 0}}
         self.gateway.dispatch("THREAD_CREATE", event)

@@ -85,6 +85,8 @@ class World:
         self.by_id: dict[str, JSON] = {c["id"]: c for c in self.channels.values()}  # + threads
         self.other_guilds: dict[str, JSON] = {}  # more servers the bot is in (add_guild)
         self.left: set[str] = set()  # servers the bot left
+        self.seen: dict[str, JSON] = {}  # users met as dicts (new_user in tests), by id
+        self.dms_closed: set[str] = set()  # users who do not accept DMs from the bot
 
     def add_guild(self, name: str, owner: str = "user") -> JSON:
         """Another server the bot is in: one #lobby channel (its system channel), only the
@@ -103,10 +105,6 @@ class World:
         self.other_guilds[guild_id] = guild
         return guild
 
-    def guild_of_channel(self, channel_id: str) -> str | None:
-        channel = self.by_id.get(channel_id)
-        return None if channel is None else channel.get("guild_id")
-
     def other_member(self, guild_id: str, who: str | JSON, with_permissions: bool = False) -> JSON:
         """A member of another server (no roles; the owner has every permission)."""
         user, guild = self.user(who), self.other_guilds[guild_id]
@@ -118,6 +116,7 @@ class World:
         return member
 
     def other_guild_payload(self, guild_id: str) -> JSON:
+        """GUILD_CREATE of another server (``add_guild``): every fixture user a member."""
         guild = self.other_guilds[guild_id]
         members = [self.other_member(guild_id, u) for u in [*self.users.values(), self.bot_user]]
         return {
@@ -161,6 +160,7 @@ class World:
     def make_channel(
         self, channel_id: str, name: str, type_: int, parent: str | None = None, position: int = 0
     ) -> JSON:
+        """A channel of the main server (type 0 text, 4 category, 11 public thread)."""
         return {
             "id": channel_id,
             "type": type_,
@@ -175,10 +175,13 @@ class World:
         }
 
     def user(self, who: str | JSON) -> JSON:
-        """A user by fixture name ("user", "maintainer", "admin", "owner", "bot"), id or dict."""
+        """A user by fixture name ("user", "maintainer", "admin", "owner", "bot"), id or dict; a
+        user first met as a dict (a test's own user) is known by id afterwards, as Discord knows
+        everyone who used the bot (Create DM finds them)."""
         if isinstance(who, dict):
+            self.seen.setdefault(who["id"], who)
             return who
-        everyone = {**self.users, "bot": self.bot_user}
+        everyone = {**self.users, **self.seen, "bot": self.bot_user}
         found = everyone.get(who) or next(
             (u for u in everyone.values() if u["id"] == str(who)), None
         )
@@ -201,6 +204,8 @@ class World:
     def member(
         self, who: str | JSON, *, with_user: bool = True, with_permissions: bool = False
     ) -> JSON:
+        """A member of the main server with its roles; in an interaction it also carries
+        its computed ``permissions``, as Discord sends them."""
         user = self.user(who)
         member: JSON = {
             "roles": list(self.member_roles.get(user["id"], [])),

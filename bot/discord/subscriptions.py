@@ -1,0 +1,119 @@
+"""Digests and watches as one service of the bot (bot.discord.services builds it): their store,
+the digest scheduler and the watch checker, and the task that runs both every
+NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS. Started and stopped with the bot's other background work
+(as the feed alerts are); the watch check also runs after every ingest the bot's jobs run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.discord.digests import DigestService
+from bot.discord.subscription_store import SubscriptionStore
+from bot.discord.watches import WatchService
+from bot.stories.schedule import zone_names
+
+if TYPE_CHECKING:
+    import discord
+
+    from bot.config import DiscordSettings
+    from bot.discord.access import Access
+    from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]  # the time, timezone-aware (UTC); tests hold their own
+
+
+@dataclass
+class Subscriptions:
+    """The store, the digest scheduler and the watch checker; `clock` is what both read."""
+
+    store: SubscriptionStore
+    digests: DigestService
+    watches: WatchService
+    clock: Clock
+    tick_seconds: float
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    def start(self) -> None:
+        """Check digests and watches every `tick_seconds` (also covers ingests run by another
+        process)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._every(), name="newsbot-subscriptions")
+
+    async def _every(self) -> None:
+        jobs: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("digest tick", self.digests.tick),
+            ("watch check", self.watches.check),
+        ]
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            for name, job in jobs:
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed", name)
+
+    def after_ingest(self, report: Any = None) -> None:
+        """Called when an ingest finished: check the watches in the background."""
+        task = asyncio.create_task(self.watches.check(), name="newsbot-watch-check")
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("watch check after an ingest failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait for the checks already started (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel the periodic task and a watch check still running after the last ingest."""
+        tasks = [t for t in (self._task, *self._pending) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
+
+    def close(self) -> None:
+        """Blocking: closes the store."""
+        self.store.close()
+
+
+def open_subscriptions(
+    settings: DiscordSettings,
+    engine: Engine,
+    client: discord.Client,
+    access: Access,
+    run_engine: Callable[..., Awaitable[Any]],
+    clock: Clock,
+) -> Subscriptions:
+    """Blocking: open the store (settling watch notifications a crash interrupted), start the
+    watches from the stories of now (never the backlog), read the time zone list once."""
+    store = SubscriptionStore(settings.discord_db_path)
+    try:
+        store.settle_interrupted_hits()
+        digests = DigestService(client, engine, store, access, clock, settings.digest_stories)
+        watches = WatchService(
+            client, engine, store, access, clock, settings.watch_max_per_hour, run_engine
+        )
+        watches.start_watermark()
+        zone_names()
+    except BaseException:
+        store.close()
+        raise
+    return Subscriptions(store, digests, watches, clock, settings.subscriptions_tick_seconds)

@@ -1,0 +1,241 @@
+"""The corpus reads behind feed health (ingest.health.assess) and the ledger of feed alerts.
+
+The ledger (table `feed_alerts` in the corpus database) records which health each feed was last
+announced with, so a restart or a second process never announces the same thing twice:
+`AlertLedger.claim` decides what to announce and claims it in one transaction; `done` records it
+as announced, `release` gives it back when sending failed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.config import Settings
+from ingest.health import (
+    CLAIM_TTL,
+    FAILING,
+    HISTORY,
+    OK,
+    Health,
+    Thresholds,
+    assess,
+    thresholds,
+)
+from ingest.models import FeedState
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+# --------------------------------------------------------------------------- corpus reads
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+def read_states(db: sqlite3.Connection) -> list[FeedState]:
+    rows = db.execute(
+        "SELECT name, url, last_attempt, last_success, last_error, consecutive_failures"
+        " FROM feed_state ORDER BY name"
+    ).fetchall()
+    return [
+        FeedState(
+            name=r[0],
+            url=r[1],
+            last_attempt=_ts(r[2]),
+            last_success=_ts(r[3]),
+            last_error=r[4],
+            consecutive_failures=r[5],
+        )
+        for r in rows
+    ]
+
+
+def read_history(db: sqlite3.Connection, limit: int = HISTORY + 5) -> dict[str, list[datetime]]:
+    """Each feed's newest article dates (published, else when first stored), newest first."""
+    rows = db.execute(
+        "SELECT feed, t FROM (SELECT af.feed AS feed, coalesce(a.published, a.first_seen) AS t,"
+        " row_number() OVER (PARTITION BY af.feed ORDER BY coalesce(a.published, a.first_seen)"
+        " DESC) AS n FROM article_feeds af JOIN articles a ON a.id = af.article_id)"
+        " WHERE n <= ? ORDER BY feed, t DESC",
+        (limit,),
+    ).fetchall()
+    out: dict[str, list[datetime]] = {}
+    for feed, t in rows:
+        out.setdefault(feed, []).append(datetime.fromtimestamp(t, UTC))
+    return out
+
+
+def feed_health(
+    db_path: Path,
+    now: datetime,
+    limits: Thresholds = DEFAULT_THRESHOLDS,
+    only: Sequence[str] | None = None,
+) -> list[Health]:
+    """The health of every fetched feed (or of `only` those), sorted by name."""
+    if not Path(db_path).exists():
+        return []
+    with closing(_connect(db_path)) as db:
+        try:
+            states = read_states(db)
+            history = read_history(db)
+        except sqlite3.OperationalError:  # a corpus not created yet
+            return []
+    wanted = set(only) if only is not None else None
+    return [
+        assess(s, history.get(s.name, ()), now, limits)
+        for s in states
+        if wanted is None or s.name in wanted
+    ]
+
+
+def health_for(
+    settings: Settings, now: datetime, only: Sequence[str] | None = None
+) -> list[Health]:
+    """feed_health with the corpus and thresholds of these settings."""
+    return feed_health(settings.db_path, now, thresholds(settings), only)
+
+
+def failing_feeds(
+    db_path: Path, feeds: Sequence[str], now: datetime, limits: Thresholds = DEFAULT_THRESHOLDS
+) -> list[Health]:
+    """Those of the named feeds whose last fetch failed (for answers and /latest)."""
+    if not feeds:
+        return []
+    return [h for h in feed_health(db_path, now, limits, only=feeds) if h.status == FAILING]
+
+
+# --------------------------------------------------------------------------- alert ledger
+LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_alerts (
+    feed TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    since REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    announced TEXT NOT NULL DEFAULT 'ok',
+    claimed REAL,
+    updated REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to send: `health` became what the maintainers should be told now;
+    `previous` is what they were told before (ok, failing or stale)."""
+
+    health: Health
+    previous: str
+    claimed: float
+
+    @property
+    def recovered(self) -> bool:
+        return self.health.announce == OK
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    feed: str
+    status: str
+    announced: str
+    since: datetime | None
+
+
+class AlertLedger:
+    """What the maintainers were told about each feed (table feed_alerts of the corpus DB)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+
+    def _db(self) -> sqlite3.Connection:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(self.db_path)
+        db.execute(LEDGER_SCHEMA)
+        return db
+
+    def claim(self, healths: Sequence[Health], now: datetime) -> list[Notice]:
+        """Record each feed's health and claim every change not announced yet (in one
+        transaction: two processes never claim the same change). Feeds not in `healths`
+        (removed from the feeds file) are forgotten without a message."""
+        stamp = now.timestamp()
+        by_feed = {h.feed: h for h in healths}
+        notices: list[Notice] = []
+        with closing(self._db()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = {
+                    r[0]: r
+                    for r in db.execute("SELECT feed, status, announced, claimed FROM feed_alerts")
+                }
+                for feed in rows.keys() - by_feed.keys():
+                    db.execute("DELETE FROM feed_alerts WHERE feed=?", (feed,))
+                for h in healths:
+                    row = rows.get(h.feed)
+                    if row is None and h.announce == OK:
+                        continue  # healthy and never announced: nothing to keep
+                    self._record(db, h, stamp)
+                    announced = row[2] if row else OK
+                    claimed = row[3] if row else None
+                    if h.announce == announced:
+                        if h.announce == OK:
+                            db.execute("DELETE FROM feed_alerts WHERE feed=?", (h.feed,))
+                        continue
+                    if claimed is not None and stamp - claimed < CLAIM_TTL.total_seconds():
+                        continue  # another process is announcing it right now
+                    db.execute("UPDATE feed_alerts SET claimed=? WHERE feed=?", (stamp, h.feed))
+                    notices.append(Notice(h, announced, stamp))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return notices
+
+    @staticmethod
+    def _record(db: sqlite3.Connection, h: Health, stamp: float) -> None:
+        since = h.since.timestamp() if h.since else None
+        db.execute(
+            "INSERT INTO feed_alerts(feed, status, since, reason, detail, failures, updated)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed) DO UPDATE SET status=excluded.status,"
+            " since=excluded.since, reason=excluded.reason, detail=excluded.detail,"
+            " failures=excluded.failures, updated=excluded.updated",
+            (h.feed, h.announce, since, h.reason, h.detail, h.failures, stamp),
+        )
+
+    def done(self, notice: Notice) -> None:
+        """The message was sent: record it as announced (a recovery forgets the feed)."""
+        with closing(self._db()) as db:
+            if notice.recovered:
+                db.execute(
+                    "DELETE FROM feed_alerts WHERE feed=? AND claimed=? AND status=?",
+                    (notice.health.feed, notice.claimed, OK),
+                )
+            db.execute(
+                "UPDATE feed_alerts SET announced=?, claimed=NULL WHERE feed=? AND claimed=?",
+                (notice.health.announce, notice.health.feed, notice.claimed),
+            )
+
+    def release(self, notice: Notice) -> None:
+        """Sending failed: the next check tries again."""
+        with closing(self._db()) as db:
+            db.execute(
+                "UPDATE feed_alerts SET claimed=NULL WHERE feed=? AND claimed=?",
+                (notice.health.feed, notice.claimed),
+            )
+
+    def records(self) -> list[AlertRecord]:
+        with closing(self._db()) as db:
+            rows = db.execute(
+                "SELECT feed, status, announced, since FROM feed_alerts ORDER BY feed"
+            ).fetchall()
+        return [AlertRecord(r[0], r[1], r[2], _ts(r[3])) for r in rows]
