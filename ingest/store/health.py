@@ -27,15 +27,12 @@ from ingest.health import (
     thresholds,
 )
 from ingest.models import FeedState
+from ingest.store.db import dt
 
 DEFAULT_THRESHOLDS = Thresholds()
 
 
 # --------------------------------------------------------------------------- corpus reads
-def _ts(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
-
-
 def _connect(db_path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
     db.execute("PRAGMA busy_timeout=30000")
@@ -51,8 +48,8 @@ def read_states(db: sqlite3.Connection) -> list[FeedState]:
         FeedState(
             name=r[0],
             url=r[1],
-            last_attempt=_ts(r[2]),
-            last_success=_ts(r[3]),
+            last_attempt=dt(r[2]),
+            last_success=dt(r[3]),
             last_error=r[4],
             consecutive_failures=r[5],
         )
@@ -238,4 +235,4 @@ class AlertLedger:
             rows = db.execute(
                 "SELECT feed, status, announced, since FROM feed_alerts ORDER BY feed"
             ).fetchall()
-        return [AlertRecord(r[0], r[1], r[2], _ts(r[3])) for r in rows]
+        return [AlertRecord(r[0], r[1], r[2], dt(r[3])) for r in rows]
