@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,8 @@ from filelock import FileLock, Timeout
 from ingest.config import Settings
 from ingest.embed import Embedder, recorded_backend
 from ingest.feeds import load_feeds
-from ingest.fetch import PAGE_ACCEPT, fetch_all, fetch_page, make_client
+from ingest.fetch import fetch_all
+from ingest.fulltext import PageBudget, check_full_text, with_full_text
 from ingest.models import (
     Article,
     ConfigError,
@@ -27,14 +29,13 @@ from ingest.models import (
     ParseResult,
     utcnow,
 )
-from ingest.parse import extract_full_text, extraction_problem, parse_feed
+from ingest.parse import parse_feed
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
 from ingest.vectorize import Progress, embed_pending
 
 log = logging.getLogger(__name__)
 
-FULL_TEXT_MIN_CHARS = 1200  # summary-only entries shorter than this get full-text extraction
 MAX_STORED_WARNINGS = 20  # per feed, kept with its state for `newsbot feeds status`
 WARNINGS_KEPT_DAYS = 7  # older warnings are dropped
 _STAMP = "%Y-%m-%d %H:%M UTC"
@@ -129,19 +130,6 @@ def _next_state(
     )
 
 
-@dataclass
-class PageBudget:
-    """Article-page fetches left in this run (settings.max_page_fetches_per_run)."""
-
-    left: int
-
-    def take(self) -> bool:
-        if self.left <= 0:
-            return False
-        self.left -= 1
-        return True
-
-
 def _merge_warnings(old: Sequence[str], new: Sequence[str], now: datetime) -> tuple[str, ...]:
     """This run's warnings (stamped) first, then the earlier ones of the last few days."""
     fresh = [f"{now.strftime(_STAMP)}: {w}" for w in new]
@@ -157,56 +145,6 @@ def _merge_warnings(old: Sequence[str], new: Sequence[str], now: datetime) -> tu
     return tuple((fresh + kept)[:MAX_STORED_WARNINGS])
 
 
-def _with_full_text(
-    feed: Feed,
-    articles: list[Article],
-    known: set[str],
-    settings: Settings,
-    budget: PageBudget,
-    warnings: list[str],
-) -> list[Article]:
-    """Replace short summaries of NEW articles by the extracted page text (trafilatura).
-
-    Every page goes through the outbound-HTTP policy: only the feed's own origin may be private.
-    An article whose page is refused, fails or is over the run's page budget keeps its summary,
-    with a warning (shown by `newsbot feeds status`)."""
-    todo = [a for a in articles if a.id not in known and len(a.text) < FULL_TEXT_MIN_CHARS]
-    if not todo:
-        return articles
-    chosen = [a for a in todo if budget.take()]
-    skipped = len(todo) - len(chosen)
-    if skipped:
-        warnings.append(
-            f"page limit reached ({settings.max_page_fetches_per_run} article pages per run, "
-            f"NEWSBOT_MAX_PAGE_FETCHES_PER_RUN): {skipped} new item(s) stored from their summary"
-        )
-    if not chosen:
-        return articles
-
-    async def run() -> dict[str, str]:
-        sem = asyncio.Semaphore(settings.fetch_concurrency)
-        out: dict[str, str] = {}
-        async with make_client(settings, accept=PAGE_ACCEPT) as client:
-
-            async def one(a: Article) -> None:
-                async with sem:
-                    origins = [feed.url] if feed.operator_trusted else []
-                    page = await fetch_page(client, a.url, settings, trusted_origins=origins)
-                if not page.ok:
-                    problem = page.error if page.blocked else f"{a.url[:200]}: {page.error}"
-                    warnings.append(f"full text not fetched, {problem}; stored from its summary")
-                    return
-                text = extract_full_text(page.body, a.url)
-                if text and len(text) > len(a.text):
-                    out[a.id] = text
-
-            await asyncio.gather(*(one(a) for a in chosen))
-        return out
-
-    texts = asyncio.run(run())
-    return [replace(a, text=texts[a.id]) if a.id in texts else a for a in articles]
-
-
 def check_feed(feed: Feed, settings: Settings, *, trusted: bool = False) -> ParseResult:
     """Fetch and parse one feed once, storing nothing (to validate a feed before adding it).
 
@@ -216,23 +154,6 @@ def check_feed(feed: Feed, settings: Settings, *, trusted: bool = False) -> Pars
     if res.status == "error":
         return ParseResult(feed=feed.name, error=res.error or "fetch failed")
     return parse_feed(feed, res)
-
-
-def check_full_text(feeds: Sequence[Feed]) -> None:
-    """Fail at the start of a run (ConfigError, one line) when an enabled full_text feed cannot
-    be served because page-text extraction does not work in this installation."""
-    wanting = [f.name for f in feeds if f.enabled and f.full_text]
-    if not wanting:
-        return
-    problem = extraction_problem()
-    if problem:
-        names = ", ".join(wanting[:5])
-        if len(wanting) > 5:
-            names += f" and {len(wanting) - 5} more"
-        raise ConfigError(
-            f"full-text extraction is unavailable ({problem}) but full_text = true is set for "
-            f"{names}: reinstall newsbot (pip install -e .) or set full_text = false"
-        )
 
 
 def ingest_feeds(
@@ -267,7 +188,7 @@ def ingest_feeds(
                 articles = list(parsed.articles)
                 if feed.full_text:
                     known = corpus.known_ids(feed.name, [a.id for a in articles])
-                    full = _with_full_text(feed, articles, known, settings, budget, report.warnings)
+                    full = with_full_text(feed, articles, known, settings, budget, report.warnings)
                     articles = [a for a in full if a.id not in known]
         report.items = len(articles)
         t1 = _add_time(times, "parse", t0)
@@ -367,23 +288,16 @@ def _run_locked(
     store.drop_retired_collections()
     if reindex and not only:
         # Build the new vectors beside the live ones, then switch (see ingest.store).
-        if settings.retention_days:
-            report.pruned = store.prune_older_than(
-                utcnow() - timedelta(days=settings.retention_days)
-            )
+        _prune(store, settings, report)
         store.begin_rebuild(rebuild_signature(settings))
         if store.rebuild_todo():
-            t0 = time.perf_counter()
-            emb = embedder or Embedder.from_settings(settings)
-            report.timings["model_load"] = time.perf_counter() - t0
-            report.embedded_articles, report.embedded_chunks = embed_pending(
-                store, emb, settings, progress, report.timings, rebuild=True
-            )
+            _embed(store, settings, report, progress, embedder, rebuild=True)
         # the new vectors are the model's and backend's from now on (a reindex is how to switch)
         store.finish_rebuild(settings.embedding_model, recorded_backend(settings.embedding_backend))
     else:
         # Anything else changes the live corpus, which an interrupted build no longer matches.
         store.abandon_rebuild()
+        store.check_model(settings.embedding_model, recorded_backend(settings.embedding_backend))
         if reindex:
             for name in only:
                 store.mark_feed_pending(name)
@@ -394,21 +308,73 @@ def _run_locked(
             if unknown:
                 raise ConfigError(f"no feed named {', '.join(sorted(unknown))} in the feeds file")
             check_full_text(chosen)
-            t0 = time.perf_counter()
-            report.feeds = ingest_feeds(store, chosen, settings, report.timings)
-            report.timings["fetch_parse"] = time.perf_counter() - t0
-        if settings.retention_days:
-            cutoff = utcnow() - timedelta(days=settings.retention_days)
-            report.pruned = store.prune_older_than(cutoff)
-    store.check_model(settings.embedding_model, recorded_backend(settings.embedding_backend))
-    if store.pending_count():
-        t0 = time.perf_counter()
-        emb = embedder or Embedder.from_settings(settings)
-        report.timings["model_load"] = time.perf_counter() - t0
-        report.embedded_articles, report.embedded_chunks = embed_pending(
-            store, emb, settings, progress, report.timings
-        )
+            embedder = _ingest_while_embedding(store, chosen, settings, report, progress, embedder)
+        _prune(store, settings, report)
+        if store.pending_count():
+            _embed(store, settings, report, progress, embedder)
     group_new_articles(store, settings, feeds)  # stories: new articles join or start one
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())
     return report
+
+
+# Articles stored by the feeds thread before the embedding starts (about one write group of
+# chunks): the first encode batches are full, and small feeds do not make many small passes.
+START_EMBEDDING_AT = 256
+_POLL_SECONDS = 0.05
+
+
+def _ingest_while_embedding(
+    store: Corpus,
+    feeds: Sequence[Feed],
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress | None,
+    embedder: Embedder | None,
+) -> Embedder | None:
+    """Fetch and parse the feeds in a thread while this one embeds the articles they have
+    stored so far: encoding, the only expensive step, does not wait for the parsing. Returns the
+    embedder if one was loaded. Right whatever the interleaving: an article is marked embedded
+    with the hash of the text it was embedded from, so one a later feed changes stays pending
+    (articles.py) and the caller embeds it."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(1, thread_name_prefix="newsbot-feeds") as thread:
+        parsing = thread.submit(ingest_feeds, store, feeds, settings, report.timings)
+        while not parsing.done():
+            if store.pending_count() < START_EMBEDDING_AT:
+                wait([parsing], timeout=_POLL_SECONDS)
+                continue
+            _prune(store, settings, report)
+            embedder = _embed(store, settings, report, progress, embedder)
+        report.feeds = parsing.result()
+    report.timings["fetch_parse"] = time.perf_counter() - t0
+    return embedder
+
+
+def _prune(store: Corpus, settings: Settings, report: IngestReport) -> None:
+    """Retention: drop the articles older than settings.retention_days (before embedding)."""
+    if settings.retention_days:
+        report.pruned += store.prune_older_than(utcnow() - timedelta(days=settings.retention_days))
+
+
+def _embed(
+    store: Corpus,
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress | None,
+    embedder: Embedder | None,
+    *,
+    rebuild: bool = False,
+) -> Embedder:
+    """Embed the pending articles, or those a reindex build has not done (loading the model on
+    first need); returns the embedder."""
+    if embedder is None:
+        t0 = time.perf_counter()
+        embedder = Embedder.from_settings(settings)
+        report.timings["model_load"] = time.perf_counter() - t0
+    articles, chunks = embed_pending(
+        store, embedder, settings, progress, report.timings, rebuild=rebuild
+    )
+    report.embedded_articles += articles
+    report.embedded_chunks += chunks
+    return embedder

@@ -19,9 +19,10 @@ from conftest import FEEDS_DIR, REPO, make_settings
 from feedserver import FeedServer
 
 from ingest.feeds import load_feeds
+from ingest.fulltext import check_full_text
 from ingest.models import Feed, FeedState
 from ingest.parse import extraction_problem
-from ingest.pipeline import _merge_warnings, check_full_text, ingest_feeds
+from ingest.pipeline import _merge_warnings, ingest_feeds
 from ingest.store import Corpus
 
 REAL_POST = FEEDS_DIR / "publisher" / "lucumr_atom.xml"
@@ -210,7 +211,7 @@ def test_check_full_text_names_the_feeds(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['lxml_html_clean'] = None\n"
         "from ingest.models import Feed, ConfigError\n"
-        "from ingest.pipeline import check_full_text\n"
+        "from ingest.fulltext import check_full_text\n"
         "check_full_text([Feed('a', 'x'), Feed('b', 'y', full_text=True, enabled=False)])\n"
         "try:\n"
         "    check_full_text([Feed(f'f{i}', 'x', full_text=True) for i in range(7)])\n"

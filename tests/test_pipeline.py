@@ -53,11 +53,26 @@ def _snapshot(settings: Settings) -> dict[str, object]:
         fts = db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
         feeds = db.execute("SELECT article_id, feed FROM article_feeds ORDER BY 1, 2").fetchall()
         db.close()
-        got = corpus.collection.get(include=["documents"])
-        vectors = sorted(zip(got["ids"], got["documents"], strict=True))
+        got = corpus.collection.get(include=["metadatas"])
+        vectors = sorted(
+            (cid, meta["article_id"])
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        )
     finally:
         corpus.close()
     return {"articles": articles, "chunks": chunks, "fts": fts, "feeds": feeds, "vectors": vectors}
+
+
+def _vectors_by_chunk(settings: Settings) -> dict[str, tuple[float, ...]]:
+    corpus = Corpus(settings)
+    try:
+        got = corpus.collection.get(include=["embeddings"])
+    finally:
+        corpus.close()
+    return {
+        cid: tuple(float(x) for x in vec)
+        for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+    }
 
 
 # ---------------------------------------------------------------- dedupe (no embedding needed)
@@ -157,6 +172,7 @@ def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chun
         assert second.feeds[0].status == "ok" and second.feeds[0].unchanged == 3
         assert second.embedded_articles == 0
         assert _snapshot(settings) == before
+        vecs_before = _vectors_by_chunk(settings)
 
         # Change one article's text: only it is re-embedded, and its old chunks are gone.
         at = body.index(b"<description>", body.index(b"<item>")) + len(b"<description>")
@@ -166,10 +182,15 @@ def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chun
         third = run_ingest(settings, embedder=embedder)
         assert third.feeds[0].updated == 1 and third.embedded_articles == 1
         after = _snapshot(settings)
-        assert len(after["vectors"]) == len(after["chunks"])
-        new_docs = [d for _, d in after["vectors"] if "BREAKING UPDATE" in d]
-        assert len(new_docs) == 1
-        assert not any("BREAKING UPDATE" in d for _, d in before["vectors"])
+        assert after["vectors"] == [c[:2] for c in after["chunks"]]
+        changed_ids = {c[1] for c in after["chunks"] if "BREAKING UPDATE" in c[2]}
+        assert len(changed_ids) == 1
+        assert not any("BREAKING UPDATE" in c[2] for c in before["chunks"])
+        # Only the changed article's vectors are new; the others are the same vectors.
+        now = _vectors_by_chunk(settings)
+        old_vecs, new_vecs = set(vecs_before.items()), set(now.items())
+        assert {cid.rsplit(":", 1)[0] for cid, _ in new_vecs - old_vecs} == changed_ids
+        assert {cid.rsplit(":", 1)[0] for cid, _ in old_vecs - new_vecs} == changed_ids
 
 
 @pytest.mark.shared_data

@@ -53,8 +53,8 @@ def _snapshot(settings: Settings) -> dict[str, object]:
         chunks = db.execute("SELECT id, article_id, text FROM chunks ORDER BY id").fetchall()
         fts = db.execute("SELECT chunk_id, text FROM chunks_fts ORDER BY 1").fetchall()
         db.close()
-        got = corpus.collection.get(include=["documents"])
-        vectors = sorted(zip(got["ids"], got["documents"], strict=True))
+        got = corpus.collection.get(include=["metadatas"])
+        vectors = sorted(zip(got["ids"], got["metadatas"], strict=True))
     finally:
         corpus.close()
     return {"articles": articles, "chunks": chunks, "fts": fts, "vectors": vectors}

@@ -139,10 +139,20 @@ def test_vectors_are_written_before_an_article_is_marked_done(corpus: Corpus) ->
     # the batch leaves exactly one copy of each vector, chunk row and full-text row.
     corpus.vectors.write(corpus.collection, items, _vectors(4))
     assert corpus.pending_count() == 2 and corpus.collection.count() == 4
+    # Those vectors are not hits yet: their chunk text (in SQLite) is not committed.
+    assert corpus.dense_search(_vectors(1)[0], 10) == []
     corpus.store_embeddings(_items(corpus), _vectors(4))
     assert corpus.pending_count() == 0
     assert corpus.collection.count() == corpus.counts()["chunks"] == 4
     assert len(corpus.keyword_search("quokka", 10)) == 4
+    # Dense hits carry the chunk text from SQLite; Chroma holds vectors and article ids only.
+    hits = corpus.dense_search(_vectors(1)[0], 10)
+    assert sorted(text for _, _, text, _ in hits) == sorted(
+        c.text for _, _, chunks in items for c in chunks
+    )
+    stored = corpus.collection.get(include=["documents", "metadatas"])
+    assert stored["documents"] == [None] * 4
+    assert {m["article_id"] for m in stored["metadatas"]} == {a.id for a, _, _ in items}
     assert corpus.get_meta("last_embed")
 
 

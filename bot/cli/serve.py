@@ -62,7 +62,7 @@ def cmd_feedback(args: argparse.Namespace, settings: DiscordSettings) -> int:
 def cmd_bot(args: argparse.Namespace, settings: DiscordSettings) -> int:
     from bot.discord.client import run_bot
     from ingest.feeds import load_feeds
-    from ingest.pipeline import check_full_text
+    from ingest.fulltext import check_full_text
 
     if settings.ingest_interval_minutes:  # refuse to start a bot whose ingest would fail
         try:

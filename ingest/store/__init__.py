@@ -203,7 +203,12 @@ class Corpus:
     def dense_search(
         self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None
     ) -> list[tuple[str, str, str, float]]:
-        return self.vectors.dense_search(vector, n, article_ids)
+        """(chunk_id, article_id, text, cosine similarity), best first. The text is the chunk
+        row's: a vector whose chunk row is not committed yet (its article is still being
+        stored, see `store_embeddings`) or is gone is not a hit."""
+        hits = self.vectors.dense_search(vector, n, article_ids)
+        texts = self.keyword.chunk_texts([cid for cid, _, _ in hits])
+        return [(cid, aid, texts[cid], score) for cid, aid, score in hits if cid in texts]
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.vectors.chunk_vectors(chunk_ids)

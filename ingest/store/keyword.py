@@ -115,6 +115,14 @@ class KeywordIndex:
         )
         return int(rows[0]["n"])
 
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """Text of these chunks (those that are stored)."""
+        out: dict[str, str] = {}
+        for part in batches(list(chunk_ids)):
+            rows = self.db.query(f"SELECT id, text FROM chunks WHERE id IN ({marks(part)})", part)
+            out.update((r["id"], r["text"]) for r in rows)
+        return out
+
     def article_chunks(self, article_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         """(chunk_id, article_id, text) of every chunk of these articles, in reading order."""
         out: list[tuple[str, str, str]] = []

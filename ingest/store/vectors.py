@@ -209,29 +209,20 @@ class VectorIndex:
         vectors: np.ndarray,
     ) -> None:
         """Replace the vectors of these articles in `collection` (idempotent by article id:
-        a batch redone after a crash deletes what the killed run had added)."""
-        ids, docs, metas = [], [], []
-        for art, feeds, chunks in items:
-            for c in chunks:
-                ids.append(c.id)
-                docs.append(c.text)
-                metas.append(
-                    {
-                        "article_id": art.id,
-                        "link": art.url,
-                        "title": art.title[:500],
-                        "feeds": ", ".join(feeds),
-                        "published": int(art.published.timestamp()) if art.published else 0,
-                        "published_iso": art.published.isoformat() if art.published else "",
-                        "chunk": c.index,
-                    }
-                )
+        a batch redone after a crash deletes what the killed run had added).
+
+        Chroma holds the vectors and each chunk's article id, nothing else: the chunk text is
+        in SQLite (`chunks`, keyword.py), which readers join to the hits (`Corpus.dense_search`).
+        Documents in Chroma would be indexed for Chroma's own full-text search, which newsbot
+        never uses: that indexing cost more than the vectors (about 2.5x the write time)."""
+        ids = [c.id for _, _, chunks in items for c in chunks]
+        metas: list[Any] = [{"article_id": art.id} for art, _, chunks in items for _ in chunks]
         if len(ids) != len(vectors):
             raise ValueError("one vector per chunk expected")
         article_ids = [art.id for art, _, _ in items]
         collection.delete(where={"article_id": {"$in": article_ids}})
         if ids:
-            collection.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
+            collection.upsert(ids=ids, embeddings=vectors, metadatas=metas)
 
     def delete(self, article_ids: Sequence[str]) -> None:
         """Drop every vector of these articles from the active collection."""
@@ -240,8 +231,8 @@ class VectorIndex:
     # ------------------------------------------------------------------ reads
     def dense_search(
         self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None
-    ) -> list[tuple[str, str, str, float]]:
-        """(chunk_id, article_id, text, cosine similarity), best first."""
+    ) -> list[tuple[str, str, float]]:
+        """(chunk_id, article_id, cosine similarity), best first."""
         if article_ids is not None and not article_ids:
             return []
         # Chroma binds every `$in` value as an SQL variable: a large filter is queried in slices
@@ -264,21 +255,17 @@ class VectorIndex:
                     query_embeddings=[vector.tolist()],
                     n_results=min(n, total),
                     where=where,
-                    include=["documents", "metadatas", "distances"],
+                    include=["metadatas", "distances"],
                 )
-                for cid, doc, meta, dist in zip(
-                    res["ids"][0],
-                    res["documents"][0],
-                    res["metadatas"][0],
-                    res["distances"][0],
-                    strict=True,
+                for cid, meta, dist in zip(
+                    res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True
                 ):
-                    out.append((cid, str(meta["article_id"]), doc or "", 1.0 - float(dist)))
+                    out.append((cid, str(meta["article_id"]), 1.0 - float(dist)))
         except Exception as e:  # noqa: BLE001 - see _unavailable
             self._unavailable(e)
             return []
         if len(wheres) > 1:
-            out.sort(key=lambda hit: hit[3], reverse=True)
+            out.sort(key=lambda hit: hit[2], reverse=True)
         return out[:n]
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
