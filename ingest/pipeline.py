@@ -312,7 +312,9 @@ def _run_locked(
         _prune(store, settings, report)
         if store.pending_count():
             _embed(store, settings, report, progress, embedder)
+    t0 = time.perf_counter()
     group_new_articles(store, settings, feeds)  # stories: new articles join or start one
+    report.timings["stories"] = time.perf_counter() - t0
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())
     return report
@@ -341,11 +343,14 @@ def _ingest_while_embedding(
     with ThreadPoolExecutor(1, thread_name_prefix="newsbot-feeds") as thread:
         parsing = thread.submit(ingest_feeds, store, feeds, settings, report.timings)
         while not parsing.done():
-            if store.pending_count() < START_EMBEDDING_AT:
+            pending = store.pending_count()
+            if pending and embedder is None:  # there is work: load the model meanwhile
+                embedder = _load_embedder(settings, report)
+            elif pending < START_EMBEDDING_AT:
                 wait([parsing], timeout=_POLL_SECONDS)
-                continue
-            _prune(store, settings, report)
-            embedder = _embed(store, settings, report, progress, embedder)
+            else:
+                _prune(store, settings, report)
+                _embed(store, settings, report, progress, embedder)
         report.feeds = parsing.result()
     report.timings["fetch_parse"] = time.perf_counter() - t0
     return embedder
@@ -368,13 +373,17 @@ def _embed(
 ) -> Embedder:
     """Embed the pending articles, or those a reindex build has not done (loading the model on
     first need); returns the embedder."""
-    if embedder is None:
-        t0 = time.perf_counter()
-        embedder = Embedder.from_settings(settings)
-        report.timings["model_load"] = time.perf_counter() - t0
+    embedder = embedder or _load_embedder(settings, report)
     articles, chunks = embed_pending(
         store, embedder, settings, progress, report.timings, rebuild=rebuild
     )
     report.embedded_articles += articles
     report.embedded_chunks += chunks
+    return embedder
+
+
+def _load_embedder(settings: Settings, report: IngestReport) -> Embedder:
+    t0 = time.perf_counter()
+    embedder = Embedder.from_settings(settings)
+    report.timings["model_load"] = time.perf_counter() - t0
     return embedder
