@@ -67,16 +67,17 @@ def evaluate(
     index: bool = False,
 ) -> dict[str, object]:
     from ingest.config import load_settings
-    from ingest.embed import Embedder
+    from ingest.embed import INT8_SCHEME, Embedder, recorded_backend
     from ingest.parse import canonical_url
     from ingest.store import Corpus
 
     settings = load_settings(data_dir=data_dir)
     corpus = Corpus(settings)
     model = corpus.get_meta("embedding_model") or settings.embedding_model
-    backend = corpus.get_meta("embedding_backend") or "torch"
+    recorded = corpus.get_meta("embedding_backend") or "torch"
+    backend = "onnx-int8" if recorded == INT8_SCHEME else recorded  # the scheme names its backend
     emb = Embedder(model, backend, settings.embedding_batch_size, cache or settings.model_cache)
-    corpus.check_model(emb.name, emb.backend, write=False)
+    corpus.check_model(emb.name, recorded_backend(emb.backend), write=False)
     search = corpus.dense_search if index else exact_search(corpus)
     hits = 0
     rr = 0.0
