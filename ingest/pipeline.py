@@ -339,7 +339,6 @@ def _ingest_while_embedding(
     embedder if one was loaded. Right whatever the interleaving: an article is marked embedded
     with the hash of the text it was embedded from, so one a later feed changes stays pending
     (articles.py) and the caller embeds it."""
-    t0 = time.perf_counter()
     with ThreadPoolExecutor(1, thread_name_prefix="newsbot-feeds") as thread:
         parsing = thread.submit(ingest_feeds, store, feeds, settings, report.timings)
         while not parsing.done():
@@ -352,7 +351,8 @@ def _ingest_while_embedding(
                 _prune(store, settings, report)
                 _embed(store, settings, report, progress, embedder)
         report.feeds = parsing.result()
-    report.timings["fetch_parse"] = time.perf_counter() - t0
+    times = report.timings
+    times["fetch_parse"] = sum(times.get(k, 0.0) for k in ("fetch", "parse", "store_articles"))
     return embedder
 
 
@@ -372,10 +372,16 @@ def _embed(
     rebuild: bool = False,
 ) -> Embedder:
     """Embed the pending articles, or those a reindex build has not done (loading the model on
-    first need); returns the embedder."""
+    first need); returns the embedder. Progress counts on from the run's earlier passes."""
     embedder = embedder or _load_embedder(settings, report)
+    base, report_to = report.embedded_chunks, progress
+    if progress is not None and base:
+
+        def report_to(stage: str, done: int, total: int) -> None:
+            progress(stage, base + done, base + total)
+
     articles, chunks = embed_pending(
-        store, embedder, settings, progress, report.timings, rebuild=rebuild
+        store, embedder, settings, report_to, report.timings, rebuild=rebuild
     )
     report.embedded_articles += articles
     report.embedded_chunks += chunks

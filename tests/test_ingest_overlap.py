@@ -88,12 +88,17 @@ def test_embedding_while_parsing_ends_as_parsing_first(
     monkeypatch.setattr(pipeline, "embed_pending", embed)
     monkeypatch.setattr(pipeline, "parse_feed", parse)
     mixed = make_settings(tmp_path / "interleaved", feeds_file)
-    report = pipeline.run_ingest(mixed, embedder=embedder)
+    seen: list[tuple[str, int, int]] = []
+    report = pipeline.run_ingest(mixed, embedder=embedder, progress=lambda *a: seen.append(a))
 
     assert events[:3] == ["parse openai-news", "embed", "parse openai-research"]
     assert [f.status for f in report.feeds] == ["ok", "ok"] and report.pending == 0
     # An article a later feed changed after it was embedded is embedded again, never lost.
     assert report.embedded_articles >= plain.embedded_articles
+    # Progress counts on across the passes: one rising count of chunks, ending at the total.
+    dones = [done for stage, done, _ in seen if stage == "embed"]
+    assert dones == sorted(dones) and dones[-1] == report.embedded_chunks
+    assert all(done <= total for _, done, total in seen)
     assert _state(mixed) == _state(first)
     state = _state(mixed)
     assert all(content == embedded for _, content, embedded in state["articles"])
