@@ -135,9 +135,6 @@ class Chunker:
         self.composes = isinstance(tokenizer.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
         self.tokenize_seconds = 0.0  # spent tokenizing articles (for the ingest's timings)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
     def chunk(self, article: Article) -> list[Chunk]:
         return [c for c, _ in self.chunk_with_ids(article)]
 
