@@ -33,7 +33,7 @@ from ingest.models import (
 from ingest.parse import parse_feed
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
-from ingest.vectorize import Progress, embed_pending
+from ingest.vectorize import More, Progress, embed_pending
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def _run_locked(
 
 
 # Articles stored by the feeds thread before the embedding starts (about one write group of
-# chunks): the first encode batches are full, and small feeds do not make many small passes.
+# chunks): the first encode batches are full.
 START_EMBEDDING_AT = 256
 
 
@@ -339,15 +339,14 @@ def _ingest_while_embedding(
     embedder: Embedder | None,
 ) -> Embedder | None:
     """Fetch and parse the feeds in a thread while this one embeds the articles they have
-    stored so far: encoding, the only expensive step, does not wait for the parsing. Returns the
-    embedder if one was loaded. Right whatever the interleaving: an article is marked embedded
-    with the hash of the text it was embedded from, so one a later feed changes stays pending
-    (articles.py) and the caller embeds it.
+    stored so far, in one stream (embed_pending's `more`): encoding, the only expensive step,
+    does not wait for the parsing. Returns the embedder if one was loaded. Right whatever the
+    interleaving: an article is marked embedded with the hash of the text it was embedded from,
+    so one a later feed changes stays pending (articles.py) and the caller embeds it.
 
     The feeds thread reports what it stores (`on_stored`) instead of this thread counting the
     pending articles over and over: that count scans the articles (about 14 ms at 100,000) and
-    holds the database the feeds thread is writing to. The tally only decides when a pass
-    starts; what a pass embeds is what is pending then."""
+    holds the database the feeds thread is writing to."""
     tally = threading.Condition()
     waiting = store.pending_count()  # left by an earlier run, plus what the thread stores
 
@@ -357,24 +356,30 @@ def _ingest_while_embedding(
             waiting += n
             tally.notify()
 
+    def more(wait: bool) -> list[str] | None:
+        """The ids pending now if the feeds thread stored any since the last call, else []
+        (with `wait`: once it does); None when it ended and stored nothing since."""
+        nonlocal waiting
+        with tally:
+            if wait:
+                tally.wait_for(lambda: waiting or parsing.done())
+            if not waiting:
+                return None if parsing.done() else []
+            waiting = 0
+        return store.pending_ids()
+
     with ThreadPoolExecutor(1, thread_name_prefix="newsbot-feeds") as thread:
         parsing = thread.submit(ingest_feeds, store, feeds, settings, report.timings, stored)
-        parsing.add_done_callback(lambda _: stored(0))  # wakes the wait below when it ends
-        while not parsing.done():
+        parsing.add_done_callback(lambda _: stored(0))  # wakes the waits when it ends
+        with tally:
+            tally.wait_for(lambda: waiting or parsing.done())
+        if waiting:  # there is work: load the model while the feeds are parsed
+            embedder = embedder or _load_embedder(settings, report)
             with tally:
-                pending = waiting
-            if pending and embedder is None:  # there is work: load the model meanwhile
-                embedder = _load_embedder(settings, report)
-            elif pending < START_EMBEDDING_AT:
-                with tally:
-                    if waiting == pending and not parsing.done():
-                        tally.wait()  # until a feed is stored or parsing ends
-            else:
-                _prune(store, settings, report)
-                _embed(store, settings, report, progress, embedder)
-                left = store.pending_count()
-                with tally:
-                    waiting = left
+                tally.wait_for(lambda: waiting >= START_EMBEDDING_AT or parsing.done())
+                waiting = 0  # embed_pending reads what is pending now; more() the rest
+            _prune(store, settings, report)
+            _embed(store, settings, report, progress, embedder, more=more)
         report.feeds = parsing.result()
     times = report.timings
     times["fetch_parse"] = sum(times.get(k, 0.0) for k in ("fetch", "parse", "store_articles"))
@@ -395,9 +400,11 @@ def _embed(
     embedder: Embedder | None,
     *,
     rebuild: bool = False,
+    more: More | None = None,
 ) -> Embedder:
     """Embed the pending articles, or those a reindex build has not done (loading the model on
-    first need); returns the embedder. Progress counts on from the run's earlier passes."""
+    first need), and those `more` gives (embed_pending); returns the embedder. Progress counts
+    on from the run's earlier passes."""
     embedder = embedder or _load_embedder(settings, report)
     base, report_to = report.embedded_chunks, progress
     if progress is not None and base:
@@ -406,7 +413,7 @@ def _embed(
             progress(stage, base + done, base + total)
 
     articles, chunks = embed_pending(
-        store, embedder, settings, report_to, report.timings, rebuild=rebuild
+        store, embedder, settings, report_to, report.timings, rebuild=rebuild, more=more
     )
     report.embedded_articles += articles
     report.embedded_chunks += chunks

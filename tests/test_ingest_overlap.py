@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import make_settings, write_feeds_toml
 
-from ingest import pipeline
+from ingest import pipeline, vectorize
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.store import Corpus
@@ -64,41 +64,44 @@ def test_embedding_while_parsing_ends_as_parsing_first(
     first = make_settings(tmp_path / "parse-first", feeds_file)
     plain = pipeline.run_ingest(first, embedder=embedder)
 
-    # Interleaved, and forced to be: the second feed is parsed only once a first embedding pass
-    # over the first feed's articles has finished, so the articles the two feeds share are
-    # embedded from the first copy and updated by the second while others are being embedded.
+    # Interleaved, and forced to be: the second feed is parsed only once a first group of the
+    # first feed's articles is embedded and stored, so the articles the two feeds share are
+    # embedded from the first copy and updated by the second while the stream goes on.
     monkeypatch.setattr(pipeline, "START_EMBEDDING_AT", 1)
+    # One group could hold every chunk: what is chunked is encoded and stored anyway while
+    # the stream waits for the next feed (it would wait forever here otherwise).
+    monkeypatch.setattr(vectorize, "EMBED_BATCH_CHUNKS", 10**6)
+    monkeypatch.setattr(vectorize, "MODEL_BATCHES_PER_WRITE", 10**6)
     events: list[str] = []
-    first_pass = threading.Event()
-    real_embed, real_parse = pipeline.embed_pending, pipeline.parse_feed
+    first_stored = threading.Event()
+    real_parse = pipeline.parse_feed
+    seen: list[tuple[str, int, int]] = []
 
-    def embed(*args: Any, **kwargs: Any) -> tuple[int, int]:
-        events.append("embed")
-        try:
-            return real_embed(*args, **kwargs)
-        finally:
-            first_pass.set()
+    def progress(stage: str, done: int, total: int) -> None:
+        if not first_stored.is_set():
+            events.append("stored")
+            first_stored.set()
+        seen.append((stage, done, total))
 
     def parse(feed: Any, res: Any) -> Any:
         if feed.name == "openai-research":
-            assert first_pass.wait(120), "no embedding pass ran while feeds were parsed"
+            assert first_stored.wait(60), "nothing was embedded while feeds were parsed"
         events.append(f"parse {feed.name}")
         return real_parse(feed, res)
 
-    monkeypatch.setattr(pipeline, "embed_pending", embed)
     monkeypatch.setattr(pipeline, "parse_feed", parse)
     mixed = make_settings(tmp_path / "interleaved", feeds_file)
-    seen: list[tuple[str, int, int]] = []
-    report = pipeline.run_ingest(mixed, embedder=embedder, progress=lambda *a: seen.append(a))
+    report = pipeline.run_ingest(mixed, embedder=embedder, progress=progress)
 
-    assert events[:3] == ["parse openai-news", "embed", "parse openai-research"]
+    assert events[:3] == ["parse openai-news", "stored", "parse openai-research"]
     assert [f.status for f in report.feeds] == ["ok", "ok"] and report.pending == 0
     # An article a later feed changed after it was embedded is embedded again, never lost.
     assert report.embedded_articles >= plain.embedded_articles
-    # Progress counts on across the passes: one rising count of chunks, ending at the total.
+    # Progress is one rising count of chunks (across the stream and the pass for the articles
+    # the second feed changed), never over its total, ending at it.
     dones = [done for stage, done, _ in seen if stage == "embed"]
     assert dones == sorted(dones) and dones[-1] == report.embedded_chunks
-    assert all(done <= total for _, done, total in seen)
+    assert all(done <= total for _, done, total in seen) and seen[-1][2] == dones[-1]
     assert _state(mixed) == _state(first)
     state = _state(mixed)
     assert all(content == embedded for _, content, embedded in state["articles"])

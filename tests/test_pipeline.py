@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FEEDS_DIR, REPO, make_settings, write_feeds_toml
@@ -215,9 +216,29 @@ def test_reindex_rebuilds_vectors_without_fetching(tmp_path: Path, embedder: Emb
 def test_progress_counts_chunks_in_order_across_write_groups(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Groups are encoded while later ones are still chunked; progress is still reported in
-    chunks against one total, in order, and every chunk ends up stored once."""
-    monkeypatch.setattr(vectorize, "EMBED_BATCH_CHUNKS", 16)  # several groups from two feeds
+    """Groups are encoded and stored while later ones are still chunked, and the chunking runs
+    at most LOOKAHEAD_GROUPS groups ahead of the storing (memory does not grow with the
+    corpus). Progress is reported in chunks, in order, never over its total (an estimate until
+    every article is chunked, then exact), and every chunk ends up stored once."""
+    monkeypatch.setattr(vectorize, "EMBED_BATCH_CHUNKS", 8)  # many groups from two feeds
+    monkeypatch.setattr(vectorize, "LOAD_SLICE", 2)
+    ahead: list[int] = []  # groups chunked and not yet stored, each time one is chunked
+    groups = {"planned": 0, "stored": 0}
+    real_plan, real_write = vectorize._Reporter.plan, vectorize._EmbedRun.write
+
+    def plan(self: Any, articles: int, chunks: int) -> None:
+        groups["planned"] += 1
+        ahead.append(groups["planned"] - groups["stored"])
+        real_plan(self, articles, chunks)
+
+    def write(self: Any, *args: Any) -> int:
+        time.sleep(0.05)  # a slow store: the chunking gets as far ahead as it may
+        n = real_write(self, *args)
+        groups["stored"] += 1
+        return n
+
+    monkeypatch.setattr(vectorize._Reporter, "plan", plan)
+    monkeypatch.setattr(vectorize._EmbedRun, "write", write)
     feeds_file = write_feeds_toml(
         tmp_path / "feeds.toml",
         {"gradient": "trimmed/gradient_blog.xml", "bair": "trimmed/bair_blog.xml"},
@@ -226,10 +247,13 @@ def test_progress_counts_chunks_in_order_across_write_groups(
     seen: list[tuple[str, int, int]] = []
     report = run_ingest(settings, embedder=embedder, progress=lambda *a: seen.append(a))
     embeds = [(done, total) for stage, done, total in seen if stage == "embed"]
-    assert len(embeds) >= 4
-    assert {total for _, total in embeds} == {report.embedded_chunks}
+    assert len(embeds) > vectorize.LOOKAHEAD_GROUPS + 2
+    assert groups["stored"] == groups["planned"] == len(embeds)
+    assert max(ahead) == vectorize.LOOKAHEAD_GROUPS + 1  # the queue fills, and no further
+    assert embeds[-1] == (report.embedded_chunks, report.embedded_chunks)
+    assert all(done <= total for done, total in embeds)
     dones = [done for done, _ in embeds]
-    assert dones == sorted(dones) and dones[-1] == report.embedded_chunks
+    assert dones == sorted(dones)
     for key in ("chunk", "tokenize", "encode", "chroma", "sqlite", "embed_stage"):
         assert report.timings[key] > 0, key
     snap = _snapshot(settings)
@@ -255,8 +279,14 @@ def test_retention_prunes_old_articles(tmp_path: Path, embedder: Embedder) -> No
     settings = make_settings(tmp_path / "data", feeds_file)
     run_ingest(settings, embedder=embedder)
     days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
-    pruned = run_ingest(settings.model_copy(update={"retention_days": days}), embedder=embedder)
+    retained = settings.model_copy(update={"retention_days": days})
+    pruned = run_ingest(retained, embedder=embedder)
     assert pruned.pruned == 6  # colah's posts are 2015-2019; the HF posts are 2026
+    # A first ingest with retention never embeds what the retention drops.
+    fresh = run_ingest(
+        retained.model_copy(update={"data_dir": tmp_path / "fresh"}), embedder=embedder
+    )
+    assert (fresh.embedded_articles, fresh.pruned, fresh.pending) == (3, 6, 0)
     snap = _snapshot(settings)
     assert len(snap["articles"]) == 3
     assert {a for _, a, _ in snap["chunks"]} == {a for a, _, _ in snap["articles"]}
