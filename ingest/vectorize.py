@@ -2,8 +2,9 @@
 
 Encoding is the only expensive step of an ingest; everything here keeps the encoder busy:
 chunking tokenizes each article once and hands the chunks' token ids to the encoder (no second
-tokenization), and while one batch is encoded a writer thread stores the previous one in Chroma
-and SQLite (ONNX Runtime and torch release the GIL).
+tokenization), and while one group is encoded a writer thread stores the previous one in Chroma
+and SQLite (ONNX Runtime and torch release the GIL). One stream, however many articles: the
+chunking runs a few groups ahead of the writer, so memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -206,15 +207,15 @@ class _EmbedRun:
             if not part:
                 yield None
                 continue
-            t = time.perf_counter()
+            t0 = time.perf_counter()
             planned = []
             for article, feeds in self.corpus.load_articles(part):
                 if self.cutoff and article.published and article.published < self.cutoff:
                     self.reporter.articles -= 1  # the prune deletes it
                     continue
                 pairs = self.chunker.chunk_with_ids(article)
-                planned.append(((article, feeds, [c for c, _ in pairs]), [t for _, t in pairs]))
-            self.times["chunk"] = self.times.get("chunk", 0.0) + time.perf_counter() - t
+                planned.append(((article, feeds, [c for c, _ in pairs]), [i for _, i in pairs]))
+            self.times["chunk"] = self.times.get("chunk", 0.0) + time.perf_counter() - t0
             yield from planned
 
     def encode(self, group: Group) -> np.ndarray:
