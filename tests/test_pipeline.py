@@ -232,7 +232,7 @@ def test_progress_counts_chunks_in_order_across_write_groups(
         real_plan(self, articles, chunks)
 
     def write(self: Any, *args: Any) -> int:
-        time.sleep(0.05)  # a slow store: the chunking gets as far ahead as it may
+        time.sleep(0.2)  # a slow store: the chunking gets as far ahead as it may
         n = real_write(self, *args)
         groups["stored"] += 1
         return n
