@@ -1,5 +1,8 @@
 """Time expressions in questions ("this week", "in June 2025", "latest") → a search window.
 
+English and Indonesian, the bot's two languages ("minggu ini", "bulan lalu", "Juni 2025",
+"3 hari terakhir", "terbaru"); labels are English either way.
+
 Pure functions, no I/O. All datetimes are timezone-aware UTC; a naive `now` is taken as UTC.
 Calendar weeks start on Monday. `until` is exclusive.
 """
@@ -51,6 +54,9 @@ MONTHS = {
     "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
     "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    # Indonesian (April, September, November are spelled as in English)
+    "januari": 1, "februari": 2, "maret": 3, "mei": 5, "juni": 6, "juli": 7, "agustus": 8,
+    "oktober": 10, "desember": 12, "agu": 8, "agt": 8, "okt": 10, "des": 12,
 }  # fmt: skip
 _MONTH_NAMES = [
     "", "January", "February", "March", "April", "May", "June", "July", "August",
@@ -60,11 +66,14 @@ _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2,
     "few": 3, "a few": 3,
+    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7,
+    "delapan": 8, "sembilan": 9, "sepuluh": 10, "beberapa": 3,
 }  # fmt: skip
 
 _MONTH_RE = (
     r"(?P<month>january|february|march|april|may|june|july|august|september|october|november"
-    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+    r"|december|januari|februari|maret|mei|juni|juli|agustus|oktober|desember"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec|agu|agt|okt|des)\.?"
 )
 _YEAR_RE = r"(?P<year>(?:19|20)\d\d)"
 _NUM_RE = (
@@ -72,9 +81,16 @@ _NUM_RE = (
     r"|nine|ten|eleven|twelve)"
 )
 _UNIT_RE = r"(?P<unit>hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?)"
+# Indonesian: "(dalam) 3 hari terakhir", "dua minggu terakhir", "sebulan terakhir"
+_ID_NUM_RE = (
+    r"(?P<num>\d{1,4}|satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|beberapa)"
+)
+_ID_UNITS = {"jam": "h", "hari": "d", "minggu": "w", "pekan": "w", "bulan": "m", "tahun": "y"}
+_ID_UNIT_RE = r"(?P<unit>jam|hari|minggu|pekan|bulan|tahun)"
 _RECENT_RE = re.compile(
     r"\b(latest|newest|most recent|recent|recently|lately|new|current|currently|just released"
-    r"|right now|these days|nowadays)\b",
+    r"|right now|these days|nowadays"
+    r"|terbaru|terkini|baru-baru ini|baru saja|belakangan ini|saat ini)\b",
     re.IGNORECASE,
 )
 
@@ -215,6 +231,22 @@ def _past_n(m: re.Match[str], now: datetime) -> TimeWindow | None:
     return _w(since, None, label, m)
 
 
+def _past_n_id(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    """ "3 hari terakhir" (the last 3 days), "sebulan terakhir" (the last month)."""
+    num = m.groupdict().get("num")
+    n = _num(num) if num else 1
+    unit = _ID_UNITS[m.group("unit").lower()]
+    word = {"h": "hour", "d": "day", "w": "week", "m": "month", "y": "year"}[unit]
+    if n <= 0:
+        return None
+    try:
+        since = _minus_age(now, n, unit)
+    except (OverflowError, ValueError):
+        return None
+    label = f"the past {word}" if n == 1 else f"the past {n} {word}s"
+    return _w(since, None, label, m)
+
+
 def _today(m: re.Match[str], now: datetime) -> TimeWindow | None:
     return _w(_day_start(now.date()), None, "today", m)
 
@@ -259,19 +291,28 @@ def _since_relative(m: re.Match[str], now: datetime) -> TimeWindow | None:
 
 
 _ISO = r"(?P<iso>\d{4}-\d\d-\d\d)"
+# Indonesian: "minggu/pekan" (week), "bulan" (month), "tahun" (year); "ini" (this), "lalu" or
+# "kemarin" (last); "kemarin" alone is yesterday, "hari ini" today; "sejak" (since), "sebelum"
+# (before), "pada/di/selama" (in/during).
+_LAST_ID = r"(?:lalu|kemarin|yang\s+lalu)"
 _RULES: list[tuple[re.Pattern[str], Handler]] = [
-    (re.compile(rf"\b(?:since|after|from)\s+{_ISO}\b", re.I), _iso_since),
-    (re.compile(rf"\b(?:before|until|till)\s+{_ISO}\b", re.I), _iso_before),
-    (re.compile(rf"\b(?:on\s+)?{_ISO}\b", re.I), _iso_on),
+    (re.compile(rf"\b(?:since|after|from|sejak|setelah|mulai)\s+{_ISO}\b", re.I), _iso_since),
+    (re.compile(rf"\b(?:before|until|till|sebelum)\s+{_ISO}\b", re.I), _iso_before),
+    (re.compile(rf"\b(?:on\s+|pada\s+)?{_ISO}\b", re.I), _iso_on),
     (
         re.compile(
-            rf"\bsince\s+(?:the\s+(?:start|beginning)\s+of\s+)?{_MONTH_RE}(?:,?\s+{_YEAR_RE})?\b",
+            rf"\b(?:since|sejak)\s+(?:the\s+(?:start|beginning)\s+of\s+|awal\s+)?(?:bulan\s+)?"
+            rf"{_MONTH_RE}(?:,?\s+{_YEAR_RE})?\b",
             re.I,
         ),
         _since_month,
     ),
     (
-        re.compile(rf"\bsince\s+(?:the\s+(?:start|beginning)\s+of\s+)?{_YEAR_RE}\b", re.I),
+        re.compile(
+            rf"\b(?:since|sejak)\s+(?:the\s+(?:start|beginning)\s+of\s+|awal\s+)?(?:tahun\s+)?"
+            rf"{_YEAR_RE}\b",
+            re.I,
+        ),
         _since_year,
     ),
     (
@@ -282,9 +323,25 @@ _RULES: list[tuple[re.Pattern[str], Handler]] = [
         ),
         _since_relative,
     ),
+    (
+        re.compile(
+            rf"\bsejak\s+(?P<rest>kemarin|(?:minggu|pekan|bulan|tahun)\s+{_LAST_ID})\b", re.I
+        ),
+        _since_relative,
+    ),
     (re.compile(rf"\b{_MONTH_RE},?\s+{_YEAR_RE}\b", re.I), _month_year),
-    (re.compile(rf"\b(?:in|during|throughout|of|for)\s+{_YEAR_RE}\b", re.I), _in_year),
-    (re.compile(rf"\b(?:in|during|throughout)\s+{_MONTH_RE}(?!\s*\d)\b", re.I), _in_month),
+    (
+        re.compile(rf"\b(?:in|during|throughout|of|for|pada|selama|tahun)\s+{_YEAR_RE}\b", re.I),
+        _in_year,
+    ),
+    (
+        re.compile(
+            rf"\b(?:in|during|throughout|pada\s+bulan|selama\s+bulan|pada|selama|bulan)\s+"
+            rf"{_MONTH_RE}(?!\s*\d)\b",
+            re.I,
+        ),
+        _in_month,
+    ),
     (
         re.compile(
             rf"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(?:past|last|previous)\s+"
@@ -302,16 +359,39 @@ _RULES: list[tuple[re.Pattern[str], Handler]] = [
         _past_n,
     ),
     (
+        re.compile(
+            rf"\b(?:(?:dalam|selama)\s+)?(?:{_ID_NUM_RE}\s+)?{_ID_UNIT_RE}\s+terakhir\b", re.I
+        ),
+        _past_n_id,
+    ),
+    (
+        re.compile(
+            r"\b(?:(?:dalam|selama)\s+)?se(?P<unit>jam|hari|minggu|pekan|bulan|tahun)\s+"
+            r"terakhir\b",
+            re.I,
+        ),
+        _past_n_id,
+    ),
+    (
         re.compile(r"\btoday(?:'s)?\b|\bthis\s+(?:morning|afternoon|evening)\b|\btonight\b", re.I),
         _today,
     ),
+    (re.compile(r"\bhari\s+ini\b|\b(?:pagi|siang|sore|malam)\s+ini\b", re.I), _today),
     (re.compile(r"\byesterday(?:'s)?\b", re.I), _yesterday),
     (re.compile(r"\bthis\s+week(?:'s)?\b", re.I), _this_week),
+    (re.compile(r"\b(?:minggu|pekan)\s+ini\b", re.I), _this_week),
     (re.compile(r"\blast\s+week(?:'s)?\b", re.I), _last_week),
+    (re.compile(rf"\b(?:minggu|pekan)\s+{_LAST_ID}\b", re.I), _last_week),
     (re.compile(r"\bthis\s+month(?:'s)?\b", re.I), _this_month),
+    (re.compile(r"\bbulan\s+ini\b", re.I), _this_month),
     (re.compile(r"\blast\s+month(?:'s)?\b", re.I), _last_month),
+    (re.compile(rf"\bbulan\s+{_LAST_ID}\b", re.I), _last_month),
     (re.compile(r"\bthis\s+year(?:'s)?\b", re.I), _this_year),
+    (re.compile(r"\btahun\s+ini\b", re.I), _this_year),
     (re.compile(r"\blast\s+year(?:'s)?\b", re.I), _last_year),
+    (re.compile(rf"\btahun\s+{_LAST_ID}\b", re.I), _last_year),
+    # "kemarin" alone (not "minggu kemarin"): after the rules above, which take those first
+    (re.compile(r"\bkemarin\b", re.I), _yesterday),
 ]
 
 

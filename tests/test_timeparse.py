@@ -41,6 +41,27 @@ def d(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dateti
         ("What happened on 2025-07-01?", d(2025, 7, 1), d(2025, 7, 2), "Jul 1, 2025"),
         ("What launched before 2025-01-01?", None, d(2025, 1, 1), "before Jan 1, 2025"),
         ("Any news since last week?", d(2025, 7, 14), None, "since Jul 14, 2025"),
+        # Indonesian, the bot's other language
+        ("Apa berita AI hari ini?", d(2025, 7, 24), None, "today"),
+        ("Ada kabar apa kemarin?", d(2025, 7, 23), d(2025, 7, 24), "yesterday"),
+        ("Apa yang dirilis DeepMind minggu ini?", d(2025, 7, 21), None, "this week"),
+        ("model baru pekan ini", d(2025, 7, 21), None, "this week"),
+        ("Apa yang terjadi minggu lalu?", d(2025, 7, 14), d(2025, 7, 21), "last week"),
+        ("rilis minggu kemarin", d(2025, 7, 14), d(2025, 7, 21), "last week"),
+        ("Apa yang diluncurkan bulan ini?", d(2025, 7, 1), None, "this month"),
+        ("Apa yang diluncurkan bulan lalu?", d(2025, 6, 1), d(2025, 7, 1), "last month"),
+        ("model terbuka terbaik tahun ini", d(2025, 1, 1), None, "this year"),
+        ("regulasi AI tahun lalu", d(2024, 1, 1), d(2025, 1, 1), "last year"),
+        ("Apa yang diumumkan Anthropic pada Juni 2025?", d(2025, 6, 1), d(2025, 7, 1), "June 2025"),
+        ("berita Agustus 2024", d(2024, 8, 1), d(2024, 9, 1), "August 2024"),
+        ("Apa yang terjadi pada tahun 2024?", d(2024, 1, 1), d(2025, 1, 1), "2024"),
+        ("rilis pada bulan Mei", d(2025, 5, 1), d(2025, 6, 1), "May 2025"),
+        ("Apa yang dirilis Mistral sejak Maret?", d(2025, 3, 1), None, "since Mar 1, 2025"),
+        ("berita sejak 2025-03-01", d(2025, 3, 1), None, "since Mar 1, 2025"),
+        ("model dalam 3 hari terakhir", NOW - timedelta(days=3), None, "the past 3 days"),
+        ("dua minggu terakhir", NOW - timedelta(weeks=2), None, "the past 2 weeks"),
+        ("berita sebulan terakhir", d(2025, 6, 24, 15, 30), None, "the past month"),
+        ("ada apa sejak minggu lalu?", d(2025, 7, 14), None, "since Jul 14, 2025"),
     ],
 )
 def test_windows(question: str, since: datetime | None, until: datetime | None, label: str) -> None:
@@ -83,6 +104,8 @@ def test_week_starts_on_monday_even_on_monday() -> None:
         "any recent news on Gemini?",
         "What has DeepMind published recently?",
         "What's new with Llama?",
+        "Apa model open-weights terbaru?",
+        "kabar terkini soal Gemini",
     ],
 )
 def test_recency_words_prefer_recent_without_a_window(question: str) -> None:
@@ -105,6 +128,9 @@ def test_recency_word_and_window_together() -> None:
         "Who leads the marketing team at Mistral?",  # "mar" inside a word is not March
         "Qwen3-235B-A22B benchmark results",
         "¿Qué es Gemini 2.5 Pro?",
+        "Siapa pendiri startup di balik model Cendana?",
+        "Berapa biaya melatih model itu?",  # "melatih" holds no month
+        "Kapan pemilu desa dimulai?",  # "des" inside a word is not Desember
         "",
     ],
 )

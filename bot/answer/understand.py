@@ -122,7 +122,8 @@ _EXPLICIT_AFTER = re.compile(
 
 RECENT_DAYS = 31
 _RECENTLY = re.compile(
-    r"\b(?:recently|lately|these\s+days|in\s+recent\s+(?:days|weeks)|belakangan\s+ini)\b",
+    r"\b(?:recently|lately|these\s+days|in\s+recent\s+(?:days|weeks)|belakangan\s+ini"
+    r"|baru-baru\s+ini)\b",
     re.IGNORECASE,
 )
 
