@@ -217,31 +217,17 @@ def _in_year(m: re.Match[str], now: datetime) -> TimeWindow | None:
 
 
 def _past_n(m: re.Match[str], now: datetime) -> TimeWindow | None:
+    """ "the past 3 days", "in the last week"; "3 hari terakhir", "sebulan terakhir"."""
     num = m.groupdict().get("num")
     n = _num(num) if num else 1
     if n <= 0:
         return None
     unit = m.group("unit").lower()
-    word = {"h": "hour", "d": "day", "w": "week", "m": "month"}.get(unit[0], "year")
+    letter = _ID_UNITS.get(unit) or (unit[0] if unit[0] in "hdwm" else "y")
+    word = {"h": "hour", "d": "day", "w": "week", "m": "month", "y": "year"}[letter]
     try:
-        since = _minus_age(now, n, word[0])
+        since = _minus_age(now, n, letter)
     except (OverflowError, ValueError):  # "the past 1000000000 days": no usable lower bound
-        return None
-    label = f"the past {word}" if n == 1 else f"the past {n} {word}s"
-    return _w(since, None, label, m)
-
-
-def _past_n_id(m: re.Match[str], now: datetime) -> TimeWindow | None:
-    """ "3 hari terakhir" (the last 3 days), "sebulan terakhir" (the last month)."""
-    num = m.groupdict().get("num")
-    n = _num(num) if num else 1
-    unit = _ID_UNITS[m.group("unit").lower()]
-    word = {"h": "hour", "d": "day", "w": "week", "m": "month", "y": "year"}[unit]
-    if n <= 0:
-        return None
-    try:
-        since = _minus_age(now, n, unit)
-    except (OverflowError, ValueError):
         return None
     label = f"the past {word}" if n == 1 else f"the past {n} {word}s"
     return _w(since, None, label, m)
@@ -360,17 +346,9 @@ _RULES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         re.compile(
-            rf"\b(?:(?:dalam|selama)\s+)?(?:{_ID_NUM_RE}\s+)?{_ID_UNIT_RE}\s+terakhir\b", re.I
+            rf"\b(?:(?:dalam|selama)\s+)?(?:{_ID_NUM_RE}\s+|se)?{_ID_UNIT_RE}\s+terakhir\b", re.I
         ),
-        _past_n_id,
-    ),
-    (
-        re.compile(
-            r"\b(?:(?:dalam|selama)\s+)?se(?P<unit>jam|hari|minggu|pekan|bulan|tahun)\s+"
-            r"terakhir\b",
-            re.I,
-        ),
-        _past_n_id,
+        _past_n,
     ),
     (
         re.compile(r"\btoday(?:'s)?\b|\bthis\s+(?:morning|afternoon|evening)\b|\btonight\b", re.I),
