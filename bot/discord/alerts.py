@@ -24,6 +24,7 @@ import discord
 from bot.discord.render import escape_markdown, neutralize_mentions, trim
 from bot.discord.replies import NO_MENTIONS
 from bot.messages import format_day, format_time, gap_text, reason_text, say
+from ingest.feeds import load_feeds
 from ingest.health import FAILING, OK
 from ingest.models import ConfigError, utcnow
 from ingest.store.health import AlertLedger, Notice, health_for
@@ -158,8 +159,6 @@ class FeedAlerts:
             return sent
 
     def _claim(self, now: datetime) -> list[Notice]:
-        from ingest.feeds import load_feeds
-
         try:
             names: list[str] | None = [f.name for f in load_feeds(self.settings.feeds) if f.enabled]
         except ConfigError:

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING
 from bot.discord.replies import PublicError
 from ingest.models import NewsbotError, utcnow
 
+# Imported with this module (at start-up, before the gateway connects), not in a handler: a
+# first import on the event loop holds it for a few hundred ms (feedparser, aiohttp, ...).
+from ingest.pipeline import IngestLocked, IngestReport, run_ingest
+
 if TYPE_CHECKING:
     from bot.config import DiscordSettings
     from bot.engine import Engine
-    from ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +139,6 @@ class IngestJobs:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
         """Run one ingest in a worker thread. Raises JobBusy or ingest.pipeline.IngestLocked."""
-        from ingest.pipeline import run_ingest
-
         if self._lock.locked():
             raise JobBusy(self.running or "Another job")
         async with self._lock:
@@ -180,8 +181,6 @@ class IngestJobs:
             self._task = None
 
     async def _schedule(self) -> None:
-        from ingest.pipeline import IngestLocked
-
         interval = self.settings.ingest_interval_minutes * 60
         last = await asyncio.to_thread(self.engine.corpus.get_meta, "last_ingest")
         delay = initial_delay(datetime.fromisoformat(last) if last else None, interval, utcnow())

@@ -19,7 +19,9 @@ from bot.discord.progress import run_job_with_progress
 from bot.discord.render import escape_markdown
 from bot.discord.replies import NO_MENTIONS, send_text_followup
 from bot.discord.services import Services
-from ingest.models import ConfigError
+from ingest.feeds import add_feed, remove_feed
+from ingest.models import ConfigError, Feed
+from ingest.pipeline import check_feed
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,6 @@ class MaintainerCommands(commands.Cog):
         url: app_commands.Range[str, 1, 2000],
     ) -> None:
         """Add a feed (it is fetched once to check it first). Maintainers only."""
-        from ingest.feeds import add_feed
-        from ingest.models import Feed
-        from ingest.pipeline import check_feed
-
         settings = self.services.settings
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
@@ -118,7 +116,6 @@ class MaintainerCommands(commands.Cog):
     @app_commands.describe(name="The feed to remove")
     async def feeds_remove(self, interaction: discord.Interaction[Any], name: str) -> None:
         """Stop fetching a feed (its stored articles stay). Maintainers only."""
-        from ingest.feeds import remove_feed
 
         settings = self.services.settings
         await interaction.response.defer(thinking=True, ephemeral=True)
