@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Planned = tuple[Article, tuple[str, ...], list[Chunk]]
 TokenIds = list[int] | None
+Item = tuple[Planned, list[TokenIds]]  # an article to embed, its chunks' token ids
+Group = list[Item]  # whole articles encoded and stored together
 
 # Chunks per encode call and per Chroma/SQLite write (whole articles): 16 model batches, at most
 # 512. Large enough that Chroma's per-call cost and the length-sorting tails vanish.
@@ -91,12 +93,10 @@ class _Reporter:
             self.bar.close()
 
 
-def _batches(
-    planned: Iterable[tuple[Planned, list[TokenIds]] | None], max_chunks: int
-) -> Iterator[list[tuple[Planned, list[TokenIds]]]]:
+def _batches(planned: Iterable[Item | None], max_chunks: int) -> Iterator[Group]:
     """Consecutive groups of whole articles holding about `max_chunks` chunks each; a None in
     `planned` ends the group being filled (nothing more to chunk for a while)."""
-    batch: list[tuple[Planned, list[TokenIds]]] = []
+    batch: Group = []
     size = 0
     for item in planned:
         if item is not None:
@@ -144,9 +144,6 @@ def embed_pending(
         times["embed_stage"] = times.get("embed_stage", 0.0) + time.perf_counter() - t0
         cpu = time.process_time() - cpu0  # every thread of the process
         times["embed_stage_cpu"] = times.get("embed_stage_cpu", 0.0) + cpu
-
-
-Group = list[tuple[Planned, list[TokenIds]]]
 
 
 class _EmbedRun:
@@ -198,9 +195,7 @@ class _EmbedRun:
                 return
             ids = got
 
-    def _plan(
-        self, ids: list[str], more: More | None
-    ) -> Iterator[tuple[Planned, list[TokenIds]] | None]:
+    def _plan(self, ids: list[str], more: More | None) -> Iterator[Item | None]:
         """Every article to embed with its chunks and their token ids, chunked as it is read;
         None when nothing is left to chunk for a while."""
         for part in self._slices(ids, more):
