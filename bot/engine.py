@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bot.config import AnswerSettings
-from bot.models import Answer, CorpusStats, LatestItem, Turn
+from bot.messages import failing_note
+from bot.models import Answer, CorpusStats, LatestItem, Source, Turn
 from bot.stories.digest import digest_stories, digest_window
 from bot.stories.topics import about, relevant_articles
 from bot.stories.watch_match import StoryText, load_story_texts
@@ -45,6 +46,7 @@ class Engine:
         self.answerer = Answerer(settings, self.embedder)
         self._lock = threading.Lock()  # the model and Chroma client are used from worker threads
         self.story_store = StoryStore(settings)
+        self._titles: tuple[str | None, dict[str, str]] | None = None  # feed → channel title
 
     def ask(
         self,
@@ -70,7 +72,7 @@ class Engine:
                 now=now,
                 cite_order=self.story_store.primary_order,
             )
-        return self._note_failing_feeds(answer, feed)
+        return self._note_failing_feeds(self._with_publications(answer), feed)
 
     def feed_problems(self, feeds: Sequence[str]) -> list[Health]:
         """Those of these feeds whose last fetch failed: an answer or a listing about them
@@ -78,21 +80,27 @@ class Engine:
         return failing_feeds(self.settings.db_path, feeds, utcnow(), thresholds(self.settings))
 
     def _note_failing_feeds(self, answer: Answer, feed: str | None) -> Answer:
-        from bot.messages import failing_note
-
-        understood = answer.trace.get("understand") if answer.trace is not None else {}
-        listing = bool(understood.get("listing"))  # "latest from X": X is where to look
-        named = [
-            f
-            for s in understood.get("sources", ())
-            if s.get("explicit") or listing
-            for f in s["feeds"]
-        ]
+        plan = answer.plan
+        named: list[str] = []
+        if plan is not None:  # "latest from X" (a listing): X is where to look
+            named = [f for s in plan.sources if s.explicit or plan.listing for f in s.feeds]
         problems = self.feed_problems(list(dict.fromkeys([*([feed] if feed else []), *named])))
         if not problems:
             return answer
         note = " ".join(failing_note(h, answer.language) for h in problems)
         return replace(answer, note=f"{answer.note} {note}" if answer.note else note)
+
+    def _with_publications(self, answer: Answer) -> Answer:
+        """Citations name the publication by its own channel title where the feed gave one."""
+        stamp = self.corpus.get_meta("last_ingest")
+        if self._titles is None or self._titles[0] != stamp:
+            self._titles = (stamp, {s.name: s.title for s in self.corpus.feed_states()})
+        titles = self._titles[1]
+
+        def named(sources: tuple[Source, ...]) -> tuple[Source, ...]:
+            return tuple(replace(s, publication=titles.get(s.feed, "")) for s in sources)
+
+        return replace(answer, sources=named(answer.sources), closest=named(answer.closest))
 
     def latest(
         self, *, topic: str | None = None, feed: str | None = None, limit: int = 10

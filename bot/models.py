@@ -33,6 +33,14 @@ class Source:
     feed: str  # the first feed; `feeds` lists all
     published: datetime | None
     feeds: tuple[str, ...] = ()
+    # The publication by its own name: the channel title of `feed` ("Posts on Lil'Log"), or ""
+    # when the feed never said (then `feed`, the operator's short name, names it).
+    publication: str = ""
+
+    @property
+    def label(self) -> str:
+        """What a citation calls the source: the publication's own title, else the feed."""
+        return self.publication or self.feed
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -40,6 +48,7 @@ class Source:
             "title": self.title,
             "url": self.url,
             "feed": self.feed,
+            "publication": self.label,
             "feeds": list(self.feeds or (self.feed,)),
             "published": self.published.isoformat() if self.published else None,
         }
@@ -58,6 +67,9 @@ class Answer:
     backend: str = "extractive"
     closest: tuple[Source, ...] = ()  # when not answered: the nearest articles, for the user
     language: str = "en"  # of the question, and so of the bot's own words (bot.messages)
+    # How the question was understood (bot.answer.understand.QueryPlan); None when it was not
+    # a usable question. Callers read it, never the trace.
+    plan: Any = field(default=None, compare=False, repr=False)
     # What each stage of the answer path did (bot.answer.trace.Trace); not part of the JSON.
     trace: Any = field(default=None, compare=False, repr=False)
 

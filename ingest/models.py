@@ -95,7 +95,8 @@ class ParseResult:
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
-    title: str = ""
+    title: str = ""  # the feed's own channel title ("Posts on Lil'Log")
+    site: str = ""  # the site the feed says it belongs to (its channel link)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ class FeedState:
     items_last_fetch: int = 0
     articles_total: int = 0
     warnings: tuple[str, ...] = ()  # of the last fetch (e.g. refused article pages)
+    title: str = ""  # the feed's channel title, as the feed itself writes it (feed text)
+    site: str = ""  # its channel link: the publication's site
 
 
 def utcnow() -> datetime:

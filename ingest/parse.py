@@ -49,6 +49,7 @@ MIN_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=2)
 TITLE_FROM_TEXT_CHARS = 81  # a title made from the text: 80 characters and "…"
 MAX_TAGS = 30
+MAX_CHANNEL_TITLE = 300  # a feed's own title and site link, as stored
 
 # ---------------------------------------------------------------- entries
 
@@ -186,6 +187,7 @@ class _FeedDoc:
     base: str  # what relative links are resolved against
     author: str = ""  # the feed's own author, for entries without one
     warnings: list[str] = field(default_factory=list)
+    site: str = ""  # the channel's own link (the publication's site)
 
 
 # ---------------------------------------------------------------- JSON Feed
@@ -247,7 +249,8 @@ def _json_feed(body: bytes, base: str) -> _FeedDoc | None:
     title, home = data.get("title"), data.get("home_page_url")
     if not base and isinstance(home, str) and is_web_url(home):
         base = home
-    return _FeedDoc("json", title if isinstance(title, str) else "", entries, base)
+    site = home if isinstance(home, str) and is_web_url(home) else ""
+    return _FeedDoc("json", title if isinstance(title, str) else "", entries, base, site=site)
 
 
 # ---------------------------------------------------------------- the feed
@@ -322,7 +325,8 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
         feed=feed.name,
         articles=tuple(articles),
         warnings=(*doc.warnings, *entry_warnings),
-        title=doc.title,
+        title=" ".join(doc.title.split())[:MAX_CHANNEL_TITLE],
+        site=doc.site[:MAX_CHANNEL_TITLE],
     )
 
 
@@ -363,7 +367,8 @@ def _xml_feed(body: bytes, headers: dict[str, str], base: str) -> _FeedDoc:
             warnings.append(warning)
     if not version:
         warnings.append("unknown feed format; kept the entries that parsed")
-    return _FeedDoc(version, title, entries, base, _author_of(feed_info), warnings)
+    site = feed_link if isinstance(feed_link, str) and is_web_url(feed_link) else ""
+    return _FeedDoc(version, title, entries, base, _author_of(feed_info), warnings, site)
 
 
 def _articles(

@@ -182,12 +182,14 @@ def ingest_feeds(
         report = FeedReport(name=feed.name, status=res.status)
         error = res.error if res.status == "error" else None
         articles: list[Article] = []
+        channel: tuple[str, str] | None = None
         if res.status == "ok":
             parsed = parse_feed(feed, res)
             report.warnings = list(parsed.warnings)
             if parsed.error:
                 error = parsed.error
             else:
+                channel = (parsed.title, parsed.site)
                 articles = list(parsed.articles)
                 if feed.full_text:
                     known = corpus.known_ids(feed.name, [a.id for a in articles])
@@ -195,7 +197,7 @@ def ingest_feeds(
                     articles = [a for a in full if a.id not in known]
         report.items = len(articles)
         t1 = _add_time(times, "parse", t0)
-        _store_feed(corpus, feed, res, report, articles, error, states.get(feed.name))
+        _store_feed(corpus, feed, res, report, articles, error, states.get(feed.name), channel)
         _add_time(times, "store_articles", t1)
         reports.append(report)
         if on_stored is not None:
@@ -217,9 +219,13 @@ def _store_feed(
     articles: list[Article],
     error: str | None,
     old: FeedState | None,
+    channel: tuple[str, str] | None = None,
 ) -> None:
-    """Store one feed's new state and (unless it failed) its articles; fill in the report."""
+    """Store one feed's new state and (unless it failed) its articles; fill in the report.
+    `channel`: the feed's own title and site, when this fetch parsed them."""
     state = _next_state(feed, old, res, error, len(articles))
+    if channel is not None and channel[0]:
+        state = replace(state, title=channel[0], site=channel[1])
     state = replace(
         state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
     )

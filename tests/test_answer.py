@@ -10,26 +10,28 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from llmserver import ScriptedChatServer, scripted_llm_fixture  # noqa: F401 (fixture)
 
-from bot.answer import (
-    Answerer,
+from bot.answer import Answerer
+from bot.answer.directory import SourceDirectory
+from bot.answer.llm_answer import (
     build_context,
-    build_query,
-    clean_question,
-    entity_terms,
     extract_citations,
-    is_follow_up,
-    keyword_terms,
     looks_like_refusal,
     renumber_citations,
     restrict_links,
+)
+from bot.answer.text import (
+    clean_question,
+    entity_terms,
+    keyword_terms,
     split_sentences,
     strip_markdown,
+    usable_sentence,
 )
-from bot.answer import _usable as usable_sentence
-from bot.answer.understand import SourceDirectory
+from bot.answer.understand import build_query, is_follow_up
 from bot.config import AnswerSettings, load_answer_settings
 from bot.models import Answer, Hit, LatestItem, Turn
 from bot.prompts import PromptNotFoundError, load_prompt, render_prompt
@@ -222,13 +224,14 @@ class CorpusRetriever:
         names: Sequence[str] = (),
         k: int = 8,
         now: datetime | None = None,
+        qvec: np.ndarray | None = None,
     ) -> list[Hit]:
         wanted = {*feeds, *([feed] if feed else [])}
         self.calls.append(
             {"query": query, "feed": feed, "feeds": sorted(wanted), "since": since,
              "until": until, "prefer_recent": prefer_recent, "k": k}
         )  # fmt: skip
-        sims = self.vecs @ self.embedder.embed_query(query)
+        sims = self.vecs @ (self.embedder.embed_query(query) if qvec is None else qvec)
         out = []
         for h, s in zip(self.hits, sims, strict=True):
             if wanted and not wanted & set(h.feeds):

@@ -7,13 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.answer.understand import (
-    SourceDirectory,
-    answer_type,
-    detect_language,
-    understand,
-    versions_in,
-)
+from bot.answer.directory import SourceDirectory
+from bot.answer.understand import answer_type, detect_language, understand
+from bot.answer.versions import versions_in
 from bot.models import Turn
 
 NOW = datetime(2026, 8, 25, 12, tzinfo=UTC)

@@ -14,51 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.answer.evidence import (
-    body,
-    chunk_order,
-    date_prefix,
-    group_articles,
-    item_source,
-    source_label,
-    to_source,
-)
-from bot.answer.extract import extractive
-from bot.answer.llm_answer import (
-    CONTEXT_CHARS,
-    build_context,
-    extract_citations,
-    history_block,
-    looks_like_refusal,
-    renumber_citations,
-    restrict_links,
-    with_llm,
-)
+from bot.answer.evidence import date_prefix, item_source, source_label
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
 from bot.messages import say, window_phrase
 from bot.models import Answer, LatestItem, Source
-
-__all__ = [
-    "CONTEXT_CHARS",
-    "body",
-    "build_context",
-    "chunk_order",
-    "date_prefix",
-    "extract_citations",
-    "extractive",
-    "group_articles",
-    "history_block",
-    "item_source",
-    "listing",
-    "looks_like_refusal",
-    "renumber_citations",
-    "restrict_links",
-    "source_label",
-    "to_source",
-    "with_llm",
-]
-
 
 # --------------------------------------------------------------------------- listing
 

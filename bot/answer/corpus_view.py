@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.answer.understand import SourceDirectory
+from bot.answer.directory import SourceDirectory
 from bot.models import Hit, LatestItem
 
 
@@ -30,6 +30,7 @@ class SearchesCorpus(Protocol):
         names: Sequence[str] = (),
         k: int = 8,
         now: datetime | None = None,
+        qvec: np.ndarray | None = None,
     ) -> list[Hit]: ...
 
     def count_mentions(self, term: str) -> int: ...

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from bot.answer import compose
+from bot.answer.evidence import group_articles, item_source, to_source
+from bot.answer.gate import Verdict
 from bot.answer.rank import RankedArticle
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
@@ -18,7 +19,23 @@ CLOSEST = 3  # closest articles offered with a decline
 
 
 def closest_sources(ranked: Sequence[RankedArticle]) -> tuple[Source, ...]:
-    return tuple(compose.to_source(i + 1, a.head) for i, a in enumerate(ranked[:CLOSEST]))
+    return tuple(to_source(i + 1, a.head) for i, a in enumerate(ranked[:CLOSEST]))
+
+
+def for_verdict(
+    plan: QueryPlan,
+    verdict: Verdict,
+    ranked: Sequence[RankedArticle],
+    as_of: datetime | None,
+    backend: str,
+    trace: Trace,
+) -> Answer:
+    """The decline the gate's verdict calls for."""
+    if verdict.reason == "version-missing" and verdict.newest_version is not None:
+        return version_missing(plan, verdict.newest_version, verdict.facts, as_of, backend)
+    if verdict.reason == "window-empty" and verdict.outside:
+        return window_empty(plan, verdict.outside, as_of, backend, trace)
+    return not_found(plan.question, plan.language, ranked, as_of, backend)
 
 
 def not_found(
@@ -59,7 +76,7 @@ def version_missing(
         feed=hit.feeds[0] if hit.feeds else say("answer.unknown_feed", lang),
         date=say_day(hit.published, lang),
     )
-    closest = (compose.to_source(1, hit),)
+    closest = (to_source(1, hit),)
     return Answer(plan.question, text, (), as_of, False, backend=backend, closest=closest)
 
 
@@ -80,10 +97,7 @@ def window_empty(
     )
     ordered = [newest] + [h for h in outside if h.article_id != newest.article_id]
     trace.add("decline", window_empty=True, newest=newest.url)
-    closest = tuple(
-        compose.to_source(i + 1, g[0])
-        for i, g in enumerate(compose.group_articles(ordered)[:CLOSEST])
-    )
+    closest = tuple(to_source(i + 1, g[0]) for i, g in enumerate(group_articles(ordered)[:CLOSEST]))
     return Answer(plan.question, text, (), as_of, False, backend=backend, closest=closest)
 
 
@@ -97,7 +111,7 @@ def source_window_empty(
     """A listing ("latest from X this week") with nothing from X in the window: say so, and
     offer X's newest items."""
     lang = plan.language
-    closest = tuple(compose.item_source(i + 1, it) for i, it in enumerate(newest))
+    closest = tuple(item_source(i + 1, it) for i, it in enumerate(newest))
     text = say(
         "no_answer_source",
         lang,

@@ -59,15 +59,17 @@ class SourceDirectory:
         authors: Mapping[str, Mapping[str, int]] | None = None,
         capitalized: Iterable[str] = (),
         common: Iterable[str] = (),
+        titles: Mapping[str, str] | None = None,
     ) -> SourceDirectory:
+        """`titles`: feed → the feed's own channel title ("Posts on Lil'Log"): the name people
+        know a publication by, a source name like the operator's short name."""
         d = cls()
         d.common = set(common)
         names_ok = {w.lower() for w in capitalized}
         for feed in feeds:
-            base, paren = _split_paren(feed)
-            phrases = [base, feed]
-            if paren and not re.fullmatch(r"[\d\s/-]+|index|\d{4}", paren.lower()):
-                phrases.append(paren)
+            phrases: list[str] = []
+            for name in (feed, (titles or {}).get(feed, "")):
+                phrases += _name_phrases(name)
             for ph in phrases:
                 words = words_of(ph)
                 if words:
@@ -163,6 +165,22 @@ def _strip_possessive(word: str) -> str:
 
 def _capitalized(raw: str) -> bool:
     return any(c.isupper() for c in raw[1:]) or (raw[:1].isupper() and len(raw) > 1)
+
+
+def _name_phrases(name: str) -> list[str]:
+    """A source's name as phrases: whole, and without a parenthesised part, which is a phrase of
+    its own unless it is a year or a number ("OpenAI News (2026)"). A channel title's parts
+    around a separator count too ("The Batch | DeepLearning.AI", "top scoring links : ClaudeAI")."""
+    if not name.strip():
+        return []
+    base, paren = _split_paren(name)
+    phrases = [base, name]
+    if paren and not re.fullmatch(r"[\d\s/-]+|index|\d{4}", paren.lower()):
+        phrases.append(paren)
+    parts = [p.strip() for p in re.split(r"\s[|:»·–—-]\s", base) if p.strip()]
+    if len(parts) > 1:
+        phrases += parts
+    return list(dict.fromkeys(phrases))
 
 
 def _split_paren(name: str) -> tuple[str, str]:

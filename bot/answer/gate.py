@@ -8,6 +8,8 @@ Declines, each with its reason in the trace:
 - `names-absent`: the passages do not name what the question names.
 - `low-relevance`: no passage is close in meaning (cosine below the threshold; 0.05 lower when
   the question named the source to look in) nor a strong keyword match.
+- `window-empty`: nothing answers it in the time window asked, but passages from other times do
+  (the decline names the newest of them: "nothing this week; the latest is ...").
 
 Term coverage alone (how many of the question's words a passage holds) did not tell answerable
 from unanswerable questions apart on the development set, so it is traced, not gated on.
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol
 
-from bot.answer.rank import RankedArticle, has_version, haystack
+from bot.answer.corpus_view import SearchesCorpus
+from bot.answer.rank import RankedArticle, has_version, haystack, rank
+from bot.answer.retrieve import K, Retrieved
 from bot.answer.text import mentions, tokens
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
@@ -45,9 +50,43 @@ class Verdict:
     use: list[RankedArticle] = field(default_factory=list)
     newest_version: tuple[str, str, Hit] | None = None  # (family, version, article)
     facts: dict[str, object] = field(default_factory=dict)
+    outside: list[Hit] = field(default_factory=list)  # window-empty: on-topic, other times
 
 
 def judge(
+    plan: QueryPlan,
+    ranked: Sequence[RankedArticle],
+    found: Retrieved,
+    corpus: SearchesCorpus,
+    threshold: float,
+    now: datetime,
+) -> Verdict:
+    """The gate stage: answer from `ranked`, or decline and why. With a time window and nothing
+    in it, it looks outside the window for the "nothing then; the latest is ..." decline."""
+    verdict = judge_passages(plan, ranked, found.sims, corpus, threshold)
+    if verdict.ok or verdict.reason == "version-missing" or not plan.window.bounded:
+        return verdict
+    outside = _outside_window(plan, corpus, found, threshold, now)
+    if not outside:
+        return verdict
+    return Verdict(False, "window-empty", facts=verdict.facts, outside=outside)
+
+
+def _outside_window(
+    plan: QueryPlan, corpus: SearchesCorpus, found: Retrieved, threshold: float, now: datetime
+) -> list[Hit]:
+    """On-topic passages from any time, for "nothing this week"; judged without the window."""
+    hits = corpus.search(
+        plan.query, feeds=tuple(f for s in plan.sources if s.explicit for f in s.feeds),
+        prefer_recent=True, names=plan.names, k=K, now=now, qvec=found.qvec,
+    )  # fmt: skip
+    sims = {h.chunk_id: h.similarity for h in hits}
+    open_plan = replace(plan, window=replace(plan.window, since=None, until=None))
+    verdict = judge_passages(open_plan, rank(open_plan, hits), sims, corpus, threshold)
+    return [a.head for a in verdict.use] if verdict.ok else []
+
+
+def judge_passages(
     plan: QueryPlan,
     ranked: Sequence[RankedArticle],
     sims: dict[str, float],

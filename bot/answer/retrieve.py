@@ -20,11 +20,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlparse
 
 import numpy as np
 
+from bot.answer.corpus_view import SearchesCorpus
+from bot.answer.directory import SourceDirectory
 from bot.answer.text import STOPWORDS, shorten
-from bot.answer.understand import SourceDirectory
+from bot.answer.trace import Trace
+from bot.answer.understand import QueryPlan
 from bot.config import AnswerSettings
 from bot.models import Hit, LatestItem
 from ingest.embed import Embedder
@@ -40,6 +44,76 @@ RECENT_WEIGHT = 2.0  # with "latest"/"recent"/"this week": how much a fresh arti
 VOCABULARY_CHARS = 1500  # of each article, read for the name vocabulary
 SUMMARY_CHARS = 200  # of a listed item's text, in its JSON form
 SOURCE_BOOST = 1.25  # a lab named as the subject ("what did DeepMind ...") favours its feeds
+K = 16  # chunks retrieved per question
+SOURCE_FALLBACK_MARGIN = 0.05  # a named source holds nothing this close to the threshold: widen
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What the retrieve stage found: the question's vector (it is embedded once, here), the
+    candidate chunks best first, each one's cosine similarity to the question, and how it
+    searched (restricted to a named source, or wider because that source held nothing)."""
+
+    qvec: np.ndarray
+    hits: tuple[Hit, ...]
+    sims: dict[str, float]
+    mode: str
+
+
+def retrieve(
+    plan: QueryPlan,
+    corpus: SearchesCorpus,
+    embedder: Embedder,
+    now: datetime,
+    threshold: float,
+    trace: Trace,
+) -> Retrieved:
+    """The retrieve stage: QueryPlan → candidates. A source named as the place to look is a hard
+    filter; when it holds nothing close to the question (the name was a topic after all, or
+    it does not carry it) the search widens to every feed, still favouring that source."""
+    qvec = embedder.embed_query(plan.query)
+    w = plan.window
+    explicit = [s for s in plan.sources if s.explicit]
+    hard_feeds = tuple(sorted({f for s in explicit if not s.author for f in s.feeds}))
+    author = next((s.author for s in explicit if s.author), "")
+    soft = tuple(f for f in plan.source_feeds if f not in hard_feeds)
+
+    def search(feeds: Sequence[str], author: str, boost: Sequence[str]) -> list[Hit]:
+        return corpus.search(
+            plan.query, feeds=feeds, author=author, boost_feeds=boost, since=w.since,
+            until=w.until, prefer_recent=w.prefer_recent or plan.listing, names=plan.names,
+            k=K, now=now, qvec=qvec,
+        )  # fmt: skip
+
+    hits = search(hard_feeds, author, soft)
+    mode = "source-restricted" if (hard_feeds or author) else "open"
+    floor = threshold - SOURCE_FALLBACK_MARGIN
+    nothing_close = not any(h.similarity >= floor for h in hits)
+    if (hard_feeds and not author and nothing_close) or (author and not hits):
+        # An author's few posts are kept as they are ("what does the paper by X test": little
+        # else to match on).
+        hits = search((), "", plan.source_feeds)
+        mode = "source-preferred (nothing relevant within the source)"
+    sims = similarities(hits, qvec, embedder)
+    trace.add(
+        "retrieve", mode=mode, feeds=list(hard_feeds), author=author, boost=list(soft),
+        hits=len(hits),
+        top=[{"url": h.url, "sim": round(sims[h.chunk_id], 3), "score": round(h.score, 3)}
+             for h in hits[:8]],
+    )  # fmt: skip
+    return Retrieved(qvec, tuple(hits), sims, mode)
+
+
+def similarities(hits: Sequence[Hit], qvec: np.ndarray, embedder: Embedder) -> dict[str, float]:
+    """Cosine similarity of every hit to the question; a chunk without a stored vector
+    (keyword-only, 0) is embedded here."""
+    sims = {h.chunk_id: float(h.similarity) for h in hits}
+    missing = [h for h in hits if h.similarity <= 0.0]
+    if missing:
+        vecs = embedder.embed_texts([h.text for h in missing])
+        for h, v in zip(missing, vecs @ qvec, strict=True):
+            sims[h.chunk_id] = float(v)
+    return sims
 
 
 def _recency(published: datetime | None, now: datetime, half_life_days: float) -> float:
@@ -79,8 +153,16 @@ class Retriever:
         if self._directory is None or self._directory[0] != stamp:
             feeds = self.corpus.feed_names()
             hosts, authors = self.corpus.source_facts()
+            titles = {}
+            for state in self.corpus.feed_states():
+                titles[state.name] = state.title
+                site = (urlparse(state.site).hostname or "").removeprefix("www.")
+                if site and site not in hosts.get(state.name, []):
+                    hosts.setdefault(state.name, []).append(site)
             capitalized, names, common = self._vocabulary()
-            directory = SourceDirectory.build(feeds, hosts, authors, capitalized, common)
+            directory = SourceDirectory.build(
+                feeds, hosts, authors, capitalized, common, titles=titles
+            )
             directory.name_words = names
             directory.capitalized = capitalized
             self._directory = (stamp, directory)
@@ -127,9 +209,11 @@ class Retriever:
         k: int = 8,
         now: datetime | None = None,
         per_article: int = PER_ARTICLE,
+        qvec: np.ndarray | None = None,
     ) -> list[Hit]:
         """The best `k` chunks for `query` (at most `per_article` per article), best first.
-        `feed`/`feeds`/`author`/`since`/`until` filter; `boost_feeds` and recency only rank."""
+        `feed`/`feeds`/`author`/`since`/`until` filter; `boost_feeds` and recency only rank;
+        `qvec` is the query's vector when the caller has it (the question is embedded once)."""
         now = now or utcnow()
         hard_feeds = [*feeds, *([feed] if feed else [])]
         ids = (
@@ -139,7 +223,7 @@ class Retriever:
             if (hard_feeds or author or since or until)
             else None
         )
-        qvec = self.embedder.embed_query(query)
+        qvec = self.embedder.embed_query(query) if qvec is None else qvec
         fused = self._fuse(query, qvec, names, ids)
         relevance = self._relevance(fused, boost_feeds)
         if prefer_recent and relevance:

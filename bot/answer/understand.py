@@ -29,18 +29,6 @@ from bot.answer.versions import MONTHS, versions_in
 from bot.models import Turn
 from bot.timeparse import TimeWindow, format_day, parse_time_window
 
-__all__ = [
-    "QueryPlan",
-    "SourceDirectory",
-    "SourceMatch",
-    "answer_type",
-    "build_query",
-    "detect_language",
-    "is_follow_up",
-    "understand",
-    "versions_in",
-]
-
 # --------------------------------------------------------------------------- the plan
 
 

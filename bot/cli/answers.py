@@ -75,7 +75,7 @@ def format_answer(answer: Answer) -> str:
     if shown:
         lines.append("\nSources:" if answer.sources else "\nClosest articles:")
         for s in shown:
-            feeds = ", ".join(s.feeds or (s.feed,))
+            feeds = ", ".join(dict.fromkeys([s.label, *(s.feeds or (s.feed,))]))
             lines.append(f"  [{s.n}] {s.title} ({feeds}, {iso_day(s.published)})\n      {s.url}")
     lines.append(f"\n(as of {iso_day(answer.as_of)}; {answer.backend})")
     return "\n".join(lines)

@@ -268,7 +268,7 @@ def text_payloads(text: str) -> list[Payload]:
 def source_line(source: Source, limit: int = FIELD_VALUE_LIMIT) -> str:
     """'[1] [Title](url) — feed, 2025-07-24', within `limit` units whatever the feed says."""
     title = escape_markdown(trim(source.title.strip() or "(untitled)", SOURCE_TITLE_CHARS))
-    feed = escape_markdown(trim(source.feed or "", 60))
+    feed = escape_markdown(trim(source.label or "", 60))
     tail = f" — {feed}, {iso_day(source.published)}" if feed else ""
     if not feed:
         tail = f" — {iso_day(source.published)}"

@@ -379,6 +379,8 @@ class Articles:
                 items_last_fetch=r["items_last_fetch"],
                 articles_total=counts.get(r["name"], 0),
                 warnings=tuple(json.loads(r["warnings"] or "[]")),
+                title=r["title"],
+                site=r["site"],
             )
             for r in self.db.query("SELECT * FROM feed_state ORDER BY name")
         ]
@@ -394,11 +396,13 @@ class Articles:
 def _write_state(db: sqlite3.Connection, s: FeedState) -> None:
     db.execute(
         "INSERT OR REPLACE INTO feed_state(name, url, etag, last_modified, last_attempt,"
-        " last_success, last_error, consecutive_failures, items_last_fetch, warnings)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        " last_success, last_error, consecutive_failures, items_last_fetch, warnings, title, site)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             *(s.name, s.url, s.etag, s.last_modified, ts(s.last_attempt), ts(s.last_success)),
             *(s.last_error, s.consecutive_failures, s.items_last_fetch),
             json.dumps(list(s.warnings), ensure_ascii=False),
+            s.title,
+            s.site,
         ),
     )

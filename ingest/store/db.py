@@ -67,7 +67,9 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_error TEXT,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     items_last_fetch INTEGER NOT NULL DEFAULT 0,
-    warnings TEXT NOT NULL DEFAULT '[]'
+    warnings TEXT NOT NULL DEFAULT '[]',
+    title TEXT NOT NULL DEFAULT '',
+    site TEXT NOT NULL DEFAULT ''
 );
 -- this module (keys written by vectors.py, reindex.py and the ingest job)
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -168,6 +170,9 @@ class Database(SQLiteFile):
         columns = {r["name"] for r in db.execute("PRAGMA table_info(feed_state)")}
         if "warnings" not in columns:
             db.execute("ALTER TABLE feed_state ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+        for name in ("title", "site"):  # the feed's own name and site (source names)
+            if name not in columns:
+                db.execute(f"ALTER TABLE feed_state ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def read_with_ids(self, ids: Sequence[str]) -> Iterator[sqlite3.Connection]:
