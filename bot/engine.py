@@ -31,7 +31,7 @@ class Engine:
 
     def __init__(self, settings: AnswerSettings, embedder: Embedder | None = None) -> None:
         from bot.answer import Answerer
-        from bot.answer.retrieve import Retriever
+        from bot.answer.search import Retriever
         from ingest.store import Corpus
 
         self.settings = settings

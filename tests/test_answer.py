@@ -150,7 +150,7 @@ CORPUS: list[Hit] = [
 
 
 class CorpusRetriever:
-    """A test double for bot.retrieve.Retriever.search over hand-built hits: filters like the
+    """A test double for bot.answer.search.Retriever.search over hand-built hits: filters like the
     real one and ranks by the real model's cosine similarity (dense only)."""
 
     def __init__(

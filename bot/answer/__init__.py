@@ -3,7 +3,7 @@
     understand  question → QueryPlan (what is asked, answer type, names + versions, sources,
                 time window, listing intent)                                 bot.answer.understand
     retrieve    QueryPlan → candidate chunks (hybrid dense + keyword + names; constraints hard
-                only when explicit)                                          bot.answer.retrieve
+                only when explicit)              bot.answer.retrieve, over bot.answer.search
     rank        chunks → articles in answer order                            bot.answer.rank
     gate        answer or decline, and why                                   bot.answer.gate
     compose     articles → Answer (extractive, listing, or LLM; citations checked)

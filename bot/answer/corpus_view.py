@@ -14,7 +14,7 @@ from bot.models import Hit, LatestItem
 
 
 class SearchesCorpus(Protocol):
-    """What the answerer needs from retrieval (bot.answer.retrieve.Retriever provides it)."""
+    """What the answerer needs from retrieval (bot.answer.search.Retriever provides it)."""
 
     def search(
         self,
