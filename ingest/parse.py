@@ -6,12 +6,9 @@ then normalizes each entry: canonical URL, dedupe id, plain-text title and body,
 
 from __future__ import annotations
 
-import calendar
 import html
-import json
 import logging
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +16,7 @@ from typing import Any
 
 import feedparser
 
+from ingest.jsonfeed import json_feed
 from ingest.links import article_id, canonical_url, is_web_url
 from ingest.models import Article, Feed, FetchResult, ParseResult
 from ingest.text import (
@@ -49,7 +47,6 @@ MIN_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=2)
 TITLE_FROM_TEXT_CHARS = 81  # a title made from the text: 80 characters and "…"
 MAX_TAGS = 30
-MAX_CHANNEL_TITLE = 300  # a feed's own title and site link, as stored
 
 # ---------------------------------------------------------------- entries
 
@@ -190,69 +187,6 @@ class _FeedDoc:
     site: str = ""  # the channel's own link (the publication's site)
 
 
-# ---------------------------------------------------------------- JSON Feed
-
-
-def _rfc3339_struct(value: Any) -> time.struct_time | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return time.gmtime(calendar.timegm(dt.utctimetuple()))
-    except (OverflowError, ValueError, OSError):
-        return None
-
-
-def _json_feed(body: bytes, base: str) -> _FeedDoc | None:
-    """A JSON Feed, its entries shaped like feedparser's; None when the body is not one."""
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict) or "jsonfeed.org/version" not in str(data.get("version", "")):
-        return None
-    items = data.get("items")
-    entries: list[dict[str, Any]] = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        content = []
-        if isinstance(item.get("content_html"), str):
-            content.append({"value": item["content_html"], "type": "text/html"})
-        if isinstance(item.get("content_text"), str):
-            content.append({"value": item["content_text"], "type": "text/plain"})
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        entries.append(
-            {
-                "id": str(item.get("id", "")) if item.get("id") is not None else "",
-                "link": item.get("url") or item.get("external_url") or "",
-                "title": item.get("title") if isinstance(item.get("title"), str) else "",
-                "title_detail": {"type": "text/plain"},
-                "content": content,
-                "summary": item.get("summary") if isinstance(item.get("summary"), str) else "",
-                "summary_detail": {"type": "text/plain"},
-                "authors": [a for a in authors if isinstance(a, dict)]
-                if isinstance(authors, list)
-                else [],
-                "tags": [{"term": t} for t in item.get("tags") or [] if isinstance(t, str)]
-                if isinstance(item.get("tags"), list)
-                else [],
-                "published_parsed": _rfc3339_struct(item.get("date_published")),
-                "updated_parsed": _rfc3339_struct(item.get("date_modified")),
-            }
-        )
-    title, home = data.get("title"), data.get("home_page_url")
-    if not base and isinstance(home, str) and is_web_url(home):
-        base = home
-    site = home if isinstance(home, str) and is_web_url(home) else ""
-    return _FeedDoc("json", title if isinstance(title, str) else "", entries, base, site=site)
-
-
 # ---------------------------------------------------------------- the feed
 
 
@@ -313,8 +247,8 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
     # into "https://host/feed/12345", which then passes for a permalink.
     base = result.url if is_web_url(result.url) else ""
     doc = None
-    if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        doc = _json_feed(body, base)
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" and (jf := json_feed(body)):
+        doc = _FeedDoc("json", jf.title, jf.entries, base or jf.site, site=jf.site)
     try:
         doc = doc or _xml_feed(body, headers, base)
     except _NotAFeed as e:
@@ -325,8 +259,8 @@ def _parse_feed(feed: Feed, result: FetchResult, now: datetime) -> ParseResult:
         feed=feed.name,
         articles=tuple(articles),
         warnings=(*doc.warnings, *entry_warnings),
-        title=" ".join(doc.title.split())[:MAX_CHANNEL_TITLE],
-        site=doc.site[:MAX_CHANNEL_TITLE],
+        title=doc.title,
+        site=doc.site,
     )
 
 
@@ -351,8 +285,8 @@ def _xml_feed(body: bytes, headers: dict[str, str], base: str) -> _FeedDoc:
     title = _get(feed_info, "title", "")
     title = " ".join(str(title).split()) if isinstance(title, str) else ""
     feed_link = _get(feed_info, "link", "")
-    if not base and isinstance(feed_link, str) and is_web_url(feed_link):
-        base = feed_link
+    site = feed_link if isinstance(feed_link, str) and is_web_url(feed_link) else ""
+    base = base or site
     if not version and not entries:
         page_title = _sniff_html(body, content_type)
         if page_title is not None:
@@ -367,7 +301,6 @@ def _xml_feed(body: bytes, headers: dict[str, str], base: str) -> _FeedDoc:
             warnings.append(warning)
     if not version:
         warnings.append("unknown feed format; kept the entries that parsed")
-    site = feed_link if isinstance(feed_link, str) and is_web_url(feed_link) else ""
     return _FeedDoc(version, title, entries, base, _author_of(feed_info), warnings, site)
 
 

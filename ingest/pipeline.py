@@ -225,7 +225,8 @@ def _store_feed(
     `channel`: the feed's own title and site, when this fetch parsed them."""
     state = _next_state(feed, old, res, error, len(articles))
     if channel is not None and channel[0]:
-        state = replace(state, title=channel[0], site=channel[1])
+        title, site = " ".join(channel[0].split())[:300], channel[1][:300]  # feed text: bounded
+        state = replace(state, title=title, site=site)
     state = replace(
         state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
     )

@@ -304,3 +304,17 @@ def test_ask_explain_prints_every_stage(small_corpus: Settings) -> None:
         "compose",
     ]
     assert obj["trace"]["ranked"] and obj["answered"]
+
+
+def test_a_feed_is_asked_for_by_its_own_title_and_cited_by_it(engine: Engine) -> None:
+    """The small corpus names Lilian Weng's feed "lilianweng"; the feed calls itself
+    "Lil'Log" (its channel title, stored at ingest): users write that, and citations show it."""
+    state = engine.corpus.feed_state("lilianweng")
+    assert state is not None and "Lil'Log" in state.title and state.site.startswith("https://")
+    answer = engine.ask("what's the newest post on Lil'Log?")
+    assert answer.answered and answer.plan.listing
+    assert answer.plan.source_feeds == ("lilianweng",)
+    newest = engine.corpus.latest_articles(1, feed="lilianweng")
+    assert answer.sources[0].url == newest[0].url
+    assert all(s.label == state.title for s in answer.sources)
+    assert answer.to_json()["sources"][0]["publication"] == state.title  # type: ignore[index]

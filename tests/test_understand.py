@@ -215,3 +215,23 @@ def test_follow_up_keeps_the_previous_question(directory: SourceDirectory) -> No
     p = plan("and what license is it under?", directory, history=history)
     assert p.follow_up and p.query.startswith("What is Gemini Robotics?")
     assert "license" in p.content
+
+
+def test_a_feed_is_known_by_its_own_channel_title() -> None:
+    """The operator's short names ("lilianweng", "aisi", "claude-reddit") say nothing a user
+    would type; the feeds' own titles do ("Lil'Log", "AISI", "r/ClaudeAI")."""
+    titles = {
+        "lilianweng": "Posts on Lil'Log",
+        "aisi": "AISI Blog (AI Security Institute)",
+        "claude-reddit": "top scoring links : ClaudeAI",
+        "batch": "The Batch | DeepLearning.AI",
+    }
+    d = SourceDirectory.build(list(titles), titles=titles, capitalized={"claudeai", "aisi"})
+    assert plan("what's the newest post on Lil'Log?", d).source_feeds == ("lilianweng",)
+    assert plan("latest from the UK AISI blog", d).source_feeds == ("aisi",)
+    assert plan("what are people saying on r/ClaudeAI about rate limits", d).source_feeds == (
+        "claude-reddit",
+    )
+    assert plan("what did The Batch say about agents", d).source_feeds == ("batch",)
+    # the words of a title that only say what kind of thing it is are no source on their own
+    assert not plan("any good posts on scaling laws?", d).sources
