@@ -170,8 +170,12 @@ def ingest_feeds(
     many of its articles were stored new or changed."""
     times: dict[str, float] = {} if timings is None else timings
     states = {s.name: s for s in corpus.feed_states()}
+    # A feed whose own title was never recorded (a corpus from before titles were kept) is
+    # fetched once without validators, so a "not modified" does not hide its title for good.
+    asked = {n: s if s.title else replace(s, etag=None, last_modified=None)
+             for n, s in states.items()}  # fmt: skip
     t0 = time.perf_counter()
-    results = asyncio.run(fetch_all(list(feeds), states, settings))
+    results = asyncio.run(fetch_all(list(feeds), asked, settings))
     _add_time(times, "fetch", t0)
     by_name = {f.name: f for f in feeds}
     budget = PageBudget(settings.max_page_fetches_per_run)
@@ -224,9 +228,9 @@ def _store_feed(
     """Store one feed's new state and (unless it failed) its articles; fill in the report.
     `channel`: the feed's own title and site, when this fetch parsed them."""
     state = _next_state(feed, old, res, error, len(articles))
-    if channel is not None and channel[0]:
-        title, site = " ".join(channel[0].split())[:300], channel[1][:300]  # feed text: bounded
-        state = replace(state, title=title, site=site)
+    if channel is not None:  # a feed without a title of its own is known by its name
+        title = " ".join(channel[0].split())[:300] or feed.name  # feed text: bounded
+        state = replace(state, title=title, site=channel[1][:300])
     state = replace(
         state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
     )

@@ -155,6 +155,32 @@ def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder
 
 @pytest.mark.shared_data
 @pytest.mark.slow
+def test_a_feeds_own_title_and_site_are_kept_also_for_an_older_corpus(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    feeds_file = write_feeds_toml(tmp_path / "feeds.toml", {"ll": "publisher/lilianweng_posts.xml"})
+    settings = make_settings(tmp_path / "data", feeds_file)
+    run_ingest(settings, embedder=embedder)
+    corpus = Corpus(settings)
+    try:
+        state = corpus.feed_state("ll")
+        assert state is not None and state.title == "Posts on Lil'Log"
+        assert state.site.startswith("https://lilianweng.github.io")
+        # A corpus from before titles were kept: its validators would answer "not modified"
+        # for ever. The next run fetches it once unconditionally, stores the title, and
+        # re-embeds nothing.
+        corpus.db.run("UPDATE feed_state SET title='', site=''")
+        again = run_ingest(settings, embedder=embedder)
+        assert [f.status for f in again.feeds] == ["ok"] and again.embedded_articles == 0
+        assert corpus.feed_state("ll").title == "Posts on Lil'Log"  # type: ignore[union-attr]
+        third = run_ingest(settings, embedder=embedder)
+        assert [f.status for f in third.feeds] == ["not_modified"]
+    finally:
+        corpus.close()
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
 def test_unchanged_over_http_is_not_reembedded_and_changed_article_replaces_chunks(
     tmp_path: Path, embedder: Embedder
 ) -> None:
