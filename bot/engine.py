@@ -74,6 +74,13 @@ class Engine:
             )
         return self._note_failing_feeds(self._with_publications(answer), feed)
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (the multilingual encoder;
+        about a second). A long-running process calls it once at start; a one-shot `ask` not."""
+        with self._lock:
+            if self.answerer.multilingual.available:
+                self.answerer.multilingual.embed(["warm up"])
+
     def feed_problems(self, feeds: Sequence[str]) -> list[Health]:
         """Those of these feeds whose last fetch failed: an answer or a listing about them
         says so instead of looking like there is no news."""

@@ -322,6 +322,7 @@ def ask_traced(
 
 def warm_up(engine: Engine) -> None:
     """One untimed question first: opening Chroma and first-call costs are not answer latency."""
+    engine.warm_up()
     engine.ask("What is new in AI?")
 
 

@@ -30,6 +30,7 @@ from bot.answer.extract import extractive
 from bot.answer.gate import judge
 from bot.answer.listing import list_items
 from bot.answer.llm_answer import CONTEXT_CHARS, with_llm
+from bot.answer.multilingual import Multilingual, text_language
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.retrieve import retrieve
 from bot.answer.text import clean_question
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 TOP_ARTICLES = 5  # articles the answer may use (and the evaluation's hit@5)
 LEAD_ARTICLES = 2  # articles whose best passages are all read, not only the retrieved chunks
 PASSAGES_PER_ARTICLE = 4
+WIDE_PASSAGES = 32  # read of a lead article, before the closest PASSAGES_PER_ARTICLE are kept
 _URL_ONLY = re.compile(r"^<?https?://\S+>?$", re.IGNORECASE)
 
 
@@ -67,6 +69,7 @@ class Answerer:
         self.settings = settings
         self.embedder = embedder
         self.context_chars = context_chars  # LLM prompt budget for source text
+        self.multilingual = Multilingual()  # loaded when a question first needs it
         self.llm: ChatLLM | None = (
             ChatLLM(settings, max_tokens=max_answer_tokens) if settings.llm != "none" else None
         )
@@ -126,7 +129,7 @@ class Answerer:
             if listed is not None:
                 return listed
         threshold = self.settings.relevance_threshold
-        found = retrieve(plan, retriever, self.embedder, now, threshold, trace)
+        found = retrieve(plan, retriever, self.embedder, now, threshold, trace, self.multilingual)
         ranked = rank(plan, found.hits)[:TOP_ARTICLES]
         _trace_rank(trace, ranked, found.hits, found.sims)
         verdict = judge(plan, ranked, found, retriever, threshold, now)
@@ -134,9 +137,10 @@ class Answerer:
         if not verdict.ok:
             trace.decision = verdict.reason
             return decline.for_verdict(plan, verdict, ranked, as_of, self.backend, trace)
-        use = _passages(verdict.use, retriever, found.qvec)
+        use = _passages(plan, verdict.use, retriever, found.qvec, self.multilingual)
         # (a listing, above, stays newest first; an answer cites a story's primary source first)
-        extracted = primary_first(extractive(plan, use, as_of, trace), cite_order)
+        extracted = extractive(plan, use, as_of, trace, self.multilingual)
+        extracted = primary_first(extracted, cite_order)
         if self.llm is None:
             return extracted
         ans = with_llm(self.llm, plan, use, history, now, self.context_chars, extracted, trace)
@@ -163,13 +167,18 @@ class Answerer:
 
 
 def _passages(
-    use: Sequence[RankedArticle], retriever: SearchesCorpus, qvec: np.ndarray
+    plan: QueryPlan,
+    use: Sequence[RankedArticle],
+    retriever: SearchesCorpus,
+    qvec: np.ndarray,
+    multilingual: Multilingual,
 ) -> list[Hit]:
     """The passages to answer from: the retrieved chunks, plus the chunks of the leading
     articles closest to the question (retrieval keeps two per article; the answer of a long
     newsletter issue may be in a third)."""
     lead = [a.head.article_id for a in use[:LEAD_ARTICLES]]
-    extra = retriever.passages(lead, qvec, PASSAGES_PER_ARTICLE) if lead else []
+    extra = retriever.passages(lead, qvec, WIDE_PASSAGES) if lead else []
+    extra = _closest_per_article(plan, extra, multilingual)
     seen: set[str] = set()
     out: list[Hit] = []
     for a in use:
@@ -178,6 +187,26 @@ def _passages(
             if h.chunk_id not in seen:
                 seen.add(h.chunk_id)
                 out.append(h)
+    return out
+
+
+def _closest_per_article(
+    plan: QueryPlan, hits: Sequence[Hit], multilingual: Multilingual
+) -> list[Hit]:
+    """The PASSAGES_PER_ARTICLE chunks of each article closest to the question. Where the
+    question or the article is not English, closeness is the multilingual encoder's (the
+    English model's order means little there)."""
+    other = [h for h in hits if plan.language != "en" or text_language(h.text) != "en"]
+    found = multilingual.similarity(plan.question, [h.text for h in other]) if other else None
+    if found is not None:
+        better = {h.chunk_id: float(v) for h, v in zip(other, found, strict=True)}
+        hits = sorted(hits, key=lambda h: -better.get(h.chunk_id, h.similarity))
+    per: dict[str, int] = {}
+    out = []
+    for h in hits:
+        per[h.article_id] = per.get(h.article_id, 0) + 1
+        if per[h.article_id] <= PASSAGES_PER_ARTICLE:
+            out.append(h)
     return out
 
 

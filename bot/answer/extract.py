@@ -16,6 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.answer.evidence import body, chunk_order, date_prefix, group_articles, to_source
+from bot.answer.multilingual import Multilingual, text_language
 from bot.answer.text import (
     entity_terms,
     keyword_terms,
@@ -152,7 +153,11 @@ def candidates(
 
 
 def extractive(
-    plan: QueryPlan, hits: Sequence[Hit], as_of: datetime | None, trace: Trace
+    plan: QueryPlan,
+    hits: Sequence[Hit],
+    as_of: datetime | None,
+    trace: Trace,
+    multilingual: Multilingual | None = None,
 ) -> Answer:
     """The best 1-4 source sentences for the question, cited per article."""
     q = plan.question
@@ -170,6 +175,8 @@ def extractive(
     order = sorted(range(len(cands)), key=lambda i: -(cands[i].lexical + cands[i].chunk_sim))
     pool = [cands[i] for i in order[:POOL]]
     sims = np.array([c.chunk_sim for c in pool], dtype=np.float32)
+    if multilingual is not None:
+        _sentence_meaning(plan, pool, sims, multilingual)
     scores = sims + np.array([c.lexical for c in pool], dtype=np.float32)
     fits = [fits_type(plan.answer_type, c.text, q_tokens) for c in pool]
     if plan.answer_type != "any" and any(fits):
@@ -197,6 +204,19 @@ def extractive(
         ],
     )  # fmt: skip
     return _cited(plan, pool, picked, articles, as_of)
+
+
+def _sentence_meaning(
+    plan: QueryPlan, pool: Sequence[Candidate], sims: np.ndarray, multilingual: Multilingual
+) -> None:
+    """Sentences in another language than the question's, or any when the question is not
+    English: words barely overlap across languages and inflect ("pendiri" / "didirikan"), so
+    the sentence's own meaning (the multilingual encoder) decides, not its chunk's."""
+    idx = [i for i, c in enumerate(pool) if plan.language != "en" or text_language(c.text) != "en"]
+    found = multilingual.similarity(plan.question, [pool[i].text for i in idx])
+    if found is not None:
+        for i, v in zip(idx, found, strict=True):
+            sims[i] = v
 
 
 def _score_lexical(plan: QueryPlan, cands: Sequence[Candidate], n_articles: int) -> None:

@@ -5,12 +5,13 @@ hard filter, widened to every feed when it holds nothing close to the question."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
 from bot.answer.corpus_view import SearchesCorpus
+from bot.answer.multilingual import Multilingual, text_language
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
@@ -39,6 +40,7 @@ def retrieve(
     now: datetime,
     threshold: float,
     trace: Trace,
+    multilingual: Multilingual | None = None,
 ) -> Retrieved:
     """The retrieve stage: QueryPlan → candidates. A source named as the place to look is a hard
     filter; when it holds nothing close to the question (the name was a topic after all, or
@@ -67,6 +69,8 @@ def retrieve(
         hits = search((), "", plan.source_feeds)
         mode = "source-preferred (nothing relevant within the source)"
     sims = similarities(hits, qvec, embedder)
+    if multilingual is not None:
+        hits = across_languages(plan, hits, sims, multilingual)
     trace.add(
         "retrieve", mode=mode, feeds=list(hard_feeds), author=author, boost=list(soft),
         hits=len(hits),
@@ -86,3 +90,24 @@ def similarities(hits: Sequence[Hit], qvec: np.ndarray, embedder: Embedder) -> d
         for h, v in zip(missing, vecs @ qvec, strict=True):
             sims[h.chunk_id] = float(v)
     return sims
+
+
+def across_languages(
+    plan: QueryPlan, hits: Sequence[Hit], sims: dict[str, float], multilingual: Multilingual
+) -> list[Hit]:
+    """Where the English-only model cannot judge meaning (the question or the passage is not
+    English), the multilingual encoder's similarity counts too (the higher of the two); `sims`,
+    the hits' own similarity and their fused score are updated alike, best first again."""
+    other = [h for h in hits if plan.language != "en" or text_language(h.text) != "en"]
+    found = multilingual.similarity(plan.question, [h.text for h in other])
+    if found is None:
+        return list(hits)
+    out: list[Hit] = []
+    better = {h.chunk_id: float(v) for h, v in zip(other, found, strict=True)}
+    for h in hits:
+        gain = max(0.0, better.get(h.chunk_id, 0.0) - sims[h.chunk_id])
+        if gain:  # the fused score holds the cosine as a term: it gains what the cosine did
+            sims[h.chunk_id] += gain
+            h = replace(h, similarity=sims[h.chunk_id], score=h.score + gain)
+        out.append(h)
+    return sorted(out, key=lambda h: h.score, reverse=True)

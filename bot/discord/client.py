@@ -159,6 +159,7 @@ async def load_services(bot: NewsBot) -> Services:
     log.info("loading the answer engine (embedding model, corpus)")
     engine = await asyncio.to_thread(Engine, bot.settings)
     try:
+        await asyncio.to_thread(engine.warm_up)
         return await asyncio.to_thread(
             functools.partial(build_services, bot.settings, engine, bot, access=bot.access)
         )
