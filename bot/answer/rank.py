@@ -12,12 +12,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answer.multilingual import text_language
 from bot.answer.text import keyword_terms, mentions, tokens
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
 
 NAME_WEIGHT = 0.35
 TERM_WEIGHT = 0.25
+COVER_FROM, COVER_FULL = 0.35, 0.55  # similarity → coverage across languages (_meaning_cover)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class RankedArticle:
     score: float
     names: float  # share of the question's names it mentions
     terms: float  # share of the question's content terms it holds
+    other_language: bool = False  # written in another language than the question
 
     @property
     def head(self) -> Hit:
@@ -46,10 +49,23 @@ def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
         present = tokens(hay)
         name_cov = _name_coverage(plan, hay, group[0].feeds)
         term_cov = sum(t in present for t in terms) / len(terms) if terms else 0.0
+        other = text_language(group[0].text) != plan.language
+        if other:
+            # Another language writes the question's words its own way ("Chinese" / "China",
+            # "founded" / "didirikan"): what the article covers is judged by meaning instead.
+            meant = _meaning_cover(max(h.similarity for h in group))
+            name_cov, term_cov = max(name_cov, meant), max(term_cov, meant)
         score = group[0].score / top + NAME_WEIGHT * name_cov + TERM_WEIGHT * term_cov
-        out.append(RankedArticle(tuple(group), score, name_cov, term_cov))
+        out.append(RankedArticle(tuple(group), score, name_cov, term_cov, other))
     out.sort(key=lambda a: a.score, reverse=True)
     return out
+
+
+def _meaning_cover(similarity: float) -> float:
+    """0 at the relevance threshold's similarity, 1 at that of a typical answering passage
+    (the development set's mean for the gold chunk), linear between."""
+    low, high = COVER_FROM, COVER_FULL
+    return min(1.0, max(0.0, (similarity - low) / (high - low)))
 
 
 def _name_coverage(plan: QueryPlan, hay: str, feeds: Sequence[str]) -> float:
