@@ -157,12 +157,12 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
             break
         word = t.group(2)
         low = word.lower()
-        if not version and not sizes and _is_version(low, letters):
+        if _SIZE.fullmatch(word) and (version or sizes or low[0] != "a"):
+            sizes.append(word.upper().replace("X", "x"))
+        elif not version and not sizes and _is_version(low, letters):
             if t.group(1) == " " and low[0].isdigit() and _looks_like_quantity(text, t.end()):
                 break
-            version = low.lstrip("v") if "v" not in letters else low
-        elif _SIZE.fullmatch(word) and (version or low[0] != "a"):
-            sizes.append(word.upper().replace("X", "x"))
+            version = _normal_version(low, letters)
         elif low in tier_words and low not in tiers:
             tiers.append(low)
         elif low in CHECKPOINT_WORDS and (version or tiers):
@@ -173,6 +173,13 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
     while end > pos and text[end - 1] in " -_":
         end -= 1
     return version, " ".join(tiers), "-".join(sizes), end
+
+
+def _normal_version(low: str, letters: str) -> str:
+    """"v3.1" → "3.1" (but DeepSeek's "v3.1" keeps its letter), "2.0" → "2"."""
+    if "v" not in letters:
+        low = low.removeprefix("v")
+    return re.sub(r"(\d)(?:\.0)+(?=$|[a-z])", r"\1", low)
 
 
 def _is_version(low: str, letters: str) -> bool:
@@ -193,7 +200,7 @@ def _looks_like_quantity(text: str, pos: int) -> bool:
 def _unknown(text: str) -> Iterator[ModelMention]:
     """Names no list knows, read only with a version and a sentence that calls them models."""
     for m in _UNKNOWN.finditer(text):
-        name, version = m.group(1), m.group(3).lstrip("v")
+        name, version = m.group(1), _normal_version(m.group(3), "")
         low = name.lower()
         if low in _NOT_UNKNOWN or low in MONTHS or low in COMMON_TIERS or low in CHECKPOINT_WORDS:
             continue
