@@ -34,7 +34,7 @@ _CANDIDATE = re.compile(r"[A-Za-z][A-Za-z]+[ -]?v?\d")
 
 
 def label(m: ModelMention) -> str:
-    """"qwen 2.5", "gpt 4o mini"; the size only for a name without a version: "mixtral 8x7B"."""
+    """ "qwen 2.5", "gpt 4o mini"; the size only for a name without a version: "mixtral 8x7B"."""
     parts = (m.family, m.version, m.variant, "" if m.version else m.size)
     return " ".join(p for p in parts if p)
 
@@ -89,8 +89,13 @@ def score(rows: list[dict[str, object]], **kw: bool) -> dict[str, dict[str, floa
             tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
         p = tp / (tp + fp) if tp + fp else 1.0
         rec = tp / (tp + fn) if tp + fn else 1.0
-        out[half] = {"precision": round(p, 3), "recall": round(rec, 3), "tp": tp, "fp": fp,
-                     "fn": fn}
+        out[half] = {
+            "precision": round(p, 3),
+            "recall": round(rec, 3),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
     return out
 
 

@@ -52,8 +52,8 @@ _VER = r"(?:\d{1,2}(?:\.\d{1,2}){0,2}[a-z]?)(?![\d.]*\d)"
 _SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bBmMtT]|[aA]\d+(?:\.\d+)?[bB]", re.ASCII)
 # One word of a name's tail: "8x7B", "V3.1", "A22B", "2.5", "4o", "Pro", "R+".
 _TOKEN = re.compile(
-    r"([ \-_]?)(\d+x\d+[bB]|[A-Za-z]\d+(?:\.\d+)*[A-Za-z]?|\d+(?:\.\d+)*[A-Za-z]?|[A-Za-z][A-Za-z]*\+?)"
-    r"(?![A-Za-z0-9]|\.\d)"
+    r"([ \-_]?)(\d+x\d+[bB]|[A-Za-z]\d+(?:\.\d+)*[A-Za-z]?|\d+(?:\.\d+)*[A-Za-z]?"
+    r"|[A-Za-z][A-Za-z]*\+?)(?![A-Za-z0-9]|\.\d)"
 )
 _UNKNOWN = re.compile(
     r"(?<![\w.@/\-])([A-Z][a-z]+(?:[A-Z][a-z]+)?|[A-Z]{2,}[a-z]?)([ \-])"
@@ -64,8 +64,18 @@ _MODEL_CUE = re.compile(
     r"model bahasa|fine-?tuned)\b",
     re.IGNORECASE,
 )
+_LICENCE_AFTER = re.compile(r"[ -]?(?:\.0)?\s*(?:licen[cs]e|licensed)", re.IGNORECASE)
+_ANNOUNCED = re.compile(
+    r"\b(?:releas(?:es|ed)|launch(?:es|ed)|introduc(?:es|ed)|unveil(?:s|ed)|announc(?:es|ed)|"
+    r"open[- ]sourc(?:es|ed)|meluncurkan|merilis)\b",
+    re.IGNORECASE,
+)
 _NOT_UNKNOWN = frozenset(
-    """series part phase level stage step chapter section figure table version gen generation
+    """apache mit transformers keras triton cuda tpu mlx ollama cursor thunderbolt wikitext
+    cifar imagenet bfcl verified selected systems problem training software stack universal tour
+    risk nodes dataset code character dynamic embed fast given index guard spark miles paham
+    python3 pytorch tensorflow jax numpy react node chrome firefox safari linux xcode
+    series part phase level stage step chapter section figure table version gen generation
     top round day week month year hour minute page class tier plan windows iphone pixel python
     galaxy ios android macos ubuntu covid rtx gtx python3 neurips iclr icml cvpr acl emnlp aaai
     issue vol volume episode season item rule article act bill title grade under over about
@@ -176,7 +186,7 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
 
 
 def _normal_version(low: str, letters: str) -> str:
-    """"v3.1" → "3.1" (but DeepSeek's "v3.1" keeps its letter), "2.0" → "2"."""
+    """ "v3.1" → "3.1" (but DeepSeek's "v3.1" keeps its letter), "2.0" → "2"."""
     if "v" not in letters:
         low = low.removeprefix("v")
     return re.sub(r"(\d)(?:\.0)+(?=$|[a-z])", r"\1", low)
@@ -198,29 +208,34 @@ def _looks_like_quantity(text: str, pos: int) -> bool:
 
 
 def _unknown(text: str) -> Iterator[ModelMention]:
-    """Names no list knows, read only with a version and a sentence that calls them models."""
+    """Names no list knows, read only with a version, in a sentence that calls them models, and
+    written like a model's name: CamelCase or capitals ("PaliGemma 2", "RWKV-5"), glued to its
+    version ("Ornith-1.5", "Mamba-2"), or in a sentence that announces it ("Lentera AI
+    meluncurkan Cendana 2, model bahasa ..."). Words of software, licences and benchmarks
+    ("Apache 2.0", "Transformers 5", "CIFAR-10") are not models."""
+    tiers = _all_tiers()
     for m in _UNKNOWN.finditer(text):
         name, version = m.group(1), _normal_version(m.group(3), "")
         low = name.lower()
-        if low in _NOT_UNKNOWN or low in MONTHS or low in COMMON_TIERS or low in CHECKPOINT_WORDS:
+        if low in _NOT_UNKNOWN or low in MONTHS or low in tiers or low in CHECKPOINT_WORDS:
             continue
         sentence = _sentence(text, m.start(), m.end())
-        if not _MODEL_CUE.search(sentence) or _MODEL_CUE.fullmatch(name):
+        if not _MODEL_CUE.search(sentence) or _LICENCE_AFTER.match(text, m.end()):
             continue
-        if m.start() == 0 or text[m.start() - 1] in ".!?\n" and "." not in version:
-            if not re.search(r"[A-Z].*[A-Z]|\.", name + version):
-                continue  # a capitalized word that starts a sentence, with "1": too weak
-        family = _tail_family(low)
-        tail_end = m.end()
-        size_m = re.match(r"[ \-]((?:\d+x)?\d+(?:\.\d+)?[BM])\b", text[tail_end:])
+        shaped = bool(re.search(r"[a-z][A-Z]|^[A-Z]{3,}", name)) or m.group(2) == "-"
+        if not shaped and not _ANNOUNCED.search(sentence):
+            continue
+        size_m = re.match(r"[ \-]((?:\d+x)?\d+(?:\.\d+)?[BM])\b", text[m.end() :])
         size = size_m.group(1) if size_m else ""
-        yield ModelMention(
-            family, version, "", size, "", text[m.start() : m.end()], m.start(), m.end()
-        )
+        yield ModelMention(low, version, "", size, "", m.group(0), m.start(), m.end())
 
 
-def _tail_family(low: str) -> str:
-    return low
+@cache
+def _all_tiers() -> frozenset[str]:
+    words = set(COMMON_TIERS)
+    for f in families(True).values():
+        words |= f.tiers
+    return frozenset(words)
 
 
 def _sentence(text: str, start: int, end: int) -> str:

@@ -1,0 +1,190 @@
+"""What one article reports about the models it names: for each model version (family + version
+key, read by ingest.modelnames), whether the article reports it as released, only mentions it,
+or only rumours it (a rumour or a teaser is not a release), and the facts it states about it
+(parameters, context length, open weights, licence, price per million tokens, benchmark
+scores). Pure functions over text; the model directory (ingest.store.model_directory) stores
+what they return.
+
+A fact is given to a model only when the sentence that states it names that model and no other,
+or names none while the article's title names exactly one model (a lab's launch post).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ingest.modelnames import ModelMention, find_models
+
+RELEASE, MENTION, RUMOUR = "release", "mention", "rumour"
+_RANK = {RELEASE: 0, MENTION: 1, RUMOUR: 2}
+SCALAR_FIELDS = ("context", "open_weights", "licence", "price_input", "price_output", "price")
+MAX_TEXT = 60_000  # characters of an article read (a newsletter issue can hold 40k)
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"“(\[])|\n+|\s+-\s+(?=\*|[A-Z])")
+_RUMOUR = re.compile(
+    r"\b(?:rumou?r\w*|reportedly|leak(?:s|ed)?|teas(?:e|es|ed|er|ing)|speculat\w*|"
+    r"(?:may|might|could)(?: not)? (?:be )?(?:release|launch|ship|arrive|come)\w*|"
+    r"upcoming|coming soon|expected to|is said to|are said to|plans? to (?:release|launch)|"
+    r"will (?:release|launch|ship|arrive|debut)|hype|unconfirmed|stealth)\b",
+    re.IGNORECASE,
+)
+_RELEASE = re.compile(
+    r"\b(?:releas(?:e|es|ed|ing)|launch(?:es|ed|ing)?|introduc(?:e|es|ed|ing)|"
+    r"announc(?:e|es|ed|ing)|unveil(?:s|ed|ing)?|debut(?:s|ed)?|ship(?:s|ped)|"
+    r"roll(?:s|ed)? out|open[- ]sourc(?:e|es|ed)|now available|available today|"
+    r"meet|hadir|meluncurkan|merilis)\b",
+    re.IGNORECASE,
+)
+_NUM = r"(\d+(?:[.,]\d+)*)"
+_PARAMS = re.compile(
+    _NUM + r"\s*(B|billion|T|trillion|miliar)[- ](?:total[- ])?param", re.IGNORECASE
+)
+_CONTEXT = re.compile(
+    r"(?:" + _NUM + r"\s*(K|k|M|million|thousand)?[- ]?(?:tokens?[- ])?(?:token[- ])?"
+    r"context(?:[- ]window| length)?|context (?:window|length) of (?:up to )?"
+    + _NUM
+    + r"\s*(K|k|M|million|thousand)?|"
+    + _NUM
+    + r"\s*(K|k|M|million|thousand)?[- ]tokens? of context)",
+)
+_PRICE = re.compile(
+    r"\$" + _NUM + r"(?:\s*/\s*\$" + _NUM + r")?\s*(?:/|per)\s*(?:1 million|million|1M|M)\b"
+    r"(?:\s+(input|output)(?:\s*/\s*(output))?)?(?:\s+tokens)?",
+    re.IGNORECASE,
+)
+_OPEN = re.compile(r"\bopen[- ](?:weights?|sourced?|model)\b", re.IGNORECASE)
+_LICENCE = re.compile(
+    r"\b(Apache[- ]2\.0|MIT|Llama \d(?:\.\d)? Community|CC[- ]BY(?:[- ]\w+)*|OpenRAIL\w*|"
+    r"Gemma)[- ](?:licen[cs]e|licen[cs]ed|licen[cs]ing)",
+    re.IGNORECASE,
+)
+BENCHMARKS = (
+    "SWE-bench Verified|SWE-bench Pro|SWE-bench|MMLU-Pro|MMLU|GPQA Diamond|GPQA|HumanEval|"
+    "LiveCodeBench|AIME 2025|AIME 2024|AIME|ARC-AGI-3|ARC-AGI-2|ARC-AGI-1|ARC-AGI|"
+    "Humanity's Last Exam|HLE|Terminal-Bench(?: 2\\.0)?|MMMU|GSM8K|BrowseComp|SimpleQA|"
+    "DeepSWE|Chatbot Arena|LMArena|MATH-500|MATH|tau-bench|τ2-bench"
+)
+_BENCH = re.compile(
+    r"(\d{1,3}(?:\.\d+)?\s*%?)\s+on\s+(?:the\s+)?(" + BENCHMARKS + r")\b|"
+    r"\b(" + BENCHMARKS + r")(?:\s+score)?(?:\s+of|:|\s+at)?\s+(\d{1,3}(?:\.\d+)?(?:\s*%)?)",
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    field: str  # parameters | context | open_weights | licence | price_input | ... | benchmark
+    value: str
+
+
+@dataclass
+class Reported:
+    """One model version as one article reports it."""
+
+    family: str
+    version: str  # the mention's key: "2.5 pro", "4o mini"
+    name: str  # as the article writes it
+    maker: str
+    status: str = RUMOUR  # release | mention | rumour (the strongest of its sentences)
+    in_title: bool = False
+    facts: set[Fact] = field(default_factory=set)
+
+
+def _sentences(text: str) -> Iterator[str]:
+    for s in _SENTENCE.split(text[:MAX_TEXT]):
+        s = s.strip()
+        if s:
+            yield s
+
+
+def _versioned(mentions: list[ModelMention]) -> list[ModelMention]:
+    return [m for m in mentions if m.version or m.size]
+
+
+def _key(m: ModelMention) -> str:
+    return m.key or m.size
+
+
+def report(title: str, text: str) -> list[Reported]:
+    """The model versions an article names, each with its status and the facts stated."""
+    out: dict[tuple[str, str], Reported] = {}
+    title_models = _versioned(find_models(title))
+    for m in title_models:
+        r = _entry(out, m)
+        r.in_title = True
+        r.status = _stronger(r.status, _status(title))
+    sole = title_models[0] if len({(m.family, _key(m)) for m in title_models}) == 1 else None
+    for sentence in _sentences(text):
+        named = _versioned(find_models(sentence))
+        for m in named:
+            r = _entry(out, m)
+            r.status = _stronger(r.status, _status(sentence))
+        targets = {(m.family, _key(m)) for m in named}
+        if len(targets) == 1:
+            m = named[0]
+            out[(m.family, _key(m))].facts |= set(facts(sentence, m))
+        elif not targets and sole is not None:
+            out[(sole.family, _key(sole))].facts |= set(facts(sentence, None))
+    return list(out.values())
+
+
+def _entry(out: dict[tuple[str, str], Reported], m: ModelMention) -> Reported:
+    key = (m.family, _key(m))
+    if key not in out:
+        out[key] = Reported(m.family, _key(m), " ".join(m.text.split()), m.maker)
+        if m.size:
+            out[key].facts.add(Fact("parameters", m.size))
+    return out[key]
+
+
+def _stronger(a: str, b: str) -> str:
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+def _status(sentence: str) -> str:
+    if _RUMOUR.search(sentence):
+        return RUMOUR
+    return RELEASE if _RELEASE.search(sentence) else MENTION
+
+
+def facts(sentence: str, mention: ModelMention | None) -> Iterator[Fact]:
+    """The facts one sentence states (about the one model it is about)."""
+    for m in _PARAMS.finditer(sentence):
+        unit = "T" if m.group(2).lower().startswith(("t",)) else "B"
+        yield Fact("parameters", m.group(1).replace(",", "") + unit)
+    for m in _CONTEXT.finditer(sentence):
+        number = m.group(1) or m.group(3) or m.group(5)
+        value = _tokens(number, m.group(2) or m.group(4) or m.group(6))
+        if value:
+            yield Fact("context", value)
+    for m in _PRICE.finditer(sentence):
+        first, second, kind, kind2 = m.group(1), m.group(2), m.group(3), m.group(4)
+        if second is not None:
+            yield Fact("price_input", f"${first}")
+            yield Fact("price_output", f"${second}")
+        else:
+            yield Fact(f"price_{kind.lower()}" if kind else "price", f"${first}")
+        del kind2
+    if _OPEN.search(sentence) and not re.search(r"\bnot open|closed", sentence, re.I):
+        yield Fact("open_weights", "yes")
+    for m in _LICENCE.finditer(sentence):
+        yield Fact("licence", re.sub(r"[- ]", " ", m.group(1)).replace("Apache 2.0", "Apache-2.0"))
+    for m in _BENCH.finditer(sentence):
+        score, bench = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        yield Fact("benchmark", f"{bench} {score.replace(' ', '')}")
+
+
+def _tokens(number: str, unit: str | None) -> str:
+    """ "128", "K" → "128K"; "200,000" → "200K"; "1", "million" → "1M"."""
+    try:
+        value = float(number.replace(",", ""))
+    except ValueError:
+        return ""
+    scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}.get((unit or "").lower(), 1)
+    tokens = value * scale
+    if tokens < 1000 or tokens > 1e8:
+        return ""  # "4 context windows", a year: no context length
+    if tokens >= 1e6:
+        return f"{tokens / 1e6:g}M"
+    return f"{tokens / 1e3:g}K"
