@@ -186,5 +186,5 @@ def _tokens(number: str, unit: str | None) -> str:
     if tokens < 1000 or tokens > 1e8:
         return ""  # "4 context windows", a year: no context length
     if tokens >= 1e6:
-        return f"{tokens / 1e6:g}M"
-    return f"{tokens / 1e3:g}K"
+        return f"{round(tokens / 1e6, 2):g}M"
+    return f"{round(tokens / 1e3)}K"

@@ -24,10 +24,18 @@ from ingest.modelnames.families import (
     SPELLINGS,
     TIER_ALIASES,
     Family,
+    catalogue,
     families,
 )
 
-__all__ = ["Family", "ModelMention", "families", "find_models", "read_model"]
+__all__ = [
+    "Family",
+    "ModelMention",
+    "catalogue_facts",
+    "families",
+    "find_models",
+    "read_model",
+]
 
 
 @dataclass(frozen=True)
@@ -243,3 +251,34 @@ def _sentence(text: str, start: int, end: int) -> str:
     right_candidates = [i for i in (text.find(". ", end), text.find("\n", end)) if i != -1]
     right = min([*right_candidates, end + 200])
     return text[max(left, 0) : right]
+
+
+def catalogue_facts(family: str, version: str) -> list[tuple[str, str]]:
+    """What the models.dev catalogue states about a model version (field, value): open
+    weights, context and output limits, price per million input/output tokens."""
+    return _catalogue_index().get((family, version), [])
+
+
+@cache
+def _catalogue_index() -> dict[tuple[str, str], list[tuple[str, str]]]:
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    models = catalogue()["models"]
+    assert isinstance(models, list)
+    for entry in models:
+        m = read_model(str(entry["name"]))
+        if m is None or not (m.version or m.size) or (m.family, m.key or m.size) in out:
+            continue
+        facts = [("open_weights", "yes" if entry["open_weights"] else "no")]
+        if entry.get("context"):
+            facts.append(("context", _tokens(int(entry["context"]))))
+        if entry.get("output"):
+            facts.append(("output_limit", _tokens(int(entry["output"]))))
+        for key, field_name in (("price_in", "price_input"), ("price_out", "price_output")):
+            if entry.get(key) is not None:
+                facts.append((field_name, f"${entry[key]:g}"))
+        out[(m.family, m.key or m.size)] = facts
+    return out
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{round(n / 1e3)}K"
