@@ -20,6 +20,9 @@ from ingest.modelnames import ModelMention, find_models
 RELEASE, MENTION, RUMOUR = "release", "mention", "rumour"
 _RANK = {RELEASE: 0, MENTION: 1, RUMOUR: 2}
 SCALAR_FIELDS = ("context", "open_weights", "licence", "price_input", "price_output", "price")
+RELEASE_NEAR = 60  # characters between a model's name and the verb that releases it
+LOWERCASE_NAMES = frozenset({"o", "gpt-oss"})  # families whose names are written in lowercase
+OPEN_NEAR = 60  # characters between a model's name and "open weights" said of it
 MAX_TEXT = 60_000  # characters of an article read (a newsletter issue can hold 40k)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"“(\[])|\n+|\s+-\s+(?=\*|[A-Z])")
@@ -27,7 +30,8 @@ _RUMOUR = re.compile(
     r"\b(?:rumou?r\w*|reportedly|leak(?:s|ed)?|teas(?:e|es|ed|er|ing)|speculat\w*|"
     r"(?:may|might|could)(?: not)? (?:be )?(?:release|launch|ship|arrive|come)\w*|"
     r"upcoming|coming soon|expected to|is said to|are said to|plans? to (?:release|launch)|"
-    r"will (?:release|launch|ship|arrive|debut)|hype|unconfirmed|stealth)\b",
+    r"will (?:release|launch|ship|arrive|debut)|hype|unconfirmed|stealth|claim(?:s|ed|ing)?|"
+    r"no (?:release|plans?)|not (?:be )?(?:released|launched)|in training|toward)\b",
     re.IGNORECASE,
 )
 _RELEASE = re.compile(
@@ -68,7 +72,9 @@ BENCHMARKS = (
 )
 _BENCH = re.compile(
     r"(\d{1,3}(?:\.\d+)?\s*%?)\s+on\s+(?:the\s+)?(" + BENCHMARKS + r")\b|"
-    r"\b(" + BENCHMARKS + r")(?:\s+score)?(?:\s+of|:|\s+at)?\s+(\d{1,3}(?:\.\d+)?(?:\s*%)?)",
+    r"\b("
+    + BENCHMARKS
+    + r")(?:\s+score)?(?:\s+of|:|\s+at)?\s+(\d{1,3}(?:\.\d+)?(?:\s*%)?)(?![\d.]*\d)",
 )
 
 
@@ -113,13 +119,13 @@ def report(title: str, text: str) -> list[Reported]:
     for m in title_models:
         r = _entry(out, m)
         r.in_title = True
-        r.status = _stronger(r.status, _status(title))
+        r.status = _stronger(r.status, _status(title, m))
     sole = title_models[0] if len({(m.family, _key(m)) for m in title_models}) == 1 else None
     for sentence in _sentences(text):
         named = _versioned(find_models(sentence))
         for m in named:
             r = _entry(out, m)
-            r.status = _stronger(r.status, _status(sentence))
+            r.status = _stronger(r.status, _status(sentence, m))
         targets = {(m.family, _key(m)) for m in named}
         if len(targets) == 1:
             m = named[0]
@@ -142,10 +148,15 @@ def _stronger(a: str, b: str) -> str:
     return a if _RANK[a] <= _RANK[b] else b
 
 
-def _status(sentence: str) -> str:
+def _status(sentence: str, m: ModelMention) -> str:
+    """Rumour when the sentence hedges; release when a release verb stands next to the name
+    (written as a name: "llama 5" in lowercase is someone's joke, not a launch)."""
     if _RUMOUR.search(sentence):
         return RUMOUR
-    return RELEASE if _RELEASE.search(sentence) else MENTION
+    if m.text[:1].islower() and m.family not in LOWERCASE_NAMES:
+        return MENTION
+    near = sentence[max(0, m.start - RELEASE_NEAR) : m.end + RELEASE_NEAR]
+    return RELEASE if _RELEASE.search(near) else MENTION
 
 
 def facts(sentence: str, mention: ModelMention | None) -> Iterator[Fact]:
@@ -166,8 +177,11 @@ def facts(sentence: str, mention: ModelMention | None) -> Iterator[Fact]:
         else:
             yield Fact(f"price_{kind.lower()}" if kind else "price", f"${first}")
         del kind2
-    if _OPEN.search(sentence) and not re.search(r"\bnot open|closed", sentence, re.I):
-        yield Fact("open_weights", "yes")
+    for m in _OPEN.finditer(sentence):  # next to the model's name when the sentence names it
+        near = mention is None or abs(m.start() - mention.start) <= OPEN_NEAR
+        if near and not re.search(r"\bnot open|closed", sentence, re.I):
+            yield Fact("open_weights", "yes")
+            break
     for m in _LICENCE.finditer(sentence):
         yield Fact("licence", re.sub(r"[- ]", " ", m.group(1)).replace("Apache 2.0", "Apache-2.0"))
     for m in _BENCH.finditer(sentence):

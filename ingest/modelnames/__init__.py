@@ -21,6 +21,7 @@ from functools import cache
 from ingest.modelnames.families import (
     CHECKPOINT_WORDS,
     COMMON_TIERS,
+    PLAIN_WORD_TIERS,
     SPELLINGS,
     TIER_ALIASES,
     Family,
@@ -182,6 +183,8 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
                 break
             version = _normal_version(low, letters)
         elif low in tier_words and low not in tiers:
+            if low in PLAIN_WORD_TIERS and word.islower() and t.group(1) != "-":
+                break  # "Grok 4.5 plus", "Qwen3.8 medium-size": words, not tiers
             tiers.append(low)
         elif low in CHECKPOINT_WORDS and (version or tiers):
             pass
@@ -225,7 +228,9 @@ def _unknown(text: str) -> Iterator[ModelMention]:
     for m in _UNKNOWN.finditer(text):
         name, version = m.group(1), _normal_version(m.group(3), "")
         low = name.lower()
-        if low in _NOT_UNKNOWN or low in MONTHS or low in tiers or low in CHECKPOINT_WORDS:
+        if len(low) < 3 or low in _NOT_UNKNOWN or low in MONTHS or low in tiers:
+            continue
+        if low in CHECKPOINT_WORDS:
             continue
         sentence = _sentence(text, m.start(), m.end())
         if not _MODEL_CUE.search(sentence) or _LICENCE_AFTER.match(text, m.end()):
@@ -281,4 +286,4 @@ def _catalogue_index() -> dict[tuple[str, str], list[tuple[str, str]]]:
 
 
 def _tokens(n: int) -> str:
-    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{round(n / 1e3)}K"
+    return f"{round(n / 1e6, 2):g}M" if n >= 1_000_000 else f"{round(n / 1e3)}K"

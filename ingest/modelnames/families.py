@@ -24,9 +24,12 @@ class Family:
     ambiguous: bool = False
 
 
-COMMON_TIERS = frozenset(
-    "mini nano pro max ultra plus turbo lite flash air small medium large micro coder vl omni "
-    "next".split()
+COMMON_TIERS = frozenset("mini nano pro max ultra plus turbo lite flash air coder vl omni".split())
+# Tier words that are also ordinary words ("Grok 4.5 plus a new API"): read only when written
+# with a capital or joined by a hyphen ("GPT-4o mini" keeps its lowercase "mini").
+PLAIN_WORD_TIERS = frozenset(
+    "plus max air next flash lite ultra small medium large micro code image video audio vision "
+    "deep think live search fast spark".split()
 )
 # Words after a name that belong to the checkpoint, not to the model's identity.
 CHECKPOINT_WORDS = frozenset(
@@ -106,7 +109,9 @@ _CORE: tuple[Family, ...] = (
     Family("falcon", "Falcon", "TII", ambiguous=True),
     Family("jamba", "Jamba", "AI21 Labs", frozenset("mini large".split())),
     Family("command", "Command", "Cohere", frozenset({"r", "r+", "a"}), ambiguous=True),
-    Family("stable-diffusion", "Stable Diffusion", "Stability AI"),
+    Family(
+        "stable-diffusion", "Stable Diffusion", "Stability AI", frozenset("medium large xl".split())
+    ),
     Family("kling", "Kling", "Kuaishou", ambiguous=True),
     Family("seedance", "Seedance", "ByteDance"),
     Family("seedream", "Seedream", "ByteDance"),

@@ -17,13 +17,15 @@ tables, through their own connection opened the way ingest.store opens it):
 Reading rules (ModelDirectory): a model version is listed when at least one article reports it
 other than as a rumour (an unknown family, one no name list knows, only when an article reports
 its release). Its first-seen date is the earliest such article's; its primary source is the
-earliest such article of the maker's own feed, else the earliest such article. Facts come from
+maker's own feed's article (its release post first, else its earliest), else the earliest
+such article. Facts come from
 those articles; values that disagree are all kept (`ModelCard.disagreements`). Nothing here
 needs the vectors: the directory is read from the stored article text.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -108,6 +110,7 @@ class ModelCard:
     url: str  # the primary source
     title: str
     articles: int
+    released: datetime | None = None  # the first article that reports its release, if any
     facts: tuple[ModelFact, ...] = ()
     catalogue: tuple[ModelFact, ...] = ()  # the models.dev catalogue's facts (second source)
 
@@ -134,7 +137,17 @@ class FamilyCard:
     family: str
     name: str
     maker: str
-    versions: tuple[ModelCard, ...] = field(default=())  # newest first
+    versions: tuple[ModelCard, ...] = field(default=())  # first reported last, first
+
+    @property
+    def newest(self) -> ModelCard:
+        """The newest release: of the versions an article reports released, the one first
+        reported last (the higher version on the same day); else the one first reported last.
+        A version only mentioned in passing, or only rumoured, never beats a reported release."""
+        released = [v for v in self.versions if v.released is not None]
+        if not released:
+            return self.versions[0]
+        return max(released, key=lambda v: (v.first_seen.date(), _version_order(v.version)))
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -278,7 +291,7 @@ class ModelDirectory:
         if fam is None:
             return None
         if m is None or not (m.version or m.size or m.variant):
-            return fam.versions[0]
+            return fam.newest
         wanted = m.key or m.size
         for card in fam.versions:
             if card.version == wanted:
@@ -287,7 +300,7 @@ class ModelDirectory:
 
     def newest(self, family: str) -> ModelCard | None:
         fam = self.family(family)
-        return fam.versions[0] if fam else None
+        return fam.newest if fam else None
 
     def names(self, prefix: str = "", limit: int = 25) -> list[str]:
         """Model names for autocompletion: those containing `prefix`, newest first."""
@@ -303,6 +316,15 @@ class ModelDirectory:
         reports = self.store.report_rows(family)
         facts = self.store.fact_rows(family)
         return build_cards(reports, facts)
+
+
+def _newest_date(fam: FamilyCard) -> float:
+    return fam.newest.first_seen.timestamp()
+
+
+def _version_order(version: str) -> tuple[float, ...]:
+    """ "3.8" → (3, 8): numbers compare as numbers ("3.10" after "3.9")."""
+    return tuple(float(n) for n in re.findall(r"\d+", version)) or (0.0,)
 
 
 def _family_key(name: str) -> str:
@@ -341,11 +363,12 @@ def build_cards(reports: Sequence[Any], facts: Sequence[Any]) -> dict[str, Famil
 
 def _card(fam: str, version: str, rows: list[Any], facts: list[Any]) -> ModelCard:
     rows = sorted(rows, key=lambda r: (r["published"], r["article_id"]))
-    own = [r for r in rows if r["own"]]
-    primary = own[0] if own else rows[0]
+    # the maker's own feed first (its release post first), else the earliest release report
+    primary = min(rows, key=lambda r: (not r["own"], r["status"] != "release" and r["own"]))
     names = Counter(r["name"] for r in rows)
-    name = min(names, key=lambda n: (-names[n], len(n)))
+    name = min(names, key=lambda n: (-names[n], n.islower() or "_" in n, len(n)))
     by_article = {r["article_id"]: r for r in rows}
+    released = [r["published"] for r in rows if r["status"] == "release"]
     stated = []
     for f in facts:
         r = by_article.get(f["article_id"])
@@ -364,6 +387,7 @@ def _card(fam: str, version: str, rows: list[Any], facts: list[Any]) -> ModelCar
         url=primary["url"],
         title=primary["title"],
         articles=len(rows),
+        released=_dt(min(released)) if released else None,
         facts=tuple(stated),
         catalogue=tuple(
             ModelFact(k, v, CATALOGUE_URL, None, "models.dev")
