@@ -67,7 +67,7 @@ _LICENCE = re.compile(
 BENCHMARKS = (
     "SWE-bench Verified|SWE-bench Pro|SWE-bench|MMLU-Pro|MMLU|GPQA Diamond|GPQA|HumanEval|"
     "LiveCodeBench|AIME 2025|AIME 2024|AIME|ARC-AGI-3|ARC-AGI-2|ARC-AGI-1|ARC-AGI|"
-    "Humanity's Last Exam|HLE|Terminal-Bench(?: 2\\.0)?|MMMU|GSM8K|BrowseComp|SimpleQA|"
+    "Humanity's Last Exam|HLE|Terminal-Bench(?: \\d\\.\\d)?|MMMU|GSM8K|BrowseComp|SimpleQA|"
     "DeepSWE|Chatbot Arena|LMArena|MATH-500|MATH|tau-bench|τ2-bench"
 )
 _BENCH = re.compile(

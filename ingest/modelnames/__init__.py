@@ -57,7 +57,7 @@ class ModelMention:
 
 
 _SEP = r"[ \-_]?"
-_VER = r"(?:\d{1,2}(?:\.\d{1,2}){0,2}[a-z]?)(?![\d.]*\d)"
+_VER = r"(?:\d{1,2}(?:\.\d{1,2}){0,2}[onv]?)(?![\d.]*\d)"  # "4o", "4.5v", "3n"
 _SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bBmMtT]|[aA]\d+(?:\.\d+)?[bB]", re.ASCII)
 # One word of a name's tail: "8x7B", "V3.1", "A22B", "2.5", "4o", "Pro", "R+".
 _TOKEN = re.compile(
