@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         db.close()
     args.out.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    fams, mods = len(data["families"]), len(data["models"])
-    print(f"{fams} families, {mods} models -> {args.out}", file=sys.stderr)
+    n_fams, n_models = len(data["families"]), len(data["models"])
+    print(f"{n_fams} families, {n_models} models -> {args.out}", file=sys.stderr)
     return 0
 
 

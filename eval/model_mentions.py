@@ -23,6 +23,7 @@ import random
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from eval.sample import FEEDS_TOML, parse_all
 from ingest.feeds import load_feeds
@@ -77,14 +78,14 @@ def sample(seed: int, n: int) -> list[dict[str, object]]:
     return picks
 
 
-def score(rows: list[dict[str, object]], **kw: bool) -> dict[str, dict[str, float]]:
+def score(rows: list[dict[str, Any]], **kw: bool) -> dict[str, dict[str, float]]:
     out = {}
     for half in ("tune", "test"):
         tp = fp = fn = 0
         for r in rows:
             if r["half"] != half:
                 continue
-            gold = set(r["gold"])  # type: ignore[arg-type]
+            gold = set(r["gold"])
             got = predicted(str(r["text"]), **kw)
             tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
         p = tp / (tp + fp) if tp + fp else 1.0

@@ -165,7 +165,9 @@ def _read_at(text: str, m: re.Match[str], table: dict[str, Family]) -> ModelMent
 
 def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str, str, int]:
     """Read the version, tier words and size after a family name, up to 6 tokens."""
-    version, tiers, sizes, end = "", [], [], pos
+    version, end = "", pos
+    tiers: list[str] = []
+    sizes: list[str] = []
     tier_words = family.tiers | COMMON_TIERS
     letters = family.letters
     for _ in range(6):
