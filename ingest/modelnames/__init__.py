@@ -168,7 +168,7 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
     version, end = "", pos
     tiers: list[str] = []
     sizes: list[str] = []
-    tier_words = family.tiers | COMMON_TIERS
+    tier_words = family.tiers | COMMON_TIERS if family.common_tiers else family.tiers
     letters = family.letters
     for _ in range(6):
         t = _TOKEN.match(text, end)

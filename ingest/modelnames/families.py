@@ -22,6 +22,7 @@ class Family:
     # A common word or a short name ("Phi", "Sora", "Seed"): read only when capitalized and
     # followed by a version or a size.
     ambiguous: bool = False
+    common_tiers: bool = True  # also the tiers most families use (mini, pro, max, ...)
 
 
 COMMON_TIERS = frozenset("mini nano pro max ultra plus turbo lite flash air coder vl omni".split())
@@ -48,7 +49,11 @@ _CORE: tuple[Family, ...] = (
     ),
     Family("gpt-oss", "gpt-oss", "OpenAI"),
     Family(
-        "claude", "Claude", "Anthropic", frozenset("opus sonnet haiku fable mythos instant".split())
+        "claude",
+        "Claude",
+        "Anthropic",
+        frozenset("opus sonnet haiku fable mythos instant".split()),
+        common_tiers=False,  # "Claude Max" is a plan, "Opus 4.6 Max" an effort setting
     ),
     Family(
         "gemini",
@@ -149,7 +154,9 @@ def families(use_catalogue: bool = True) -> dict[str, Family]:
         tiers = frozenset(entry.get("tiers", ()))
         if key in out:
             f = out[key]
-            out[key] = Family(f.key, f.display, f.maker, f.tiers | tiers, f.letters, f.ambiguous)
+            out[key] = Family(
+                f.key, f.display, f.maker, f.tiers | tiers, f.letters, f.ambiguous, f.common_tiers
+            )
         elif key != "o":
             out[key] = Family(key, key.capitalize(), str(entry["maker"]), tiers, ambiguous=True)
     return out

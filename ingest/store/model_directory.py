@@ -366,7 +366,8 @@ def _card(fam: str, version: str, rows: list[Any], facts: list[Any]) -> ModelCar
     # the maker's own feed first (its release post first), else the earliest release report
     primary = min(rows, key=lambda r: (not r["own"], r["status"] != "release" and r["own"]))
     names = Counter(r["name"] for r in rows)
-    name = min(names, key=lambda n: (-names[n], n.islower() or "_" in n, len(n)))
+    full = [n for n in names if fam.split("-")[0] in n.lower()]  # "Claude Opus 5", not "Opus 5"
+    name = min(full or names, key=lambda n: (-names[n], n.islower() or "_" in n, len(n)))
     by_article = {r["article_id"]: r for r in rows}
     released = [r["published"] for r in rows if r["status"] == "release"]
     stated = []
