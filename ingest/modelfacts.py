@@ -22,7 +22,13 @@ _RANK = {RELEASE: 0, MENTION: 1, RUMOUR: 2}
 SCALAR_FIELDS = ("context", "open_weights", "licence", "price_input", "price_output", "price")
 RELEASE_NEAR = 60  # characters between a model's name and the verb that releases it
 LOWERCASE_NAMES = frozenset({"o", "gpt-oss"})  # families whose names are written in lowercase
-OPEN_NEAR = 60  # characters between a model's name and "open weights" said of it
+AFTER, BEFORE = 120, 40  # how far after / before a model's name a fact about it may stand
+LEAD_SENTENCES = 2  # sentences of an article whose title names one model that speak of it
+_COMPARISON = re.compile(
+    r"\b(?:vs\.?|versus|than|outperform\w*|beat(?:s|ing)?|surpass\w*|compared|rival\w*|"
+    r"ahead of|behind|against|like|while|whereas)\b|;",
+    re.IGNORECASE,
+)
 MAX_TEXT = 60_000  # characters of an article read (a newsletter issue can hold 40k)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"“(\[])|\n+|\s+-\s+(?=\*|[A-Z])")
@@ -120,8 +126,9 @@ def report(title: str, text: str) -> list[Reported]:
         r = _entry(out, m)
         r.in_title = True
         r.status = _stronger(r.status, _status(title, m))
-    sole = title_models[0] if len({(m.family, _key(m)) for m in title_models}) == 1 else None
-    for sentence in _sentences(text):
+    one = len({(m.family, _key(m)) for m in title_models}) == 1 and not _COMPARISON.search(title)
+    sole = title_models[0] if one else None  # "X beats GPT-4" is not about GPT-4
+    for index, sentence in enumerate(_sentences(text)):
         named = _versioned(find_models(sentence))
         for m in named:
             r = _entry(out, m)
@@ -130,7 +137,7 @@ def report(title: str, text: str) -> list[Reported]:
         if len(targets) == 1:
             m = named[0]
             out[(m.family, _key(m))].facts |= set(facts(sentence, m))
-        elif not targets and sole is not None:
+        elif not targets and sole is not None and index < LEAD_SENTENCES:
             out[(sole.family, _key(sole))].facts |= set(facts(sentence, None))
     return list(out.values())
 
@@ -160,33 +167,50 @@ def _status(sentence: str, m: ModelMention) -> str:
 
 
 def facts(sentence: str, mention: ModelMention | None) -> Iterator[Fact]:
-    """The facts one sentence states (about the one model it is about)."""
+    """The facts one sentence states about the one model it is about: after its name and close
+    to it (`AFTER`), or just before it (`BEFORE`), with no comparison in between ("achieving 97%
+    on AIME and outperforming Sonnet 4.6" says nothing about Sonnet 4.6)."""
+    for start, fact in _stated(sentence):
+        if mention is None or _about(sentence, mention, start):
+            yield fact
+
+
+def _about(sentence: str, m: ModelMention, start: int) -> bool:
+    if start >= m.end:
+        between, ok = sentence[m.end : start], start - m.end <= AFTER
+    else:
+        between, ok = sentence[start : m.start], m.start - start <= BEFORE
+    return ok and not _COMPARISON.search(between)
+
+
+def _stated(sentence: str) -> Iterator[tuple[int, Fact]]:
+    """Every fact a sentence states, with where it starts."""
     for m in _PARAMS.finditer(sentence):
-        unit = "T" if m.group(2).lower().startswith(("t",)) else "B"
-        yield Fact("parameters", m.group(1).replace(",", "") + unit)
+        unit = "T" if m.group(2).lower().startswith("t") else "B"
+        yield m.start(), Fact("parameters", m.group(1).replace(",", "") + unit)
     for m in _CONTEXT.finditer(sentence):
         number = m.group(1) or m.group(3) or m.group(5)
         value = _tokens(number, m.group(2) or m.group(4) or m.group(6))
         if value:
-            yield Fact("context", value)
+            yield m.start(), Fact("context", value)
     for m in _PRICE.finditer(sentence):
-        first, second, kind, kind2 = m.group(1), m.group(2), m.group(3), m.group(4)
+        first, second, kind = m.group(1), m.group(2), m.group(3)
         if second is not None:
-            yield Fact("price_input", f"${first}")
-            yield Fact("price_output", f"${second}")
+            yield m.start(), Fact("price_input", f"${first}")
+            yield m.start(), Fact("price_output", f"${second}")
         else:
-            yield Fact(f"price_{kind.lower()}" if kind else "price", f"${first}")
-        del kind2
-    for m in _OPEN.finditer(sentence):  # next to the model's name when the sentence names it
-        near = mention is None or abs(m.start() - mention.start) <= OPEN_NEAR
-        if near and not re.search(r"\bnot open|closed", sentence, re.I):
-            yield Fact("open_weights", "yes")
-            break
+            yield m.start(), Fact(f"price_{kind.lower()}" if kind else "price", f"${first}")
+    if not re.search(r"\bnot open|closed", sentence, re.I):
+        for m in _OPEN.finditer(sentence):
+            yield m.start(), Fact("open_weights", "yes")
     for m in _LICENCE.finditer(sentence):
-        yield Fact("licence", re.sub(r"[- ]", " ", m.group(1)).replace("Apache 2.0", "Apache-2.0"))
+        name = re.sub(r"[- ]", " ", m.group(1)).replace("Apache 2.0", "Apache-2.0")
+        yield m.start(), Fact("licence", name)
     for m in _BENCH.finditer(sentence):
         score, bench = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        yield Fact("benchmark", f"{bench} {score.replace(' ', '')}")
+        score = score.replace(" ", "")
+        if "%" in score or float(score) >= 5:  # "Terminal-Bench 2.1" names a benchmark's version
+            yield m.start(), Fact("benchmark", f"{bench} {score}")
 
 
 def _tokens(number: str, unit: str | None) -> str:

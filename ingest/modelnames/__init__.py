@@ -58,7 +58,9 @@ class ModelMention:
 
 _SEP = r"[ \-_]?"
 _VER = r"(?:\d{1,2}(?:\.\d{1,2}){0,2}[onv]?)(?![\d.]*\d)"  # "4o", "4.5v", "3n"
-_SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bBmMtT]|[aA]\d+(?:\.\d+)?[bB]", re.ASCII)
+# "72B", "8x7B", "A22B", "1T", "500M" (not "500m": money); "1M context" is no size
+_SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bBMT]|[aA]\d+(?:\.\d+)?[bB]", re.ASCII)
+_NOT_SIZE_AFTER = re.compile(r"[ -]?(?:tokens?[ -]?)?(?:context|tokens?)\b", re.IGNORECASE)
 # One word of a name's tail: "8x7B", "V3.1", "A22B", "2.5", "4o", "Pro", "R+".
 _TOKEN = re.compile(
     r"([ \-_]?)(\d+x\d+[bB]|[A-Za-z]\d+(?:\.\d+)*[A-Za-z]?|\d+(?:\.\d+)*[A-Za-z]?"
@@ -73,6 +75,7 @@ _MODEL_CUE = re.compile(
     r"model bahasa|fine-?tuned)\b",
     re.IGNORECASE,
 )
+_LICENCE_NAME = re.compile(r"[ -](?:Community )?Licen[cs]e\b", re.IGNORECASE)
 _LICENCE_AFTER = re.compile(r"[ -]?(?:\.0)?\s*(?:licen[cs]e|licensed)", re.IGNORECASE)
 _ANNOUNCED = re.compile(
     r"\b(?:releas(?:es|ed)|launch(?:es|ed)|introduc(?:es|ed)|unveil(?:s|ed)|announc(?:es|ed)|"
@@ -156,6 +159,8 @@ def _read_at(text: str, m: re.Match[str], table: dict[str, Family]) -> ModelMent
         variant = " ".join(sorted({alias_tier, *variant.split()} - {""}))
     elif family.ambiguous and not (written[0].isupper() and (version or size)):
         return None
+    if _LICENCE_NAME.match(text, end):
+        return None  # "the Llama 3.1 Community License" names a licence, not the model
     if key == "deepseek" and version and version[0].isdigit():
         version = "v" + version  # "DeepSeek 3.1" is DeepSeek-V3.1
     return ModelMention(
@@ -178,6 +183,8 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
             break
         word = t.group(2)
         low = word.lower()
+        if _SIZE.fullmatch(word) and _NOT_SIZE_AFTER.match(text, t.end()):
+            break  # "Opus 4.6 1M context": a context length
         if _SIZE.fullmatch(word) and (version or sizes or low[0] != "a"):
             sizes.append(word.upper().replace("X", "x"))
         elif not version and not sizes and _is_version(low, letters):
