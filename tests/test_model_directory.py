@@ -285,3 +285,31 @@ def test_cli_models_json_shape_text_and_errors(directory_corpus: Settings) -> No
         "newsbot: configuration error: --family: the corpus reports no model family called "
         '"qwn"; did you mean "Qwen"?'
     ]
+
+
+def test_new_versions_are_told_once_and_a_rebuild_tells_nothing_again(
+    tmp_path: Path, shared_feeds: Path
+) -> None:
+    settings = Settings.load(data_dir=tmp_path / "data", feeds=tmp_path / "feeds.toml")
+    feeds = _feeds(shared_feeds)
+    articles = _store(settings, feeds, only={"Anthropic News"})
+    d = ModelDirectory(settings)
+    try:
+        assert d.watermark() == 0 and d.new_versions(0) == []
+        update_model_directory(settings, feeds)
+        first = d.new_versions(0)
+        assert first and all(card.family == "claude" for _, card in first)
+        mark = d.watermark()
+        assert mark >= first[-1][0]
+        update_model_directory(settings, feeds, rebuild=True)
+        assert d.new_versions(mark) == []  # a rebuild makes no old version new
+        _store(settings, feeds, only={"OpenAI News"}).db.close()
+        update_model_directory(settings, feeds)
+        told = d.new_versions(mark)
+        assert told and {card.family for _, card in told} >= {"gpt"}
+        assert not {(c.family, c.version) for _, c in told} & {
+            (c.family, c.version) for _, c in first
+        }
+    finally:
+        d.close()
+        articles.db.close()

@@ -13,6 +13,10 @@ tables, through their own connection opened the way ingest.store opens it):
   when its text changes (incremental), and a batch of articles is recorded in one transaction
   with its rows (crash-safe: a killed run leaves whole articles, and the next run reads the
   rest). Rows go with their article (retention). `reset` empties all three (`--reindex`).
+- `model_versions_seen`: each model version with the sequence number it got when an article
+  first reported it other than as a rumour; never emptied (not by `reset`, not by retention),
+  so a watcher that keeps a watermark (`ModelDirectory.new_versions`) is told once per version,
+  and a rebuild announces nothing again.
 
 Reading rules (ModelDirectory): a model version is listed when at least one article reports it
 other than as a rumour (an unknown family, one no name list knows, only when an article reports
@@ -25,18 +29,17 @@ needs the vectors: the directory is read from the stored article text.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
 from ingest.config import Settings
-from ingest.modelfacts import RUMOUR, SCALAR_FIELDS, Reported
-from ingest.modelnames import catalogue_facts, families, read_model
+from ingest.modelfacts import RUMOUR, Reported
+from ingest.modelnames import families, read_model
 from ingest.store.db import SQLiteFile, marks
+from ingest.store.model_cards import FamilyCard, ModelCard, ModelFact, build_cards
+
+__all__ = ["FamilyCard", "ModelCard", "ModelDirectory", "ModelDirectoryStore", "ModelFact"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_scanned (
@@ -67,8 +70,14 @@ CREATE TABLE IF NOT EXISTS model_facts (
     PRIMARY KEY (family, version, field, value, article_id)
 );
 CREATE INDEX IF NOT EXISTS model_facts_article ON model_facts(article_id);
+CREATE TABLE IF NOT EXISTS model_versions_seen (
+    family TEXT NOT NULL,
+    version TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (family, version)
+);
+CREATE INDEX IF NOT EXISTS model_versions_seen_seq ON model_versions_seen(seq);
 """
-CATALOGUE_URL = "https://models.dev"
 
 
 @dataclass(frozen=True)
@@ -82,79 +91,6 @@ class ScanItem:
     content_hash: str
     published: float  # its publication, else when it was first stored (epoch seconds)
     feeds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ModelFact:
-    field: str  # parameters | context | open_weights | licence | price_input | price_output ...
-    value: str
-    url: str
-    published: datetime | None
-    source: str = "news"  # "news" (an article of the corpus) or "models.dev" (the catalogue)
-
-    def to_json(self) -> dict[str, object]:
-        when = self.published.date().isoformat() if self.published else None
-        return {"field": self.field, "value": self.value, "url": self.url, "published": when}
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """One model version: what the corpus reports about it."""
-
-    family: str  # key: "qwen"
-    family_name: str  # "Qwen"
-    maker: str
-    version: str  # "2.5", "4o mini", "v3.1"
-    name: str  # as the articles write it most: "Qwen2.5"
-    first_seen: datetime
-    url: str  # the primary source
-    title: str
-    articles: int
-    released: datetime | None = None  # the first article that reports its release, if any
-    facts: tuple[ModelFact, ...] = ()
-    catalogue: tuple[ModelFact, ...] = ()  # the models.dev catalogue's facts (second source)
-
-    def disagreements(self) -> list[str]:
-        """Fields (one value expected) on which the articles state different values."""
-        seen: dict[str, set[str]] = defaultdict(set)
-        for f in self.facts:
-            if f.field in SCALAR_FIELDS:
-                seen[f.field].add(f.value)
-        return sorted(k for k, v in seen.items() if len(v) > 1)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "version": self.version,
-            "name": self.name,
-            "first_seen": self.first_seen.date().isoformat(),
-            "url": self.url,
-            "facts": [f.to_json() for f in self.facts],
-        }
-
-
-@dataclass(frozen=True)
-class FamilyCard:
-    family: str
-    name: str
-    maker: str
-    versions: tuple[ModelCard, ...] = field(default=())  # first reported last, first
-
-    @property
-    def newest(self) -> ModelCard:
-        """The newest release: of the versions an article reports released, the one first
-        reported last (the higher version on the same day); else the one first reported last.
-        A version only mentioned in passing, or only rumoured, never beats a reported release."""
-        released = [v for v in self.versions if v.released is not None]
-        if not released:
-            return self.versions[0]
-        return max(released, key=lambda v: (v.first_seen.date(), _version_order(v.version)))
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "family": self.name,
-            "maker": self.maker,
-            "versions": [v.to_json() for v in self.versions],
-        }
 
 
 class ModelDirectoryStore:
@@ -230,12 +166,26 @@ class ModelDirectoryStore:
                     "INSERT OR REPLACE INTO model_scanned VALUES (?, ?)",
                     (item.id, item.content_hash),
                 )
+                _seen(db, [r for r in reports if r.status != RUMOUR])
 
     def reset(self) -> None:
         """Forget everything read (the next update reads the whole corpus again)."""
         with self._file.tx() as db:
             for table in ("model_facts", "model_reports", "model_scanned"):
                 db.execute(f"DELETE FROM {table}")
+
+    def watermark(self) -> int:
+        """The sequence number of the last version seen (0: none yet)."""
+        rows = self._file.query("SELECT max(seq) AS n FROM model_versions_seen")
+        return int(rows[0]["n"] or 0)
+
+    def seen_after(self, watermark: int) -> list[tuple[str, str, int]]:
+        """(family, version, seq) of the versions first seen after `watermark`, in order."""
+        rows = self._file.query(
+            "SELECT family, version, seq FROM model_versions_seen WHERE seq > ? ORDER BY seq",
+            (watermark,),
+        )
+        return [(r["family"], r["version"], int(r["seq"])) for r in rows]
 
     def scanned_count(self) -> int:
         return int(self._file.query("SELECT count(*) AS n FROM model_scanned")[0]["n"])
@@ -250,13 +200,20 @@ class ModelDirectoryStore:
         return self._file.query(f"SELECT * FROM model_facts {where}", params)
 
 
+def _seen(db: sqlite3.Connection, reports: Sequence[Reported]) -> None:
+    """Give each version reported for the first time the next sequence number. Kept across
+    `reset` and retention, so a rebuild never makes an old version new again."""
+    for r in reports:
+        db.execute(
+            "INSERT OR IGNORE INTO model_versions_seen(family, version, seq) SELECT ?, ?,"
+            " coalesce(max(seq), 0) + 1 FROM model_versions_seen",
+            (r.family, r.version),
+        )
+
+
 def _forget(db: sqlite3.Connection, article_id: str) -> None:
     db.execute("DELETE FROM model_reports WHERE article_id = ?", (article_id,))
     db.execute("DELETE FROM model_facts WHERE article_id = ?", (article_id,))
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
 
 
 class ModelDirectory:
@@ -269,11 +226,9 @@ class ModelDirectory:
         self.store.close()
 
     def families(self) -> list[FamilyCard]:
-        """Every family with a listed version, the one with the newest version first."""
+        """Every family with a listed version, the one with the newest release first."""
         cards = self._cards(None)
-        return sorted(
-            cards.values(), key=lambda f: (-f.versions[0].first_seen.timestamp(), f.family)
-        )
+        return sorted(cards.values(), key=lambda f: (-f.newest.first_seen.timestamp(), f.family))
 
     def family(self, name: str) -> FamilyCard | None:
         """A family by its name ("qwen", "Claude", "GPT-4o" → gpt), or None."""
@@ -302,6 +257,25 @@ class ModelDirectory:
         fam = self.family(family)
         return fam.newest if fam else None
 
+    def watermark(self) -> int:
+        """Keep this, and later ask `new_versions(it)`: a watcher told once per new version."""
+        return self.store.watermark()
+
+    def new_versions(self, watermark: int) -> list[tuple[int, ModelCard]]:
+        """The versions first reported (other than as a rumour) after `watermark` and listed
+        now, oldest first, each with its sequence number (the watcher's next watermark)."""
+        seen = self.store.seen_after(watermark)
+        if not seen:
+            return []
+        cards = self._cards(None)
+        out = []
+        for family, version, seq in seen:
+            fam = cards.get(family)
+            card = next((c for c in fam.versions if c.version == version), None) if fam else None
+            if card is not None:
+                out.append((seq, card))
+        return out
+
     def names(self, prefix: str = "", limit: int = 25) -> list[str]:
         """Model names for autocompletion: those containing `prefix`, newest first."""
         low = prefix.lower().strip()
@@ -318,80 +292,9 @@ class ModelDirectory:
         return build_cards(reports, facts)
 
 
-def _newest_date(fam: FamilyCard) -> float:
-    return fam.newest.first_seen.timestamp()
-
-
-def _version_order(version: str) -> tuple[float, ...]:
-    """ "3.8" → (3, 8): numbers compare as numbers ("3.10" after "3.9")."""
-    return tuple(float(n) for n in re.findall(r"\d+", version)) or (0.0,)
-
-
 def _family_key(name: str) -> str:
     m = read_model(name)
     if m is not None:
         return m.family
     low = name.strip().lower()
     return low if low in families() else ""
-
-
-def build_cards(reports: Sequence[Any], facts: Sequence[Any]) -> dict[str, FamilyCard]:
-    """Family key → its card, from the directory's rows (the reading rules of the module doc)."""
-    by_version: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for r in reports:
-        if r["status"] != RUMOUR:
-            by_version[(r["family"], r["version"])].append(r)
-    fact_rows: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for f in facts:
-        fact_rows[(f["family"], f["version"])].append(f)
-    table = families()
-    versions: dict[str, list[ModelCard]] = defaultdict(list)
-    for (fam, version), rows in by_version.items():
-        known = fam in table or fam == "o"
-        if not known and not any(r["status"] == "release" for r in rows):
-            continue  # a name no list knows: only once an article reports its release
-        versions[fam].append(_card(fam, version, rows, fact_rows[(fam, version)]))
-    out = {}
-    for fam, cards in versions.items():
-        cards.sort(key=lambda c: (c.first_seen, c.version), reverse=True)
-        family = table.get(fam)
-        name = family.display if family else ("o-series" if fam == "o" else fam.capitalize())
-        maker = family.maker if family else ("OpenAI" if fam == "o" else cards[0].maker)
-        out[fam] = FamilyCard(fam, name, maker, tuple(cards))
-    return out
-
-
-def _card(fam: str, version: str, rows: list[Any], facts: list[Any]) -> ModelCard:
-    rows = sorted(rows, key=lambda r: (r["published"], r["article_id"]))
-    # the maker's own feed first (its release post first), else the earliest release report
-    primary = min(rows, key=lambda r: (not r["own"], r["status"] != "release" and r["own"]))
-    names = Counter(r["name"] for r in rows)
-    full = [n for n in names if fam.split("-")[0] in n.lower()]  # "Claude Opus 5", not "Opus 5"
-    name = min(full or names, key=lambda n: (-names[n], n.islower() or "_" in n, len(n)))
-    by_article = {r["article_id"]: r for r in rows}
-    released = [r["published"] for r in rows if r["status"] == "release"]
-    stated = []
-    for f in facts:
-        r = by_article.get(f["article_id"])
-        if r is not None:  # facts of articles that only rumour it are not kept
-            stated.append(ModelFact(f["field"], f["value"], r["url"], _dt(r["published"])))
-    stated.sort(key=lambda f: (f.field, f.published or _dt(0), f.value))
-    table = families()
-    display = table[fam].display if fam in table else fam.capitalize()
-    return ModelCard(
-        family=fam,
-        family_name=display,
-        maker=primary["maker"],
-        version=version,
-        name=name,
-        first_seen=_dt(rows[0]["published"]),
-        url=primary["url"],
-        title=primary["title"],
-        articles=len(rows),
-        released=_dt(min(released)) if released else None,
-        facts=tuple(stated),
-        catalogue=tuple(
-            ModelFact(k, v, CATALOGUE_URL, None, "models.dev")
-            for k, v in catalogue_facts(fam, version)
-        ),
-    )
