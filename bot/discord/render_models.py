@@ -19,9 +19,12 @@ from bot.discord.render import (
     FIELD_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
     FIELDS_PER_EMBED,
+    FOOTER_LIMIT,
     TITLE_LIMIT,
+    Payload,
     dlen,
     embed_length,
+    group_embeds,
     safe_url,
     trim,
 )
@@ -146,3 +149,14 @@ def render_families(families: Sequence[FamilyCard]) -> discord.Embed:
     embed.description = "\n".join(shown)
     embed.set_footer(text="Newest release per family; /model name shows a model's card")
     return embed
+
+
+def render_new_versions(cards: Sequence[ModelCard], footer: str) -> list[Payload]:
+    """A version watch's message: each new version's card (newest first)."""
+    embeds = []
+    for card in cards:
+        embed = render_model_card(card)
+        embed.title = trim(f"New in the news: {embed.title}", TITLE_LIMIT)
+        embed.set_footer(text=trim(footer, FOOTER_LIMIT))
+        embeds.append(embed)
+    return group_embeds(embeds)
