@@ -56,7 +56,6 @@ class ModelMention:
         return " ".join(p for p in (self.version, self.variant) if p)
 
 
-_SEP = r"[ \-_]?"
 _VER = r"(?:\d{1,2}(?:\.\d{1,2}){0,2}[onv]?)(?![\d.]*\d)"  # "4o", "4.5v", "3n"
 # "72B", "8x7B", "A22B", "1T", "500M" (not "500m": money); "1M context" is no size
 _SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bBMT]|[aA]\d+(?:\.\d+)?[bB]", re.ASCII)
@@ -152,7 +151,7 @@ def _read_at(text: str, m: re.Match[str], table: dict[str, Family]) -> ModelMent
     family = table.get(key)
     if family is None:
         return None
-    version, variant, size, end = _tail(text, m.end(), family, glued_ok=True)
+    version, variant, size, end = _tail(text, m.end(), family)
     if alias_tier:  # "Opus 4.1": a tier alone is a model only with a version, capitalized
         if not version or not written[0].isupper():
             return None
@@ -168,7 +167,7 @@ def _read_at(text: str, m: re.Match[str], table: dict[str, Family]) -> ModelMent
     )
 
 
-def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str, str, int]:
+def _tail(text: str, pos: int, family: Family) -> tuple[str, str, str, int]:
     """Read the version, tier words and size after a family name, up to 6 tokens."""
     version, end = "", pos
     tiers: list[str] = []
@@ -178,8 +177,6 @@ def _tail(text: str, pos: int, family: Family, glued_ok: bool) -> tuple[str, str
     for _ in range(6):
         t = _TOKEN.match(text, end)
         if not t or (t.group(1) == "" and end != pos and not t.group(2)[0].isdigit()):
-            break
-        if t.group(1) == "" and end == pos and not glued_ok:
             break
         word = t.group(2)
         low = word.lower()
