@@ -1,7 +1,7 @@
 """Precision and recall of the model-mention reader (ingest.modelnames) on passages drawn at
 random from the shared corpus, labelled by hand in eval/model_mentions.jsonl.
 
-    python eval/model_mentions.py sample --seed 20 --n 60   # draws passages (labels left empty)
+    python eval/model_mentions.py sample --seed 20 --n 60 --out /tmp/s.jsonl  # same passages
     python eval/model_mentions.py score                     # P/R per half, with/without parts
 
 A passage is a window of about 500 characters of one article (title and text), cut at word
@@ -105,12 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cmd", choices=("sample", "score", "errors"))
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--out", type=Path, help="sample file (default: the labelled file)")
+    ap.add_argument("--force", action="store_true", help="overwrite the labelled file")
     args = ap.parse_args(argv)
     if args.cmd == "sample":
-        with LABELS.open("w", encoding="utf-8") as f:
+        out = args.out or LABELS
+        if out.exists() and not args.force:
+            print(f"{out} exists (its labels would be lost): --out elsewhere, or --force")
+            return 2
+        with out.open("w", encoding="utf-8") as f:
             for p in sample(args.seed, args.n):
                 f.write(json.dumps(p, ensure_ascii=False) + "\n")
-        print(f"{args.n} passages -> {LABELS}", file=sys.stderr)
+        print(f"{args.n} passages -> {out}", file=sys.stderr)
         return 0
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
     if args.cmd == "errors":

@@ -313,3 +313,21 @@ def test_new_versions_are_told_once_and_a_rebuild_tells_nothing_again(
     finally:
         d.close()
         articles.db.close()
+
+
+@pytest.mark.shared_data
+def test_the_labelled_sample_is_the_seeded_draw(tmp_path: Path) -> None:
+    """eval/model_mentions.jsonl holds exactly the passages its seeded draw gives (labels apart),
+    and the reader's precision on its test half stays first."""
+    from eval.model_mentions import LABELS, main, score
+
+    out = tmp_path / "draw.jsonl"
+    assert main(["sample", "--seed", "20", "--n", "60", "--out", str(out)]) == 0
+    drawn = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    assert [(r["url"], r["text"], r["half"]) for r in rows] == [
+        (r["url"], r["text"], r["half"]) for r in drawn
+    ]
+    assert main(["sample", "--out", str(out)]) == 2  # never overwrites labels by accident
+    result = score(rows)
+    assert result["test"]["precision"] >= 0.95 and result["test"]["recall"] >= 0.85
