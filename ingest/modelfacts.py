@@ -22,7 +22,10 @@ _RANK = {RELEASE: 0, MENTION: 1, RUMOUR: 2}
 SCALAR_FIELDS = ("context", "open_weights", "licence", "price_input", "price_output", "price")
 RELEASE_NEAR = 60  # characters between a model's name and the verb that releases it
 LOWERCASE_NAMES = frozenset({"o", "gpt-oss"})  # families whose names are written in lowercase
-AFTER, BEFORE = 120, 40  # how far after / before a model's name a fact about it may stand
+AFTER, BEFORE = 120, 15  # how far after / before a model's name a fact about it may stand
+_OTHER_NAME = re.compile(
+    r"\b[A-Z][A-Za-z]+(?:-[A-Za-z]+)*[- ]v?\d"
+)  # "Canary 1B", "MAI-Thinking-1"
 LEAD_SENTENCES = 2  # sentences of an article whose title names one model that speak of it
 _COMPARISON = re.compile(
     r"\b(?:vs\.?|versus|than|outperform\w*|beat(?:s|ing)?|surpass\w*|compared|rival\w*|"
@@ -37,7 +40,8 @@ _RUMOUR = re.compile(
     r"(?:may|might|could)(?: not)? (?:be )?(?:release|launch|ship|arrive|come)\w*|"
     r"upcoming|coming soon|expected to|is said to|are said to|plans? to (?:release|launch)|"
     r"will (?:release|launch|ship|arrive|debut)|hype|unconfirmed|stealth|claim(?:s|ed|ing)?|"
-    r"no (?:release|plans?)|not (?:be )?(?:released|launched)|in training|toward)\b",
+    r"no (?:release|plans?)|not (?:be )?(?:released|launched)|in training|toward|promis\w*|"
+    r"soon)\b",
     re.IGNORECASE,
 )
 _RELEASE = re.compile(
@@ -64,7 +68,8 @@ _PRICE = re.compile(
     r"(?:\s+(input|output)(?:\s*/\s*(output))?)?(?:\s+tokens)?",
     re.IGNORECASE,
 )
-_OPEN = re.compile(r"\bopen[- ](?:weights?|sourced?|model)\b", re.IGNORECASE)
+# "open weights", "open-source model", "open models" (not "open-sourced its tooling")
+_OPEN = re.compile(r"\bopen[- ](?:weights?|source\b|models?)\b", re.IGNORECASE)
 _LICENCE = re.compile(
     r"\b(Apache[- ]2\.0|MIT|Llama \d(?:\.\d)? Community|CC[- ]BY(?:[- ]\w+)*|OpenRAIL\w*|"
     r"Gemma)[- ](?:licen[cs]e|licen[cs]ed|licen[cs]ing)",
@@ -77,7 +82,7 @@ BENCHMARKS = (
     "DeepSWE|Chatbot Arena|LMArena|MATH-500|MATH|tau-bench|τ2-bench"
 )
 _BENCH = re.compile(
-    r"(\d{1,3}(?:\.\d+)?\s*%?)\s+on\s+(?:the\s+)?(" + BENCHMARKS + r")\b|"
+    r"(?<![#\d.])(\d{1,3}(?:\.\d+)?\s*%?)\s+on\s+(?:the\s+)?(" + BENCHMARKS + r")\b|"
     r"\b("
     + BENCHMARKS
     + r")(?:\s+score)?(?:\s+of|:|\s+at)?\s+(\d{1,3}(?:\.\d+)?(?:\s*%)?)(?![\d.]*\d)",
@@ -134,6 +139,8 @@ def report(title: str, text: str) -> list[Reported]:
             r = _entry(out, m)
             r.status = _stronger(r.status, _status(sentence, m))
         targets = {(m.family, _key(m)) for m in named}
+        if _RUMOUR.search(sentence):
+            continue  # "weights promised soon", "reportedly 2T parameters": no facts
         if len(targets) == 1:
             m = named[0]
             out[(m.family, _key(m))].facts |= set(facts(sentence, m))
@@ -171,16 +178,23 @@ def facts(sentence: str, mention: ModelMention | None) -> Iterator[Fact]:
     to it (`AFTER`), or just before it (`BEFORE`), with no comparison in between ("achieving 97%
     on AIME and outperforming Sonnet 4.6" says nothing about Sonnet 4.6)."""
     for start, fact in _stated(sentence):
-        if mention is None or _about(sentence, mention, start):
+        if mention is None or _about(sentence, mention, fact, start):
             yield fact
 
 
-def _about(sentence: str, m: ModelMention, start: int) -> bool:
+def _about(sentence: str, m: ModelMention, fact: Fact, start: int) -> bool:
+    """Whether a fact at `start` is said of the model `m`: after its name and close to it, or
+    (open weights only: "the open-weight Kimi K2") just before it; with no comparison and no
+    other name with a number ("Canary 1B", "MAI-Thinking-1") in between."""
+    if _COMPARISON.search(sentence[max(0, m.start - 16) : m.start]):
+        return False  # "surpasses Llama 3.1 70B", "vs Gemma3": the model compared with
     if start >= m.end:
         between, ok = sentence[m.end : start], start - m.end <= AFTER
     else:
-        between, ok = sentence[start : m.start], m.start - start <= BEFORE
-    return ok and not _COMPARISON.search(between)
+        between = sentence[start : m.start]
+        ok = fact.field == "open_weights" and m.start - start <= BEFORE
+    others = _OTHER_NAME.search(_BENCH.sub(" ", between))  # a list of scores is no other name
+    return ok and not _COMPARISON.search(between) and not others
 
 
 def _stated(sentence: str) -> Iterator[tuple[int, Fact]]:
@@ -194,6 +208,8 @@ def _stated(sentence: str) -> Iterator[tuple[int, Fact]]:
         if value:
             yield m.start(), Fact("context", value)
     for m in _PRICE.finditer(sentence):
+        if re.search(r"\b(?:to|from)\s*$", sentence[: m.start()]):
+            continue  # "from $1 to $5 per million": a range of several models' prices
         first, second, kind = m.group(1), m.group(2), m.group(3)
         if second is not None:
             yield m.start(), Fact("price_input", f"${first}")
