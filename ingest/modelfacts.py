@@ -23,12 +23,14 @@ SCALAR_FIELDS = ("context", "open_weights", "licence", "price_input", "price_out
 RELEASE_NEAR = 60  # characters between a model's name and the verb that releases it
 LOWERCASE_NAMES = frozenset({"o", "gpt-oss"})  # families whose names are written in lowercase
 AFTER, BEFORE = 120, 15  # how far after / before a model's name a fact about it may stand
+# between a name and "open weights" said of it: its own clause, or an apposition, close by
+_OPEN_OF = re.compile(r"[^,;]{0,60}|\W{0,3},\s+(?:a|an|the)\b[^,;]{0,50}")
 _OTHER_NAME = re.compile(
     r"\b[A-Z][A-Za-z]+(?:-[A-Za-z]+)*[- ]v?\d"
 )  # "Canary 1B", "MAI-Thinking-1"
 LEAD_SENTENCES = 2  # sentences of an article whose title names one model that speak of it
 _COMPARISON = re.compile(
-    r"\b(?:vs\.?|versus|than|outperform\w*|beat(?:s|ing)?|surpass\w*|compared|rival\w*|"
+    r"\b(?:vs\.?|versus|than|outperform\w*|beat(?:s|ing)?|surpass\w*|compared|rival\w*|match\w*|"
     r"ahead of|behind|against|like|while|whereas)\b|;",
     re.IGNORECASE,
 )
@@ -145,7 +147,10 @@ def report(title: str, text: str) -> list[Reported]:
             m = named[0]
             out[(m.family, _key(m))].facts |= set(facts(sentence, m))
         elif not targets and sole is not None and index < LEAD_SENTENCES:
-            out[(sole.family, _key(sole))].facts |= set(facts(sentence, None))
+            stated = set(facts(sentence, None))
+            if not _RELEASE.search(title):  # "X: fast models" is no launch post of X
+                stated = {f for f in stated if f.field not in ("open_weights", "licence")}
+            out[(sole.family, _key(sole))].facts |= stated
     return list(out.values())
 
 
@@ -190,6 +195,8 @@ def _about(sentence: str, m: ModelMention, fact: Fact, start: int) -> bool:
         return False  # "surpasses Llama 3.1 70B", "vs Gemma3": the model compared with
     if start >= m.end:
         between, ok = sentence[m.end : start], start - m.end <= AFTER
+        if fact.field == "open_weights":  # said of it: "X, an open-weight model", "X is open"
+            ok = bool(_OPEN_OF.fullmatch(between))
     else:
         between = sentence[start : m.start]
         ok = fact.field == "open_weights" and m.start - start <= BEFORE
