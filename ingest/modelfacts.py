@@ -110,7 +110,7 @@ class Reported:
     facts: set[Fact] = field(default_factory=set)
 
 
-def _sentences(text: str) -> Iterator[str]:
+def sentences(text: str) -> Iterator[str]:
     for s in _SENTENCE.split(text[:MAX_TEXT]):
         s = s.strip()
         if s:
@@ -135,7 +135,7 @@ def report(title: str, text: str) -> list[Reported]:
         r.status = _stronger(r.status, _status(title, m))
     one = len({(m.family, _key(m)) for m in title_models}) == 1 and not _COMPARISON.search(title)
     sole = title_models[0] if one else None  # "X beats GPT-4" is not about GPT-4
-    for index, sentence in enumerate(_sentences(text)):
+    for index, sentence in enumerate(sentences(text)):
         named = _versioned(find_models(sentence))
         for m in named:
             r = _entry(out, m)
