@@ -20,6 +20,7 @@ from ingest.embed import Embedder, recorded_backend
 from ingest.feeds import load_feeds
 from ingest.fetch import fetch_all
 from ingest.fulltext import PageBudget, check_full_text, with_full_text
+from ingest.model_index import update_model_directory
 from ingest.models import (
     Article,
     ConfigError,
@@ -331,6 +332,9 @@ def _run_locked(
     t0 = time.perf_counter()
     group_new_articles(store, settings, feeds)  # stories: new articles join or start one
     report.timings["stories"] = time.perf_counter() - t0
+    t0 = time.perf_counter()  # the model directory: new/changed articles (all with --reindex)
+    update_model_directory(settings, feeds, rebuild=reindex and not only)
+    report.timings["models"] = time.perf_counter() - t0
     report.pending = store.pending_count()
     store.set_meta("last_ingest", utcnow().isoformat())
     return report

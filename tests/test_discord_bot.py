@@ -47,7 +47,18 @@ DEFAULT_REPLY = (
 QUESTION = "What did Google DeepMind announce about Gemini?"
 LINK = re.compile(r"^\[(\d+)\] \[.+\]\((https?://[^)]+)\) — ([^,]+), (\d{4}-\d{2}-\d{2})$")
 EPHEMERAL = 1 << 6
-COMMAND_NAMES = ["ask", "digest", "feeds", "latest", "reindex", "sources", "status", "watch"]
+COMMAND_NAMES = [
+    "ask",
+    "digest",
+    "feeds",
+    "latest",
+    "model",
+    "models",
+    "reindex",
+    "sources",
+    "status",
+    "watch",
+]
 
 JSON = dict[str, Any]
 

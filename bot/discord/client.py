@@ -24,6 +24,7 @@ from bot.discord.commands import NewsCommands
 from bot.discord.errors import check_served, report_interaction_error
 from bot.discord.feedback import FeedbackView, record_vote
 from bot.discord.maintainers import MaintainerCommands
+from bot.discord.model_commands import ModelCommands
 from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
@@ -33,7 +34,7 @@ from ingest.models import ConfigError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_CONFIG = 0, 2
-SLASH_COGS = (NewsCommands, MaintainerCommands, DigestCommands, WatchCommands)
+SLASH_COGS = (NewsCommands, MaintainerCommands, DigestCommands, WatchCommands, ModelCommands)
 
 
 def configure_endpoints(settings: DiscordSettings) -> None:

@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.maintainers import require_maintainer
+from bot.discord.model_watches import family_display, watched_family
 from bot.discord.render import escape_markdown, text_payloads, trim
 from bot.discord.replies import reply_or_edit, send_followups
 from bot.discord.services import Services
@@ -222,6 +223,11 @@ class WatchCommands(commands.Cog):
             return f"{where} **{escape_markdown(topic)}**."
         log.info("interaction %s: watch %s added", interaction.id, watch.id)
         topic, n = escape_markdown(watch.topic), s.watch_max_per_hour
+        family = watched_family(watch.topic)
+        if family:  # a family's versions (bot.discord.model_watches), not stories
+            name = escape_markdown(family_display(family))
+            where = channel.mention if channel is not None else "you (by direct message)"
+            return f"Watching **{topic}** for {where}: each new {name} version the news reports."
         if channel is not None:
             return (
                 f"Watching **{topic}** for {channel.mention}: each new matching story will be "

@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.discord.digests import DigestService
+from bot.discord.model_watches import ModelWatchCheck
 from bot.discord.subscription_store import SubscriptionStore
 from bot.discord.watches import WatchService
 from bot.stories.schedule import zone_names
+from ingest.store.model_directory import ModelDirectory
 
 if TYPE_CHECKING:
     import discord
@@ -90,8 +92,10 @@ class Subscriptions:
         self._task = None
 
     def close(self) -> None:
-        """Blocking: closes the store."""
+        """Blocking: closes the store (and the model directory the watches read)."""
         self.store.close()
+        if self.watches.models is not None:
+            self.watches.models.close()
 
 
 def open_subscriptions(
@@ -112,6 +116,8 @@ def open_subscriptions(
             client, engine, store, access, clock, settings.watch_max_per_hour, run_engine
         )
         watches.start_watermark()
+        watches.models = ModelWatchCheck(ModelDirectory(settings), store, access)
+        watches.models.start_watermark()
         zone_names()
     except BaseException:
         store.close()

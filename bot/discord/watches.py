@@ -25,6 +25,7 @@ import discord
 import numpy as np
 
 from bot.discord.digests import ChannelGone
+from bot.discord.model_watches import ModelWatchCheck, watched_family
 from bot.discord.render_stories import render_watch
 from bot.discord.replies import send_to_channel
 from bot.discord.subscription_store import Watch
@@ -64,6 +65,7 @@ class WatchService:
         self.clock, self.max_per_hour, self.run_engine = clock, max_per_hour, run_engine
         self._lock = asyncio.Lock()  # one check at a time (after an ingest and every tick)
         self._topics: dict[str, np.ndarray] = {}
+        self.models: ModelWatchCheck | None = None  # watches on a family's versions
 
     def start_watermark(self) -> None:
         """Blocking, at start: watches begin with the stories of now (never the backlog)."""
@@ -76,6 +78,8 @@ class WatchService:
             now = self.clock()
             await self._match_new(now)
             await self._deliver(now)
+            if self.models is not None:
+                await self.models.check(self._target)
 
     # ------------------------------------------------------------------ matching
     async def _match_new(self, now: datetime) -> None:
@@ -110,6 +114,8 @@ class WatchService:
         texts, vectors, capitalized = self.engine.watch_inputs(fresh)
         out: dict[int, dict[int, float]] = {}
         for watch in watches:
+            if watched_family(watch.topic):
+                continue  # a watch on a family's versions (bot.discord.model_watches)
             vector = self._topics.get(watch.topic)
             if vector is None:
                 vector = self._topics[watch.topic] = self.engine.embed_topic(watch.topic)
