@@ -104,8 +104,19 @@ class Engine:
             self._titles = (stamp, {s.name: s.title for s in self.corpus.feed_states()})
         titles = self._titles[1]
 
+        # A source known only by its link (a fact of the model directory): its stored article.
+        bare = [s.article_id for s in (*answer.sources, *answer.closest) if not s.feed]
+        rows = {r.id: r for r in self.corpus.article_rows(bare)} if bare else {}
+
         def named(sources: tuple[Source, ...]) -> tuple[Source, ...]:
-            return tuple(replace(s, publication=titles.get(s.feed, "")) for s in sources)
+            out = []
+            for s in sources:
+                row = rows.get(s.article_id)
+                if row is not None:
+                    s = replace(s, title=row.title, feed=row.feeds[0] if row.feeds else "",
+                                feeds=tuple(row.feeds))  # fmt: skip
+                out.append(replace(s, publication=titles.get(s.feed, "")))
+            return tuple(out)
 
         return replace(answer, sources=named(answer.sources), closest=named(answer.closest))
 
@@ -212,5 +223,6 @@ class Engine:
         return [s.name for s in self.corpus.feed_states()]
 
     def close(self) -> None:
+        self.retriever.close()
         self.story_store.close()
         self.corpus.close()

@@ -204,6 +204,28 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": " The newest I have from it are listed below.",
         "id": " Artikel terbarunya yang saya punya ada di bawah.",
     },
+    # answers from the model directory (bot.answer.model_lookup); names are the articles' own
+    "model.newest": {
+        "en": "The newest {family} release my sources report is {name}, first reported on {date}",
+        "id": "Rilis {family} terbaru yang dilaporkan sumber saya adalah {name}, pertama "
+        "dilaporkan pada {date}",
+    },
+    "model.when": {
+        "en": "{name} was first reported on {date}",
+        "id": "{name} pertama kali dilaporkan pada {date}",
+    },
+    "model.maker": {
+        "en": "{name} is made by {maker}",
+        "id": "{name} dibuat oleh {maker}",
+    },
+    "model.facts": {
+        "en": "What my sources report about the {what} of {name}:",
+        "id": "Yang dilaporkan sumber saya tentang {what} {name}:",
+    },
+    "model.disagree": {
+        "en": "(The sources disagree on some of this; each value is cited.)",
+        "id": "(Sumber-sumber berbeda pendapat tentang sebagian ini; setiap nilai dikutip.)",
+    },
 }
 
 

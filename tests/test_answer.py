@@ -173,6 +173,9 @@ class CorpusRetriever:
     def directory(self) -> SourceDirectory:
         return SourceDirectory.build(sorted({f for h in self.hits for f in h.feeds}))
 
+    def models(self) -> None:
+        return None  # no model directory: the questions go to the passages
+
     def versions_of(self, family: str) -> list[tuple[str, Hit]]:
         found: dict[str, Hit] = {}
         for h in self.hits:

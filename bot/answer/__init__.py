@@ -30,6 +30,7 @@ from bot.answer.extract import extractive
 from bot.answer.gate import judge
 from bot.answer.listing import list_items
 from bot.answer.llm_answer import CONTEXT_CHARS, with_llm
+from bot.answer.model_lookup import answer_from_directory
 from bot.answer.multilingual import Multilingual, text_language
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.retrieve import retrieve
@@ -124,6 +125,9 @@ class Answerer:
         trace: Trace,
         cite_order: CiteOrder | None,
     ) -> Answer:
+        known = answer_from_directory(plan, retriever.models(), as_of, trace)
+        if known is not None:
+            return known
         if plan.listing:
             listed = list_items(plan, retriever, as_of, self.backend, trace)
             if listed is not None:

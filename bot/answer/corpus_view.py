@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.answer.directory import SourceDirectory
+from bot.answer.model_lookup import HasModels
 from bot.models import Hit, LatestItem
 
 
@@ -40,6 +41,8 @@ class SearchesCorpus(Protocol):
     def passages(self, article_ids: Sequence[str], qvec: np.ndarray, k: int = 4) -> list[Hit]: ...
 
     def directory(self) -> SourceDirectory: ...
+
+    def models(self) -> HasModels | None: ...
 
     def latest(
         self,
@@ -83,3 +86,6 @@ class AsOf:
 
     def directory(self) -> SourceDirectory:
         return self.inner.directory()
+
+    def models(self) -> HasModels | None:
+        return self.inner.models()  # the model stage reads it as of the answer's moment

@@ -126,9 +126,10 @@ def judge_passages(
         strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
         if not (sim >= threshold or strong or _feed_match(terms, art.head)):
             continue
-        if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER and not art.other_language:
+        across = art.other_language and art.subjects  # a lab's name is the same everywhere
+        if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER and not across:
             continue  # the passage is not about what the question names (across languages,
-            # where names are written differently, meaning alone decides)
+            # where the question's other words are written differently, meaning decides)
         use.append(art)
     if not use:
         return Verdict(False, "names-absent" if named else "low-relevance",

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answer.directory import SourceMatch
 from bot.answer.multilingual import text_language
 from bot.answer.text import keyword_terms, mentions, tokens
 from bot.answer.understand import QueryPlan
@@ -29,6 +30,7 @@ class RankedArticle:
     names: float  # share of the question's names it mentions
     terms: float  # share of the question's content terms it holds
     other_language: bool = False  # written in another language than the question
+    subjects: bool = True  # names every lab the question asks about (or is from its feed)
 
     @property
     def head(self) -> Hit:
@@ -56,7 +58,8 @@ def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
             meant = _meaning_cover(max(h.similarity for h in group))
             name_cov, term_cov = max(name_cov, meant), max(term_cov, meant)
         score = group[0].score / top + NAME_WEIGHT * name_cov + TERM_WEIGHT * term_cov
-        out.append(RankedArticle(tuple(group), score, name_cov, term_cov, other))
+        subjects = all(_subject_in(s, hay, group[0].feeds) for s in plan.sources if not s.explicit)
+        out.append(RankedArticle(tuple(group), score, name_cov, term_cov, other, subjects))
     out.sort(key=lambda a: a.score, reverse=True)
     return out
 
@@ -73,10 +76,14 @@ def _name_coverage(plan: QueryPlan, hay: str, feeds: Sequence[str]) -> float:
     the subject ("what did OpenAI ...": mentioned, or the article is from that lab's feed)."""
     checks = [_names_it(n, hay) for n in plan.names]
     checks += [has_version(hay, family, version) for family, version in plan.versions]
-    for s in plan.sources:
-        if not s.explicit:
-            checks.append(bool(set(s.feeds) & set(feeds)) or mentions(keyword_terms(s.phrase), hay))
+    checks += [_subject_in(s, hay, feeds) for s in plan.sources if not s.explicit]
     return sum(checks) / len(checks) if checks else 0.0
+
+
+def _subject_in(source: SourceMatch, hay: str, feeds: Sequence[str]) -> bool:
+    """A lab named as the subject: mentioned, or the article is from that lab's feed. A lab's
+    name is written the same in every language, unlike the question's other words."""
+    return bool(set(source.feeds) & set(feeds)) or mentions(keyword_terms(source.phrase), hay)
 
 
 def has_version(text: str, family: str, version: str) -> bool:

@@ -31,6 +31,7 @@ from bot.models import Hit, LatestItem
 from ingest.embed import Embedder
 from ingest.models import utcnow
 from ingest.store import ArticleRow, Corpus
+from ingest.store.model_directory import ModelDirectory
 
 RRF_K = 60
 CANDIDATES = 60
@@ -71,8 +72,19 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self._directory: tuple[str | None, SourceDirectory] | None = None
+        self._models: ModelDirectory | None = None
 
     # ----------------------------------------------------------------- sources
+
+    def close(self) -> None:
+        if self._models is not None:
+            self._models.close()
+
+    def models(self) -> ModelDirectory:
+        """The model directory built at ingest (read by the model stage)."""
+        if self._models is None:
+            self._models = ModelDirectory(self.settings)
+        return self._models
 
     def directory(self) -> SourceDirectory:
         """The names a question may use for a source; rebuilt when an ingest changed the corpus."""
