@@ -235,3 +235,13 @@ def test_a_feed_is_known_by_its_own_channel_title() -> None:
     assert plan("what did The Batch say about agents", d).source_feeds == ("batch",)
     # the words of a title that only say what kind of thing it is are no source on their own
     assert not plan("any good posts on scaling laws?", d).sources
+
+
+def test_a_name_inside_a_hyphenated_name_is_no_product_version() -> None:
+    """ "cde-small-v1" is one model's name, not a product "small" at version 1; names that start
+    a token keep their versions however they are written."""
+    assert versions_in("what is cde-small-v1 good for?") == []
+    assert versions_in("is text-embedding-3 better than bge?") == []
+    assert ("deepseek", "3.1") in versions_in("what's new in deepseek v3.1?", {"deepseek"})
+    assert ("deepseek", "3.1") in versions_in("DeepSeek-V3.1 benchmarks")
+    assert ("gpt", "5") in versions_in("how much does GPT-5 cost?")

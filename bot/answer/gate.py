@@ -98,7 +98,8 @@ def judge_passages(
         return Verdict(False, "no-passages")
     for family, version in plan.versions:
         asked = f"{family} {version}"
-        spellings = (asked, f"{family}{version}")  # "GPT-5" and "Qwen3" both
+        # "GPT-5", "Qwen3" and "DeepSeek-V3.1" (asked as "deepseek 3.1") alike
+        spellings = (asked, f"{family}{version}", f"{family} v{version}")
         if not any(corpus.count_mentions(s) for s in spellings) and corpus.count_mentions(family):
             known = [(v, h) for v, h in corpus.versions_of(family) if v != version]
             newest = (family, known[0][0], known[0][1]) if known else None

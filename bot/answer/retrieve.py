@@ -12,6 +12,7 @@ import numpy as np
 
 from bot.answer.corpus_view import SearchesCorpus
 from bot.answer.multilingual import Multilingual, text_language
+from bot.answer.rank import has_version
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
@@ -52,15 +53,22 @@ def retrieve(
     author = next((s.author for s in explicit if s.author), "")
     soft = tuple(f for f in plan.source_feeds if f not in hard_feeds)
 
+    recent = w.prefer_recent or plan.listing
+
     def search(feeds: Sequence[str], author: str, boost: Sequence[str]) -> list[Hit]:
         return corpus.search(
             plan.query, feeds=feeds, author=author, boost_feeds=boost, since=w.since,
-            until=w.until, prefer_recent=w.prefer_recent or plan.listing, names=plan.names,
-            k=K, now=now, qvec=qvec,
+            until=w.until, prefer_recent=recent, names=plan.names, k=K, now=now, qvec=qvec,
         )  # fmt: skip
 
     hits = search(hard_feeds, author, soft)
     mode = "source-restricted" if (hard_feeds or author) else "open"
+    if recent and plan.versions and not _holds_a_version(plan, hits):
+        # "what's new in DeepSeek V3.1": newer articles about later versions crowd out the one
+        # asked about; the version decides, not recency.
+        recent = False
+        hits = search(hard_feeds, author, soft)
+        mode += ", without recency (the version asked for)"
     floor = threshold - SOURCE_FALLBACK_MARGIN
     nothing_close = not any(h.similarity >= floor for h in hits)
     if (hard_feeds and not author and nothing_close) or (author and not hits):
@@ -78,6 +86,15 @@ def retrieve(
              for h in hits[:8]],
     )  # fmt: skip
     return Retrieved(qvec, tuple(hits), sims, mode)
+
+
+def _holds_a_version(plan: QueryPlan, hits: Sequence[Hit], articles: int = 5) -> bool:
+    """One of the first `articles` articles names a version the question asks about."""
+    lead = list(dict.fromkeys(h.article_id for h in hits))[:articles]
+    return any(
+        has_version(f"{h.title}\n{h.text}", f, v)
+        for h in hits if h.article_id in lead for f, v in plan.versions
+    )  # fmt: skip
 
 
 def similarities(hits: Sequence[Hit], qvec: np.ndarray, embedder: Embedder) -> dict[str, float]:

@@ -7,8 +7,10 @@ import re
 
 from bot.answer.text import STOPWORDS
 
+# A family starts a name: never inside a hyphenated or slashed one ("cde-small-v1" is one
+# model's name, not a product "small" at version 1).
 _VERSION = re.compile(
-    r"(?<![\w.])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
+    r"(?<![\w./-])([A-Za-z][A-Za-z]{1,15}(?:[ -][A-Za-z](?=\d))?)(?:[ -]?)"
     r"(v?\d{1,2}(?:\.\d{1,2})?)([a-z]{0,2})(?![\w.%])"
 )
 _EDITIONS = (
