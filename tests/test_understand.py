@@ -226,9 +226,13 @@ def test_a_feed_is_known_by_its_own_channel_title() -> None:
         "claude-reddit": "top scoring links : ClaudeAI",
         "batch": "The Batch | DeepLearning.AI",
     }
-    d = SourceDirectory.build(list(titles), titles=titles, capitalized={"claudeai", "aisi"})
+    hosts = {"aisi": ["aisi.gov.uk"]}
+    d = SourceDirectory.build(list(titles), hosts, titles=titles, capitalized={"claudeai", "aisi"})
     assert plan("what's the newest post on Lil'Log?", d).source_feeds == ("lilianweng",)
     assert plan("latest from the UK AISI blog", d).source_feeds == ("aisi",)
+    # "UK" names the publication (its site is aisi.gov.uk): no topic is left to filter by
+    uk = plan("What's the latest post on the UK AI Security Institute (AISI) blog?", d)
+    assert uk.listing and uk.source_feeds == ("aisi",) and uk.topic == ()
     assert plan("what are people saying on r/ClaudeAI about rate limits", d).source_feeds == (
         "claude-reddit",
     )

@@ -50,6 +50,9 @@ class SourceDirectory:
     # "deepmind", "gpt-5"), so a question typed in lowercase still has names.
     name_words: set[str] = field(default_factory=set)
     capitalized: set[str] = field(default_factory=set)  # every word the corpus capitalizes
+    # feed → every word of its names: its own name, its channel title, its hosts' labels
+    # ("uk" of aisi.gov.uk): left over beside a source, such a word names it, not a topic
+    words: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -70,6 +73,9 @@ class SourceDirectory:
             phrases: list[str] = []
             for name in (feed, (titles or {}).get(feed, "")):
                 phrases += _name_phrases(name)
+            mine = d.words.setdefault(feed, set())
+            mine.update(w for ph in phrases for w in words_of(ph))
+            mine.update(w for h in (hosts or {}).get(feed, ()) for w in h.lower().split("."))
             for ph in phrases:
                 words = words_of(ph)
                 if words:

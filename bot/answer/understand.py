@@ -279,7 +279,8 @@ def understand(
     content, bare, listing = _content(q, rest, sources, window)
     follow = is_follow_up(q, history)
     bare_terms = [t for t in keyword_terms(bare) if t not in PUBLICATION_WORDS and not t.isdigit()]
-    source_words = {w for s in sources for f in s.feeds for w in words_of(f)}
+    names_of = directory.words if directory else {}
+    source_words = {w for s in sources for f in s.feeds for w in names_of.get(f) or words_of(f)}
     return QueryPlan(
         question=q,
         content=content,
