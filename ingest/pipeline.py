@@ -31,6 +31,7 @@ from ingest.models import (
     utcnow,
 )
 from ingest.parse import parse_feed
+from ingest.sanitize import sanitize_articles
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
 from ingest.vectorize import More, Progress, embed_pending
@@ -193,6 +194,7 @@ def ingest_feeds(
                     known = corpus.known_ids(feed.name, [a.id for a in articles])
                     full = with_full_text(feed, articles, known, settings, budget, report.warnings)
                     articles = [a for a in full if a.id not in known]
+        articles = sanitize_articles(articles, settings.max_article_chars, report.warnings)
         report.items = len(articles)
         t1 = _add_time(times, "parse", t0)
         _store_feed(corpus, feed, res, report, articles, error, states.get(feed.name))

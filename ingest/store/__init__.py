@@ -35,7 +35,7 @@ from ingest.store.articles import ArticleRow, Articles, UpsertOutcome
 from ingest.store.db import Database, batches, put_meta
 from ingest.store.keyword import STOPWORDS, KeywordIndex, fts_query
 from ingest.store.reindex import Rebuild
-from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex
+from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex, is_store_failure
 
 __all__ = [
     "CHROMA_IN_BATCH",
@@ -44,6 +44,7 @@ __all__ = [
     "Corpus",
     "UpsertOutcome",
     "fts_query",
+    "is_store_failure",
 ]
 
 Batch = Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]]
@@ -133,6 +134,13 @@ class Corpus:
 
     def pending_count(self) -> int:
         return self.articles.pending_count()
+
+    def set_aside(self, article: Article, error: str) -> None:
+        """An article whose text could not be embedded: not pending until its text changes."""
+        self.articles.set_aside(article.id, article.content_hash, error)
+
+    def set_aside_articles(self) -> list[tuple[ArticleRow, str, datetime | None]]:
+        return self.articles.set_aside_articles()
 
     def load_articles(self, ids: Sequence[str]) -> list[tuple[Article, tuple[str, ...]]]:
         return self.articles.load_articles(ids)
@@ -231,6 +239,7 @@ class Corpus:
         return self.vectors.drop_retired()
 
     def begin_rebuild(self, signature: str) -> str:
+        self.articles.clear_set_aside()  # a full reindex tries the set-aside articles again
         return self.rebuild.begin(signature)
 
     def abandon_rebuild(self) -> None:

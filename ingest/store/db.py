@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS article_feeds (
     PRIMARY KEY (article_id, feed)
 );
 CREATE INDEX IF NOT EXISTS article_feeds_feed ON article_feeds(feed);
+-- articles.py: articles whose text could not be embedded, set aside until that text changes
+CREATE TABLE IF NOT EXISTS set_aside (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
+);
 -- keyword.py: chunks and their full-text index
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,

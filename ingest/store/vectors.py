@@ -35,6 +35,9 @@ from ingest.store.db import Database, batches
 log = logging.getLogger(__name__)
 
 CHROMA_IN_BATCH = 4000  # ids per Chroma `$in` filter (Chroma's SQLite allows 32,766 variables)
+# Vectors per Chroma add: an embedded store refuses more than its max batch size (5,461 with
+# SQLite's 32,766 variables) in one call, whatever the article they belong to.
+CHROMA_WRITE_BATCH = 4000
 
 
 def _is_connection_error(error: BaseException) -> bool:
@@ -47,6 +50,27 @@ def _is_connection_error(error: BaseException) -> bool:
             isinstance(seen, (ConnectionError, TimeoutError))
             or "connect" in type(seen).__name__.lower()
         ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_STORE_WORDS = ("disk", "read-only", "readonly", "locked", "malformed", "no space")
+
+
+def is_store_failure(error: BaseException) -> bool:
+    """An error of the store itself (a full disk, a read-only or broken file, a locked database,
+    an unreachable Chroma server), anywhere in the exception's chain: it would fail every
+    write, so it stops the run instead of setting one article aside."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (NewsbotError, OSError, sqlite3.OperationalError)):
+            return True
+        if isinstance(seen, sqlite3.DatabaseError) or _is_connection_error(seen):
+            return True
+        if any(word in str(seen).lower() for word in _STORE_WORDS):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -220,9 +244,13 @@ class VectorIndex:
         if len(ids) != len(vectors):
             raise ValueError("one vector per chunk expected")
         article_ids = [art.id for art, _, _ in items]
-        collection.delete(where={"article_id": {"$in": article_ids}})
-        if ids:
-            collection.upsert(ids=ids, embeddings=vectors, metadatas=metas)
+        for part in batches(article_ids, CHROMA_IN_BATCH):
+            collection.delete(where={"article_id": {"$in": part}})
+        for start in range(0, len(ids), CHROMA_WRITE_BATCH):
+            end = start + CHROMA_WRITE_BATCH
+            collection.upsert(
+                ids=ids[start:end], embeddings=vectors[start:end], metadatas=metas[start:end]
+            )
 
     def delete(self, article_ids: Sequence[str]) -> None:
         """Drop every vector of these articles from the active collection."""
