@@ -188,3 +188,6 @@ def test_stored_titles_and_text_carry_no_control_characters(
     assert out.returncode == 0, out.stderr
     assert "Evil link clear" in out.stdout
     assert not any(ch in out.stdout for ch in "\x1b\x07\x08\x9b\u202e")
+    answer = _cli(settings, "ask", "What is the evil link about?")
+    assert "[1]" in answer.stdout, answer.stdout + answer.stderr
+    assert not any(ch in answer.stdout for ch in "\x1b\x07\x08\x9b\u202e")
