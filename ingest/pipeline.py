@@ -305,6 +305,7 @@ def _run_locked(
         # Anything else changes the live corpus, which an interrupted build no longer matches.
         store.abandon_rebuild()
         store.check_model(settings.embedding_model, recorded_backend(settings.embedding_backend))
+        store.restore_missing_vectors()  # a deleted vector store: its articles become pending
         if reindex:
             for name in only:
                 store.mark_feed_pending(name)

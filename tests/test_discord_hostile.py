@@ -6,6 +6,7 @@ links the only links."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,3 +99,16 @@ def test_ask_and_latest_show_feed_markup_as_text(hostile_bot: Any) -> None:
     latest = _shown(server.wait_for_followup(iid, timeout=30)["message"])
     assert "Quibble-7 weights here" in latest, latest
     assert live_markup(latest, own) == [], latest
+
+
+def test_status_tells_when_the_vector_store_is_gone(hostile_bot: Any) -> None:
+    server, bot = hostile_bot
+
+    def vectors() -> str:
+        iid = server.invoke_slash("status", {}, user=new_user(server, "curious"))
+        [embed] = server.wait_for_followup(iid, timeout=20)["message"]["embeds"]
+        return {f["name"]: f["value"] for f in embed["fields"]}["Vectors"]
+
+    assert vectors() == "ok"
+    shutil.rmtree(bot.data / "chroma")
+    assert vectors().startswith("⚠️ missing for 3 chunks; the next ingest rebuilds them")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from html import escape
@@ -191,3 +192,32 @@ def test_stored_titles_and_text_carry_no_control_characters(
     answer = _cli(settings, "ask", "What is the evil link about?")
     assert "[1]" in answer.stdout, answer.stdout + answer.stderr
     assert not any(ch in answer.stdout for ch in "\x1b\x07\x08\x9b\u202e")
+
+
+# ---------------------------------------------------------------- a lost vector store
+def test_a_deleted_vector_store_is_reported_and_rebuilt_by_the_next_ingest(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Each step a process of its own, as for an operator (Chroma caches an open store per
+    process, so a store deleted under a running process is not what this is about)."""
+    items = [(f"Story {i}", f"https://e.example/{i}", f"Body of story {i}.") for i in range(4)]
+    with FeedServer() as server:
+        server.route("/feed.xml", Reply(200, rss(items), RSS))
+        feeds = write_feeds_toml(tmp_path / "feeds.toml", {"e": server.url("/feed.xml")})
+        settings = make_settings(tmp_path / "data", feeds)
+        assert "4 articles embedded" in _cli(settings, "ingest").stdout
+        assert json.loads(_cli(settings, "stats", "--json").stdout)["vectors"] == "ok"
+        shutil.rmtree(settings.chroma_path)
+        stats = json.loads(_cli(settings, "stats", "--json").stdout)
+        assert stats["vectors"].startswith("MISSING for 4 of 4 chunks"), stats
+        again = _cli(settings, "ingest")  # 200 again: nothing new in the feed
+        assert again.returncode == 0 and "4 articles embedded" in again.stdout, again.stderr
+        assert "lacks the vectors of 4 chunk(s)" in again.stderr
+    assert "vectors: ok" in _cli(settings, "stats").stdout
+    corpus = Corpus(settings)
+    try:
+        assert corpus.collection.count() == 4 and corpus.missing_vectors(open_store=True) == 0
+        vector = embedder.embed_query("Story 2")
+        assert corpus.dense_search(vector, 1)[0][3] > 0.3  # answers use the vectors again
+    finally:
+        corpus.close()

@@ -232,6 +232,16 @@ def _set_aside_by_feed(corpus: Corpus) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _vectors_line(missing: int, chunks: int) -> str:
+    """Whether every stored chunk has its vector (a deleted vector store is said plainly)."""
+    if not missing:
+        return "ok"
+    return (
+        f"MISSING for {missing:,} of {chunks:,} chunks (the vector store was deleted or lost; "
+        "answers use keyword search only): the next `newsbot ingest` rebuilds them"
+    )
+
+
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.store import Corpus
 
@@ -243,6 +253,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
             "oldest": datetime.fromtimestamp(c["oldest"]).isoformat() if c["oldest"] else None,
             "newest": (n.isoformat() if (n := corpus.newest_published()) else None),
             "pending": corpus.pending_count(),
+            "vectors": _vectors_line(corpus.missing_vectors(), c["chunks"]),
             "last_ingest": corpus.get_meta("last_ingest"),
             "embedding_model": corpus.get_meta("embedding_model"),
             "data_dir": str(settings.data_dir),

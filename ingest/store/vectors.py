@@ -189,6 +189,36 @@ class VectorIndex:
             self._collection_name = name
         return self._collection
 
+    def missing(self, chunks: int, *, open_store: bool = False) -> int:
+        """How many of `chunks` chunk rows have no vector in the active collection (the vector
+        store was deleted or lost). An embedded store this process has not opened is opened
+        only with `open_store` (it takes the read lease); without, only a deleted store is told.
+        0 when nothing is missing or it cannot be told."""
+        if chunks <= 0:
+            return 0
+        embedded = not self.settings.chroma_url
+        if embedded and not (self.settings.chroma_path / "chroma.sqlite3").exists():
+            return chunks
+        if embedded and self._chroma is None and not open_store:
+            return 0
+        try:
+            have = int(self.collection.count())
+        except NewsbotError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a reader is told nothing rather than failing
+            log.warning("could not count the stored vectors: %s", e)
+            return 0
+        return max(0, chunks - have)
+
+    def stored_ids(self, page: int = CHROMA_WRITE_BATCH) -> set[str]:
+        """Every chunk id with a vector in the active collection."""
+        ids: set[str] = set()
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+
     def drop_retired(self) -> int:
         """Drop the collections a switch (or an abandoned rebuild) left behind."""
         retired = self.db.meta_list("retired_collections")
