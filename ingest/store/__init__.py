@@ -33,7 +33,7 @@ import numpy as np
 from ingest.config import Settings
 from ingest.models import Article, Chunk, FeedState, utcnow
 from ingest.store.articles import ArticleRow, Articles, UpsertOutcome
-from ingest.store.db import Database, batches, marks, put_meta
+from ingest.store.db import Database, batches, marks, put_meta, storage_problem
 from ingest.store.keyword import STOPWORDS, KeywordIndex, fts_query
 from ingest.store.reindex import Rebuild
 from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex, is_store_failure
@@ -46,6 +46,7 @@ __all__ = [
     "UpsertOutcome",
     "fts_query",
     "is_store_failure",
+    "storage_problem",
 ]
 
 log = logging.getLogger(__name__)
