@@ -37,7 +37,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -46,6 +46,7 @@ from ingest.models import ConfigError, Feed, utcnow
 from ingest.store import Corpus
 from ingest.store.stories import OTHER, RELAY, primary_rank
 from ingest.store.story_writer import Member, Membership, StoryWriter
+from ingest.story_window import StoryWindow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ RELAY_AFTER_DAYS = 10.0  # ... and follow it by this much (weekly newsletters)
 MAX_STORIES_PER_ISSUE = 8
 VOCABULARY_CHARS = 1500
 LOAD_BATCH = 400  # articles whose chunk vectors are read at once
+# A story with more anchors than this updates only the new article's centrality (each anchor's
+# mean similarity to all others would cost the square of its size at every article it gains).
+CENTRAL_MAX = 64
 
 _WORD = re.compile(r"[A-Za-z][\w'’-]*[\w]|[A-Za-z]")
 _MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
@@ -183,6 +187,12 @@ class StoryGrouper:
         self.roles = roles
         self.vocab = vocab
         self._items: dict[str, Item | None] = {}
+        span = DAY * max(WINDOW_DAYS, RELAY_AFTER_DAYS)
+        self.window = StoryWindow(store, span, self.load, self._lead)
+
+    def _lead(self, article_id: str) -> tuple[np.ndarray, float] | None:
+        item = self._items.get(article_id)
+        return (item.lead, item.when) if item is not None else None
 
     # ------------------------------------------------------------------ loading
     def load(self, ids: Sequence[str]) -> None:
@@ -230,7 +240,7 @@ class StoryGrouper:
                 if item is None:
                     continue  # no vectors (yet): grouped by a later run
                 p = self.place(item)
-                self.store.record(item.id, item.title, p.joins, p.links, p.merge, p.central)
+                self.window.record(item.id, item.title, p.joins, p.links, p.merge, p.central)
                 report.articles += 1
                 report.new_stories += sum(m.story_id is None for m in p.joins)
                 report.joined += sum(m.story_id is not None for m in p.joins)
@@ -240,44 +250,43 @@ class StoryGrouper:
             self._items = {k: v for k, v in self._items.items() if v and v.when >= horizon}
         return report
 
-    def members(self, item: Item) -> list[Member]:
-        """The articles of the stories around the item's date (loaded)."""
-        when = datetime.fromtimestamp(item.when, UTC)
-        span = timedelta(days=max(WINDOW_DAYS, RELAY_AFTER_DAYS))
-        members = self.store.candidates(when - span, when + span)
-        self.load([m.article_id for m in members])
-        return [m for m in members if m.article_id != item.id and self._items.get(m.article_id)]
-
     def place(self, item: Item) -> Placement:
         """Where this article goes (see Placement)."""
         own = Membership(item.id, None, item.role, item.published)
-        members = self.members(item)
+        win = self.window
+        win.ensure(item.when)
         if item.role == RELAY:
-            return Placement(self._place_issue(item, members, own))
+            return Placement(self._place_issue(item, own))
         matched: dict[int, float] = {}  # story → best lead similarity
-        anchors: dict[int, int] = defaultdict(int)
-        for m in members:
-            anchor = self._items[m.article_id]
-            if m.chunk_id or anchor is None:
+        for row in win.near(item.lead, item.when, NAMED, PER_DAY, WINDOW_DAYS):
+            sid, aid = win.row(row)
+            if sid in matched or aid == item.id or not win.inside(sid, item.when):
+                continue  # rows come most similar first: a story's first match is its best
+            if win.stories[sid].first_seen < item.when - WINDOW_DAYS * DAY:
                 continue
-            anchors[m.story_id] += 1
-            if m.story_first_seen < item.when - WINDOW_DAYS * DAY:
-                continue
-            score = self.match(item, anchor)
-            if score is not None and score > matched.get(m.story_id, -1.0):
-                matched[m.story_id] = score
+            anchor = self._items.get(aid)
+            score = self.match(item, anchor) if anchor is not None else None
+            if score is not None:
+                matched[sid] = score
         if not matched:
-            return Placement([own], self._earlier_issues(item, members, None))
+            return Placement([own], self._earlier_issues(item, None))
         best = max(matched, key=lambda sid: matched[sid])
         # A story of one article this one also matches was the same event, grouped apart
         # because it came first: fold it in (never two grown stories: no chains).
-        merge = [sid for sid in matched if sid != best and anchors[sid] == 1]
-        folded = {best, *merge}
-        peers = [m for m in members if m.story_id in folded and not m.chunk_id]
+        merge = [sid for sid in matched if sid != best and len(self._anchors(sid)) == 1]
+        peers = [m for sid in (best, *merge) for m in self._anchors(sid)]
         central = self._centrality(item, peers, best)
         mine = central.pop()[2]
         joins = [Membership(item.id, best, item.role, item.published, "", mine)]
-        return Placement(joins, self._earlier_issues(item, members, best), merge, central)
+        return Placement(joins, self._earlier_issues(item, best), merge, central)
+
+    def _anchors(self, story_id: int) -> list[Member]:
+        """The story's members that report it as a whole (with vectors)."""
+        return [
+            m
+            for m in self.window.members(story_id)
+            if not m.chunk_id and self._items.get(m.article_id) is not None
+        ]
 
     def _centrality(
         self, item: Item, peers: list[Member], story: int
@@ -287,8 +296,11 @@ class StoryGrouper:
         ids = dict.fromkeys(m.article_id for m in peers if m.article_id != item.id)
         group = [a for i in ids if (a := self._items.get(i)) is not None] + [item]
         leads = np.stack([a.lead for a in group])
-        sims = leads @ leads.T
         n = len(group)
+        if n > CENTRAL_MAX:  # only the new article's: linear, not quadratic, in the story size
+            own = float((leads[:-1] @ item.lead).sum() / (n - 1))
+            return [(story, item.id, own)]
+        sims = leads @ leads.T
         return [
             (story, a.id, float((sims[i].sum() - sims[i, i]) / (n - 1)))
             for i, a in enumerate(group)
@@ -307,20 +319,23 @@ class StoryGrouper:
         need = (NAMED if shared else PLAIN) + PER_DAY * days
         return sim if sim >= need else None
 
-    def _place_issue(self, item: Item, members: list[Member], own: Membership) -> list[Membership]:
+    def _place_issue(self, item: Item, own: Membership) -> list[Membership]:
         best: dict[int, tuple[Section, bool]] = {}  # story → its best section, headline?
-        covered = self._covered(item, members)
-        for m in members:
-            anchor = self._items[m.article_id]
-            if m.chunk_id or anchor is None or anchor.role == RELAY or m.story_id in covered:
+        covered = self._covered(item)
+        win = self.window
+        days = (RELAY_BEFORE_DAYS, RELAY_AFTER_DAYS)
+        for row in win.near_sections(item.vectors, item.when, days, SECTION, SECTION_PER_DAY):
+            sid, aid = win.row(row)
+            anchor = self._items.get(aid)
+            if anchor is None or anchor.role == RELAY or aid == item.id or sid in covered:
                 continue
-            if m.story_first_seen < item.when - RELAY_AFTER_DAYS * DAY:
+            if not win.inside(sid, item.when):
+                continue
+            if win.stories[sid].first_seen < item.when - RELAY_AFTER_DAYS * DAY:
                 continue
             hit = self.section(item, anchor)
-            if hit is not None and (
-                m.story_id not in best or hit.similarity > best[m.story_id][0].similarity
-            ):
-                best[m.story_id] = (hit, bool(anchor.keys & item.keys))
+            if hit is not None and (sid not in best or hit.similarity > best[sid][0].similarity):
+                best[sid] = (hit, bool(anchor.keys & item.keys))
         chosen = sorted(best.items(), key=lambda kv: -kv[1][0].similarity)
         chosen = chosen[:MAX_STORIES_PER_ISSUE]
         joins = [
@@ -331,15 +346,16 @@ class StoryGrouper:
             joins.append(own)
         return joins
 
-    def _covered(self, issue: Item, members: list[Member]) -> set[int]:
+    def _covered(self, issue: Item) -> set[int]:
         """Stories an earlier issue of the same newsletter already covered (more than a day
         before this one): a newsletter reports an event once; a later mention is another story
         (its benchmarks, its quantizations), not more coverage of this one."""
         out = set()
-        for m in members:
-            other = self._items[m.article_id]
+        for m in self.window.relays(issue.when):
+            other = self._items.get(m.article_id)
             if (
                 other is not None
+                and other.id != issue.id
                 and other.role == RELAY
                 and set(other.feeds) & set(issue.feeds)
                 and other.when < issue.when - DAY
@@ -347,17 +363,15 @@ class StoryGrouper:
                 out.add(m.story_id)
         return out
 
-    def _earlier_issues(
-        self, item: Item, members: list[Member], story: int | None
-    ) -> list[Membership]:
+    def _earlier_issues(self, item: Item, story: int | None) -> list[Membership]:
         """Sections of newsletter issues published before `item` that cover its event: the
         closest issue of each newsletter that does not cover its story yet."""
-        issues = {m.article_id for m in members if m.role == RELAY}
-        inside = {m.article_id for m in members if m.story_id == story} if story else set()
-        covering = {f for a in inside if (it := self._items[a]) for f in it.feeds}
+        issues = {m.article_id for m in self.window.relays(item.when)} - {item.id}
+        inside = {m.article_id for m in self.window.members(story)} if story else set()
+        covering = {f for a in inside if (it := self._items.get(a)) for f in it.feeds}
         best: dict[str, Membership] = {}  # newsletter → its issue's section
         for aid in sorted(issues - inside):
-            issue = self._items[aid]
+            issue = self._items.get(aid)
             if issue is None or issue.when > item.when or set(issue.feeds) & covering:
                 continue
             hit = self.section(issue, item)
