@@ -105,8 +105,10 @@ class Corpus:
 
     def restore_missing_vectors(self) -> int:
         """Writer, before embedding: make every article whose chunks lack vectors pending again
-        (a deleted or lost vector store), so this run re-embeds exactly them. Returns how many."""
-        missing = self.missing_vectors(open_store=True)
+        (a deleted or lost vector store), so this run re-embeds exactly them. Returns how many.
+        An embedded store not open yet is not opened for this (seconds, for a run that may have
+        nothing to embed): a deleted one is told by its missing file."""
+        missing = self.missing_vectors()
         if not missing:
             return 0
         have = self.vectors.stored_ids() if self.vectors.collection.count() else set()
