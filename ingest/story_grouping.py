@@ -247,7 +247,10 @@ class StoryGrouper:
             # keep memory bounded on a large backfill: only recent articles stay cached
             newest = max((it.when for a in part if (it := self._items.get(a))), default=0.0)
             horizon = newest - DAY * (WINDOW_DAYS + RELAY_AFTER_DAYS)
-            self._items = {k: v for k, v in self._items.items() if v and v.when >= horizon}
+            keep = self.window.article_ids()  # the window's stories may reach further back
+            self._items = {
+                k: v for k, v in self._items.items() if v and (v.when >= horizon or k in keep)
+            }
         return report
 
     def place(self, item: Item) -> Placement:
@@ -282,11 +285,8 @@ class StoryGrouper:
 
     def _anchors(self, story_id: int) -> list[Member]:
         """The story's members that report it as a whole (with vectors)."""
-        return [
-            m
-            for m in self.window.members(story_id)
-            if not m.chunk_id and self._items.get(m.article_id) is not None
-        ]
+        members = self.window.members(story_id)
+        return [m for m in members if not m.chunk_id and self._items.get(m.article_id)]
 
     def _centrality(
         self, item: Item, peers: list[Member], story: int

@@ -121,6 +121,10 @@ class StoryWindow:
             and (s.first_seen <= when + self.span)
         )
 
+    def article_ids(self) -> set[str]:
+        """Every article of the stories held."""
+        return {a for s in self.stories.values() for a in s.ids}
+
     def members(self, story_id: int) -> list[Member]:
         s = self.stories.get(story_id)
         return s.members if s else []
