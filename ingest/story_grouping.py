@@ -1,10 +1,10 @@
 """Story grouping: which story each newly embedded article joins, or whether it starts one.
 
 Incremental: each run groups only the articles embedded since the last one (ingest.store.stories
-keeps the list), oldest publication first, against the stories of the surrounding days; the
-first run after an upgrade groups the whole corpus that way, once. Nothing is re-embedded: the
-chunk vectors are read back from the corpus. An article whose text changes later keeps its
-stories; an article deleted (retention) leaves them, and a story left empty is deleted.
+keeps the list), oldest publication first, against the stories of the surrounding days (held in
+memory: ingest.story_window); the first run after an upgrade groups the whole corpus that way,
+once. Nothing is re-embedded: the chunk vectors are read back. An article whose text changes
+later keeps its stories; one deleted (retention) leaves them; a story left empty is deleted.
 
 How an article is matched (thresholds below, tuned on the `tune` half of eval/story_pairs.jsonl):
 
@@ -38,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 import numpy as np
 
@@ -63,8 +64,8 @@ RELAY_AFTER_DAYS = 10.0  # ... and follow it by this much (weekly newsletters)
 MAX_STORIES_PER_ISSUE = 8
 VOCABULARY_CHARS = 1500
 LOAD_BATCH = 400  # articles whose chunk vectors are read at once
-# A story with more anchors than this updates only the new article's centrality (each anchor's
-# mean similarity to all others would cost the square of its size at every article it gains).
+# A story with this many anchors or more updates only the new article's centrality, against
+# its first CENTRAL_MAX anchors (all anchors' would cost the square of its size each time).
 CENTRAL_MAX = 64
 
 _WORD = re.compile(r"[A-Za-z][\w'’-]*[\w]|[A-Za-z]")
@@ -247,10 +248,8 @@ class StoryGrouper:
             # keep memory bounded on a large backfill: only recent articles stay cached
             newest = max((it.when for a in part if (it := self._items.get(a))), default=0.0)
             horizon = newest - DAY * (WINDOW_DAYS + RELAY_AFTER_DAYS)
-            keep = self.window.article_ids()  # the window's stories may reach further back
-            self._items = {
-                k: v for k, v in self._items.items() if v and (v.when >= horizon or k in keep)
-            }
+            keep, items = self.window.article_ids(), self._items  # (window: older stories too)
+            self._items = {k: v for k, v in items.items() if v and (v.when >= horizon or k in keep)}
         return report
 
     def place(self, item: Item) -> Placement:
@@ -276,30 +275,34 @@ class StoryGrouper:
         best = max(matched, key=lambda sid: matched[sid])
         # A story of one article this one also matches was the same event, grouped apart
         # because it came first: fold it in (never two grown stories: no chains).
-        merge = [sid for sid in matched if sid != best and len(self._anchors(sid)) == 1]
-        peers = [m for sid in (best, *merge) for m in self._anchors(sid)]
-        central = self._centrality(item, peers, best)
+        merge = [sid for sid in matched if sid != best and win.anchor_count(sid) == 1]
+        folded = (best, *merge)
+        big = sum(win.anchor_count(sid) for sid in folded) >= CENTRAL_MAX
+        peers = [m for sid in folded for m in self._anchors(sid, CENTRAL_MAX)]
+        central = self._centrality(item, peers, best, own_only=big)
         mine = central.pop()[2]
         joins = [Membership(item.id, best, item.role, item.published, "", mine)]
         return Placement(joins, self._earlier_issues(item, best), merge, central)
 
-    def _anchors(self, story_id: int) -> list[Member]:
-        """The story's members that report it as a whole (with vectors)."""
+    def _anchors(self, story_id: int, limit: int) -> list[Member]:
+        """The story's first `limit` members that report it as a whole (with vectors)."""
         members = self.window.members(story_id)
-        return [m for m in members if not m.chunk_id and self._items.get(m.article_id)]
+        return list(
+            islice((m for m in members if not m.chunk_id and self._items.get(m.article_id)), limit)
+        )
 
     def _centrality(
-        self, item: Item, peers: list[Member], story: int
+        self, item: Item, peers: list[Member], story: int, own_only: bool = False
     ) -> list[tuple[int, str, float]]:
         """(story, article, mean lead similarity to the other anchors) of the story's anchors
-        once `item` joins; the item's own entry last."""
+        once `item` joins; the item's own entry last. `own_only` (a story of CENTRAL_MAX
+        anchors or more, of which `peers` are the first): only the item's, against those."""
         ids = dict.fromkeys(m.article_id for m in peers if m.article_id != item.id)
         group = [a for i in ids if (a := self._items.get(i)) is not None] + [item]
         leads = np.stack([a.lead for a in group])
         n = len(group)
-        if n > CENTRAL_MAX:  # only the new article's: linear, not quadratic, in the story size
-            own = float((leads[:-1] @ item.lead).sum() / (n - 1))
-            return [(story, item.id, own)]
+        if own_only:  # constant, not quadratic, in the story's size
+            return [(story, item.id, float((leads[:-1] @ item.lead).sum() / (n - 1)))]
         sims = leads @ leads.T
         return [
             (story, a.id, float((sims[i].sum() - sims[i, i]) / (n - 1)))
@@ -367,6 +370,8 @@ class StoryGrouper:
         """Sections of newsletter issues published before `item` that cover its event: the
         closest issue of each newsletter that does not cover its story yet."""
         issues = {m.article_id for m in self.window.relays(item.when)} - {item.id}
+        if not issues:
+            return []
         inside = {m.article_id for m in self.window.members(story)} if story else set()
         covering = {f for a in inside if (it := self._items.get(a)) for f in it.feeds}
         best: dict[str, Membership] = {}  # newsletter → its issue's section
@@ -408,10 +413,6 @@ class StoryGrouper:
         return bool(anchor.lead_keys & names)
 
 
-def feed_roles(feeds: Sequence[Feed]) -> dict[str, int]:
-    return {f.name: primary_rank(f.tags) for f in feeds}
-
-
 def group_new_articles(
     corpus: Corpus, settings: Settings, feeds: Sequence[Feed] | None = None
 ) -> GroupingReport:
@@ -433,7 +434,8 @@ def group_new_articles(
         backfill = store.grouped_count() == 0 and len(ids) > 1
         docs = max(1, corpus.counts()["articles"])
         vocab = Vocabulary.build(corpus.heads(VOCABULARY_CHARS), docs)
-        grouper = StoryGrouper(corpus, store, feed_roles(feeds), vocab)
+        roles = {f.name: primary_rank(f.tags) for f in feeds}
+        grouper = StoryGrouper(corpus, store, roles, vocab)
         report = grouper.run(ids)
         report.backfill = backfill
     finally:

@@ -40,6 +40,7 @@ class _Story:
     members: list[Member] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)  # the members' article ids
     relays: list[Member] = field(default_factory=list)  # the members of role RELAY
+    rows: list[int] = field(default_factory=list)  # its anchor rows (whole articles, vectors)
 
 
 class StoryWindow:
@@ -107,6 +108,7 @@ class StoryWindow:
             self._leads = leads
             self._when = np.resize(self._when, cap)
             self._relay = np.resize(self._relay, cap)
+        story.rows.append(n)
         self._leads[n] = lead[0]
         self._when[n] = lead[1]
         self._relay[n] = m.role == RELAY
@@ -124,6 +126,10 @@ class StoryWindow:
     def article_ids(self) -> set[str]:
         """Every article of the stories held."""
         return {a for s in self.stories.values() for a in s.ids}
+
+    def anchor_count(self, story_id: int) -> int:
+        s = self.stories.get(story_id)
+        return len(s.rows) if s else 0
 
     def members(self, story_id: int) -> list[Member]:
         s = self.stories.get(story_id)
@@ -185,9 +191,14 @@ class StoryWindow:
         if out:
             for other in (o for o in merge if o not in out):  # folded into out[0]
                 self._relay_stories.discard(other)
-                for m in self.stories.pop(other, _Story(0, 0)).members:
+                gone = self.stories.pop(other, _Story(0, 0))
+                for m in gone.members:
                     self._move(replace(m, story_id=out[0]))
-                self._rows = [(out[0] if s == other else s, a) for s, a in self._rows]
+                target = self.stories.get(out[0])
+                for i in gone.rows:  # re-pointed; kept once even if also a member there
+                    self._rows[i] = (out[0], self._rows[i][1])
+                    if target is not None:
+                        target.rows.append(i)
         new = [replace_sid(m, sid) for m, sid in zip(joins, out, strict=False)]
         for m in links:
             sid = m.story_id if m.story_id is not None else (out[0] if out else None)
