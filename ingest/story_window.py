@@ -64,6 +64,8 @@ class StoryWindow:
         self._when = np.zeros(0)
         self._relay = np.zeros(0, dtype=bool)
         self._relay_stories: set[int] = set()  # stories with a member of role RELAY
+        self._sorted = 0  # rows [0, _sorted) are in publication order (read in that order) ...
+        self._tail_sorted = True  # ... and so are those added since, while this holds
         self.refreshes = 0
 
     # ------------------------------------------------------------------ reading
@@ -77,6 +79,8 @@ class StoryWindow:
         end = datetime.fromtimestamp(when + self.span + STEP, UTC)
         members = self.store.candidates(start, end)
         self._load([m.article_id for m in members])
+        leads = {m.article_id: self._lead(m.article_id) for m in members}
+        members.sort(key=lambda m: lead[1] if (lead := leads[m.article_id]) else 0.0)
         self.stories, self._rows, self._at = {}, [], when
         self._relay_stories = set()
         self._leads = np.zeros((0, 0), dtype=np.float32)
@@ -86,6 +90,7 @@ class StoryWindow:
                 m.story_id, _Story(m.story_first_seen, m.story_last_updated)
             )
             self._add(story, m)
+        self._sorted, self._tail_sorted = len(self._rows), True
         self.refreshes += 1
 
     def _add(self, story: _Story, m: Member) -> None:
@@ -109,6 +114,8 @@ class StoryWindow:
             self._when = np.resize(self._when, cap)
             self._relay = np.resize(self._relay, cap)
         story.rows.append(n)
+        if n > self._sorted and lead[1] < self._when[n - 1]:
+            self._tail_sorted = False
         self._leads[n] = lead[0]
         self._when[n] = lead[1]
         self._relay[n] = m.role == RELAY
@@ -150,15 +157,18 @@ class StoryWindow:
     ) -> list[int]:
         """Anchor rows within `days` of `when` whose lead similarity to `lead` is at least
         `base` + `per_day` × days apart, most similar first (at most MAX_ROWS)."""
-        n = len(self._rows)
-        if not n:
+        found: list[np.ndarray] = []
+        for a, b in self._spans(when - days * DAY, when + days * DAY):
+            sims = self._leads[a:b] @ lead
+            apart = np.abs(when - self._when[a:b]) / DAY
+            found.append(
+                a + np.flatnonzero((apart <= days) & (sims >= base + per_day * apart - EPS))
+            )
+        ok = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        if not len(ok):
             return []
-        sims = self._leads[:n] @ lead
-        apart = np.abs(when - self._when[:n]) / DAY
-        ok = np.flatnonzero((apart <= days) & (sims >= base + per_day * apart - EPS))
-        if len(ok) > MAX_ROWS:
-            ok = ok[np.argpartition(-sims[ok], MAX_ROWS)[:MAX_ROWS]]
-        return ok[np.argsort(-sims[ok], kind="stable")].tolist()
+        sims = self._leads[ok] @ lead
+        return ok[np.argsort(-sims, kind="stable")[:MAX_ROWS]].tolist()
 
     def near_sections(
         self, chunks: np.ndarray, when: float, days: tuple[float, float], base: float, step: float
@@ -167,13 +177,30 @@ class StoryWindow:
         `base` + `step` × days apart, the anchor published from `days[0]` days after `when`
         to `days[1]` days before it."""
         before, after = days
-        n = len(self._rows)
-        if not n:
-            return []
-        sims = (self._leads[:n] @ chunks.T).max(axis=1)
-        delta = (when - self._when[:n]) / DAY
-        ok = (delta >= -before) & (delta <= after) & ~self._relay[:n]
-        return np.flatnonzero(ok & (sims >= base + step * np.abs(delta) - EPS)).tolist()
+        out: list[int] = []
+        for a, b in self._spans(when - after * DAY, when + before * DAY):
+            sims = (self._leads[a:b] @ chunks.T).max(axis=1)
+            delta = (when - self._when[a:b]) / DAY
+            ok = (delta >= -before) & (delta <= after) & ~self._relay[a:b]
+            ok &= sims >= base + step * np.abs(delta) - EPS
+            out += (a + np.flatnonzero(ok)).tolist()
+        return out
+
+    def _spans(self, start: float, end: float) -> list[tuple[int, int]]:
+        """Ranges of rows that hold every row published from `start` to `end` (the rows read
+        from SQLite, and those added since, are each in publication order: a binary search)."""
+        n, cut = len(self._rows), self._sorted
+        spans = []
+        for a, b, ordered in ((0, cut, True), (cut, n, self._tail_sorted)):
+            if ordered and b > a:
+                times = self._when[a:b]
+                a, b = (
+                    a + int(np.searchsorted(times, start)),
+                    a + int(np.searchsorted(times, end, side="right")),
+                )
+            if b > a:
+                spans.append((a, b))
+        return spans
 
     # ------------------------------------------------------------------ writing
     def record(
