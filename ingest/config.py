@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(10_000_000, ge=1024)
     max_page_bytes: int = Field(3_000_000, ge=1024)
     max_page_fetches_per_run: int = Field(200, ge=0)  # article pages of full_text feeds
+    # characters of one article's text that are kept (and embedded); the rest is cut, with a warning
+    max_article_chars: int = Field(100_000, ge=1000)
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
     # loopback/private addresses for article links, redirects and Discord's /feeds add
     allow_private_feed_urls: bool = False

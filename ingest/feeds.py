@@ -137,6 +137,8 @@ def parse_feeds_toml(text: str, source: str, base_dir: Path | None = None) -> li
     except tomllib.TOMLDecodeError as e:
         msg = " ".join(str(e).split())
         raise ConfigError(f"{source}: invalid TOML: {msg}") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
     unknown = sorted(set(data) - {"feeds"})
     if unknown:
         hint = " (did you mean [[feeds]]?)" if unknown[0] in ("feed", "Feeds", "FEEDS") else ""

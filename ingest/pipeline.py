@@ -32,6 +32,7 @@ from ingest.models import (
     utcnow,
 )
 from ingest.parse import parse_feed
+from ingest.sanitize import sanitize_articles
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
 from ingest.vectorize import More, Progress, embed_pending
@@ -200,6 +201,7 @@ def ingest_feeds(
                     known = corpus.known_ids(feed.name, [a.id for a in articles])
                     full = with_full_text(feed, articles, known, settings, budget, report.warnings)
                     articles = [a for a in full if a.id not in known]
+        articles = sanitize_articles(articles, settings.max_article_chars, report.warnings)
         report.items = len(articles)
         t1 = _add_time(times, "parse", t0)
         _store_feed(corpus, feed, res, report, articles, error, states.get(feed.name), channel)
@@ -315,6 +317,7 @@ def _run_locked(
         # Anything else changes the live corpus, which an interrupted build no longer matches.
         store.abandon_rebuild()
         store.check_model(settings.embedding_model, recorded_backend(settings.embedding_backend))
+        store.restore_missing_vectors()  # a deleted vector store: its articles become pending
         if reindex:
             for name in only:
                 store.mark_feed_pending(name)

@@ -1,10 +1,10 @@
 """Story grouping: which story each newly embedded article joins, or whether it starts one.
 
 Incremental: each run groups only the articles embedded since the last one (ingest.store.stories
-keeps the list), oldest publication first, against the stories of the surrounding days; the
-first run after an upgrade groups the whole corpus that way, once. Nothing is re-embedded: the
-chunk vectors are read back from the corpus. An article whose text changes later keeps its
-stories; an article deleted (retention) leaves them, and a story left empty is deleted.
+keeps the list), oldest publication first, against the stories of the surrounding days (held in
+memory: ingest.story_window); the first run after an upgrade groups the whole corpus that way,
+once. Nothing is re-embedded: the chunk vectors are read back. An article whose text changes
+later keeps its stories; one deleted (retention) leaves them; a story left empty is deleted.
 
 How an article is matched (thresholds below, tuned on the `tune` half of eval/story_pairs.jsonl):
 
@@ -37,7 +37,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from itertools import islice
 
 import numpy as np
 
@@ -46,6 +47,7 @@ from ingest.models import ConfigError, Feed, utcnow
 from ingest.store import Corpus
 from ingest.store.stories import OTHER, RELAY, primary_rank
 from ingest.store.story_writer import Member, Membership, StoryWriter
+from ingest.story_window import StoryWindow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ RELAY_AFTER_DAYS = 10.0  # ... and follow it by this much (weekly newsletters)
 MAX_STORIES_PER_ISSUE = 8
 VOCABULARY_CHARS = 1500
 LOAD_BATCH = 400  # articles whose chunk vectors are read at once
+# A story with this many anchors or more updates only the new article's centrality, against
+# its first CENTRAL_MAX anchors (all anchors' would cost the square of its size each time).
+CENTRAL_MAX = 64
 
 _WORD = re.compile(r"[A-Za-z][\w'’-]*[\w]|[A-Za-z]")
 _MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
@@ -183,6 +188,12 @@ class StoryGrouper:
         self.roles = roles
         self.vocab = vocab
         self._items: dict[str, Item | None] = {}
+        span = DAY * max(WINDOW_DAYS, RELAY_AFTER_DAYS)
+        self.window = StoryWindow(store, span, self.load, self._lead)
+
+    def _lead(self, article_id: str) -> tuple[np.ndarray, float] | None:
+        item = self._items.get(article_id)
+        return (item.lead, item.when) if item is not None else None
 
     # ------------------------------------------------------------------ loading
     def load(self, ids: Sequence[str]) -> None:
@@ -230,65 +241,69 @@ class StoryGrouper:
                 if item is None:
                     continue  # no vectors (yet): grouped by a later run
                 p = self.place(item)
-                self.store.record(item.id, item.title, p.joins, p.links, p.merge, p.central)
+                self.window.record(item.id, item.title, p.joins, p.links, p.merge, p.central)
                 report.articles += 1
                 report.new_stories += sum(m.story_id is None for m in p.joins)
                 report.joined += sum(m.story_id is not None for m in p.joins)
             # keep memory bounded on a large backfill: only recent articles stay cached
             newest = max((it.when for a in part if (it := self._items.get(a))), default=0.0)
             horizon = newest - DAY * (WINDOW_DAYS + RELAY_AFTER_DAYS)
-            self._items = {k: v for k, v in self._items.items() if v and v.when >= horizon}
+            keep, items = self.window.article_ids(), self._items  # (window: older stories too)
+            self._items = {k: v for k, v in items.items() if v and (v.when >= horizon or k in keep)}
         return report
-
-    def members(self, item: Item) -> list[Member]:
-        """The articles of the stories around the item's date (loaded)."""
-        when = datetime.fromtimestamp(item.when, UTC)
-        span = timedelta(days=max(WINDOW_DAYS, RELAY_AFTER_DAYS))
-        members = self.store.candidates(when - span, when + span)
-        self.load([m.article_id for m in members])
-        return [m for m in members if m.article_id != item.id and self._items.get(m.article_id)]
 
     def place(self, item: Item) -> Placement:
         """Where this article goes (see Placement)."""
         own = Membership(item.id, None, item.role, item.published)
-        members = self.members(item)
+        win = self.window
+        win.ensure(item.when)
         if item.role == RELAY:
-            return Placement(self._place_issue(item, members, own))
+            return Placement(self._place_issue(item, own))
         matched: dict[int, float] = {}  # story → best lead similarity
-        anchors: dict[int, int] = defaultdict(int)
-        for m in members:
-            anchor = self._items[m.article_id]
-            if m.chunk_id or anchor is None:
+        for row in win.near(item.lead, item.when, NAMED, PER_DAY, WINDOW_DAYS):
+            sid, aid = win.row(row)
+            if sid in matched or aid == item.id or not win.inside(sid, item.when):
+                continue  # rows come most similar first: a story's first match is its best
+            if win.stories[sid].first_seen < item.when - WINDOW_DAYS * DAY:
                 continue
-            anchors[m.story_id] += 1
-            if m.story_first_seen < item.when - WINDOW_DAYS * DAY:
-                continue
-            score = self.match(item, anchor)
-            if score is not None and score > matched.get(m.story_id, -1.0):
-                matched[m.story_id] = score
+            anchor = self._items.get(aid)
+            score = self.match(item, anchor) if anchor is not None else None
+            if score is not None:
+                matched[sid] = score
         if not matched:
-            return Placement([own], self._earlier_issues(item, members, None))
+            return Placement([own], self._earlier_issues(item, None))
         best = max(matched, key=lambda sid: matched[sid])
         # A story of one article this one also matches was the same event, grouped apart
         # because it came first: fold it in (never two grown stories: no chains).
-        merge = [sid for sid in matched if sid != best and anchors[sid] == 1]
-        folded = {best, *merge}
-        peers = [m for m in members if m.story_id in folded and not m.chunk_id]
-        central = self._centrality(item, peers, best)
+        merge = [sid for sid in matched if sid != best and win.anchor_count(sid) == 1]
+        folded = (best, *merge)
+        big = sum(win.anchor_count(sid) for sid in folded) >= CENTRAL_MAX
+        peers = [m for sid in folded for m in self._anchors(sid, CENTRAL_MAX)]
+        central = self._centrality(item, peers, best, own_only=big)
         mine = central.pop()[2]
         joins = [Membership(item.id, best, item.role, item.published, "", mine)]
-        return Placement(joins, self._earlier_issues(item, members, best), merge, central)
+        return Placement(joins, self._earlier_issues(item, best), merge, central)
+
+    def _anchors(self, story_id: int, limit: int) -> list[Member]:
+        """The story's first `limit` members that report it as a whole (with vectors)."""
+        members = self.window.members(story_id)
+        return list(
+            islice((m for m in members if not m.chunk_id and self._items.get(m.article_id)), limit)
+        )
 
     def _centrality(
-        self, item: Item, peers: list[Member], story: int
+        self, item: Item, peers: list[Member], story: int, own_only: bool = False
     ) -> list[tuple[int, str, float]]:
         """(story, article, mean lead similarity to the other anchors) of the story's anchors
-        once `item` joins; the item's own entry last."""
+        once `item` joins; the item's own entry last. `own_only` (a story of CENTRAL_MAX
+        anchors or more, of which `peers` are the first): only the item's, against those."""
         ids = dict.fromkeys(m.article_id for m in peers if m.article_id != item.id)
         group = [a for i in ids if (a := self._items.get(i)) is not None] + [item]
         leads = np.stack([a.lead for a in group])
-        sims = leads @ leads.T
         n = len(group)
+        if own_only:  # constant, not quadratic, in the story's size
+            return [(story, item.id, float((leads[:-1] @ item.lead).sum() / (n - 1)))]
+        sims = leads @ leads.T
         return [
             (story, a.id, float((sims[i].sum() - sims[i, i]) / (n - 1)))
             for i, a in enumerate(group)
@@ -307,20 +322,23 @@ class StoryGrouper:
         need = (NAMED if shared else PLAIN) + PER_DAY * days
         return sim if sim >= need else None
 
-    def _place_issue(self, item: Item, members: list[Member], own: Membership) -> list[Membership]:
+    def _place_issue(self, item: Item, own: Membership) -> list[Membership]:
         best: dict[int, tuple[Section, bool]] = {}  # story → its best section, headline?
-        covered = self._covered(item, members)
-        for m in members:
-            anchor = self._items[m.article_id]
-            if m.chunk_id or anchor is None or anchor.role == RELAY or m.story_id in covered:
+        covered = self._covered(item)
+        win = self.window
+        days = (RELAY_BEFORE_DAYS, RELAY_AFTER_DAYS)
+        for row in win.near_sections(item.vectors, item.when, days, SECTION, SECTION_PER_DAY):
+            sid, aid = win.row(row)
+            anchor = self._items.get(aid)
+            if anchor is None or anchor.role == RELAY or aid == item.id or sid in covered:
                 continue
-            if m.story_first_seen < item.when - RELAY_AFTER_DAYS * DAY:
+            if not win.inside(sid, item.when):
+                continue
+            if win.stories[sid].first_seen < item.when - RELAY_AFTER_DAYS * DAY:
                 continue
             hit = self.section(item, anchor)
-            if hit is not None and (
-                m.story_id not in best or hit.similarity > best[m.story_id][0].similarity
-            ):
-                best[m.story_id] = (hit, bool(anchor.keys & item.keys))
+            if hit is not None and (sid not in best or hit.similarity > best[sid][0].similarity):
+                best[sid] = (hit, bool(anchor.keys & item.keys))
         chosen = sorted(best.items(), key=lambda kv: -kv[1][0].similarity)
         chosen = chosen[:MAX_STORIES_PER_ISSUE]
         joins = [
@@ -331,15 +349,16 @@ class StoryGrouper:
             joins.append(own)
         return joins
 
-    def _covered(self, issue: Item, members: list[Member]) -> set[int]:
+    def _covered(self, issue: Item) -> set[int]:
         """Stories an earlier issue of the same newsletter already covered (more than a day
         before this one): a newsletter reports an event once; a later mention is another story
         (its benchmarks, its quantizations), not more coverage of this one."""
         out = set()
-        for m in members:
-            other = self._items[m.article_id]
+        for m in self.window.relays(issue.when):
+            other = self._items.get(m.article_id)
             if (
                 other is not None
+                and other.id != issue.id
                 and other.role == RELAY
                 and set(other.feeds) & set(issue.feeds)
                 and other.when < issue.when - DAY
@@ -347,17 +366,17 @@ class StoryGrouper:
                 out.add(m.story_id)
         return out
 
-    def _earlier_issues(
-        self, item: Item, members: list[Member], story: int | None
-    ) -> list[Membership]:
+    def _earlier_issues(self, item: Item, story: int | None) -> list[Membership]:
         """Sections of newsletter issues published before `item` that cover its event: the
         closest issue of each newsletter that does not cover its story yet."""
-        issues = {m.article_id for m in members if m.role == RELAY}
-        inside = {m.article_id for m in members if m.story_id == story} if story else set()
-        covering = {f for a in inside if (it := self._items[a]) for f in it.feeds}
+        issues = {m.article_id for m in self.window.relays(item.when)} - {item.id}
+        if not issues:
+            return []
+        inside = {m.article_id for m in self.window.members(story)} if story else set()
+        covering = {f for a in inside if (it := self._items.get(a)) for f in it.feeds}
         best: dict[str, Membership] = {}  # newsletter → its issue's section
         for aid in sorted(issues - inside):
-            issue = self._items[aid]
+            issue = self._items.get(aid)
             if issue is None or issue.when > item.when or set(issue.feeds) & covering:
                 continue
             hit = self.section(issue, item)
@@ -394,10 +413,6 @@ class StoryGrouper:
         return bool(anchor.lead_keys & names)
 
 
-def feed_roles(feeds: Sequence[Feed]) -> dict[str, int]:
-    return {f.name: primary_rank(f.tags) for f in feeds}
-
-
 def group_new_articles(
     corpus: Corpus, settings: Settings, feeds: Sequence[Feed] | None = None
 ) -> GroupingReport:
@@ -419,7 +434,8 @@ def group_new_articles(
         backfill = store.grouped_count() == 0 and len(ids) > 1
         docs = max(1, corpus.counts()["articles"])
         vocab = Vocabulary.build(corpus.heads(VOCABULARY_CHARS), docs)
-        grouper = StoryGrouper(corpus, store, feed_roles(feeds), vocab)
+        roles = {f.name: primary_rank(f.tags) for f in feeds}
+        grouper = StoryGrouper(corpus, store, roles, vocab)
         report = grouper.run(ids)
         report.backfill = backfill
     finally:

@@ -23,8 +23,8 @@ import numpy as np
 from ingest.chunk import Chunker
 from ingest.config import Settings
 from ingest.embed import Embedder
-from ingest.models import Article, Chunk, utcnow
-from ingest.store import Corpus
+from ingest.models import Article, Chunk, NewsbotError, utcnow
+from ingest.store import Corpus, is_store_failure
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ MODEL_BATCHES_PER_WRITE = 16
 # few enough that memory does not grow with the corpus (a kill loses at most these).
 LOOKAHEAD_GROUPS = 3
 LOAD_SLICE = 256  # pending articles read from SQLite at once
+# Articles set aside in a row (none stored between) before the run stops: so many failures
+# are the store's or the model's, not the articles'.
+MAX_SET_ASIDE_IN_A_ROW = 5
 
 # more(wait): the ids pending now if any were stored since the last call, else [] (or, with
 # wait, block until some are); None once no more will come.
@@ -168,6 +171,7 @@ class _EmbedRun:
             window=embedder.max_tokens - embedder.special_tokens,
         )
         self.per_write = min(EMBED_BATCH_CHUNKS, MODEL_BATCHES_PER_WRITE * embedder.batch_size)
+        self.set_aside = self.set_aside_in_a_row = 0
         days = settings.retention_days
         self.cutoff = utcnow() - timedelta(days=days) if days else None
 
@@ -221,15 +225,55 @@ class _EmbedRun:
         return vectors
 
     def write(self, group: Group, encoded: Future[np.ndarray]) -> int:
-        """Store the group once it is encoded (writer thread: writes happen in order)."""
-        vectors = encoded.result()
+        """Store the group once it is encoded (writer thread: writes happen in order). When it
+        fails for a reason of its own (not the store's), each article is tried alone and the
+        ones that still fail are set aside (`_alone`): one article never blocks the rest."""
+        try:
+            vectors = encoded.result()
+            self._store(group, vectors)
+        except Exception as e:
+            if is_store_failure(e):
+                raise
+            log.warning("a group of %d articles failed (%s); trying each alone", len(group), e)
+            return self._alone(group)
+        self.set_aside_in_a_row = 0
+        self.reporter.advance(len(vectors))
+        return len(vectors)
+
+    def _store(self, group: Group, vectors: np.ndarray) -> None:
         batch = [p for p, _ in group]
         if self.rebuild:
             self.corpus.store_rebuild_embeddings(batch, vectors)
         else:
             self.corpus.store_embeddings(batch, vectors, timings=self.times)
-        self.reporter.advance(len(vectors))
-        return len(vectors)
+
+    def _alone(self, group: Group) -> int:
+        """Encode and store each article of a failed group alone; set aside those that fail,
+        with their error (`newsbot feeds status` lists them). Returns the chunks stored."""
+        stored = 0
+        for item in group:
+            article = item[0][0]
+            try:
+                vectors = self.encode([item])
+                self._store([item], vectors)
+            except Exception as e:
+                if is_store_failure(e):
+                    raise
+                error = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+                self.set_aside_in_a_row += 1
+                if self.set_aside_in_a_row > MAX_SET_ASIDE_IN_A_ROW:
+                    raise NewsbotError(
+                        f"{self.set_aside_in_a_row} articles in a row could not be embedded "
+                        f"(last: {error}); stopped: check the embedding model and the store"
+                    ) from e
+                log.warning("set aside article %r (%s): %s", article.title[:80], article.url, error)
+                self.corpus.set_aside(article, error)
+                self.set_aside += 1
+                continue
+            self.set_aside_in_a_row = 0
+            stored += len(vectors)
+            self.reporter.advance(len(vectors))
+        return stored
 
     def run(self, ids: list[str], more: More | None) -> tuple[int, int]:
         n_articles = n_chunks = 0
@@ -261,4 +305,4 @@ class _EmbedRun:
                     writing.cancel()
                 raise
         self.times["tokenize"] = self.times.get("tokenize", 0.0) + self.chunker.tokenize_seconds
-        return n_articles, n_chunks
+        return n_articles - self.set_aside, n_chunks

@@ -105,7 +105,7 @@ def looks_like_refusal(text: str) -> bool:
 
 
 _MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BARE_URL = re.compile(r"<?\bhttps?://[^\s<>)\]]+>?")
+_BARE_URL = re.compile(r"<?\bhttps?://[^\s<>)\]]+>?", re.IGNORECASE)  # HTTPS://EVIL too
 
 
 def restrict_links(text: str, allowed: Iterable[str]) -> str:

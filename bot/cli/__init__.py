@@ -9,8 +9,8 @@ stories  stories, digest              (bot.config.AnswerSettings)
 model_directory  models               (ingest.config.Settings: the model directory)
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
-answered in batch mode; 2 configuration error, unusable input (not UTF-8), or another process
-holds the embedded corpus; 3 another ingest holds the lock. `run` exits 0 when feeds could not
+answered in batch mode; 2 configuration error, unusable input (not UTF-8), a storage problem
+(ingest.store.db.storage_problem: one line), or another process holds the embedded corpus; 3 another ingest holds the lock. `run` exits 0 when feeds could not
 be fetched (it says so in one line): the main job still did its work.
 """
 
@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.cli import answers, corpus, model_directory, serve, stories
 from bot.cli.answers import chat_loop
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ingest.lease import CorpusInUse
     from ingest.pipeline import IngestLocked
 
+    settings = None
     try:
         settings = args.settings.load()  # the settings class this command needs
         return int(args.func(args, settings))
@@ -78,3 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PARTIAL
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        # imported here: the store (numpy, sqlite3) is not needed to start most commands
+        from ingest.store.db import storage_problem
+
+        problem = storage_problem(e, settings.data_dir if settings else Path("data"))
+        if problem is None:
+            raise
+        logging.getLogger("newsbot").debug("storage error", exc_info=True)
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return EXIT_CONFIG

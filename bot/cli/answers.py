@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.cli.common import EXIT_OK, EXIT_PARTIAL, feed_option, invalid_utf8, print_json
+from bot.cli.common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    feed_option,
+    invalid_utf8,
+    print_json,
+    shown,
+)
 from bot.cli.corpus import state_line
 from bot.config import AnswerSettings
 from bot.models import Turn
@@ -119,7 +126,8 @@ def _print_answer(args: argparse.Namespace, question: str, answer: Answer, batch
             out["trace"] = answer.trace.to_json()
         print_json(out)
         return
-    print(f"Q: {question}\n{format_answer(answer)}\n" if batch else format_answer(answer))
+    text = shown(format_answer(answer))
+    print(f"Q: {shown(question)}\n{text}\n" if batch else text)
     if args.explain and answer.trace is not None:
         print("\nHow this answer was made:\n" + answer.trace.format() + "\n")
 
@@ -166,7 +174,7 @@ def cmd_latest(args: argparse.Namespace, settings: AnswerSettings) -> int:
     else:
         for h in failing:  # a failing feed is not "no news"
             print(f"warning: {failing_note(h)}")
-        print(format_latest(items))
+        print(shown(format_latest(items)))
     return EXIT_OK
 
 
@@ -176,7 +184,7 @@ def _chat_line(engine: Engine, line: str, history: list[Turn]) -> None:
         print(CHAT_HELP)
     elif line.startswith("/latest"):
         topic = line[len("/latest") :].strip() or None
-        print(format_latest(engine.latest(topic=topic, limit=10)))
+        print(shown(format_latest(engine.latest(topic=topic, limit=10))))
     elif line == "/sources":
         from ingest.store.health import health_for
 
@@ -187,7 +195,7 @@ def _chat_line(engine: Engine, line: str, history: list[Turn]) -> None:
         print("Unknown command. " + CHAT_HELP)
     else:  # the engine uses the last NEWSBOT_HISTORY_TURNS of the history
         answer = engine.ask(line, history=history)
-        print(format_answer(answer))
+        print(shown(format_answer(answer)))
         if answer.answered:
             history.append(Turn(line, answer.text))
 

@@ -10,12 +10,19 @@ from typing import Any
 
 from ingest.feednames import FeedNameError, resolve_feed_name
 from ingest.models import ConfigError
+from ingest.sanitize import clean_text
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "never"
+
+
+def shown(text: str) -> str:
+    """Text for the terminal: corpus text is cleaned at ingest, but a corpus stored before that
+    or an LLM's reply may still hold terminal escapes or bidi controls (ingest.sanitize)."""
+    return clean_text(text)
 
 
 def print_json(obj: Any) -> None:

@@ -15,6 +15,7 @@ from ingest.models import ConfigError, FeedState, utcnow
 if TYPE_CHECKING:
     from ingest.health import Health
     from ingest.pipeline import IngestReport
+    from ingest.store import Corpus
 
 WARNINGS_SHOWN = 5  # per feed in `feeds status`
 
@@ -193,6 +194,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     corpus = Corpus(settings)
     try:
         states = {s.name: s for s in corpus.feed_states()}
+        aside = _set_aside_by_feed(corpus)
     finally:
         corpus.close()
     health = {h.feed: h for h in health_for(settings, utcnow())}
@@ -200,7 +202,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         print_json(
             [
                 {"name": f.name, "url": f.url, **_state_json(states.get(f.name))}
-                | {"health": _health_json(health.get(f.name))}
+                | {"health": _health_json(health.get(f.name)), "set_aside": aside.get(f.name, [])}
                 for f in feeds
             ]
         )
@@ -214,7 +216,30 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         if state and len(state.warnings) > WARNINGS_SHOWN:
             more = len(state.warnings) - WARNINGS_SHOWN
             print(f"{'':<{width}}    … {more} more warning(s) (--json shows all)")
+        for a in aside.get(f.name, [])[:WARNINGS_SHOWN]:
+            print(f"{'':<{width}}    not embedded (set aside): {a['title']!r}: {a['error']}")
     return EXIT_OK
+
+
+def _set_aside_by_feed(corpus: Corpus) -> dict[str, list[dict[str, Any]]]:
+    """The articles that could not be embedded, under each of their feeds."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row, error, at in corpus.set_aside_articles():
+        item = {"id": row.id, "title": row.title, "url": row.url, "error": error}
+        item["since"] = at.isoformat() if at else None
+        for feed in row.feeds:
+            out.setdefault(feed, []).append(item)
+    return out
+
+
+def _vectors_line(missing: int, chunks: int) -> str:
+    """Whether every stored chunk has its vector (a deleted vector store is said plainly)."""
+    if not missing:
+        return "ok"
+    return (
+        f"MISSING for {missing:,} of {chunks:,} chunks (the vector store was deleted or lost; "
+        "answers use keyword search only): the next `newsbot ingest` rebuilds them"
+    )
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -228,6 +253,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
             "oldest": datetime.fromtimestamp(c["oldest"]).isoformat() if c["oldest"] else None,
             "newest": (n.isoformat() if (n := corpus.newest_published()) else None),
             "pending": corpus.pending_count(),
+            "vectors": _vectors_line(corpus.missing_vectors(), c["chunks"]),
             "last_ingest": corpus.get_meta("last_ingest"),
             "embedding_model": corpus.get_meta("embedding_model"),
             "data_dir": str(settings.data_dir),

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.cli.common import print_json
+from bot.cli.common import print_json, shown
 from bot.config import AnswerSettings
 from bot.stories.digest import DIGEST_LIMIT, digest_stories, digest_window
 from bot.timeparse import iso_day
@@ -77,7 +77,7 @@ def cmd_stories(args: argparse.Namespace, settings: AnswerSettings) -> int:
     if args.json:
         print_json([s.to_json() for s in found])
     else:
-        print(format_stories(found))
+        print(shown(format_stories(found)))
     return 0
 
 
@@ -111,7 +111,7 @@ def cmd_digest(args: argparse.Namespace, settings: AnswerSettings) -> int:
     print(f"Top stories, {period}:")
     for i, s in enumerate(top, 1):
         n = s.source_count
-        print(f"{i:>2}. {s.title} ({n} source{'s' * (n != 1)}, {iso_day(s.last_updated)})")
+        print(f"{i:>2}. {shown(s.title)} ({n} source{'s' * (n != 1)}, {iso_day(s.last_updated)})")
         for a in s.articles:
             print(f"      {a.url}  [{a.feed}]")
     return 0

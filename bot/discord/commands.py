@@ -195,8 +195,12 @@ class NewsCommands(commands.Cog):
         s = self.services
         await interaction.response.defer(thinking=True)
         stats = await asyncio.to_thread(s.engine.stats)
+        missing = await asyncio.to_thread(s.engine.corpus.missing_vectors)
         minutes = s.settings.ingest_interval_minutes
         extra = [
+            ("Vectors", f"⚠️ missing for {missing:,} chunks; the next ingest rebuilds them")
+            if missing
+            else ("Vectors", "ok"),
             ("Scheduled ingest", f"every {minutes:g} min" if minutes > 0 else "off"),
             ("Running job", s.jobs.running or "none"),
             ("Servers", f"{len(interaction.client.guilds):,}"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.discord.render import ZWSP
+from bot.discord.safe_text import ZWSP
 from bot.models import Answer, Turn
 
 THREAD_NAME_LIMIT = 100

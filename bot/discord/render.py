@@ -14,8 +14,8 @@ points, so a payload within our count is within Discord's whichever way it count
 
 Text is split at paragraph, line, sentence or word boundaries, never inside a citation marker
 ("[3]"), a markdown link ("[Title](https://...)"), a bare URL or an escape sequence. Feed text is
-untrusted: "@everyone", "@here" and "<@…>" are defused with a zero-width space (the messages are
-also sent with mentions disabled) and titles from feeds have their markdown escaped.
+untrusted: every piece of it is escaped by bot.discord.safe_text (the one place for it), so
+it shows as text: no markdown, links, mentions or timestamps of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.discord.safe_text import ZWSP as ZWSP  # re-exported: callers import it from here
+from bot.discord.safe_text import escape_answer, escape_markdown, neutralize_mentions
 from bot.messages import health_text, say
 from bot.models import Answer, CorpusStats, Source
 from bot.timeparse import iso_day
@@ -53,7 +55,6 @@ COLOR_NOT_ANSWERED = discord.Colour(0x99AAB5)
 COLOR_INFO = discord.Colour(0x2B8A3E)
 COLOR_WARN = discord.Colour(0xE67700)
 
-ZWSP = "\u200b"
 CONTINUED = " (cont.)"
 
 
@@ -105,21 +106,6 @@ def embed_length(embed: discord.Embed) -> int:
 
 
 # ---------------------------------------------------------------------------- untrusted text
-_EVERYONE_RE = re.compile(r"@(everyone|here)", re.IGNORECASE)
-_ESCAPE_RE = re.compile(r"([\\*_~|`\[\]<>])")
-
-
-def neutralize_mentions(text: str) -> str:
-    """Defuse @everyone/@here and user/role mentions (<@id>, <@!id>, <@&id>) in untrusted text."""
-    text = _EVERYONE_RE.sub(lambda m: "@" + ZWSP + m.group(1), text)
-    return text.replace("<@", "<@" + ZWSP)
-
-
-def escape_markdown(text: str) -> str:
-    """One line of plain text safe to show inside markdown (e.g. a link label)."""
-    return neutralize_mentions(_ESCAPE_RE.sub(r"\\\1", " ".join(text.split())))
-
-
 def safe_url(url: str) -> str | None:
     """An http(s) URL usable inside a markdown link, or None when it cannot be linked safely."""
     url = url.strip()
@@ -293,7 +279,7 @@ def render_answer(answer: Answer) -> list[Payload]:
     """Answer → one or more messages of embeds (the last one gets the feedback buttons)."""
     colour = COLOR_ANSWER if answer.answered else COLOR_NOT_ANSWERED
     title = trim(escape_markdown(answer.question) or "Answer", TITLE_LIMIT)
-    body = neutralize_mentions(answer.text.strip()) or "(no answer)"
+    body = escape_answer(answer.text.strip()) or "(no answer)"
     if answer.note:
         body += "\n\n-# ℹ️ " + escape_markdown(trim(answer.note, 500))
     footer = answer_footer(answer)

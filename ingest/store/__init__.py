@@ -20,6 +20,7 @@ Only this package imports chromadb and sqlite3.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,10 +33,10 @@ import numpy as np
 from ingest.config import Settings
 from ingest.models import Article, Chunk, FeedState, utcnow
 from ingest.store.articles import ArticleRow, Articles, UpsertOutcome
-from ingest.store.db import Database, batches, put_meta
+from ingest.store.db import Database, batches, marks, put_meta, storage_problem
 from ingest.store.keyword import STOPWORDS, KeywordIndex, fts_query
 from ingest.store.reindex import Rebuild
-from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex
+from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex, is_store_failure
 
 __all__ = [
     "CHROMA_IN_BATCH",
@@ -44,7 +45,11 @@ __all__ = [
     "Corpus",
     "UpsertOutcome",
     "fts_query",
+    "is_store_failure",
+    "storage_problem",
 ]
+
+log = logging.getLogger(__name__)
 
 Batch = Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]]
 
@@ -93,6 +98,34 @@ class Corpus:
             timings["chroma"] = timings.get("chroma", 0.0) + t1 - t0
             timings["sqlite"] = timings.get("sqlite", 0.0) + time.perf_counter() - t1
 
+    def missing_vectors(self, *, open_store: bool = False) -> int:
+        """Chunk rows without a vector (see VectorIndex.missing): 0 in a healthy corpus."""
+        chunks = int(self.db.query("SELECT count(*) AS n FROM chunks")[0]["n"])
+        return self.vectors.missing(chunks, open_store=open_store)
+
+    def restore_missing_vectors(self) -> int:
+        """Writer, before embedding: make every article whose chunks lack vectors pending again
+        (a deleted or lost vector store), so this run re-embeds exactly them. Returns how many.
+        An embedded store not open yet is not opened for this (seconds, for a run that may have
+        nothing to embed): a deleted one is told by its missing file."""
+        missing = self.missing_vectors()
+        if not missing:
+            return 0
+        have = self.vectors.stored_ids() if self.vectors.collection.count() else set()
+        rows = self.db.query("SELECT id, article_id FROM chunks")
+        lacking = sorted({r["article_id"] for r in rows if r["id"] not in have})
+        for part in batches(lacking):
+            with self.db.tx() as db:
+                db.execute(
+                    f"UPDATE articles SET embedded_hash=NULL WHERE id IN ({marks(part)})", part
+                )
+        log.warning(
+            "the vector store lacks the vectors of %d chunk(s): re-embedding their %d article(s)",
+            missing,
+            len(lacking),
+        )
+        return len(lacking)
+
     def delete_articles(self, ids: Sequence[str]) -> int:
         """Delete articles everywhere: vectors first, then (one transaction per slice) their
         rows. A kill in between leaves rows without vectors; the next prune deletes them."""
@@ -133,6 +166,13 @@ class Corpus:
 
     def pending_count(self) -> int:
         return self.articles.pending_count()
+
+    def set_aside(self, article: Article, error: str) -> None:
+        """An article whose text could not be embedded: not pending until its text changes."""
+        self.articles.set_aside(article.id, article.content_hash, error)
+
+    def set_aside_articles(self) -> list[tuple[ArticleRow, str, datetime | None]]:
+        return self.articles.set_aside_articles()
 
     def load_articles(self, ids: Sequence[str]) -> list[tuple[Article, tuple[str, ...]]]:
         return self.articles.load_articles(ids)
@@ -231,6 +271,7 @@ class Corpus:
         return self.vectors.drop_retired()
 
     def begin_rebuild(self, signature: str) -> str:
+        self.articles.clear_set_aside()  # a full reindex tries the set-aside articles again
         return self.rebuild.begin(signature)
 
     def abandon_rebuild(self) -> None:

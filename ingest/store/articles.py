@@ -9,6 +9,9 @@ The pending-hash model (enforced here):
 - Articles are stored before they are embedded: the embed pass takes its work from
   `pending_ids` and its text from `load_articles`, both read from these tables, so no vector can
   exist for text that is not stored.
+- An article whose text cannot be embedded (one item's error) is set aside with that error
+  (`set_aside`): not pending while its text stays the same, so it never blocks the others; a
+  new text, `ingest --reindex` or `--reindex --feed` tries it again.
 - `embedded_hash` is set only by `mark_embedded`, inside the transaction that writes the chunk
   rows, after the vectors were written (see `Corpus.store_embeddings`).
 """
@@ -26,7 +29,11 @@ from urllib.parse import urlparse
 from ingest.models import Article, FeedState, utcnow
 from ingest.store.db import Database, batches, dt, marks, ts
 
-_PENDING = "embedded_hash IS NULL OR embedded_hash != content_hash"
+# Pending: no vectors of this text yet, and not set aside for this text (`set_aside`).
+_PENDING = (
+    "(embedded_hash IS NULL OR embedded_hash != content_hash) AND NOT EXISTS (SELECT 1 FROM"
+    " set_aside x WHERE x.article_id = articles.id AND x.content_hash = articles.content_hash)"
+)
 _ROW_SELECT = (
     "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
     " group_concat(f.feed, char(31)) AS feeds FROM articles a"
@@ -176,6 +183,11 @@ class Articles:
     def mark_feed_pending(self, feed: str) -> int:
         """Make the articles of one feed pending, so the next embed pass redoes them."""
         with self.db.tx() as db:
+            db.execute(
+                "DELETE FROM set_aside WHERE article_id IN "
+                "(SELECT article_id FROM article_feeds WHERE feed=?)",
+                (feed,),
+            )
             cur = db.execute(
                 "UPDATE articles SET embedded_hash=NULL WHERE id IN "
                 "(SELECT article_id FROM article_feeds WHERE feed=?)",
@@ -187,6 +199,28 @@ class Articles:
     def mark_embedded(db: sqlite3.Connection, article_id: str, content_hash: str) -> None:
         """Inside the caller's transaction: the article's vectors are those of this text."""
         db.execute("UPDATE articles SET embedded_hash=? WHERE id=?", (content_hash, article_id))
+
+    def set_aside(self, article_id: str, content_hash: str, error: str) -> None:
+        """This text of the article could not be embedded: stop trying until it changes."""
+        with self.db.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO set_aside(article_id, content_hash, error, at)"
+                " VALUES (?,?,?,?)",
+                (article_id, content_hash, error, utcnow().timestamp()),
+            )
+
+    def clear_set_aside(self) -> int:
+        """Try every set-aside article again (a full reindex)."""
+        return self.db.run("DELETE FROM set_aside")
+
+    def set_aside_articles(self) -> list[tuple[ArticleRow, str, datetime | None]]:
+        """The articles set aside for their current text: (row, error, when), newest first."""
+        rows = self.db.query(
+            "SELECT x.article_id, x.error, x.at FROM set_aside x JOIN articles a"
+            " ON a.id = x.article_id AND a.content_hash = x.content_hash ORDER BY x.at DESC"
+        )
+        by_id = {r.id: r for r in self.article_rows([r["article_id"] for r in rows])}
+        return [(by_id[r["article_id"]], r["error"], dt(r["at"])) for r in rows]
 
     @staticmethod
     def adopt_rebuilt_hashes(db: sqlite3.Connection) -> None:

@@ -9,6 +9,7 @@ opened by the code that states the rule it keeps, and each owner adds its rows i
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -45,6 +46,13 @@ CREATE TABLE IF NOT EXISTS article_feeds (
     PRIMARY KEY (article_id, feed)
 );
 CREATE INDEX IF NOT EXISTS article_feeds_feed ON article_feeds(feed);
+-- articles.py: articles whose text could not be embedded, set aside until that text changes
+CREATE TABLE IF NOT EXISTS set_aside (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
+);
 -- keyword.py: chunks and their full-text index
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -211,3 +219,51 @@ class Database(SQLiteFile):
 def put_meta(db: sqlite3.Connection, key: str, value: str) -> None:
     """Set a meta key inside the caller's transaction."""
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(out) < 8:
+        out.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return out
+
+
+def storage_problem(error: BaseException, data_dir: Path) -> str | None:
+    """One line saying what is wrong with the corpus's storage and what to do, for an error
+    anywhere in whose chain a data directory that is not one, is read-only or full, or a
+    damaged corpus file shows; None for any other error."""
+    for e in _chain(error):
+        text = str(e).lower()
+        code = getattr(e, "errno", None)
+        where = getattr(e, "filename", None) or data_dir
+        if isinstance(e, (FileExistsError, NotADirectoryError)):
+            return (
+                f"the data directory {data_dir} (or a folder in its path) is a file, not a "
+                "directory: set NEWSBOT_DATA_DIR to a directory"
+            )
+        if code == errno.ENOSPC or "disk is full" in text or "no space left" in text:
+            return (
+                f"the disk of {data_dir} is full ({' '.join(str(e).split())}): free some "
+                "space and run the command again; nothing stored so far is lost"
+            )
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly database" in text:
+            return (
+                f"cannot write to {where} ({' '.join(str(e).split())}): make the data "
+                "directory writable, or set NEWSBOT_DATA_DIR to one that is"
+            )
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
+            return (
+                f"cannot open the corpus in {data_dir} ({e}): check that the directory exists, "
+                "is readable and writable, or set NEWSBOT_DATA_DIR to one that is"
+            )
+        if isinstance(e, sqlite3.DatabaseError) and (
+            "malformed" in text or "not a database" in text or "corrupt" in text
+        ):
+            return (
+                f"the corpus file in {data_dir} is damaged ({e}): restore it from a backup, "
+                "or move newsbot.sqlite3 and chroma/ away and run `newsbot ingest` to rebuild "
+                "the corpus from the feeds"
+            )
+    return None

@@ -78,7 +78,9 @@ class Rebuild:
         """Articles the current build has not embedded (or embedded from an older text)."""
         rows = self.db.query(
             "SELECT a.id FROM articles a LEFT JOIN rebuild_articles r ON r.article_id = a.id"
-            " WHERE r.content_hash IS NULL OR r.content_hash != a.content_hash"
+            " WHERE (r.content_hash IS NULL OR r.content_hash != a.content_hash) AND NOT EXISTS"
+            " (SELECT 1 FROM set_aside x WHERE x.article_id = a.id"
+            " AND x.content_hash = a.content_hash)"
             " ORDER BY a.published DESC"
         )
         return [r["id"] for r in rows]

@@ -37,6 +37,7 @@ class Member:
     role: int
     chunk_id: str  # '' when the whole article is about the story (an anchor)
     story_first_seen: float  # epoch seconds
+    story_last_updated: float = 0.0
 
 
 class StoryWriter(StoryStore):
@@ -66,12 +67,21 @@ class StoryWriter(StoryStore):
         """The articles of the stories with news in the window (first seen before its end,
         last updated after its start)."""
         rows = self._file.query(
-            "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id, s.first_seen FROM stories s"
-            " JOIN story_articles sa ON sa.story_id = s.id"
+            "SELECT sa.story_id, sa.article_id, sa.role, sa.chunk_id, s.first_seen,"
+            " s.last_updated FROM stories s JOIN story_articles sa ON sa.story_id = s.id"
             " WHERE s.last_updated >= ? AND s.first_seen <= ?",
             (start.timestamp(), end.timestamp()),
         )
-        return [Member(int(r[0]), r[1], int(r[2]), r[3], float(r[4])) for r in rows]
+        return [Member(int(r[0]), r[1], int(r[2]), r[3], float(r[4]), float(r[5])) for r in rows]
+
+    def story_dates(self, story_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+        """(first seen, last updated) of these stories (those that still exist)."""
+        rows = self._file.query(
+            "SELECT id, first_seen, last_updated FROM stories"
+            f" WHERE id IN ({','.join('?' * len(story_ids))})",
+            list(story_ids),
+        )
+        return {int(r[0]): (float(r[1]), float(r[2])) for r in rows}
 
     def record(
         self,

@@ -35,6 +35,9 @@ from ingest.store.db import Database, batches
 log = logging.getLogger(__name__)
 
 CHROMA_IN_BATCH = 4000  # ids per Chroma `$in` filter (Chroma's SQLite allows 32,766 variables)
+# Vectors per Chroma add: an embedded store refuses more than its max batch size (5,461 with
+# SQLite's 32,766 variables) in one call, whatever the article they belong to.
+CHROMA_WRITE_BATCH = 4000
 
 
 def _is_connection_error(error: BaseException) -> bool:
@@ -47,6 +50,27 @@ def _is_connection_error(error: BaseException) -> bool:
             isinstance(seen, (ConnectionError, TimeoutError))
             or "connect" in type(seen).__name__.lower()
         ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_STORE_WORDS = ("disk", "read-only", "readonly", "locked", "malformed", "no space")
+
+
+def is_store_failure(error: BaseException) -> bool:
+    """An error of the store itself (a full disk, a read-only or broken file, a locked database,
+    an unreachable Chroma server), anywhere in the exception's chain: it would fail every
+    write, so it stops the run instead of setting one article aside."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (NewsbotError, OSError, sqlite3.OperationalError)):
+            return True
+        if isinstance(seen, sqlite3.DatabaseError) or _is_connection_error(seen):
+            return True
+        if any(word in str(seen).lower() for word in _STORE_WORDS):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -165,6 +189,36 @@ class VectorIndex:
             self._collection_name = name
         return self._collection
 
+    def missing(self, chunks: int, *, open_store: bool = False) -> int:
+        """How many of `chunks` chunk rows have no vector in the active collection (the vector
+        store was deleted or lost). An embedded store this process has not opened is opened
+        only with `open_store` (it takes the read lease); without, only a deleted store is told.
+        0 when nothing is missing or it cannot be told."""
+        if chunks <= 0:
+            return 0
+        embedded = not self.settings.chroma_url
+        if embedded and not (self.settings.chroma_path / "chroma.sqlite3").exists():
+            return chunks
+        if embedded and self._chroma is None and not open_store:
+            return 0
+        try:
+            have = int(self.collection.count())
+        except NewsbotError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a reader is told nothing rather than failing
+            log.warning("could not count the stored vectors: %s", e)
+            return 0
+        return max(0, chunks - have)
+
+    def stored_ids(self, page: int = CHROMA_WRITE_BATCH) -> set[str]:
+        """Every chunk id with a vector in the active collection."""
+        ids: set[str] = set()
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+
     def drop_retired(self) -> int:
         """Drop the collections a switch (or an abandoned rebuild) left behind."""
         retired = self.db.meta_list("retired_collections")
@@ -220,9 +274,13 @@ class VectorIndex:
         if len(ids) != len(vectors):
             raise ValueError("one vector per chunk expected")
         article_ids = [art.id for art, _, _ in items]
-        collection.delete(where={"article_id": {"$in": article_ids}})
-        if ids:
-            collection.upsert(ids=ids, embeddings=vectors, metadatas=metas)
+        for part in batches(article_ids, CHROMA_IN_BATCH):
+            collection.delete(where={"article_id": {"$in": part}})
+        for start in range(0, len(ids), CHROMA_WRITE_BATCH):
+            end = start + CHROMA_WRITE_BATCH
+            collection.upsert(
+                ids=ids[start:end], embeddings=vectors[start:end], metadatas=metas[start:end]
+            )
 
     def delete(self, article_ids: Sequence[str]) -> None:
         """Drop every vector of these articles from the active collection."""
