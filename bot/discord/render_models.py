@@ -2,8 +2,8 @@
 newest version (`/models`), as embeds within Discord's limits. Pure: no Discord connection.
 
 Every piece of text that comes from the feeds (model names as articles write them, article
-titles, fact values) is escaped with discord.utils.escape_markdown + escape_mentions (`plain`),
-until the one escaping function of issue 23 replaces it; links go through render.safe_url."""
+titles, fact values) is escaped by the one escaping function of every Discord surface
+(bot.discord.safe_text, through `plain`); links go through render.safe_url."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from bot.discord.render import (
     safe_url,
     trim,
 )
+from bot.discord.safe_text import escape_markdown
 from ingest.store.model_directory import FamilyCard, ModelCard, ModelFact
 
 FIELD_NAMES = {
@@ -46,8 +47,7 @@ TITLE_CHARS = 150  # an article title in a link, before escaping
 
 def plain(text: str) -> str:
     """Feed text made inert for Discord markdown: one line, markdown and mentions escaped."""
-    text = discord.utils.escape_markdown(" ".join(text.split()))
-    return discord.utils.escape_mentions(text).replace("]", "\\]")  # "[" is escaped already
+    return escape_markdown(text)
 
 
 def _link(label: str, url: str) -> str:
