@@ -28,7 +28,10 @@ class ModelCommands(commands.Cog):
         self.directory = ModelDirectory(services.settings)
 
     async def cog_unload(self) -> None:
-        await asyncio.to_thread(self.directory.close)
+        # `newsbot sync` registers the cogs without services (no constructor ran): nothing open
+        directory = getattr(self, "directory", None)
+        if directory is not None:
+            await asyncio.to_thread(directory.close)
 
     async def name_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
