@@ -6,6 +6,7 @@ corpus   ingest, feeds, stats         (ingest.config.Settings: the corpus)
 answers  ask, latest, chat, eval      (bot.config.AnswerSettings)
 serve    bot, sync, feedback, run     (bot.config.DiscordSettings)
 stories  stories, digest              (bot.config.AnswerSettings)
+ops      backup, restore              (ingest.config.Settings)
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
 answered in batch mode; 2 configuration error, unusable input (not UTF-8), or another process
@@ -21,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.cli import answers, corpus, serve, stories
+from bot.cli import answers, corpus, ops, serve, stories
 from bot.cli.answers import chat_loop
 from bot.cli.common import EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, invalid_utf8
 from ingest.models import ConfigError, NewsbotError
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsbot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (corpus, answers, serve, stories):
+    for group in (corpus, answers, serve, stories, ops):
         group.add_parsers(sub)
     return p
 
