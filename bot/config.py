@@ -70,6 +70,9 @@ class DiscordSettings(AnswerSettings):
     watch_limit: int = Field(10, ge=1, le=100)  # watches per user (and per channel)
     watch_max_per_hour: int = Field(4, ge=1, le=60)  # messages per watch per hour
     subscriptions_tick_seconds: float = Field(60.0, ge=5)  # how often schedules are checked
+    # /metrics and /healthz (bot.metrics): off unless a port is set; loopback unless configured
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @property
     def discord_db_path(self) -> Path:

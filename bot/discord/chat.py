@@ -190,7 +190,7 @@ class Conversations(commands.Cog):
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
-        answer = await s.run_engine(s.engine.ask, question, history=history)
+        answer = await s.ask(question, history=history)
         sent = await self.send_answer(message, target, render_answer(answer), question)
         record = AnswerRecord.from_answer(answer)
         ids = [m.id for m in sent]

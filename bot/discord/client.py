@@ -28,6 +28,7 @@ from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
 from bot.discord.subscription_commands import DigestCommands, WatchCommands
+from bot.metrics import Metrics, MetricsServer
 from ingest.models import ConfigError
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,20 @@ class NewsTree(app_commands.CommandTree):
     failure becomes a friendly reply (bot.discord.errors)."""
 
     access: Access = Access()  # set by NewsBot
+    metrics: Metrics = Metrics()  # set by NewsBot
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        command = interaction.command
+        kind = f"/{command.qualified_name}" if command else interaction.type.name
+        if interaction.type == discord.InteractionType.autocomplete:
+            kind = "autocomplete"
+        self.metrics.interactions.labels(kind).inc()
         return await check_served(self.access, interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
+        self.metrics.errors.labels("command").inc()
         await report_interaction_error(interaction, error)
 
 
@@ -77,7 +85,12 @@ class NewsBot(commands.Bot):
     """The Discord side of newsbot. It holds no services itself: `install` hands them to the
     cogs, which are the only code that uses them."""
 
-    def __init__(self, settings: DiscordSettings, access: Access | None = None) -> None:
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        access: Access | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
             intents=make_intents(),
@@ -92,6 +105,8 @@ class NewsBot(commands.Bot):
         self.settings = settings
         self.access = access or Access.from_settings(settings)
         self.tree.access = self.access  # type: ignore[attr-defined]
+        self.metrics = metrics or Metrics()  # served by `serve` when NEWSBOT_METRICS_PORT is set
+        self.tree.metrics = self.metrics  # type: ignore[attr-defined]
         self.synced: list[str] = []
 
     async def install(self, services: Services) -> None:
@@ -104,6 +119,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(ServedServers(self, services.access, services.settings.test_guild_id))
         on_vote = functools.partial(record_vote, services)
         self.add_view(FeedbackView(on_vote, report_interaction_error))
+        services.metrics.watch(services.engine)  # /healthz is ok from now on
         services.jobs.start_schedule()
         services.alerts.start()
         services.subscriptions.start()
@@ -134,6 +150,7 @@ class NewsBot(commands.Bot):
         """No prefix commands: conversations are handled by the Conversations cog."""
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.metrics.errors.labels("event").inc()
         log.exception("unhandled error in event %s", event_method)
 
     async def close(self) -> None:
@@ -160,7 +177,9 @@ async def load_services(bot: NewsBot) -> Services:
     engine = await asyncio.to_thread(Engine, bot.settings)
     try:
         return await asyncio.to_thread(
-            functools.partial(build_services, bot.settings, engine, bot, access=bot.access)
+            functools.partial(
+                build_services, bot.settings, engine, bot, access=bot.access, metrics=bot.metrics
+            )
         )
     except BaseException:
         await asyncio.to_thread(engine.close)
@@ -172,8 +191,14 @@ async def serve(bot: NewsBot, token: str, services: Services | None = None) -> N
     the gateway connects, so no heartbeat ever waits on the embedding model), install them,
     connect until closed; then stop them (the engine too, when loaded here)."""
     await bot.login(token)
+    metrics_server = start_metrics(bot.settings, bot.metrics)
     owned = services is None
-    services = services or await load_services(bot)
+    try:
+        services = services or await load_services(bot)
+    except BaseException:
+        if metrics_server is not None:
+            metrics_server.stop()
+        raise
     try:
         await bot.install(services)
         if bot.settings.sync_commands:
@@ -183,9 +208,25 @@ async def serve(bot: NewsBot, token: str, services: Services | None = None) -> N
         await services.jobs.stop_schedule()
         await services.alerts.stop()
         await services.subscriptions.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
         await asyncio.to_thread(services.close)
         if owned:
             await asyncio.to_thread(services.engine.close)
+
+
+def start_metrics(settings: DiscordSettings, metrics: Metrics) -> MetricsServer | None:
+    """/metrics and /healthz when NEWSBOT_METRICS_PORT is set (bot.metrics); a port in use is
+    a one-line configuration error."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        return metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as e:
+        raise ConfigError(
+            f"invalid setting NEWSBOT_METRICS_PORT: cannot listen on "
+            f"{settings.metrics_host}:{settings.metrics_port} ({e.strerror or e})"
+        ) from None
 
 
 async def _serve(settings: DiscordSettings, token: str) -> int:
