@@ -73,7 +73,9 @@ def write_base_feeds(root: Path) -> None:
     """eval/feeds.toml with its relative paths made absolute."""
     text = (REPO / "eval" / "feeds.toml").read_text()
     base = REPO / "eval"
-    text = re.sub(r'url = "(\.\./[^"]+)"', lambda m: f'url = "{(base / m[1]).resolve()}"', text)
+    text = re.sub(
+        r'url = "([^":]+)"', lambda m: f'url = "{(base / m[1]).resolve()}"', text
+    )  # relative paths (not URLs) are relative to eval/
     (root / "feeds.toml").write_text(text)
 
 

@@ -40,9 +40,9 @@ SLASH_COGS = (NewsCommands, MaintainerCommands, DigestCommands, WatchCommands)
 def configure_endpoints(settings: DiscordSettings) -> None:
     """Point discord.py at another API/gateway (a local test server) when configured.
 
-    A plain `Client` connects straight to `DiscordWebSocket.DEFAULT_GATEWAY` (only sharded
-    clients ask `/gateway/bot`, which goes through `Route.BASE` anyway) and resumes at the
-    `resume_gateway_url` the gateway itself sends in READY."""
+    The sharded client asks `/gateway/bot` (through `Route.BASE`) for the gateway and the shard
+    count when NEWSBOT_SHARD_COUNT is unset, else connects straight to
+    `DiscordWebSocket.DEFAULT_GATEWAY`; it resumes at the `resume_gateway_url` of READY."""
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
@@ -81,9 +81,12 @@ class NewsTree(app_commands.CommandTree):
         await report_interaction_error(interaction, error)
 
 
-class NewsBot(commands.Bot):
+class NewsBot(commands.AutoShardedBot):
     """The Discord side of newsbot. It holds no services itself: `install` hands them to the
-    cogs, which are the only code that uses them."""
+    cogs, which are the only code that uses them. Sharded: NEWSBOT_SHARD_COUNT (unset: what
+    Discord recommends) and NEWSBOT_SHARD_IDS (unset: every shard in this process) split the
+    servers across processes; they share the corpus and the bot's file, whose claims make each
+    digest, alert and watch message go out once."""
 
     def __init__(
         self,
@@ -97,6 +100,8 @@ class NewsBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=NewsTree,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids,
             # servers only: Discord hides the commands in DMs (the tree refuses them anyway)
             allowed_contexts=app_commands.AppCommandContext(
                 guild=True, dm_channel=False, private_channel=False
