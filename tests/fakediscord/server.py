@@ -475,6 +475,7 @@ class FakeDiscord:
             ("GET", "/oauth2/applications/@me", self._get_application),
             ("PUT", "/applications/{app}/commands", self._sync_commands),
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
+            ("GET", "/channels/{cid}", self._get_channel),
             ("POST", "/channels/{cid}/typing", self._typing),
             ("GET", "/channels/{cid}/messages", self._history),
             ("POST", "/channels/{cid}/messages", self._post_message),
@@ -605,6 +606,11 @@ class FakeDiscord:
         if channel is None:
             raise unknown("Channel", 10003)
         return channel
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        """``fetch_channel(id)``: any channel of a server the bot is in, whatever its shard (REST
+        is not sharded: a process can post in another shard's channel)."""
+        return json_response(self._channel(request))
 
     async def _typing(self, request: web.Request) -> web.Response:
         """``channel.typing()``: recorded as ``typing``."""
