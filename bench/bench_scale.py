@@ -24,9 +24,10 @@ Steps, each measurement in a process of its own (so peak memory is that process'
 3. **Measured at each size**: the bot's engine loaded in a fresh process (as `newsbot bot`
    does), then `ask` over the first --asks questions of eval/dev.jsonl after 3 warm-up
    questions (p50/p95), `latest` (plain and on a topic) and `stories` (what `/latest` shows), and
-   the process's peak RSS; then an incremental ingest of 100 new articles (a new RSS file of 100
-   further copies, fetched, parsed, chunked, embedded with the real model, grouped: `newsbot
-   ingest --feed`), its time and peak RSS; then the data dir's size on disk.
+   the process's peak RSS; then an incremental ingest of 100 new articles (a new RSS file of
+   copies of 100 base articles drawn at random, dated the last 100 minutes, with `nbnew=`
+   links: fetched, parsed, chunked, embedded with the real model, grouped into stories, as
+   `newsbot ingest --feed` does), its time and peak RSS; then the data dir's size on disk.
 
 Prints one table with a column per size and the growth from the first size to the last.
 Targets at 100,000 articles: ask p50 <= 150 ms, incremental ingest of 100 <= 10 s, bot peak
@@ -38,12 +39,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from statistics import median
@@ -93,19 +95,17 @@ def variant(row: Any, feeds: tuple[str, ...], k: int, other_text: str) -> Any:
     published = row.published - timedelta(days=DAYS_PER_COPY * k) if row.published else None
     return Article(
         id=article_id(url), url=url, title=f"{row.title} ({k})", text=text, feed=feeds[0],
-        author=row.author, published=published, tags=tuple(row.tags),
+        author=row.author, published=published, tags=row.tags,
     )  # fmt: skip
 
 
 def _base(corpus: Any) -> tuple[list[Any], dict[str, tuple[str, ...]], dict[str, list[Any]]]:
     """The base articles (those without `nbcopy`), their feeds and chunk vectors by position."""
-    ids = [
-        r["id"] for r in corpus.db.query("SELECT id FROM articles WHERE url NOT LIKE '%nbcopy=%'")
-    ]
-    rows = corpus.article_rows(ids)
-    feeds: dict[str, tuple[str, ...]] = {}
-    for r in corpus.db.query("SELECT article_id, feed FROM article_feeds"):
-        feeds[r["article_id"]] = (*feeds.get(r["article_id"], ()), r["feed"])
+    base = "SELECT id FROM articles WHERE url NOT LIKE '%nbcopy=%' AND url NOT LIKE '%nbnew=%'"
+    ids = [r["id"] for r in corpus.db.query(base)]
+    loaded = corpus.load_articles(ids)
+    rows = [a for a, _ in loaded]
+    feeds = {a.id: tuple(f) for a, f in loaded}
     chunk_ids = [r["id"] for r in corpus.db.query("SELECT id FROM chunks ORDER BY id")]
     vecs = corpus.chunk_vectors(chunk_ids)
     by_article: dict[str, list[tuple[int, Any]]] = {}
@@ -229,7 +229,8 @@ def _best_ms(fn: Any, runs: int = 5) -> float:
 
 
 def write_new_feed(root: Path, size: int) -> str:
-    """An RSS file of 100 articles the corpus does not hold (further copies, `nbnew=`), added
+    """An RSS file of 100 articles the corpus does not hold (copies of 100 base articles drawn
+    at random, seeded by `size`, with `nbnew=` links and dates of the last 100 minutes), added
     to the feeds file; returns the feed's name."""
     from ingest.store import Corpus
 
@@ -237,15 +238,16 @@ def write_new_feed(root: Path, size: int) -> str:
     corpus = Corpus(settings)
     try:
         ids = [r["id"] for r in corpus.db.query(
-            "SELECT id FROM articles WHERE url NOT LIKE '%nbcopy=%' AND published IS NOT NULL "
-            "ORDER BY published DESC LIMIT 100")]  # fmt: skip
-        rows = corpus.article_rows(ids)
+            "SELECT id FROM articles WHERE url NOT LIKE '%nbcopy=%' AND url NOT LIKE '%nbnew=%' "
+            "ORDER BY id")]  # fmt: skip
+        rows = corpus.article_rows(random.Random(size).sample(ids, 100))
     finally:
         corpus.close()
     items = []
-    for r in rows:
+    now = datetime.now(UTC)
+    for i, r in enumerate(rows):
         link = r.url + ("&" if "?" in r.url else "?") + f"nbnew={size}"
-        when = r.published + timedelta(days=1)
+        when = now - timedelta(minutes=i)
         items.append(
             f"<item><title>{escape(r.title)} (update {size})</title><link>{escape(link)}</link>"
             f"<guid>{escape(link)}</guid><pubDate>{format_datetime(when)}</pubDate>"
@@ -298,6 +300,7 @@ def measure(root: Path, size: int, asks: int) -> dict[str, Any]:
     row.update(
         incremental_100_s=inc["ingest_s"],
         incremental_embedded=inc["embedded"],
+        incremental_chunks=inc["chunks"],
         incremental_timings=inc["timings"],
         ingest_peak_rss_mb=inc["ingest_peak_rss_mb"],
         disk_mb=disk_mb(root / "data"),
@@ -334,6 +337,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         print(f"| {label} | " + " | ".join(cells) + f" | {growth} | {target} |")
     print("incremental ingest stages (s):", [r["incremental_timings"] for r in results])
     print("answered:", [r["answered"] for r in results])
+    print("incremental chunks:", [r["incremental_chunks"] for r in results])
 
 
 def main() -> None:
