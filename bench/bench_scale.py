@@ -176,7 +176,7 @@ def _write(corpus: Any, batch: list[Any], rows: list[Any], feeds: Any, vectors: 
         chunks = chunker.chunk(art)
         base = vectors[rows[i].id]
         for c in chunks:
-            v = base[min(c.idx, len(base) - 1)] + rng.normal(0, NOISE, len(base[0]))
+            v = base[min(c.index, len(base) - 1)] + rng.normal(0, NOISE, len(base[0]))
             vecs.append(v / np.linalg.norm(v))
         items.append((art, feeds[rows[i].id], chunks))
     corpus.store_embeddings(items, np.asarray(vecs, dtype=np.float32))
@@ -234,26 +234,29 @@ def write_new_feed(root: Path, size: int) -> str:
     to the feeds file; returns the feed's name."""
     from ingest.store import Corpus
 
+    listed, runs = (root / "feeds.toml").read_text(), 0
+    while f'name = "bench-new-{size}-{runs}"' in listed:  # one new feed per measurement
+        runs += 1
+    name = f"bench-new-{size}-{runs}"
     settings = settings_for(root)
     corpus = Corpus(settings)
     try:
         ids = [r["id"] for r in corpus.db.query(
             "SELECT id FROM articles WHERE url NOT LIKE '%nbcopy=%' AND url NOT LIKE '%nbnew=%' "
             "ORDER BY id")]  # fmt: skip
-        rows = corpus.article_rows(random.Random(size).sample(ids, 100))
+        rows = corpus.article_rows(random.Random(f"{size}-{runs}").sample(ids, 100))
     finally:
         corpus.close()
     items = []
     now = datetime.now(UTC)
     for i, r in enumerate(rows):
-        link = r.url + ("&" if "?" in r.url else "?") + f"nbnew={size}"
+        link = r.url + ("&" if "?" in r.url else "?") + f"nbnew={size}-{runs}"
         when = now - timedelta(minutes=i)
         items.append(
             f"<item><title>{escape(r.title)} (update {size})</title><link>{escape(link)}</link>"
             f"<guid>{escape(link)}</guid><pubDate>{format_datetime(when)}</pubDate>"
             f"<description>{escape(r.text)}</description></item>"
         )
-    name = f"bench-new-{size}"
     path = root / f"{name}.xml"
     path.write_text(
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
