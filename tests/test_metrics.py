@@ -173,3 +173,21 @@ def test_the_metrics_port_is_bound_to_loopback_unless_configured() -> None:
     settings = DiscordSettings.load(metrics_port=9100)
     assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9100)
     assert DiscordSettings.load().metrics_port is None  # off unless asked for
+
+
+def test_ingest_runs_and_articles_added_are_counted() -> None:
+    from ingest.pipeline import FeedReport, IngestReport
+
+    metrics = Metrics()
+    metrics.after_ingest(IngestReport(feeds=[FeedReport("a", "ok", new=3), FeedReport("b", "ok")]))
+    failed = FeedReport("c", "error", error="HTTP 500")
+    metrics.after_ingest(IngestReport(feeds=[FeedReport("a", "ok", new=2), failed]))
+    server = metrics.serve("127.0.0.1", 0)
+    try:
+        got = samples(get(f"http://127.0.0.1:{server.port}/metrics")[1])
+    finally:
+        server.stop()
+    assert got[("newsbot_ingest_runs_total", (("result", "ok"),))] == 1
+    assert got[("newsbot_ingest_runs_total", (("result", "partial"),))] == 1
+    assert got[("newsbot_articles_added_total", ())] == 5
+    assert ("newsbot_corpus_articles", ()) not in got  # no engine yet: no corpus gauges
