@@ -8,8 +8,8 @@ Steps, each measurement in a process of its own (so peak memory is that process'
    about 2,580 distinct articles) ingested by the real pipeline with the real model.
 2. **Grown corpus** (each size after the first): copies of the base articles are added until
    the corpus holds N articles. Copy k of article i has
-   - a distinct link: the article's link with `?nbcopy=k` (not a tracking parameter, so it is
-     another article id);
+   - a distinct link: the article's link with `?nbcopy=k-<8 hex of its id>` (not a tracking
+     parameter, so it is another article id);
    - a distinct text: the article's paragraphs rotated by k, plus the first paragraph of another
      base article (i + 7919·k mod M), and the title with "(k)" appended;
    - a date k·37 days before the original (the corpus grows into the past, as history does);
@@ -37,6 +37,7 @@ memory <= 1.5 GB.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -87,7 +88,8 @@ def variant(row: Any, feeds: tuple[str, ...], k: int, other_text: str) -> Any:
     from ingest.links import article_id
     from ingest.models import Article
 
-    url = row.url + ("&" if "?" in row.url else "?") + f"nbcopy={k}"
+    tag = hashlib.sha1(row.id.encode()).hexdigest()[:8]  # two base articles may share a link
+    url = row.url + ("&" if "?" in row.url else "?") + f"nbcopy={k}-{tag}"
     paras = [p for p in row.text.split("\n") if p.strip()] or [row.text]
     shift = k % len(paras)
     borrowed = next((p for p in other_text.split("\n") if p.strip()), "")
@@ -130,6 +132,9 @@ def child_grow(root: str, target: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     corpus.claim_vectors()
     with corpus.writing():
+        # copies an interrupted run stored but never embedded
+        left = "SELECT id FROM articles WHERE url LIKE '%nbcopy=%' AND embedded_hash IS NULL"
+        corpus.delete_articles([r["id"] for r in corpus.db.query(left)])
         rows, feeds, vectors = _base(corpus)
         have = corpus.counts()["articles"]
         chunker = Chunker(
