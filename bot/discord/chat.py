@@ -54,7 +54,7 @@ class Conversations(commands.Cog):
     """Answers messages addressed to the bot. `bot` is the Discord connection (who the bot is,
     its channels); everything else comes from `services`."""
 
-    def __init__(self, bot: commands.Bot, services: Services) -> None:
+    def __init__(self, bot: commands.Bot | commands.AutoShardedBot, services: Services) -> None:
         self.bot = bot
         self.services = services
 

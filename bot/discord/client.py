@@ -101,7 +101,7 @@ class NewsBot(commands.AutoShardedBot):
             help_command=None,
             tree_cls=NewsTree,
             shard_count=settings.shard_count,
-            shard_ids=settings.shard_ids,
+            shard_ids=settings.shard_ids,  # type: ignore[arg-type]  # None: every shard
             # servers only: Discord hides the commands in DMs (the tree refuses them anyway)
             allowed_contexts=app_commands.AppCommandContext(
                 guild=True, dm_channel=False, private_channel=False
