@@ -108,7 +108,13 @@ def _base(corpus: Any) -> tuple[list[Any], dict[str, tuple[str, ...]], dict[str,
     loaded = corpus.load_articles(ids)
     rows = [a for a, _ in loaded]
     feeds = {a.id: tuple(f) for a, f in loaded}
-    chunk_ids = [r["id"] for r in corpus.db.query("SELECT id FROM chunks ORDER BY id")]
+    chunk_ids = [
+        r["id"]
+        for r in corpus.db.query(
+            "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.url NOT LIKE"
+            " '%nbcopy=%' AND a.url NOT LIKE '%nbnew=%' ORDER BY c.id"
+        )
+    ]
     vecs = corpus.chunk_vectors(chunk_ids)
     by_article: dict[str, list[tuple[int, Any]]] = {}
     for cid, v in vecs.items():
@@ -116,6 +122,8 @@ def _base(corpus: Any) -> tuple[list[Any], dict[str, tuple[str, ...]], dict[str,
         by_article.setdefault(aid, []).append((int(idx), v))
     ordered = {a: [v for _, v in sorted(vs, key=lambda t: t[0])] for a, vs in by_article.items()}
     rows = [r for r in rows if r.id in ordered and r.id in feeds]
+    if not rows:
+        raise SystemExit("no base article with its vectors: is the base corpus embedded?")
     return rows, feeds, ordered
 
 
