@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 
 from ingest.config import Settings
 
@@ -70,6 +70,25 @@ class DiscordSettings(AnswerSettings):
     watch_limit: int = Field(10, ge=1, le=100)  # watches per user (and per channel)
     watch_max_per_hour: int = Field(4, ge=1, le=60)  # messages per watch per hour
     subscriptions_tick_seconds: float = Field(60.0, ge=5)  # how often schedules are checked
+    # /metrics and /healthz (bot.metrics): off unless a port is set; loopback unless configured
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Shards (discord.py AutoShardedBot): unset = the count Discord recommends, all in this
+    # process; NEWSBOT_SHARD_IDS splits them across processes (each its own, same count)
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: list[int] | None = None
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, v: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        count = info.data.get("shard_count")
+        if v is None:
+            return v
+        if count is None:
+            raise ValueError("needs NEWSBOT_SHARD_COUNT too (the same in every process)")
+        if not v or any(not 0 <= i < count for i in v):
+            raise ValueError(f"must be shard ids from 0 to {count - 1}, e.g. [0]")
+        return v
 
     @property
     def discord_db_path(self) -> Path:

@@ -7,6 +7,7 @@ answers  ask, latest, chat, eval      (bot.config.AnswerSettings)
 serve    bot, sync, feedback, run     (bot.config.DiscordSettings)
 stories  stories, digest              (bot.config.AnswerSettings)
 model_directory  models               (ingest.config.Settings: the model directory)
+ops      backup, restore              (ingest.config.Settings)
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
 answered in batch mode; 2 configuration error, unusable input (not UTF-8), a storage problem
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.cli import answers, corpus, model_directory, serve, stories
+from bot.cli import answers, corpus, model_directory, ops, serve, stories
 from bot.cli.answers import chat_loop
 from bot.cli.common import EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, invalid_utf8
 from ingest.models import ConfigError, NewsbotError
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsbot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (corpus, answers, serve, stories, model_directory):
+    for group in (corpus, answers, serve, stories, model_directory, ops):
         group.add_parsers(sub)
     return p
 

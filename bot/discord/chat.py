@@ -54,7 +54,7 @@ class Conversations(commands.Cog):
     """Answers messages addressed to the bot. `bot` is the Discord connection (who the bot is,
     its channels); everything else comes from `services`."""
 
-    def __init__(self, bot: commands.Bot, services: Services) -> None:
+    def __init__(self, bot: commands.Bot | commands.AutoShardedBot, services: Services) -> None:
         self.bot = bot
         self.services = services
 
@@ -190,7 +190,7 @@ class Conversations(commands.Cog):
         history = await self.history(message, target)
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
-        answer = await s.run_engine(s.engine.ask, question, history=history)
+        answer = await s.ask(question, history=history)
         sent = await self.send_answer(message, target, render_answer(answer), question)
         record = AnswerRecord.from_answer(answer)
         ids = [m.id for m in sent]

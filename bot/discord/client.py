@@ -29,6 +29,7 @@ from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
 from bot.discord.subscription_commands import DigestCommands, WatchCommands
+from bot.metrics import Metrics, MetricsServer
 from ingest.models import ConfigError
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,9 @@ SLASH_COGS = (NewsCommands, MaintainerCommands, DigestCommands, WatchCommands, M
 def configure_endpoints(settings: DiscordSettings) -> None:
     """Point discord.py at another API/gateway (a local test server) when configured.
 
-    A plain `Client` connects straight to `DiscordWebSocket.DEFAULT_GATEWAY` (only sharded
-    clients ask `/gateway/bot`, which goes through `Route.BASE` anyway) and resumes at the
-    `resume_gateway_url` the gateway itself sends in READY."""
+    The sharded client asks `/gateway/bot` (through `Route.BASE`) for the gateway and the shard
+    count when NEWSBOT_SHARD_COUNT is unset, else connects straight to
+    `DiscordWebSocket.DEFAULT_GATEWAY`; it resumes at the `resume_gateway_url` of READY."""
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
@@ -64,27 +65,44 @@ class NewsTree(app_commands.CommandTree):
     failure becomes a friendly reply (bot.discord.errors)."""
 
     access: Access = Access()  # set by NewsBot
+    metrics: Metrics = Metrics()  # set by NewsBot
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        command = interaction.command
+        kind = f"/{command.qualified_name}" if command else interaction.type.name
+        if interaction.type == discord.InteractionType.autocomplete:
+            kind = "autocomplete"
+        self.metrics.interactions.labels(kind).inc()
         return await check_served(self.access, interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
+        self.metrics.errors.labels("command").inc()
         await report_interaction_error(interaction, error)
 
 
-class NewsBot(commands.Bot):
+class NewsBot(commands.AutoShardedBot):
     """The Discord side of newsbot. It holds no services itself: `install` hands them to the
-    cogs, which are the only code that uses them."""
+    cogs, which are the only code that uses them. Sharded: NEWSBOT_SHARD_COUNT (unset: what
+    Discord recommends) and NEWSBOT_SHARD_IDS (unset: every shard in this process) split the
+    servers across processes; they share the corpus and the bot's file, whose claims make each
+    digest, alert and watch message go out once."""
 
-    def __init__(self, settings: DiscordSettings, access: Access | None = None) -> None:
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        access: Access | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
             intents=make_intents(),
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=NewsTree,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids,  # type: ignore[arg-type]  # None: every shard
             # servers only: Discord hides the commands in DMs (the tree refuses them anyway)
             allowed_contexts=app_commands.AppCommandContext(
                 guild=True, dm_channel=False, private_channel=False
@@ -93,6 +111,8 @@ class NewsBot(commands.Bot):
         self.settings = settings
         self.access = access or Access.from_settings(settings)
         self.tree.access = self.access  # type: ignore[attr-defined]
+        self.metrics = metrics or Metrics()  # served by `serve` when NEWSBOT_METRICS_PORT is set
+        self.tree.metrics = self.metrics  # type: ignore[attr-defined]
         self.synced: list[str] = []
 
     async def install(self, services: Services) -> None:
@@ -105,6 +125,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(ServedServers(self, services.access, services.settings.test_guild_id))
         on_vote = functools.partial(record_vote, services)
         self.add_view(FeedbackView(on_vote, report_interaction_error))
+        services.metrics.watch(services.engine)  # /healthz is ok from now on
         services.jobs.start_schedule()
         services.alerts.start()
         services.subscriptions.start()
@@ -135,6 +156,7 @@ class NewsBot(commands.Bot):
         """No prefix commands: conversations are handled by the Conversations cog."""
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.metrics.errors.labels("event").inc()
         log.exception("unhandled error in event %s", event_method)
 
     async def close(self) -> None:
@@ -162,7 +184,9 @@ async def load_services(bot: NewsBot) -> Services:
     try:
         await asyncio.to_thread(engine.warm_up)
         return await asyncio.to_thread(
-            functools.partial(build_services, bot.settings, engine, bot, access=bot.access)
+            functools.partial(
+                build_services, bot.settings, engine, bot, access=bot.access, metrics=bot.metrics
+            )
         )
     except BaseException:
         await asyncio.to_thread(engine.close)
@@ -174,8 +198,14 @@ async def serve(bot: NewsBot, token: str, services: Services | None = None) -> N
     the gateway connects, so no heartbeat ever waits on the embedding model), install them,
     connect until closed; then stop them (the engine too, when loaded here)."""
     await bot.login(token)
+    metrics_server = start_metrics(bot.settings, bot.metrics)
     owned = services is None
-    services = services or await load_services(bot)
+    try:
+        services = services or await load_services(bot)
+    except BaseException:
+        if metrics_server is not None:
+            metrics_server.stop()
+        raise
     try:
         await bot.install(services)
         if bot.settings.sync_commands:
@@ -185,9 +215,25 @@ async def serve(bot: NewsBot, token: str, services: Services | None = None) -> N
         await services.jobs.stop_schedule()
         await services.alerts.stop()
         await services.subscriptions.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
         await asyncio.to_thread(services.close)
         if owned:
             await asyncio.to_thread(services.engine.close)
+
+
+def start_metrics(settings: DiscordSettings, metrics: Metrics) -> MetricsServer | None:
+    """/metrics and /healthz when NEWSBOT_METRICS_PORT is set (bot.metrics); a port in use is
+    a one-line configuration error."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        return metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as e:
+        raise ConfigError(
+            f"invalid setting NEWSBOT_METRICS_PORT: cannot listen on "
+            f"{settings.metrics_host}:{settings.metrics_port} ({e.strerror or e})"
+        ) from None
 
 
 async def _serve(settings: DiscordSettings, token: str) -> int:

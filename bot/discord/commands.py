@@ -127,7 +127,7 @@ class NewsCommands(commands.Cog):
         )
         if not ok:
             return
-        answer = await s.run_engine(s.engine.ask, question, feed=feed, since=since_dt)
+        answer = await s.ask(question, feed=feed, since=since_dt)
         sent = await send_followups(
             interaction, render_answer(answer), ephemeral=private, view=sendable_view()
         )

@@ -29,7 +29,9 @@ def notice_channel(guild: discord.Guild) -> discord.TextChannel | None:
 class ServedServers(commands.Cog):
     """Leaves servers that are not served; logs what an operator needs at start-up."""
 
-    def __init__(self, bot: commands.Bot, access: Access, test_guild_id: int | None) -> None:
+    def __init__(
+        self, bot: commands.Bot | commands.AutoShardedBot, access: Access, test_guild_id: int | None
+    ) -> None:
         self.bot, self.access, self.test_guild_id = bot, access, test_guild_id
         self._leaving: set[int] = set()  # servers being left (said so once)
 

@@ -22,6 +22,7 @@ from bot.discord.alerts import FeedAlerts
 from bot.discord.jobs import IngestJobs
 from bot.discord.store import DiscordStore
 from bot.discord.subscriptions import Subscriptions, open_subscriptions
+from bot.metrics import Metrics, timed
 from ingest.feednames import resolve_feed_name
 from ingest.feeds import load_feeds
 from ingest.models import ConfigError, utcnow
@@ -29,6 +30,7 @@ from ingest.models import ConfigError, utcnow
 if TYPE_CHECKING:
     from bot.config import DiscordSettings
     from bot.engine import Engine
+    from bot.models import Answer
     from ingest.pipeline import IngestReport
 
 T = TypeVar("T")
@@ -112,6 +114,14 @@ class Services:
     run_engine: EngineCalls
     subscriptions: Subscriptions  # channel digests and topic watches, on the bot's clock
     threads: set[int] = field(default_factory=set)  # threads this process opened
+    metrics: Metrics = field(default_factory=Metrics)  # served when NEWSBOT_METRICS_PORT is set
+
+    async def ask(self, question: str, **options: Any) -> Answer:
+        """`engine.ask` in the engine's pool, counted (answered / declined and why) and timed."""
+        took = timed()
+        answer = await self.run_engine(self.engine.ask, question, **options)
+        self.metrics.record_answer(answer, took())
+        return answer
 
     def close(self) -> None:
         """Blocking: stops the engine pool and closes the bot's stores (not the engine)."""
@@ -128,6 +138,7 @@ def build_services(
     access: Access | None = None,
     alerts: FeedAlerts | None = None,
     clock: Callable[[], datetime] = utcnow,
+    metrics: Metrics | None = None,
 ) -> Services:
     """The bot's services over a loaded engine, for the Discord connection `client` (blocking:
     opens the bot's stores). Feed alerts and watches are checked after every ingest the jobs
@@ -144,7 +155,10 @@ def build_services(
         run_engine.shutdown()
         raise
 
+    metrics = metrics or Metrics()
+
     def after_ingest(report: IngestReport) -> None:
+        metrics.after_ingest(report)
         alerts.after_ingest(report)
         subscriptions.after_ingest(report)
 
@@ -160,4 +174,5 @@ def build_services(
         feeds=FeedNames(engine, settings.feeds),
         run_engine=run_engine,
         subscriptions=subscriptions,
+        metrics=metrics,
     )

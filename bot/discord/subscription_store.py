@@ -16,6 +16,9 @@ Delivery is claim-first, so nothing is ever sent twice:
   leaves `sending` rows, which `settle_interrupted_hits` marks `unknown` at start: a watch
   notification is at most once (a lost one costs less than a duplicate DM, and a DM channel's
   history is not worth reading back for it).
+- Several bot processes (shards) share this file: each claim records its owner process
+  (bot.discord.claims), and a claim left `sending` is settled only by its own process or once
+  that process is gone, never while another live process may still be sending it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.discord.claims import claim_owner, owner_alive
 from bot.stories.schedule import DigestSchedule
 from ingest.models import NewsbotError
 from ingest.store.db import SQLiteFile
@@ -105,6 +109,7 @@ class DigestRun:
     marker: str = ""  # the footer the digest carries (found again by it after a crash)
     after_id: int = 0  # a Discord message id from just before the claim: where to look back
     error: str | None = None
+    owner: str = ""  # the process that claimed it (bot.discord.claims)
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,12 @@ class SubscriptionStore:
 
     def __init__(self, path: Path) -> None:
         self._file = SQLiteFile(path, SCHEMA)
+        self.owner = claim_owner()
+        with self._file.tx() as db:  # owners, added after files may have been created
+            for table in ("digest_runs", "watch_hits"):
+                columns = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                if "owner" not in columns:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._file.close()
@@ -189,10 +200,10 @@ class SubscriptionStore:
         return (
             self._file.run(
                 "INSERT OR IGNORE INTO digest_runs(channel_id, period, state, claimed, since,"
-                " until, seq, story_ids, marker, after_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " until, seq, story_ids, marker, after_id, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run.channel_id, run.period, run.state, _ts(run.claimed), _ts(run.since))
                 + (_ts(run.until), run.seq, json.dumps(list(run.story_ids)), run.marker)
-                + (run.after_id,),
+                + (run.after_id, self.owner),
             )
             > 0
         )
@@ -245,10 +256,10 @@ class SubscriptionStore:
         return out
 
     def unsettled_digests(self) -> list[DigestRun]:
-        """Claims left `sending` (a crash, or a send whose outcome was not known)."""
-        return [
-            _run_of(r) for r in self._file.query("SELECT * FROM digest_runs WHERE state='sending'")
-        ]
+        """Claims left `sending` (a crash, or a send whose outcome was not known) by this
+        process or by one that is gone; never those another live process is sending."""
+        rows = self._file.query("SELECT * FROM digest_runs WHERE state='sending'")
+        return [_run_of(r) for r in rows if r["owner"] == self.owner or not owner_alive(r["owner"])]
 
     # ------------------------------------------------------------------ watches
     def add_watch(
@@ -348,9 +359,9 @@ class SubscriptionStore:
         with self._file.tx() as db:
             for sid in story_ids:
                 n = db.execute(
-                    "UPDATE watch_hits SET state='sending', sent=? WHERE watch_id=? AND"
-                    " story_id=? AND state='pending'",
-                    (_ts(now), watch_id, sid),
+                    "UPDATE watch_hits SET state='sending', sent=?, owner=? WHERE watch_id=?"
+                    " AND story_id=? AND state='pending'",
+                    (_ts(now), self.owner, watch_id, sid),
                 ).rowcount
                 if n:
                     claimed.append(sid)
@@ -374,8 +385,16 @@ class SubscriptionStore:
 
     def settle_interrupted_hits(self) -> int:
         """At start: notifications that were being sent when the process stopped are not
-        resent (at most once; see the module doc)."""
-        return self._file.run("UPDATE watch_hits SET state='unknown' WHERE state='sending'")
+        resent (at most once; see the module doc). Those of another live process (a shard)
+        are its own to finish."""
+        owners = self._file.query("SELECT DISTINCT owner FROM watch_hits WHERE state='sending'")
+        gone = [r["owner"] for r in owners if not owner_alive(r["owner"])]
+        return sum(
+            self._file.run(
+                "UPDATE watch_hits SET state='unknown' WHERE state='sending' AND owner=?", (o,)
+            )
+            for o in gone
+        )
 
 
 def _run_of(r: sqlite3.Row) -> DigestRun:

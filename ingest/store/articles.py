@@ -34,11 +34,18 @@ _PENDING = (
     "(embedded_hash IS NULL OR embedded_hash != content_hash) AND NOT EXISTS (SELECT 1 FROM"
     " set_aside x WHERE x.article_id = articles.id AND x.content_hash = articles.content_hash)"
 )
-_ROW_SELECT = (
-    "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
-    " group_concat(f.feed, char(31)) AS feeds FROM articles a"
-    " LEFT JOIN article_feeds f ON f.article_id = a.id"
-)
+
+
+def _rows_from(source: str) -> str:
+    """The article rows, with their feeds, of `source` (a table or a subquery), aliased `a`."""
+    return (
+        "SELECT a.id, a.url, a.title, a.text, a.author, a.published,"
+        f" group_concat(f.feed, char(31)) AS feeds FROM {source} a"
+        " LEFT JOIN article_feeds f ON f.article_id = a.id"
+    )
+
+
+_ROW_SELECT = _rows_from("articles")
 
 
 @dataclass(frozen=True)
@@ -304,9 +311,16 @@ class Articles:
         where, params = _where(feed, since)
         if ids is not None:
             where.append("a.id IN (SELECT id FROM temp.filter_ids)")
-        sql = (
-            f"{_ROW_SELECT} WHERE {' AND '.join(where)} GROUP BY a.id"
+        # The newest `limit` articles first (index articles_recency: read in order, stopping at
+        # `limit`), then their feeds: grouping every article before sorting grew with the corpus
+        # (450 ms at 29,000 articles, 0.3 ms this way).
+        newest = (
+            f"SELECT a.* FROM articles a WHERE {' AND '.join(where)}"
             " ORDER BY a.published IS NULL, a.published DESC LIMIT ?"
+        )
+        sql = (
+            f"{_rows_from(f'({newest})')} GROUP BY a.id"
+            " ORDER BY a.published IS NULL, a.published DESC"
         )
         if ids is None:
             rows = self.db.query(sql, [*params, int(limit)])

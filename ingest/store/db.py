@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS articles (
     updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+-- newest first, undated last (latest_articles): read in index order, not sorted per query
+CREATE INDEX IF NOT EXISTS articles_recency ON articles(published IS NULL, published DESC);
 CREATE INDEX IF NOT EXISTS articles_pending ON articles(embedded_hash, content_hash);
 CREATE TABLE IF NOT EXISTS article_feeds (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

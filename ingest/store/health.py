@@ -57,14 +57,18 @@ def read_states(db: sqlite3.Connection) -> list[FeedState]:
     ]
 
 
-def read_history(db: sqlite3.Connection, limit: int = HISTORY + 5) -> dict[str, list[datetime]]:
-    """Each feed's newest article dates (published, else when first stored), newest first."""
+def read_history(
+    db: sqlite3.Connection, limit: int = HISTORY + 5, feeds: Sequence[str] | None = None
+) -> dict[str, list[datetime]]:
+    """Each feed's (or only `feeds`') newest article dates (published, else when first stored),
+    newest first. It reads every article of those feeds: ask for the feeds you need."""
+    only = f" WHERE af.feed IN ({','.join('?' * len(feeds))})" if feeds is not None else ""
     rows = db.execute(
         "SELECT feed, t FROM (SELECT af.feed AS feed, coalesce(a.published, a.first_seen) AS t,"
         " row_number() OVER (PARTITION BY af.feed ORDER BY coalesce(a.published, a.first_seen)"
-        " DESC) AS n FROM article_feeds af JOIN articles a ON a.id = af.article_id)"
+        f" DESC) AS n FROM article_feeds af JOIN articles a ON a.id = af.article_id{only})"
         " WHERE n <= ? ORDER BY feed, t DESC",
-        (limit,),
+        (*(feeds or ()), limit),
     ).fetchall()
     out: dict[str, list[datetime]] = {}
     for feed, t in rows:
@@ -77,14 +81,22 @@ def feed_health(
     now: datetime,
     limits: Thresholds = DEFAULT_THRESHOLDS,
     only: Sequence[str] | None = None,
+    *,
+    failing_only: bool = False,
 ) -> list[Health]:
-    """The health of every fetched feed (or of `only` those), sorted by name."""
+    """The health of every fetched feed (or of `only` those; `failing_only`: of those whose
+    last fetch failed), sorted by name."""
     if not Path(db_path).exists():
         return []
     with closing(_connect(db_path)) as db:
         try:
             states = read_states(db)
-            history = read_history(db)
+            if only is not None:
+                states = [s for s in states if s.name in set(only)]
+            if failing_only:
+                states = [s for s in states if s.last_error]
+            # the history of those feeds only: reading every feed's grows with the corpus
+            history = read_history(db, feeds=[s.name for s in states]) if states else {}
         except sqlite3.OperationalError:  # a corpus not created yet
             return []
     wanted = set(only) if only is not None else None
@@ -108,7 +120,8 @@ def failing_feeds(
     """Those of the named feeds whose last fetch failed (for answers and /latest)."""
     if not feeds:
         return []
-    return [h for h in feed_health(db_path, now, limits, only=feeds) if h.status == FAILING]
+    healths = feed_health(db_path, now, limits, only=feeds, failing_only=True)
+    return [h for h in healths if h.status == FAILING]
 
 
 # --------------------------------------------------------------------------- alert ledger

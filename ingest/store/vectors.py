@@ -305,13 +305,12 @@ class VectorIndex:
         )
         out = []
         try:
-            total = self.collection.count()
-            if total == 0:
-                return []
+            # No count() first: it cost as much as a third of the query on a large collection,
+            # and Chroma returns what there is when asked for more (nothing when empty).
             for where in wheres:
                 res = self.collection.query(
                     query_embeddings=[vector.tolist()],
-                    n_results=min(n, total),
+                    n_results=n,
                     where=where,
                     include=["metadatas", "distances"],
                 )
@@ -328,17 +327,20 @@ class VectorIndex:
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these chunks (those that exist)."""
-        if not chunk_ids:
-            return {}
+        out: dict[str, np.ndarray] = {}
         try:
-            res = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+            # in slices: Chroma binds every id as an SQL variable (at 62,000 ids the whole
+            # list failed with "too many SQL variables" and the caller got nothing)
+            for part in batches(list(chunk_ids), CHROMA_IN_BATCH):
+                res = self.collection.get(ids=part, include=["embeddings"])
+                out.update(
+                    (cid, np.asarray(vec, dtype=np.float32))
+                    for cid, vec in zip(res["ids"], res["embeddings"], strict=True)
+                )
         except Exception as e:  # noqa: BLE001 - see _unavailable
             self._unavailable(e)
             return {}
-        return {
-            cid: np.asarray(vec, dtype=np.float32)
-            for cid, vec in zip(res["ids"], res["embeddings"], strict=True)
-        }
+        return out
 
     def _unavailable(self, error: Exception) -> None:
         """Readers degrade to keyword search instead of failing when Chroma cannot answer (a

@@ -77,10 +77,21 @@ class Connection:
 class Session:
     """An identified session; it outlives its connection so that RESUME can replay events."""
 
-    def __init__(self, intents: int) -> None:
+    def __init__(self, intents: int, shard: tuple[int, int] | None = None) -> None:
         self.id, self.intents, self.seq = secrets.token_hex(16), intents, 0
+        self.shard = shard  # (id, count) from IDENTIFY; None: unsharded (every server)
         self.history: list[JSON] = []
         self.conn: Connection | None = None
+
+    def owns(self, guild_id: str | None) -> bool:
+        """Whether this session's shard receives a server's events, as Discord routes them:
+        shard (guild_id >> 22) % count; direct messages (no server) go to shard 0."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (int(guild_id) >> 22) % count == shard_id
 
     def dispatch(self, event: str, data: JSON) -> None:
         """Number the event (``s``), keep it for a RESUME, send it if connected."""
@@ -105,7 +116,10 @@ class Gateway:
         with empty content/embeds/attachments/components unless the bot wrote them or is
         mentioned, as on Discord."""
         bot_id = self.server.world.application_id
+        guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
         for session in list(self.sessions.values()):
+            if not session.owns(guild):  # another shard's server
+                continue
             needed = EVENT_INTENTS.get(event, 0)
             if needed == GUILD_MESSAGES and not data.get("guild_id"):
                 needed = DIRECT_MESSAGES  # a message in a DM channel
@@ -201,7 +215,13 @@ class Gateway:
         if intents & PRIVILEGED & ~server.privileged_intents:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
-        session = Session(intents)
+        shard = data.get("shard")
+        if shard is not None and not (
+            isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]
+        ):
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = Session(intents, (int(shard[0]), int(shard[1])) if shard else None)
         session.conn, conn.session = conn, session
         self.sessions[session.id] = session
         # application flags GATEWAY_{PRESENCE,GUILD_MEMBERS,MESSAGE_CONTENT}_LIMITED
@@ -213,16 +233,18 @@ class Gateway:
             "guilds": [
                 {"id": gid, "unavailable": True}
                 for gid in [world.guild_id, *world.other_guilds]
-                if gid not in world.left
+                if gid not in world.left and session.owns(gid)
             ],
             "session_id": session.id,
             "resume_gateway_url": server.gateway_url,
             "application": {"id": world.application_id, "flags": flags},
             "private_channels": [],
         }
+        if shard:
+            ready["shard"] = list(shard)
         session.dispatch("READY", ready)
-        if world.guild_id not in world.left:
+        if world.guild_id not in world.left and session.owns(world.guild_id):
             session.dispatch("GUILD_CREATE", world.guild_payload())
-        for guild_id in [g for g in world.other_guilds if g not in world.left]:
+        for guild_id in [g for g in world.other_guilds if g not in world.left and session.owns(g)]:
             session.dispatch("GUILD_CREATE", world.other_guild_payload(guild_id))
         server.ready_event.set()

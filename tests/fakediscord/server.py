@@ -56,6 +56,7 @@ class FakeDiscord:
         self.privileged_intents = privileged_intents  # the ones "enabled in the developer portal"
         self.interaction_deadline = interaction_deadline
         self.followup_ttl = followup_ttl
+        self.recommended_shards = 1  # GET /gateway/bot
         self.world = world = World()
         self.guild_id, self.channel_id = world.guild_id, world.channel_id
         self.application_id, self.bot_user = world.application_id, world.bot_user
@@ -467,12 +468,14 @@ class FakeDiscord:
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self.gateway.handle)
         routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/gateway/bot", self._gateway_bot),
             ("GET", "/users/@me", self._get_me),
             ("DELETE", "/users/@me/guilds/{guild}", self._leave_guild),
             ("POST", "/users/@me/channels", self._open_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
             ("PUT", "/applications/{app}/commands", self._sync_commands),
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
+            ("GET", "/channels/{cid}", self._get_channel),
             ("POST", "/channels/{cid}/typing", self._typing),
             ("GET", "/channels/{cid}/messages", self._history),
             ("POST", "/channels/{cid}/messages", self._post_message),
@@ -495,6 +498,19 @@ class FakeDiscord:
         raise DiscordError(404, 0, "404: Not Found")
 
     # ---------------------------------------------------------------- REST handlers
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        """What a sharded client asks first: the gateway URL and the recommended shard count
+        (``recommended_shards``, 1 unless a test sets it)."""
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": {
+                    "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1,
+                },
+            }
+        )  # fmt: skip
+
     async def _get_me(self, request: web.Request) -> web.Response:
         """``login()``: the bot user (a bad token was already refused with 401)."""
         return json_response({**self.bot_user, "verified": True, "mfa_enabled": False})
@@ -590,6 +606,11 @@ class FakeDiscord:
         if channel is None:
             raise unknown("Channel", 10003)
         return channel
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        """``fetch_channel(id)``: any channel of a server the bot is in, whatever its shard (REST
+        is not sharded: a process can post in another shard's channel)."""
+        return json_response(self._channel(request))
 
     async def _typing(self, request: web.Request) -> web.Response:
         """``channel.typing()``: recorded as ``typing``."""
