@@ -9,8 +9,9 @@ stories  stories, digest              (bot.config.AnswerSettings)
 
 Exit codes: 0 success; 1 some feeds failed (the rest were ingested) or a question could not be
 answered in batch mode; 2 configuration error, unusable input (not UTF-8), a storage problem
-(ingest.store.db.storage_problem: one line), or another process holds the embedded corpus; 3 another ingest holds the lock. `run` exits 0 when feeds could not
-be fetched (it says so in one line): the main job still did its work.
+(ingest.store.db.storage_problem: one line), or another process holds the embedded corpus;
+3 another ingest holds the lock. `run` exits 0 when feeds could not be fetched (it says so in
+one line): the main job still did its work.
 """
 
 from __future__ import annotations
