@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS story_articles (
     PRIMARY KEY (story_id, article_id)
 );
 CREATE INDEX IF NOT EXISTS story_articles_article ON story_articles(article_id);
+-- a story's primary article and dates without reading all its articles (story_writer._refresh)
+CREATE INDEX IF NOT EXISTS story_articles_primary ON story_articles(story_id, role,
+    CAST(coalesce(published, added) / 86400 AS INTEGER), -similarity, coalesce(published, added),
+    article_id);
+CREATE INDEX IF NOT EXISTS story_articles_published ON story_articles(story_id, published);
+CREATE INDEX IF NOT EXISTS story_articles_added ON story_articles(story_id, added);
 CREATE TABLE IF NOT EXISTS story_grouped (
     article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
     grouped REAL NOT NULL

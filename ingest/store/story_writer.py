@@ -178,10 +178,12 @@ class StoryWriter(StoryStore):
             f" ORDER BY {PRIMARY_ORDER} LIMIT 1",
             (story_id,),
         ).fetchone()
-        span = db.execute(
-            "SELECT min(published), max(published), min(added), max(added)"
-            " FROM story_articles WHERE story_id=?",
-            (story_id,),
+        span = db.execute(  # one indexed lookup each (a story may hold thousands of articles)
+            "SELECT (SELECT min(published) FROM story_articles WHERE story_id=:s),"
+            " (SELECT max(published) FROM story_articles WHERE story_id=:s),"
+            " (SELECT min(added) FROM story_articles WHERE story_id=:s),"
+            " (SELECT max(added) FROM story_articles WHERE story_id=:s)",
+            {"s": story_id},
         ).fetchone()
         undated = span[0] is None  # then the dates are when its articles were grouped
         db.execute(
