@@ -37,12 +37,9 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def decline_reason(answer: Answer) -> str:
-    """Why an answer declined: the Answer's own `decline_reason` when it has one, else the
-    decision its trace recorded ("low-relevance", "unknown-name", ...)."""
-    reason = getattr(answer, "decline_reason", None)
-    if not reason and answer.trace is not None:
-        reason = getattr(answer.trace, "decision", None)
-    return str(reason or "unknown")
+    """Why an answer declined: the answer path's decision ("low-relevance", "unknown-name",
+    "version-missing", ...)."""
+    return answer.decision or "unknown"
 
 
 def engine_health(engine: Engine) -> tuple[bool, str]:

@@ -70,6 +70,9 @@ class Answer:
     # How the question was understood (bot.answer.understand.QueryPlan); None when it was not
     # a usable question. Callers read it, never the trace.
     plan: Any = field(default=None, compare=False, repr=False)
+    # What the answer path decided and why: "answered", "answered (listing)", "low-relevance",
+    # "version-missing", "window-empty", ... (the gate's reasons; metrics count declines by it)
+    decision: str = ""
     # What each stage of the answer path did (bot.answer.trace.Trace); not part of the JSON.
     trace: Any = field(default=None, compare=False, repr=False)
 

@@ -71,6 +71,7 @@ def test_a_name_the_corpus_never_mentions_is_not_answered(engine: Engine) -> Non
     assert engine.corpus.count_mentions("Spotify") == 0
     answer = engine.ask("How does Spotify's AI DJ pick songs?")
     assert not answer.answered and answer.sources == ()
+    assert answer.decision == answer.trace.get("gate")["reason"] != "answered"  # why, as data
     # ... while a name the corpus does mention still gets its answer.
     assert engine.ask("What is Gemini Robotics On-Device?").answered
 

@@ -104,7 +104,7 @@ class Answerer:
         lang = question_language(q)
         refused = self._not_a_question(q, lang, as_of, trace)
         if refused is not None:
-            return replace(refused, trace=trace, language=lang)
+            return replace(refused, trace=trace, language=lang, decision=trace.decision)
         now = now or utcnow()
         plan = understand(
             q, now, directory=retriever.directory(), history=history, since=since, feed=feed
@@ -113,7 +113,7 @@ class Answerer:
         trace.add("understand", **plan.describe())
         ans = self._from_plan(plan, retriever, history, as_of, now, trace, cite_order)
         trace.decision = trace.decision or ("answered" if ans.answered else "declined")
-        return replace(ans, trace=trace, language=lang, plan=plan)
+        return replace(ans, trace=trace, language=lang, plan=plan, decision=trace.decision)
 
     def _from_plan(
         self,
