@@ -33,9 +33,8 @@ How an article is matched (thresholds below, tuned on the `tune` half of eval/st
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -47,6 +46,7 @@ from ingest.models import ConfigError, Feed, utcnow
 from ingest.store import Corpus
 from ingest.store.stories import OTHER, RELAY, primary_rank
 from ingest.store.story_writer import Member, Membership, StoryWriter
+from ingest.story_names import Vocabulary, conflicting, versions
 from ingest.story_window import StoryWindow
 
 log = logging.getLogger(__name__)
@@ -67,72 +67,6 @@ LOAD_BATCH = 400  # articles whose chunk vectors are read at once
 # A story with this many anchors or more updates only the new article's centrality, against
 # its first CENTRAL_MAX anchors (all anchors' would cost the square of its size each time).
 CENTRAL_MAX = 64
-
-_WORD = re.compile(r"[A-Za-z][\w'’-]*[\w]|[A-Za-z]")
-_MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
-# a product name and its version: "GPT-4.1", "Claude 3.5", "o3", "gpt-image-1", "llm 0.32.1"
-_VERSION = re.compile(
-    r"(?<![\w.])([A-Za-z][A-Za-z]*?)([ -]?)v?(\d+(?:\.\d+)*(?:[a-z]+\d*)?)(?![\w.]*\d)",
-    re.IGNORECASE,
-)
-
-
-def _version_pairs(text: str, title: bool = False) -> Iterable[tuple[str, str]]:
-    """(family, version) pairs. A lowercase word before a number ("to 500", "from 177,000")
-    names no product, except in a title when the number is a version ("llm 0.33")."""
-    for fam, sep, ver in _VERSION.findall(text):
-        if sep == " " and fam.islower() and not (title and re.search(r"\.|[a-z]", ver)):
-            continue
-        yield fam.lower(), ver.lower()
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Words the corpus writes capitalized mid-sentence and rarely enough to name something."""
-
-    names: frozenset[str] = frozenset()
-
-    @classmethod
-    def build(cls, heads: Iterable[str], docs: int) -> Vocabulary:
-        upper: dict[str, int] = defaultdict(int)
-        total: dict[str, int] = defaultdict(int)
-        read = 0
-        for text in heads:
-            read += 1
-            for m in _MID_WORD.finditer(text):
-                raw = m.group(1)
-                key = raw.lower()
-                total[key] += 1
-                if not raw.islower():
-                    upper[key] += 1
-        # rare among the heads read (the newest 5,000): with the corpus's whole size here, a
-        # 100,000-article corpus took words in 4,000 of 5,000 heads ("OpenAI") for names
-        cap = max(30, min(docs, read) // 25)
-        return cls(
-            frozenset(
-                w for w, n in total.items() if 3 <= n <= cap and upper[w] >= 0.8 * n and len(w) >= 3
-            )
-        )
-
-    def keys(self, text: str) -> set[str]:
-        """The distinctive names of `text`: rare names, and names with their version."""
-        out = {w.lower() for w in _WORD.findall(text) if w.lower() in self.names}
-        out |= {f"{fam}{ver}" for fam, ver in _version_pairs(text)}
-        return out
-
-
-def versions(text: str) -> dict[str, set[str]]:
-    """Product family → the versions a title names ("GPT-4.1 and GPT-4o" → gpt: {4.1, 4o})."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for fam, ver in _version_pairs(text, title=True):
-        if len(fam) >= 2:
-            out[fam].add(ver)
-    return out
-
-
-def conflicting(a: dict[str, set[str]], b: dict[str, set[str]]) -> bool:
-    """Both name a family, with no version in common: two releases, not one story."""
-    return any(not (a[f] & b[f]) for f in a.keys() & b.keys())
 
 
 @dataclass

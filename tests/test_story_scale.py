@@ -17,7 +17,8 @@ from ingest.embed import Embedder
 from ingest.pipeline import run_ingest
 from ingest.store import Corpus
 from ingest.store.story_writer import StoryWriter
-from ingest.story_grouping import StoryGrouper, Vocabulary, group_new_articles
+from ingest.story_grouping import StoryGrouper, group_new_articles
+from ingest.story_names import Vocabulary
 
 sys.path.insert(0, str(REPO / "bench"))
 from bench_story_grouping import synthetic_feed  # noqa: E402

@@ -34,6 +34,7 @@ from ingest.config import Settings
 from ingest.models import Article, Chunk, FeedState, utcnow
 from ingest.store.articles import ArticleRow, Articles, UpsertOutcome
 from ingest.store.db import Database, batches, marks, put_meta, storage_problem
+from ingest.store.feed_states import FeedStates
 from ingest.store.keyword import STOPWORDS, KeywordIndex, fts_query
 from ingest.store.reindex import Rebuild
 from ingest.store.vectors import CHROMA_IN_BATCH, VectorIndex, is_store_failure
@@ -66,6 +67,7 @@ class Corpus:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.db_path)
         self.articles = Articles(self.db)
+        self.feeds = FeedStates(self.db)
         self.keyword = KeywordIndex(self.db)
         self.vectors = VectorIndex(settings, self.db)
         self.rebuild = Rebuild(settings, self.db, self.vectors)
@@ -153,7 +155,7 @@ class Corpus:
         return self.articles.upsert_feed(feed, articles, state)
 
     def save_feed_state(self, state: FeedState) -> None:
-        self.articles.save_feed_state(state)
+        self.feeds.save(state)
 
     def mark_feed_pending(self, feed: str) -> int:
         return self.articles.mark_feed_pending(feed)
@@ -220,13 +222,13 @@ class Corpus:
         return self.articles.counts()
 
     def feed_states(self) -> list[FeedState]:
-        return self.articles.feed_states()
+        return self.feeds.feed_states()
 
     def feed_names(self) -> list[str]:
-        return self.articles.feed_names()
+        return self.feeds.feed_names()
 
     def feed_state(self, name: str) -> FeedState | None:
-        return self.articles.feed_state(name)
+        return self.feeds.feed_state(name)
 
     # ------------------------------------------------------------------ search
     def keyword_search(

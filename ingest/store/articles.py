@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from ingest.models import Article, FeedState, utcnow
 from ingest.store.db import Database, batches, dt, marks, ts
+from ingest.store.feed_states import write_state
 
 # Pending: no vectors of this text yet, and not set aside for this text (`set_aside`).
 _PENDING = (
@@ -118,7 +119,7 @@ class Articles:
         with self.db.tx() as db:
             for a in articles:
                 counts[self._upsert_one(db, feed, a, now)] += 1
-            _write_state(db, state)
+            write_state(db, state)
         return UpsertOutcome(**counts)
 
     def _upsert_one(self, db: sqlite3.Connection, feed: str, a: Article, now: float) -> str:
@@ -182,10 +183,6 @@ class Articles:
             ),
         )
         return True
-
-    def save_feed_state(self, state: FeedState) -> None:
-        with self.db.tx() as db:
-            _write_state(db, state)
 
     def mark_feed_pending(self, feed: str) -> int:
         """Make the articles of one feed pending, so the next embed pass redoes them."""
@@ -407,50 +404,3 @@ class Articles:
             " (SELECT min(published) FROM articles) AS oldest"
         )[0]
         return dict(r)
-
-    # ------------------------------------------------------------------ feeds
-    def feed_states(self) -> list[FeedState]:
-        counts = {
-            r["feed"]: r["n"]
-            for r in self.db.query("SELECT feed, count(*) AS n FROM article_feeds GROUP BY feed")
-        }
-        return [
-            FeedState(
-                name=r["name"],
-                url=r["url"],
-                etag=r["etag"],
-                last_modified=r["last_modified"],
-                last_attempt=dt(r["last_attempt"]),
-                last_success=dt(r["last_success"]),
-                last_error=r["last_error"],
-                consecutive_failures=r["consecutive_failures"],
-                items_last_fetch=r["items_last_fetch"],
-                articles_total=counts.get(r["name"], 0),
-                warnings=tuple(json.loads(r["warnings"] or "[]")),
-                title=r["title"],
-                site=r["site"],
-            )
-            for r in self.db.query("SELECT * FROM feed_state ORDER BY name")
-        ]
-
-    def feed_names(self) -> list[str]:
-        """Feeds that have delivered at least one stored article."""
-        return [r["feed"] for r in self.db.query("SELECT DISTINCT feed FROM article_feeds")]
-
-    def feed_state(self, name: str) -> FeedState | None:
-        return next((s for s in self.feed_states() if s.name == name), None)
-
-
-def _write_state(db: sqlite3.Connection, s: FeedState) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO feed_state(name, url, etag, last_modified, last_attempt,"
-        " last_success, last_error, consecutive_failures, items_last_fetch, warnings, title, site)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            *(s.name, s.url, s.etag, s.last_modified, ts(s.last_attempt), ts(s.last_success)),
-            *(s.last_error, s.consecutive_failures, s.items_last_fetch),
-            json.dumps(list(s.warnings), ensure_ascii=False),
-            s.title,
-            s.site,
-        ),
-    )
