@@ -13,7 +13,7 @@ distinct articles of a plain dense search). Then the time to first answer from a
 start: a fresh process running `newsbot ask "..."`, and a fresh process doing the LangChain
 retriever's first query. Prints figures; asserts nothing.
 
-    python bench/bench_answer.py [--data-dir eval/data] [--backend torch] [--rounds 2]
+    python bench/bench_answer.py [--data-dir eval/data] [--backend onnx-int8] [--rounds 2]
 
 Without --data-dir (or when it holds no corpus) the eval corpus is built in a temp dir first
 (about 5,200 chunks: minutes). An existing eval corpus is reused as is (never written).
@@ -257,7 +257,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, help="an eval corpus to reuse (e.g. eval/data)")
     ap.add_argument(
         "--backend",
-        default=os.environ.get("NEWSBOT_EMBEDDING_BACKEND", "torch"),
+        default=os.environ.get("NEWSBOT_EMBEDDING_BACKEND", "onnx-int8"),  # the default backend
         help="embedding backend of newsbot's queries (torch, onnx, onnx-int8)",
     )
     ap.add_argument("--rounds", type=int, default=2, help="passes over the development set")
