@@ -2,12 +2,16 @@
 
     understand  question → QueryPlan (what is asked, answer type, names + versions, sources,
                 time window, listing intent)                                 bot.answer.understand
-    retrieve    QueryPlan → candidate chunks (hybrid dense + keyword + names; constraints hard
-                only when explicit)              bot.answer.retrieve, over bot.answer.search
+    models      a question about a model → Answer from the model directory, or on
+                                                                             bot.answer.model_lookup
+    listing     "latest from X" → the items                                  bot.answer.listing
+    retrieve    QueryPlan → Retrieved (hybrid dense + keyword + names; constraints hard only
+                when explicit; the question embedded once)  bot.answer.retrieve, bot.answer.search
     rank        chunks → articles in answer order                            bot.answer.rank
-    gate        answer or decline, and why                                   bot.answer.gate
-    compose     articles → Answer (extractive, listing, or LLM; citations checked)
-                                                                             bot.answer.compose
+    gate        answer or decline, and why → Verdict                         bot.answer.gate
+    compose     articles → Answer (extractive or LLM; citations checked)     bot.answer.extract,
+                bot.answer.llm_answer; declines                              bot.answer.decline
+    across languages, meaning is measured by                                 bot.answer.multilingual
 
 `Answerer.answer` runs them in order and records what each did in a `Trace` (`newsbot ask
 --explain` prints it; the evaluation reads it). Nothing here knows about Discord.
@@ -91,8 +95,8 @@ class Answerer:
         now: datetime | None = None,
         cite_order: CiteOrder | None = None,
     ) -> Answer:
-        """The stages in one straight line: understand → (listing) → retrieve → rank → gate →
-        compose. Each records what it did in the Answer's trace; the Answer carries the plan.
+        """The stages in one straight line: understand → (model directory) → (listing) →
+        retrieve → rank → gate → compose. Each records what it did in the Answer's trace; the Answer carries the plan.
         `cite_order` (article ids → the same ids) reorders an answer's citations: the
         engine's puts a story's primary source first (bot.answer.cite_order)."""
         trace = Trace()
