@@ -96,7 +96,8 @@ class Answerer:
         cite_order: CiteOrder | None = None,
     ) -> Answer:
         """The stages in one straight line: understand → (model directory) → (listing) →
-        retrieve → rank → gate → compose. Each records what it did in the Answer's trace; the Answer carries the plan.
+        retrieve → rank → gate → compose. Each records what it did in the Answer's trace;
+        the Answer carries the plan and the decision.
         `cite_order` (article ids → the same ids) reorders an answer's citations: the
         engine's puts a story's primary source first (bot.answer.cite_order)."""
         trace = Trace()
