@@ -219,8 +219,8 @@ class StoryWindow:
             for other in (o for o in merge if o not in out):  # folded into out[0]
                 self._relay_stories.discard(other)
                 gone = self.stories.pop(other, _Story(0, 0))
-                for m in gone.members:
-                    self._move(replace(m, story_id=out[0]))
+                for member in gone.members:
+                    self._move(replace(member, story_id=out[0]))
                 target = self.stories.get(out[0])
                 for i in gone.rows:  # re-pointed; kept once even if also a member there
                     self._rows[i] = (out[0], self._rows[i][1])

@@ -225,7 +225,7 @@ def _set_aside_by_feed(corpus: Corpus) -> dict[str, list[dict[str, Any]]]:
     """The articles that could not be embedded, under each of their feeds."""
     out: dict[str, list[dict[str, Any]]] = {}
     for row, error, at in corpus.set_aside_articles():
-        item = {"id": row.id, "title": row.title, "url": row.url, "error": error}
+        item: dict[str, Any] = {"id": row.id, "title": row.title, "url": row.url, "error": error}
         item["since"] = at.isoformat() if at else None
         for feed in row.feeds:
             out.setdefault(feed, []).append(item)
