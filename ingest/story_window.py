@@ -236,9 +236,9 @@ class StoryWindow:
         for sid, (first, last) in dates.items():
             story = self.stories.setdefault(sid, _Story(first, last))
             story.first_seen, story.last_updated = first, last
-        for m in new:
-            if m.story_id in self.stories:
-                self._add(self.stories[m.story_id], m)
+        for member in new:
+            if member.story_id in self.stories:
+                self._add(self.stories[member.story_id], member)
         return out
 
     def _move(self, m: Member) -> None:
