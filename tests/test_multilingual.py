@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from conftest import SHARED, make_settings, write_feeds_toml
 
 from bot.answer.multilingual import Multilingual, model_path, text_language
+from bot.engine import Engine
+from ingest.pipeline import run_ingest
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +49,7 @@ def test_vectors_are_normalised_and_cached(encoder: Multilingual) -> None:
     assert np.array_equal(v[0], v[2])
 
 
-def test_a_missing_model_leaves_the_english_measure_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_model_leaves_the_english_measure_in_place(tmp_path: Path) -> None:
     enc = Multilingual(path=tmp_path / "absent.onnx")
     assert enc.similarity("who?", ["kai-fu lee"]) is None and not enc.available
 
@@ -54,3 +59,26 @@ def test_passage_language() -> None:
         text_language("Pemerintah mewajibkan platform memberi label pada konten buatan AI.") == "id"
     )
     assert text_language("OpenAI released a new model for coding agents today.") == "en"
+
+
+@pytest.mark.shared_data
+def test_the_indonesian_article_answers_in_both_languages(
+    tmp_path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    """The real Indonesian seed article beside a real English feed: asked in English and in
+    Indonesian who founded 01.AI, the answer cites that article with the sentence that says so
+    (not the other founder it names), and a question it does not answer is declined."""
+    feeds = {"seed": str(SHARED / "seed" / "berita-ai.xml"), "ll": "publisher/lilianweng_posts.xml"}
+    settings = make_settings(tmp_path / "data", write_feeds_toml(tmp_path / "feeds.toml", feeds))
+    assert not run_ingest(settings, embedder=embedder).failed
+    engine = Engine(settings, embedder=embedder)
+    try:
+        for question in ("who founded 01.AI?", "siapa pendiri 01.AI?"):
+            answer = engine.ask(question)
+            assert answer.answered, (question, answer.text)
+            assert "berita-ai" in answer.sources[0].url
+            assert "Kai-Fu Lee" in answer.text.split("\n")[0], answer.text
+        assert not engine.ask("how much did Kuaishou spend to train Kling?").answered
+    finally:
+        engine.close()
