@@ -1,7 +1,7 @@
 """What tells two articles' stories apart or together by name: the words a corpus writes as
 names (Vocabulary: capitalized mid-sentence, and rare), product names with their versions, and
 whether two titles name different releases of one family. Used by the story grouping
-(ingest.story_grouping)."""
+(ingest.story_grouping); the answer path's source directory reads names with CaseCounts too."""
 
 from __future__ import annotations
 
@@ -28,14 +28,17 @@ def _version_pairs(text: str, title: bool = False) -> Iterable[tuple[str, str]]:
         yield fam.lower(), ver.lower()
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    """Words the corpus writes capitalized mid-sentence and rarely enough to name something."""
+@dataclass
+class CaseCounts:
+    """How often the newest articles' heads write each word mid-sentence, and how often
+    capitalized: what tells a name ("OpenAI", "Kimi") from a common word ("batch")."""
 
-    names: frozenset[str] = frozenset()
+    upper: dict[str, int]
+    total: dict[str, int]
+    heads_read: int
 
     @classmethod
-    def build(cls, heads: Iterable[str], docs: int) -> Vocabulary:
+    def read(cls, heads: Iterable[str]) -> CaseCounts:
         upper: dict[str, int] = defaultdict(int)
         total: dict[str, int] = defaultdict(int)
         read = 0
@@ -47,12 +50,30 @@ class Vocabulary:
                 total[key] += 1
                 if not raw.islower():
                     upper[key] += 1
-        # rare among the heads read (the newest 5,000): with the corpus's whole size here, a
-        # 100,000-article corpus took words in 4,000 of 5,000 heads ("OpenAI") for names
-        cap = max(30, min(docs, read) // 25)
+        return cls(upper, total, read)
+
+    def rare_cap(self, docs: int) -> int:
+        """The most heads a word may appear in and still single something out: rare among the
+        heads read (the newest 5,000). With the corpus's whole size here, a 100,000-article
+        corpus took words in 4,000 of 5,000 heads ("OpenAI") for names."""
+        return max(30, min(docs, self.heads_read) // 25)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words the corpus writes capitalized mid-sentence and rarely enough to name something."""
+
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(cls, heads: Iterable[str], docs: int) -> Vocabulary:
+        counts = CaseCounts.read(heads)
+        cap = counts.rare_cap(docs)
         return cls(
             frozenset(
-                w for w, n in total.items() if 3 <= n <= cap and upper[w] >= 0.8 * n and len(w) >= 3
+                w
+                for w, n in counts.total.items()
+                if 3 <= n <= cap and counts.upper[w] >= 0.8 * n and len(w) >= 3
             )
         )
 

@@ -32,6 +32,7 @@ from ingest.embed import Embedder
 from ingest.models import utcnow
 from ingest.store import ArticleRow, Corpus
 from ingest.store.model_directory import ModelDirectory
+from ingest.story_names import CaseCounts
 
 RRF_K = 60
 CANDIDATES = 60
@@ -111,23 +112,16 @@ class Retriever:
         """Words the corpus writes capitalized (not first in a sentence, at least 80% of at least
         3 times: "OpenAI", "DeepMind", "Kimi"); of those, the ones rare enough to name
         something; and words it writes in lowercase (common words: "batch", "gradient")."""
-        upper: dict[str, int] = defaultdict(int)
-        total: dict[str, int] = defaultdict(int)
-        for text in self.corpus.heads(VOCABULARY_CHARS):
-            for m in _MID_WORD.finditer(text):
-                raw = m.group(1)
-                key = raw.lower()
-                total[key] += 1
-                if not raw.islower():
-                    upper[key] += 1
-        docs = max(1, self.corpus.counts()["articles"])
+        counts = CaseCounts.read(self.corpus.heads(VOCABULARY_CHARS))
+        upper, total = counts.upper, counts.total
         capitalized = {
             w
             for w, n in total.items()
             if n >= 3 and upper[w] >= 0.8 * n and len(w) >= 3 and w not in STOPWORDS
         }
         # very frequent ones ("API", "CEO", "OpenAI") do not single out what is asked
-        names = {w for w in capitalized if total[w] <= max(30, docs // 25)}
+        cap = counts.rare_cap(max(1, self.corpus.counts()["articles"]))
+        names = {w for w in capitalized if total[w] <= cap}
         common = {w for w, n in total.items() if n >= 3 and upper[w] <= 0.5 * n}
         return capitalized, names, common
 
@@ -357,9 +351,6 @@ class Retriever:
             if len(items) >= limit:
                 break
         return items
-
-
-_MID_WORD = re.compile(r"(?<=[\w,;:)\]\"'”] )([A-Za-z][\w+-]*[\w+]|[A-Za-z])")
 
 
 def _version_key(version: str) -> tuple[int, ...]:
