@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -117,11 +117,8 @@ def _card(
     fam = models.family(name)
     if fam is None:
         return None
-    known = [v for v in fam.versions if _seen_by(v, as_of)]
-    if not known:
-        return None
-    released = [v for v in known if v.released is not None] or known
-    return max(released, key=lambda v: v.first_seen)
+    known = tuple(v for v in fam.versions if _seen_by(v, as_of))
+    return replace(fam, versions=known).newest if known else None  # the directory's own rule
 
 
 def _seen_by(card: ModelCard, as_of: datetime | None) -> bool:
