@@ -35,7 +35,7 @@ from bot.answer.gate import judge
 from bot.answer.listing import list_items
 from bot.answer.llm_answer import CONTEXT_CHARS, with_llm
 from bot.answer.model_lookup import answer_from_directory
-from bot.answer.multilingual import Multilingual, text_language
+from bot.answer.multilingual import Multilingual
 from bot.answer.rank import RankedArticle, rank
 from bot.answer.retrieve import retrieve
 from bot.answer.text import clean_question
@@ -205,10 +205,8 @@ def _closest_per_article(
     """The PASSAGES_PER_ARTICLE chunks of each article closest to the question. Where the
     question or the article is not English, closeness is the multilingual encoder's (the
     English model's order means little there)."""
-    other = [h for h in hits if plan.language != "en" or text_language(h.text) != "en"]
-    found = multilingual.similarity(plan.question, [h.text for h in other]) if other else None
-    if found is not None:
-        better = {h.chunk_id: float(v) for h, v in zip(other, found, strict=True)}
+    better = multilingual.where_needed(plan.question, plan.language, hits)
+    if better:
         hits = sorted(hits, key=lambda h: -better.get(h.chunk_id, h.similarity))
     per: dict[str, int] = {}
     out = []

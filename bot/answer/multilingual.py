@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from bot.language import detect
+from bot.models import Hit
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,16 @@ class Multilingual:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
             return out
+
+    def where_needed(self, question: str, language: str, hits: Sequence[Hit]) -> dict[str, float]:
+        """Chunk id → similarity to the question (MiniLM's scale) of the hits the English-only
+        model cannot judge (the question or the passage is not English); empty without the
+        model."""
+        other = [h for h in hits if language != "en" or text_language(h.text) != "en"]
+        found = self.similarity(question, [h.text for h in other])
+        if found is None:
+            return {}
+        return {h.chunk_id: float(v) for h, v in zip(other, found, strict=True)}
 
     def similarity(self, question: str, texts: Sequence[str]) -> np.ndarray | None:
         """Each text's similarity to the question on MiniLM's scale; None when the model cannot

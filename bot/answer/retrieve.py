@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.answer.corpus_view import SearchesCorpus
-from bot.answer.multilingual import Multilingual, text_language
+from bot.answer.multilingual import Multilingual
 from bot.answer.rank import has_version
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan
@@ -115,12 +115,10 @@ def across_languages(
     """Where the English-only model cannot judge meaning (the question or the passage is not
     English), the multilingual encoder's similarity counts too (the higher of the two); `sims`,
     the hits' own similarity and their fused score are updated alike, best first again."""
-    other = [h for h in hits if plan.language != "en" or text_language(h.text) != "en"]
-    found = multilingual.similarity(plan.question, [h.text for h in other])
-    if found is None:
+    better = multilingual.where_needed(plan.question, plan.language, hits)
+    if not better:
         return list(hits)
     out: list[Hit] = []
-    better = {h.chunk_id: float(v) for h, v in zip(other, found, strict=True)}
     for h in hits:
         gain = max(0.0, better.get(h.chunk_id, 0.0) - sims[h.chunk_id])
         if gain:  # the fused score holds the cosine as a term: it gains what the cosine did
