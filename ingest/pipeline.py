@@ -32,7 +32,7 @@ from ingest.models import (
     utcnow,
 )
 from ingest.parse import parse_feed
-from ingest.sanitize import sanitize_articles
+from ingest.sanitize import clean_line, sanitize_articles
 from ingest.store import Corpus
 from ingest.story_grouping import group_new_articles
 from ingest.vectorize import More, Progress, embed_pending
@@ -232,8 +232,8 @@ def _store_feed(
     `channel`: the feed's own title and site, when this fetch parsed them."""
     state = _next_state(feed, old, res, error, len(articles))
     if channel is not None:  # a feed without a title of its own is known by its name
-        title = " ".join(channel[0].split())[:300] or feed.name  # feed text: bounded
-        state = replace(state, title=title, site=channel[1][:300])
+        title = clean_line(channel[0])[:300] or feed.name  # feed text: cleaned like titles
+        state = replace(state, title=title, site=clean_line(channel[1])[:300])
     state = replace(
         state, warnings=_merge_warnings(old.warnings if old else (), report.warnings, utcnow())
     )

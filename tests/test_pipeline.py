@@ -153,6 +153,32 @@ def test_simon_willison_snapshots_incremental(tmp_path: Path, embedder: Embedder
     assert again.embedded_articles == 0 and again.exit_code == 0
 
 
+@pytest.mark.slow
+def test_a_feeds_own_title_is_stored_as_clean_text(tmp_path: Path, embedder: Embedder) -> None:
+    """The channel title is feed text: its terminal escapes, controls and bidi controls are
+    dropped when it is stored, as an article title's are."""
+    feed = tmp_path / "hostile.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>Evil &#x1b;]8;;https://evil.example&#x7;Lab&#x1b;]8;;&#x7; \u202eNews</title>"
+        "<link>https://evil.example/</link><item><title>One post</title>"
+        "<link>https://evil.example/1</link><description>Some text about a model release."
+        "</description></item></channel></rss>",
+        encoding="utf-8",
+    )
+    settings = make_settings(
+        tmp_path / "data", write_feeds_toml(tmp_path / "f.toml", {"e": str(feed)})
+    )
+    assert not run_ingest(settings, embedder=embedder).failed
+    corpus = Corpus(settings)
+    try:
+        state = corpus.feed_state("e")
+        assert state is not None and state.title == "Evil Lab News", repr(state.title)
+        assert state.site == "https://evil.example/"
+    finally:
+        corpus.close()
+
+
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_a_feeds_own_title_and_site_are_kept_also_for_an_older_corpus(
