@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bot.config import AnswerSettings
+from bot.datephrases import named_days
 from bot.messages import failing_note
 from bot.models import Answer, CorpusStats, LatestItem, Source, Turn
 from bot.stories.digest import digest_stories, digest_window
@@ -75,8 +76,10 @@ class Engine:
         return self._note_failing_feeds(self._with_publications(answer), feed)
 
     def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for (the multilingual encoder;
-        about a second). A long-running process calls it once at start; a one-shot `ask` not."""
+        """Load what the first question would otherwise wait for (the multilingual encoder,
+        about a second; dateparser's locale data). A long-running process calls it once at
+        start; a one-shot `ask` not."""
+        named_days("on March 5, 2025", datetime.now(UTC))
         with self._lock:
             if self.answerer.multilingual.available:
                 self.answerer.multilingual.embed(["warm up"])

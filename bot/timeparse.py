@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from bot.datephrases import REPORTING_LAG, named_days
+
 __all__ = ["TimeWindow", "format_day", "iso_day", "parse_date_option", "parse_time_window"]
 
 
@@ -26,6 +28,12 @@ class TimeWindow:
     prefer_recent: bool = False
     label: str = ""  # for display: "this week", "June 2025", "the past 3 days", "since Mar 1, 2025"
     matched: str = ""  # the text of the question that named the window (empty for recency words)
+    lag: timedelta = timedelta(0)  # news of these days may be published this much after them
+
+    @property
+    def reported_until(self) -> datetime | None:
+        """Where a search for news of the window's days ends (`until` plus the lag)."""
+        return None if self.until is None else self.until + self.lag
 
     @property
     def bounded(self) -> bool:
@@ -382,6 +390,10 @@ def parse_time_window(question: str, now: datetime) -> TimeWindow:
     """
     now = _utc(now)
     prefer_recent = bool(_RECENT_RE.search(question))
+    days = named_days(question, now)  # a day or days named: more specific than the rules below
+    if days is not None:
+        lag = REPORTING_LAG if days[1] is not None else timedelta(0)
+        return TimeWindow(days[0], days[1], prefer_recent, days[2], days[3], lag)
     for pattern, handler in _RULES:
         for m in pattern.finditer(question):
             w = handler(m, now)

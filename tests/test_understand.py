@@ -249,3 +249,12 @@ def test_a_name_inside_a_hyphenated_name_is_no_product_version() -> None:
     assert ("deepseek", "3.1") in versions_in("what's new in deepseek v3.1?", {"deepseek"})
     assert ("deepseek", "3.1") in versions_in("DeepSeek-V3.1 benchmarks")
     assert ("gpt", "5") in versions_in("how much does GPT-5 cost?")
+
+
+def test_weekdays_and_months_are_when_not_what(directory: SourceDirectory) -> None:
+    # "on Tuesday" is the window; a weekday or month elsewhere is still no name to look for
+    p = plan("On Tuesday, UK newspapers ran a shared warning about what?", directory)
+    assert p.window.label.startswith("since") and "tuesday" not in p.names
+    p = plan("what did the Wednesday keynote of Google I/O show about Gemini", directory)
+    assert "wednesday" not in p.names and "gemini" in p.names
+    assert "march" not in plan("which model beat GPT-5 in March", directory).names

@@ -54,11 +54,12 @@ def retrieve(
     soft = tuple(f for f in plan.source_feeds if f not in hard_feeds)
 
     recent = w.prefer_recent or plan.listing
+    until = w.until if plan.listing else w.reported_until  # news of a day comes days after it
 
     def search(feeds: Sequence[str], author: str, boost: Sequence[str]) -> list[Hit]:
         return corpus.search(
             plan.query, feeds=feeds, author=author, boost_feeds=boost, since=w.since,
-            until=w.until, prefer_recent=recent, names=plan.names, k=K, now=now, qvec=qvec,
+            until=until, prefer_recent=recent, names=plan.names, k=K, now=now, qvec=qvec,
         )  # fmt: skip
 
     hits = search(hard_feeds, author, soft)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from bot.answer.directory import PUBLICATION_WORDS, SourceDirectory, SourceMatch, words_of
 from bot.answer.text import clean_question, entity_terms, keyword_terms
 from bot.answer.versions import MONTHS, versions_in
+from bot.datephrases import calendar_words
 from bot.models import Turn
 from bot.timeparse import TimeWindow, format_day, parse_time_window
 
@@ -350,6 +351,7 @@ def _names(
         n
         for n in dict.fromkeys([*entity_terms(content), *_known_names(content, directory)])
         if n not in _source_words(sources)
+        and n not in calendar_words()  # "on Monday", "in March": when, not what
         and (len(n) > 2 or any(c.isdigit() for c in n))  # "SF", "US": not what is asked
         and not ("-" in n and any(p in common for p in n.split("-")))  # "AI-generated"
     )
