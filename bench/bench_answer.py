@@ -135,13 +135,24 @@ def _langchain_hits(data_dir: str, path: Path) -> float:
     """hit@5 of plain dense retrieval: the top 5 distinct articles of a k=20 chunk search."""
     from eval.evaluate import first_rank, load_questions
 
+    from ingest.config import load_settings
+    from ingest.store import Corpus
+
     retriever = _langchain_retriever(data_dir, k=4 * HIT_K)
+    corpus = Corpus(load_settings(data_dir=Path(data_dir)))
     flags = []
-    for q in load_questions(path):
-        if not q.answerable:
-            continue
-        links = list(dict.fromkeys(d.metadata["link"] for d in retriever.invoke(q.question)))
-        flags.append(first_rank(links[:HIT_K], q.gold_urls) is not None)
+    try:
+        for q in load_questions(path):
+            if not q.answerable:
+                continue
+            # the collection's metadata is the article id (what newsbot stores); its link is
+            # the corpus row's
+            ids = list(dict.fromkeys(d.metadata["article_id"] for d in retriever.invoke(q.question)))
+            urls = {r.id: r.url for r in corpus.article_rows(ids[:HIT_K])}
+            links = [urls[i] for i in ids[:HIT_K] if i in urls]
+            flags.append(first_rank(links, q.gold_urls) is not None)
+    finally:
+        corpus.close()
     return sum(flags) / len(flags)
 
 

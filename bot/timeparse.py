@@ -285,6 +285,12 @@ def _since_relative(m: re.Match[str], now: datetime) -> TimeWindow | None:
 
 
 _ISO = r"(?P<iso>\d{4}-\d\d-\d\d)"
+# "in late December", "in early March", "pada akhir Desember": the month (its news is searched
+# with the reporting lag, which covers a late part's reports)
+_PART_OF = (
+    r"(?:(?:the\s+)?(?:early|mid|late|end\s+of|beginning\s+of|start\s+of|middle\s+of|awal|"
+    r"pertengahan|akhir)[\s-]+(?:of\s+)?(?:bulan\s+)?)?"
+)
 # Indonesian: "minggu/pekan" (week), "bulan" (month), "tahun" (year); "ini" (this), "lalu" or
 # "kemarin" (last); "kemarin" alone is yesterday, "hari ini" today; "sejak" (since), "sebelum"
 # (before), "pada/di/selama" (in/during).
@@ -331,7 +337,7 @@ _RULES: list[tuple[re.Pattern[str], Handler]] = [
     (
         re.compile(
             rf"\b(?:in|during|throughout|pada\s+bulan|selama\s+bulan|pada|selama|bulan)\s+"
-            rf"{_MONTH_RE}(?!\s*\d)\b",
+            rf"{_PART_OF}{_MONTH_RE}(?!\s*\d)\b",
             re.I,
         ),
         _in_month,
@@ -398,7 +404,9 @@ def parse_time_window(question: str, now: datetime) -> TimeWindow:
         for m in pattern.finditer(question):
             w = handler(m, now)
             if w is not None:
-                return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched)
+                # a closed period's news (a month, last week) is published up to days after it
+                lag = REPORTING_LAG if w.since is not None and w.until is not None else w.lag
+                return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched, lag)
     if prefer_recent:
         return TimeWindow(prefer_recent=True)
     return TimeWindow()

@@ -77,7 +77,19 @@ def test_month_and_relative_rules_still_apply() -> None:
     assert parse_time_window("in March 2025", NOW).label == "March 2025"
     assert parse_time_window("what happened this week", NOW).label == "this week"
     assert parse_time_window("minggu lalu", NOW).label == "last week"
-    assert parse_time_window("in March 2025", NOW).lag == timedelta(0)
+    # a closed period's news is searched with the lag too; an open window ends now anyway
+    assert parse_time_window("in March 2025", NOW).lag == REPORTING_LAG
+    assert parse_time_window("what happened this week", NOW).lag == timedelta(0)
+    assert parse_time_window("before 2025-03-01", NOW).lag == timedelta(0)  # said explicitly
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["In late December, Google issued a code red", "pada akhir Desember", "in mid-December"],
+)
+def test_part_of_a_month_is_that_month(question: str) -> None:
+    w = parse_time_window(question, NOW)
+    assert (w.since, w.until, w.label) == (d(2024, 12, 1), d(2025, 1, 1), "December 2024")
 
 
 def test_calendar_words_are_month_and_weekday_names_of_both_languages() -> None:
