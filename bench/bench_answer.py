@@ -134,7 +134,6 @@ def _engine_hits(engine: Any, path: Path) -> float:
 def _langchain_hits(data_dir: str, path: Path) -> float:
     """hit@5 of plain dense retrieval: the top 5 distinct articles of a k=20 chunk search."""
     from eval.evaluate import first_rank, load_questions
-
     from ingest.config import load_settings
     from ingest.store import Corpus
 
@@ -147,7 +146,8 @@ def _langchain_hits(data_dir: str, path: Path) -> float:
                 continue
             # the collection's metadata is the article id (what newsbot stores); its link is
             # the corpus row's
-            ids = list(dict.fromkeys(d.metadata["article_id"] for d in retriever.invoke(q.question)))
+            docs = retriever.invoke(q.question)
+            ids = list(dict.fromkeys(d.metadata["article_id"] for d in docs))
             urls = {r.id: r.url for r in corpus.article_rows(ids[:HIT_K])}
             links = [urls[i] for i in ids[:HIT_K] if i in urls]
             flags.append(first_rank(links, q.gold_urls) is not None)

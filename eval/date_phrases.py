@@ -93,7 +93,8 @@ def score(rows: list[dict[str, Any]], rules_only: bool = False) -> dict[str, flo
     return {
         "precision": round(tp / (tp + fp), 3) if tp + fp else 1.0,
         "recall": round(tp / (tp + fn), 3) if tp + fn else 1.0,
-        "tp": tp, "fp": fp, "fn": fn, "with a time phrase": sum(r["gold"] is not None for r in rows),
+        "tp": tp, "fp": fp, "fn": fn,
+        "with a time phrase": sum(r["gold"] is not None for r in rows),
     }  # fmt: skip
 
 
