@@ -280,6 +280,24 @@ def test_a_newer_version_than_the_corpus_holds_is_declined_with_the_newest(
     assert answer.closest  # the article that has the newest version, to read
 
 
+def test_an_answer_about_a_version_cites_only_articles_that_name_it(engine: Engine) -> None:
+    # "Grok 2" asked: an article about a later version of the family is on topic, but it does
+    # not answer; every cited article must name the version asked.
+    rows = engine.corpus.latest_articles(1000)
+    pattern = r"(?i)\bgemini[ -](\d(?:\.\d)?)(?![\d.]\d)"
+    holders: dict[str, set[str]] = {}
+    for r in rows:
+        for m in re.finditer(pattern, f"{r.title} {r.text}"):
+            holders.setdefault(m.group(1), set()).add(r.url)
+    assert len(holders) >= 2, "the small corpus mentions several Gemini versions"
+    for version in holders:
+        answer = engine.ask(f"What did Google say about Gemini {version}?")
+        if not answer.answered:
+            assert answer.trace.decision in ("version-missing", "names-absent", "low-relevance")
+            continue
+        assert {s.url for s in answer.sources} <= holders[version], version
+
+
 def test_this_week_over_an_older_corpus_says_so_and_offers_dated_items(engine: Engine) -> None:
     later = datetime(2027, 3, 10, 12, tzinfo=UTC)
     answer = engine.ask("What did DeepMind announce about Gemini this week?", now=later)

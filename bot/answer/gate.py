@@ -4,6 +4,8 @@ Declines, each with its reason in the trace:
 - `no-passages`: retrieval found nothing (in the window / source asked for).
 - `version-missing`: the question names a version ("GPT-7", "Claude 9") that no source mentions
   while other versions of that family are there: the answer says which is the newest it has.
+  An answer about a version comes only from articles that name it ("Grok 2" asked: an article
+  about Grok 4 is on topic, not an answer); when none of the close ones does, this decline too.
 - `unknown-name`: a central name of the question appears nowhere in the corpus.
 - `names-absent`: the passages do not name what the question names.
 - `low-relevance`: no passage is close in meaning (cosine below the threshold; 0.05 lower when
@@ -122,16 +124,26 @@ def judge_passages(
         # still likely the one meant.
         threshold -= SOURCE_MARGIN
     use: list[RankedArticle] = []
+    without_version: list[RankedArticle] = []
     for art in ranked:
         sim = max(sims.get(h.chunk_id, 0.0) for h in art.hits)
         strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
         if not (sim >= threshold or strong or _feed_match(terms, art.head)):
             continue
+        if plan.versions and not any(
+            has_version(haystack(art.hits), f, v) for f, v in plan.versions
+        ):
+            without_version.append(art)
+            continue  # "Grok 2" asked: an article about Grok 4 does not answer it
         across = art.other_language and art.subjects  # a lab's name is the same everywhere
         if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER and not across:
             continue  # the passage is not about what the question names (across languages,
             # where the question's other words are written differently, meaning decides)
         use.append(art)
+    if not use and without_version:
+        family, version = plan.versions[0]
+        asked = f"{family} {version}"  # close passages, none of them about the version asked
+        return Verdict(False, "version-missing", facts={"asked": asked, "in_passages": False})
     if not use:
         return Verdict(False, "names-absent" if named else "low-relevance",
                        facts={"best_similarity": round(best_sim, 3)})  # fmt: skip
