@@ -135,7 +135,9 @@ def judge_passages(
         ):
             without_version.append(art)
             continue  # "Grok 2" asked: an article about Grok 4 does not answer it
-        across = art.other_language and art.subjects  # a lab's name is the same everywhere
+        if not art.subjects:
+            continue  # "did OpenAI open an office in Jakarta": an article that never names OpenAI
+        across = art.other_language  # a lab's name is the same everywhere (checked above)
         if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER and not across:
             continue  # the passage is not about what the question names (across languages,
             # where the question's other words are written differently, meaning decides)

@@ -1,0 +1,70 @@
+"""bot.answer.gate.judge_passages over hand-built passages: which articles an answer may use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.answer.directory import SourceDirectory
+from bot.answer.gate import judge_passages
+from bot.answer.rank import rank
+from bot.answer.understand import understand
+from bot.models import Hit
+
+NOW = datetime(2026, 8, 25, 12, tzinfo=UTC)
+DIRECTORY = SourceDirectory.build(
+    ["OpenAI News", "Google DeepMind Blog", "AINews (smol.ai)"],
+    {"OpenAI News": ["openai.com"], "Google DeepMind Blog": ["deepmind.google"]},
+    {},
+    {"openai", "deepmind", "grok", "jakarta", "london"},
+    {"news", "blog"},
+)
+
+
+class Corpus:
+    """What the gate asks the corpus: how often a term is mentioned, a family's versions."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def count_mentions(self, term: str) -> int:
+        return sum(term.lower() in t.lower() for t in self.texts)
+
+    def versions_of(self, family: str) -> list[tuple[str, Hit]]:
+        return []
+
+
+def hit(n: int, text: str, feed: str, sim: float) -> Hit:
+    return Hit(f"c{n}", f"a{n}", text, text.split(".")[0], f"https://x.test/{n}", (feed,),
+               NOW, 1.0 - n / 10, sim)  # fmt: skip
+
+
+def judge(question: str, hits: list[Hit]) -> tuple[bool, str, list[str]]:
+    plan = understand(question, NOW, directory=DIRECTORY)
+    verdict = judge_passages(
+        plan, rank(plan, hits), {h.chunk_id: h.similarity for h in hits},
+        Corpus([h.text for h in hits]), 0.35,
+    )  # fmt: skip
+    return verdict.ok, verdict.reason, [a.head.article_id for a in verdict.use]
+
+
+def test_a_lab_asked_about_must_be_named_by_the_article_used() -> None:
+    # close in meaning (an office opening), but it never names OpenAI: not an answer about it
+    office = hit(1, "Google DeepMind opens an office in Jakarta. The team will hire 50.",
+                 "AINews (smol.ai)", 0.62)  # fmt: skip
+    ok, reason, use = judge("did OpenAI open an office in Jakarta?", [office])
+    assert not ok and reason == "names-absent" and not use
+    # an article from the lab's own feed names it, whatever its words
+    own = hit(2, "Our first office in Southeast Asia opens in Jakarta.", "OpenAI News", 0.62)
+    ok, _, use = judge("did OpenAI open an office in Jakarta?", [office, own])
+    assert ok and use == ["a2"]
+
+
+def test_an_answer_about_a_version_uses_only_articles_that_name_it() -> None:
+    grok4 = hit(1, "xAI launched Grok 4, trained on 100k H100 GPUs.", "AINews (smol.ai)", 0.7)
+    grok2 = hit(2, "Grok 2 was trained on 20k GPUs, xAI said.", "AINews (smol.ai)", 0.5)
+    ok, _, use = judge("how many GPUs did xAI use to train Grok 2?", [grok4, grok2])
+    assert ok and use == ["a2"]
+    # the corpus knows Grok 2, but none of the close passages is about it
+    other = hit(3, "Grok 2 is on the leaderboard.", "AINews (smol.ai)", 0.1)
+    ok, reason, use = judge("how many GPUs did xAI use to train Grok 2?", [grok4, other])
+    assert not ok and reason == "version-missing" and not use
