@@ -99,15 +99,16 @@ _WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturd
 
 
 @cache
-def _month_names() -> frozenset[str]:
-    """Every spelling of a month the locales know, abbreviations too ("Sept", "Agt")."""
-    return frozenset(
-        w.lower()
+def month_numbers() -> dict[str, int]:
+    """Every spelling of a month the locales know, abbreviations too ("Sept", "Agt", "Mrt"),
+    lowercased → 1-12."""
+    return {
+        w.lower(): number
         for lang in LANGUAGES
-        for key in _MONTH_KEYS
+        for number, key in enumerate(_MONTH_KEYS, start=1)
         for w in default_loader.get_locale(lang).info.get(key, [])
-        if isinstance(w, str)
-    )
+        if isinstance(w, str) and len(w) >= 3
+    }
 
 
 def _day(text: str, now: datetime) -> datetime | None:
@@ -118,7 +119,7 @@ def _day(text: str, now: datetime) -> datetime | None:
 
 
 def _is_month(word: str) -> bool:
-    return word.lower().rstrip(".") in _month_names()
+    return word.lower().rstrip(".") in month_numbers()
 
 
 def _range(m: re.Match[str], now: datetime) -> tuple[datetime, datetime] | None:

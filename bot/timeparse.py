@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.datephrases import REPORTING_LAG, named_days
+from bot.datephrases import REPORTING_LAG, month_numbers, named_days
 
 __all__ = ["TimeWindow", "format_day", "iso_day", "parse_date_option", "parse_time_window"]
 
@@ -57,32 +57,19 @@ class TimeWindow:
         return not (self.until is not None and when >= self.until)
 
 
-MONTHS = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
-    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
-    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
-    # Indonesian (April, September, November are spelled as in English)
-    "januari": 1, "februari": 2, "maret": 3, "mei": 5, "juni": 6, "juli": 7, "agustus": 8,
-    "oktober": 10, "desember": 12, "agu": 8, "agt": 8, "okt": 10, "des": 12,
-}  # fmt: skip
+MONTHS = month_numbers()  # English and Indonesian spellings, from dateparser's locale data
 _MONTH_NAMES = [
     "", "January", "February", "March", "April", "May", "June", "July", "August",
     "September", "October", "November", "December",
 ]  # fmt: skip
 _NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2,
-    "few": 3, "a few": 3,
-    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7,
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2, "few": 3,
+    "a few": 3, "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7,
     "delapan": 8, "sembilan": 9, "sepuluh": 10, "beberapa": 3,
 }  # fmt: skip
 
-_MONTH_RE = (
-    r"(?P<month>january|february|march|april|may|june|july|august|september|october|november"
-    r"|december|januari|februari|maret|mei|juni|juli|agustus|oktober|desember"
-    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec|agu|agt|okt|des)\.?"
-)
+_MONTH_RE = rf"(?P<month>{'|'.join(sorted(MONTHS, key=len, reverse=True))})\.?"
 _YEAR_RE = r"(?P<year>(?:19|20)\d\d)"
 _NUM_RE = (
     r"(?P<num>\d{1,4}|a few|a couple of|couple of|few|one|two|three|four|five|six|seven|eight"

@@ -98,19 +98,9 @@ def judge_passages(
     """`sims`: chunk id → cosine similarity to the question (every ranked chunk)."""
     if not ranked:
         return Verdict(False, "no-passages")
-    for family, version in plan.versions:
-        asked = f"{family} {version}"
-        # "GPT-5", "Qwen3" and "DeepSeek-V3.1" (asked as "deepseek 3.1") alike
-        spellings = (asked, f"{family}{version}", f"{family} v{version}")
-        if not any(corpus.count_mentions(s) for s in spellings) and corpus.count_mentions(family):
-            known = [(v, h) for v, h in corpus.versions_of(family) if v != version]
-            newest = (family, known[0][0], known[0][1]) if known else None
-            return Verdict(False, "version-missing", newest_version=newest,
-                           facts={"asked": asked})  # fmt: skip
-        if not any(has_version(haystack(a.hits), family, version) for a in ranked):
-            # The corpus knows this version, but not with what the question is about ("Lentera"
-            # with "Series B"): the passages found for the question do not hold it.
-            return Verdict(False, "version-missing", facts={"asked": asked, "in_passages": False})
+    missing = _version_missing(plan, ranked, corpus)
+    if missing is not None:
+        return missing
     best_sim = max((sims.get(h.chunk_id, 0.0) for a in ranked for h in a.hits), default=0.0)
     names = list(plan.names)
     if names:
@@ -133,15 +123,9 @@ def judge_passages(
         if plan.versions and not any(
             has_version(haystack(art.hits), f, v) for f, v in plan.versions
         ):
-            without_version.append(art)
-            continue  # "Grok 2" asked: an article about Grok 4 does not answer it
-        if not art.subjects:
-            continue  # "did OpenAI open an office in Jakarta": an article that never names OpenAI
-        across = art.other_language  # a lab's name is the same everywhere (checked above)
-        if named and art.names < NAMES_NEEDED and sim < NAME_WAIVER and not across:
-            continue  # the passage is not about what the question names (across languages,
-            # where the question's other words are written differently, meaning decides)
-        use.append(art)
+            without_version.append(art)  # "Grok 2" asked: an article about Grok 4 is no answer
+        elif _about_what_is_named(art, named, sim):
+            use.append(art)
     if not use and without_version:
         family, version = plan.versions[0]
         asked = f"{family} {version}"  # close passages, none of them about the version asked
@@ -157,6 +141,38 @@ def judge_passages(
     use = [a for a in use if max(sims.get(h.chunk_id, 0.0) for h in a.hits) >= floor or a.names]
     facts: dict[str, object] = {"similarity": round(lead_sim, 3), "coverage": round(coverage, 2)}
     return Verdict(True, "answered", use, facts=facts)
+
+
+def _version_missing(
+    plan: QueryPlan, ranked: Sequence[RankedArticle], corpus: KnowsCorpus
+) -> Verdict | None:
+    """A version asked that the corpus does not hold (with the newest it has), or that none of
+    the passages found for the question holds."""
+    for family, version in plan.versions:
+        asked = f"{family} {version}"
+        # "GPT-5", "Qwen3" and "DeepSeek-V3.1" (asked as "deepseek 3.1") alike
+        spellings = (asked, f"{family}{version}", f"{family} v{version}")
+        if not any(corpus.count_mentions(s) for s in spellings) and corpus.count_mentions(family):
+            known = [(v, h) for v, h in corpus.versions_of(family) if v != version]
+            newest = (family, known[0][0], known[0][1]) if known else None
+            return Verdict(False, "version-missing", newest_version=newest,
+                           facts={"asked": asked})  # fmt: skip
+        if not any(has_version(haystack(a.hits), family, version) for a in ranked):
+            # The corpus knows this version, but not with what the question is about ("Lentera"
+            # with "Series B"): the passages found for the question do not hold it.
+            return Verdict(False, "version-missing", facts={"asked": asked, "in_passages": False})
+    return None
+
+
+def _about_what_is_named(art: RankedArticle, named: bool, sim: float) -> bool:
+    """A lab asked about must be named by the article (or it is from the lab's feed: "did
+    OpenAI open an office in Jakarta" is not answered by another lab's office), in any language.
+    Most of the question's other names must be there too, unless the article is close in
+    meaning or in another language (where the question's other words are written differently,
+    meaning decides)."""
+    if not art.subjects:
+        return False
+    return not named or art.names >= NAMES_NEEDED or sim >= NAME_WAIVER or art.other_language
 
 
 def _known(name: str, corpus: KnowsCorpus) -> bool:
