@@ -163,26 +163,63 @@ def _langchain_retriever(data_dir: str, k: int = K) -> Any:
 
     from ingest.config import load_settings
     from ingest.embed import resolve_model_path
-    from ingest.store import Corpus
 
     settings = load_settings(data_dir=Path(data_dir))
-    corpus = Corpus(settings)
-    try:
-        collection = corpus.active_collection_name()  # a reindex switches collections
-    finally:
-        corpus.close()
+    persist = _baseline_collection(settings)
     emb = HuggingFaceEmbeddings(
         model_name=resolve_model_path(settings.embedding_model),
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True},
     )
     store = Chroma(
-        collection_name=collection,
-        persist_directory=str(settings.chroma_path),
+        collection_name=BASELINE_COLLECTION,
+        persist_directory=str(persist),
         embedding_function=emb,
         client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True),
     )
     return store.as_retriever(search_kwargs={"k": k})
+
+
+BASELINE_COLLECTION = "langchain"
+
+
+def _baseline_collection(settings: Any) -> Path:
+    """The plain pipeline's own Chroma collection: the same chunks and vectors as newsbot's,
+    stored the way LangChain's Chroma store reads them (the chunk text as the document; newsbot
+    keeps texts in SQLite and only vectors and article ids in Chroma, where LangChain finds no
+    documents and returns nothing). Built once per corpus state in a temp dir, never in the
+    corpus's own data dir."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from ingest.store import Corpus
+
+    corpus = Corpus(settings)
+    try:
+        chunks = corpus.article_chunks(corpus.select_article_ids())
+        stamp = f"{len(chunks)}-{corpus.active_collection_name()}"
+        persist = Path(tempfile.gettempdir()) / f"newsbot-bench-langchain-{stamp}"
+        if (persist / "done").exists():
+            return persist
+        vectors = corpus.chunk_vectors([cid for cid, _, _ in chunks])
+    finally:
+        corpus.close()
+    shutil.rmtree(persist, ignore_errors=True)
+    client = chromadb.PersistentClient(
+        path=str(persist), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    col = client.create_collection(BASELINE_COLLECTION, metadata={"hnsw:space": "cosine"})
+    rows = [(cid, aid, text) for cid, aid, text in chunks if cid in vectors]
+    for start in range(0, len(rows), 4000):
+        part = rows[start : start + 4000]
+        col.add(
+            ids=[cid for cid, _, _ in part],
+            embeddings=[vectors[cid].tolist() for cid, _, _ in part],
+            documents=[text for _, _, text in part],
+            metadatas=[{"article_id": aid} for _, aid, _ in part],
+        )
+    (persist / "done").write_text("ok")
+    return persist
 
 
 def child_langchain(data_dir: str, rounds: int) -> dict[str, Any]:
