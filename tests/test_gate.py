@@ -68,3 +68,11 @@ def test_an_answer_about_a_version_uses_only_articles_that_name_it() -> None:
     other = hit(3, "Grok 2 is on the leaderboard.", "AINews (smol.ai)", 0.1)
     ok, reason, use = judge("how many GPUs did xAI use to train Grok 2?", [grok4, other])
     assert not ok and reason == "version-missing" and not use
+
+
+def test_a_demonym_is_known_when_the_corpus_writes_the_country() -> None:
+    # "Indonesian" appears nowhere, "Indonesia" does: not an unknown name
+    label = hit(1, "Platforms in Indonesia must label AI-generated content from 1 October 2026.",
+                "AINews (smol.ai)", 0.6)  # fmt: skip
+    ok, _, use = judge("from what date must Indonesian platforms label AI content?", [label])
+    assert ok and use == ["a1"]

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.answer.corpus_view import SearchesCorpus
+from bot.answer.places import place_spellings
 from bot.answer.rank import RankedArticle, has_version, haystack, rank
 from bot.answer.retrieve import K, Retrieved
 from bot.answer.text import mentions, tokens
@@ -179,6 +180,8 @@ def _known(name: str, corpus: KnowsCorpus) -> bool:
     """The corpus mentions the name, or every distinctive part of a compound ("PII-masking")."""
     if corpus.count_mentions(name):
         return True
+    if any(corpus.count_mentions(s) for s in place_spellings(name)):
+        return True  # "Indonesian" asked, "Indonesia" written
     parts = [p for p in re.split(r"[-_/]", name) if len(p) >= 3 and p.isalpha()]
     return len(parts) >= 2 and all(corpus.count_mentions(p) for p in parts)
 

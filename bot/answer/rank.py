@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.answer.directory import SourceMatch
 from bot.answer.multilingual import text_language
+from bot.answer.places import names_place
 from bot.answer.text import keyword_terms, mentions, tokens
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
@@ -93,7 +94,7 @@ def has_version(text: str, family: str, version: str) -> bool:
 
 def _names_it(name: str, hay: str) -> bool:
     """The text names it, or every part of a compound ("PII-masking": "PII ... masking")."""
-    if mentions([name], hay):
+    if mentions([name], hay) or names_place(name, hay):  # "Chinese" asked, "Tiongkok" written
         return True
     parts = [p for p in name.split("-") if len(p) >= 3]
     return len(parts) >= 2 and all(mentions([p], hay) for p in parts)

@@ -1,0 +1,56 @@
+"""Countries by every name a question or an article may give them: "Chinese", "China" and the
+Indonesian "Tiongkok" are one place; so are "Indonesian" and "Indonesia", "American" and
+"Amerika Serikat".
+
+A name the question gives ("which Chinese company ...") is matched by an article that writes the
+place another way, in English or Indonesian, instead of needing the question's own word. The
+data are curated registry packages, not a hand list: `countryinfo` (country names, demonyms and
+alternative spellings, from the REST Countries data) and `country-list` (country names in every
+CLDR language, here English and Indonesian), both MIT.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from country_list import countries_for_language
+from countryinfo import all_countries
+
+from bot.answer.text import norm_token
+
+LANGUAGES = ("en", "id")
+
+
+@cache
+def _places() -> dict[str, tuple[str, ...]]:
+    """Each spelling (lowercased; single words also normalised like question tokens) → every
+    spelling of its place. A spelling several places share ("Chinese" for China, Hong Kong and
+    Macau) is the most populous one's."""
+    localized = {lang: dict(countries_for_language(lang)) for lang in LANGUAGES}
+    owner: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for country in all_countries():
+        iso = country.iso(2)
+        names = [country.name(), country.demonym() or ""]
+        if localized["en"].get(iso) == country.name():  # not a part ("Wales" is not GB's name)
+            names += [localized[lang].get(iso, "") for lang in LANGUAGES]
+        names += [s for s in country.alt_spellings() or [] if len(s) > 3 and s.isascii()]
+        spellings = tuple(dict.fromkeys(n.lower() for n in names if n))
+        population = country.population() or 0
+        for s in spellings:
+            for key in (s, norm_token(s)):
+                if key not in owner or owner[key][0] < population:
+                    owner[key] = (population, spellings)
+    return {key: spellings for key, (_, spellings) in owner.items()}
+
+
+def place_spellings(name: str) -> tuple[str, ...]:
+    """Every spelling of the place `name` is a spelling of (itself included), or () when it
+    names no country."""
+    return _places().get(name.lower(), ())
+
+
+def names_place(name: str, text: str) -> bool:
+    """`text` names the place `name` names, in any of its spellings."""
+    lowered = text.lower()
+    return any(re.search(rf"(?<!\w){re.escape(s)}(?!\w)", lowered) for s in place_spellings(name))
