@@ -52,5 +52,13 @@ def place_spellings(name: str) -> tuple[str, ...]:
 
 def names_place(name: str, text: str) -> bool:
     """`text` names the place `name` names, in any of its spellings."""
-    lowered = text.lower()
-    return any(re.search(rf"(?<!\w){re.escape(s)}(?!\w)", lowered) for s in place_spellings(name))
+    pattern = _pattern(name.lower())
+    return pattern is not None and pattern.search(text.lower()) is not None
+
+
+@cache
+def _pattern(name: str) -> re.Pattern[str] | None:
+    spellings = place_spellings(name)
+    if not spellings:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(re.escape(s) for s in spellings)})(?!\w)")
