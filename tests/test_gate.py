@@ -76,3 +76,18 @@ def test_a_demonym_is_known_when_the_corpus_writes_the_country() -> None:
                 "AINews (smol.ai)", 0.6)  # fmt: skip
     ok, _, use = judge("from what date must Indonesian platforms label AI content?", [label])
     assert ok and use == ["a1"]
+
+
+def test_a_few_words_naming_a_version_find_the_article_titled_by_it() -> None:
+    # "ICLR 2026 dates?" is too short to be close in meaning to anything; the article titled by
+    # the edition asked is still the one, when it is near the threshold
+    text = "Research at ICLR 2026. Held April 23-27, 2026 in Rio."
+    titled = Hit("c1", "a1", text, "Research at ICLR 2026", "https://x.test/1", ("Vector",),
+                 NOW, 0.9, 0.26)  # fmt: skip
+    other = hit(2, "ICLR 2024 in Vienna had 7,000 attendees.", "AINews (smol.ai)", 0.5)
+    ok, _, use = judge("ICLR 2026 dates?", [titled, other])
+    assert ok and use == ["a1"]
+    far = Hit("c3", "a3", "Research at ICLR 2026.", "Research at ICLR 2026", "https://x.test/3",
+              ("Vector",), NOW, 0.9, 0.1)  # fmt: skip
+    ok, reason, _ = judge("ICLR 2026 dates?", [far, other])
+    assert not ok and reason == "version-missing"

@@ -149,6 +149,8 @@ def test_source_and_month_combine(directory: SourceDirectory) -> None:
         ("berapa GPU yang dipakai", "number"),
         ("when is ICLR 2026 happening", "date"),
         ("kapan aturan itu berlaku?", "date"),
+        ("ICLR 2026 dates?", "date"),
+        ("release date for claude opus 6?", "date"),
         ("which model did openai use to explain neurons", "model"),
         ("whats the benchmark where two agents invent a number system", "model"),
         ("langchain's no-code agent builder, name?", "model"),

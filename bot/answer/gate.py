@@ -118,7 +118,9 @@ def judge_passages(
     without_version: list[RankedArticle] = []
     for art in ranked:
         sim = max(sims.get(h.chunk_id, 0.0) for h in art.hits)
-        strong = sim >= threshold - KEYWORD_MARGIN and _strong_keyword_match(terms, art.hits)
+        strong = sim >= threshold - KEYWORD_MARGIN and (
+            _strong_keyword_match(terms, art.hits) or _titled_by_version(plan, art.head)
+        )
         if not (sim >= threshold or strong or _feed_match(terms, art.head)):
             continue
         if plan.versions and not any(
@@ -184,6 +186,12 @@ def _known(name: str, corpus: KnowsCorpus) -> bool:
         return True  # "Indonesian" asked, "Indonesia" written
     parts = [p for p in re.split(r"[-_/]", name) if len(p) >= 3 and p.isalpha()]
     return len(parts) >= 2 and all(corpus.count_mentions(p) for p in parts)
+
+
+def _titled_by_version(plan: QueryPlan, head: Hit) -> bool:
+    """The article's title names every version the question does ("ICLR 2026 dates?" and
+    "... research at ICLR 2026"): about what is asked, however few words the question has."""
+    return bool(plan.versions) and all(has_version(head.title, f, v) for f, v in plan.versions)
 
 
 def _strong_keyword_match(terms: Sequence[str], hits: Sequence[Hit]) -> bool:

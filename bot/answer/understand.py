@@ -155,7 +155,8 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
         "date",
         re.compile(
             r"^\s*(?:and\s+)?when\b|\bwhen\s+(?:is|was|did|does|will)\b"
-            r"|\bwhat\s+(?:date|day|year|month|time)\b|\bkapan\b|\btanggal\s+berapa\b",
+            r"|\bwhat\s+(?:date|day|year|month|time)\b|\bkapan\b|\btanggal\s+berapa\b"
+            r"|\b(?:release|launch|start|end)\s+date\b|\b(?:dates?|tanggal)\s*\??\s*$",
             re.IGNORECASE,
         ),
     ),
