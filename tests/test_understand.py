@@ -145,7 +145,11 @@ def test_source_and_month_combine(directory: SourceDirectory) -> None:
         ("siapa yang memimpin pendanaan seri A?", "person"),
         ("how many junior engineers took part in the study", "number"),
         ("what gpqa diamond score did it get", "number"),
-        ("what does openai charge per million tokens", "number"),
+        ("what does openai charge per million tokens", "money"),
+        ("how much did it cost to train cendana 2", "money"),
+        ("berapa biaya pelatihan Cendana 2?", "money"),
+        ("By how much did the copilot cut diagnostic errors", "number"),  # a change, not a price
+        ("How much did GPT-5 cut the cost of protein production", "number"),
         ("berapa GPU yang dipakai", "number"),
         ("when is ICLR 2026 happening", "date"),
         ("kapan aturan itu berlaku?", "date"),

@@ -57,6 +57,11 @@ _TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"million|billion|trillion|half|double|twice|juta|miliar|triliun)\b",
         re.IGNORECASE,
     ),
+    "money": re.compile(
+        r"[$€£¥₹]\s?\d|\b(?:US\$|USD|EUR|Rp\.?)\s?\d|\b\d[\d.,]*\s?(?:[kKmMbB]n?|million|billion|"
+        r"trillion|juta|miliar|triliun)?\s?(?:dollars?|euros?|pounds|yuan|yen|rupiah|rupees?)\b",
+        re.IGNORECASE,
+    ),
     "date": re.compile(
         rf"\b{_MONTH}\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:19|20)\d\d\b|"
         r"\b\d{4}-\d\d-\d\d\b|\b(?:today|yesterday|tomorrow|next week|last week|this week|"
@@ -88,7 +93,7 @@ def fits_type(kind: str, sentence: str, question_tokens: set[str]) -> bool:
         return True
     for m in pattern.finditer(sentence):
         found = tokens(m.group(0))
-        if kind in ("number", "date") or not found <= question_tokens:
+        if kind in ("money", "number", "date") or not found <= question_tokens:
             return True
     return False
 

@@ -11,8 +11,8 @@ What a plan separates (the MRAG idea: content apart from constraints):
   is a soft preference only: newsletters cover labs too.
 - `window`: the time window; `listing` when the question asks for a source's newest items (or its
   items in a window) rather than for a fact.
-- `answer_type`: person | number | date | model | org | any, so the composer picks a sentence that
-  holds that kind of thing.
+- `answer_type`: person | money | number | date | model | org | place | any, so the composer
+  picks a sentence that holds that kind of thing.
 - `names` and `versions`: what the answer must be about ("GPT-5", ("claude", "9")).
 """
 
@@ -38,7 +38,7 @@ class QueryPlan:
     question: str  # cleaned question as asked
     content: str  # what is asked: without source, time and publication words
     query: str  # retrieval query: `content`, plus the previous question for a follow-up
-    answer_type: str  # person | number | date | model | org | any
+    answer_type: str  # person | money | number | date | model | org | place | any
     names: tuple[str, ...]  # entity terms of the content ("gpt-5", "kimi")
     versions: tuple[tuple[str, str], ...]  # ("claude", "9") for "Claude 9"
     sources: tuple[SourceMatch, ...]
@@ -137,6 +137,18 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"|\bwhich\s+(?:person|people|researcher|researchers|author|authors|ceo|founder|"
             r"executive|scientist)\b|\bname\s+of\s+the\s+(?:person|ceo|author|founder|researcher)"
             r"|\bsiapa\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "money",  # an amount paid, raised or charged, not a change ("by how much did it cut")
+        re.compile(
+            r"^(?!.*\b(?:by\s+how\s+much|cut|cuts|reduce[sd]?|lower(?:ed)?|drop(?:ped)?|"
+            r"increase[sd]?|fell|rise|rose)\b).*(?:"
+            r"\bhow\s+much\s+(?:money\b|(?:[\w.-]+\s+){0,6}?(?:cost|costs|pay|paid|charge[sd]?|"
+            r"spen[dt]|raised?|fund(?:ing|ed)?|sold|sell|invest(?:ed)?|worth|valued)\b)"
+            r"|\b(?:price|prices|pricing|priced|fee|fees|fine|valuation|salary|funding)\b"
+            r"|\b(?:biaya|harga|denda|tarif|dana|pendanaan)\b)",
             re.IGNORECASE,
         ),
     ),
