@@ -147,7 +147,7 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"increase[sd]?|fell|rise|rose)\b).*(?:"
             r"\bhow\s+much\s+(?:money\b|(?:[\w.-]+\s+){0,6}?(?:cost|costs|pay|paid|charge[sd]?|"
             r"spen[dt]|raised?|fund(?:ing|ed)?|sold|sell|invest(?:ed)?|worth|valued)\b)"
-            r"|\b(?:price|prices|pricing|priced|fee|fees|fine|valuation|salary|funding)\b"
+            r"|\b(?:price[sd]?|pricing|costs?|charge[sd]?|fees?|fine|valuation|salary|funding)\b"
             r"|\b(?:biaya|harga|denda|tarif|dana|pendanaan)\b)",
             re.IGNORECASE,
         ),
