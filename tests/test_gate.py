@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from bot.answer.directory import SourceDirectory
@@ -27,10 +28,16 @@ class Corpus:
         self.texts = texts
 
     def count_mentions(self, term: str) -> int:
-        return sum(term.lower() in t.lower() for t in self.texts)
+        """Texts holding the term's words in a row, as the keyword index's phrase query counts
+        (words are runs of letters and digits: "GPT‑5" is "gpt 5", whatever the dash)."""
+        return sum(f" {_words(term)} " in f" {_words(t)} " for t in self.texts)
 
     def versions_of(self, family: str) -> list[tuple[str, Hit]]:
         return []
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def hit(n: int, text: str, feed: str, sim: float) -> Hit:
@@ -91,3 +98,10 @@ def test_a_few_words_naming_a_version_find_the_article_titled_by_it() -> None:
               ("Vector",), NOW, 0.9, 0.1)  # fmt: skip
     ok, reason, _ = judge("ICLR 2026 dates?", [far, other])
     assert not ok and reason == "version-missing"
+
+
+def test_a_version_written_with_a_non_breaking_hyphen_is_that_version() -> None:
+    # OpenAI writes "GPT‑5" with U+2011; the version asked is there all the same
+    article = hit(1, "Introducing GPT‑5 for developers: pricing and context.", "OpenAI News", 0.6)
+    ok, _, use = judge("what did openai say about gpt-5 for developers", [article])
+    assert ok and use == ["a1"]

@@ -88,7 +88,8 @@ def _subject_in(source: SourceMatch, hay: str, feeds: Sequence[str]) -> bool:
 
 
 def has_version(text: str, family: str, version: str) -> bool:
-    pattern = rf"(?<![\w.]){re.escape(family)}[ -]?v?{re.escape(version)}(?![\w]|\.\d)"
+    dash = r"[\s\-\u2010-\u2015]?"  # any dash: OpenAI writes "GPT‑5" with U+2011
+    pattern = rf"(?<![\w.]){re.escape(family)}{dash}v?{re.escape(version)}(?![\w]|\.\d)"
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
