@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.datephrases import REPORTING_LAG, month_numbers, named_days
 
-__all__ = ["TimeWindow", "format_day", "iso_day", "parse_date_option", "parse_time_window"]
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,6 @@ class TimeWindow:
         if self.label.startswith(("since ", "before ")):
             return self.label
         return f"from {self.label}"
-
-    def contains(self, when: datetime | None) -> bool:
-        if when is None:
-            return not self.bounded
-        when = _utc(when)
-        if self.since is not None and when < self.since:
-            return False
-        return not (self.until is not None and when >= self.until)
 
 
 MONTHS = month_numbers()  # English and Indonesian spellings, from dateparser's locale data
@@ -278,9 +270,8 @@ _PART_OF = (
     r"(?:(?:the\s+)?(?:early|mid|late|end\s+of|beginning\s+of|start\s+of|middle\s+of|awal|"
     r"pertengahan|akhir)[\s-]+(?:of\s+)?(?:bulan\s+)?)?"
 )
-# Indonesian: "minggu/pekan" (week), "bulan" (month), "tahun" (year); "ini" (this), "lalu" or
-# "kemarin" (last); "kemarin" alone is yesterday, "hari ini" today; "sejak" (since), "sebelum"
-# (before), "pada/di/selama" (in/during).
+# Indonesian: "minggu/pekan" week, "bulan" month, "tahun" year; "ini" this, "lalu"/"kemarin" last
+# ("kemarin" alone: yesterday; "hari ini": today); "sejak" since, "sebelum" before, "pada" in.
 _LAST_ID = r"(?:lalu|kemarin|yang\s+lalu)"
 _RULES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(rf"\b(?:since|after|from|sejak|setelah|mulai)\s+{_ISO}\b", re.I), _iso_since),
@@ -387,13 +378,22 @@ def parse_time_window(question: str, now: datetime) -> TimeWindow:
     if days is not None:
         lag = REPORTING_LAG if days[1] is not None else timedelta(0)
         return TimeWindow(days[0], days[1], prefer_recent, days[2], days[3], lag)
-    for pattern, handler in _RULES:
+    found: list[tuple[tuple[int, int], TimeWindow]] = []
+    for pattern, handler in _RULES:  # each rule's first reading of text no earlier rule took
         for m in pattern.finditer(question):
-            w = handler(m, now)
+            w = (
+                None
+                if any(m.start() < e and b < m.end() for (b, e), _ in found)
+                else handler(m, now)
+            )
             if w is not None:
-                # a closed period's news (a month, last week) is published up to days after it
-                lag = REPORTING_LAG if w.since is not None and w.until is not None else w.lag
-                return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched, lag)
+                found.append((m.span(), w))
+                break
+    if found:  # the narrowest is the filter: "this week" in "... the company he's led since 2011"
+        w = min((w for _, w in found), key=lambda w: (w.until or now) - (w.since or _EPOCH))
+        # a closed period's news (a month, last week) is published up to days after it
+        lag = REPORTING_LAG if w.since is not None and w.until is not None else w.lag
+        return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched, lag)
     if prefer_recent:
         return TimeWindow(prefer_recent=True)
     return TimeWindow()

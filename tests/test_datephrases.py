@@ -97,3 +97,16 @@ def test_calendar_words_are_month_and_weekday_names_of_both_languages() -> None:
     assert {"monday", "tuesday", "march", "maret", "selasa", "agustus"} <= words
     assert "minggu" not in words  # Sunday, but also "week": "minggu lalu" is last week
     assert not words & {"mon", "mar", "may"}  # abbreviations and "may" are also ordinary words
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [
+        ("Which tech boss said this week he will leave the company he has led since 2011?",
+         "this week"),
+        ("what did the lab say last month about the model it has sold since 2023", "last month"),
+        ("since March 2024: what changed", "since Mar 1, 2024"),  # one phrase, read by one rule
+    ],
+)  # fmt: skip
+def test_the_narrowest_of_several_time_phrases_is_the_window(question: str, label: str) -> None:
+    assert parse_time_window(question, NOW).label == label
