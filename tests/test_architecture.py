@@ -39,6 +39,12 @@ STORE_MODULES = re.compile(
 # answer-quality issue). Remove an entry once its file fits: the test then holds it to it.
 SIZE_ALLOWED = {}
 
+# An import inside a function says why on its line: start-up time, an optional dependency, or
+# an import cycle it breaks. bot/answer/ and bot/engine.py are exempt for now: the answer-quality
+# issue restructures them (move their imports up when it is closed).
+LAZY_REASON = re.compile(r"#\s*lazy: .*(start-up|optional|import cycle)")
+LAZY_EXEMPT = re.compile(r"bot/answer/.*|bot/engine\.py")
+
 # Calls that read settings or load a model: never at import time.
 SETTINGS_CALL = re.compile(r"(?:get|load)_\w*settings|\w*Settings")
 MODEL_CALLS = frozenset(
@@ -75,6 +81,25 @@ def _imports_in(tree: ast.Module, package: str) -> Iterator[tuple[int, str]]:
             else:
                 name = node.module or ""
             yield node.lineno, name.split(".")[0]
+
+
+def _lazy_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Imports inside a function body (TYPE_CHECKING blocks and module-level imports are not)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Import | ast.ImportFrom):
+                    yield sub
+
+
+def _unexplained_lazy_imports(rel: str, source: str) -> list[str]:
+    lines = source.splitlines()
+    return [
+        f"{rel}:{node.lineno}: {lines[node.lineno - 1].strip()}"
+        for node in _lazy_imports(ast.parse(source))
+        if not any(LAZY_REASON.search(lines[n - 1])
+                   for n in range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    ]  # fmt: skip
 
 
 def _call_name(call: ast.Call) -> str:
@@ -154,6 +179,18 @@ def test_nothing_reads_settings_or_loads_a_model_at_import_time() -> None:
     assert not bad, f"settings are read and models loaded lazily, never on import: {bad}"
 
 
+def test_imports_are_at_the_top_unless_they_say_why() -> None:
+    """An import inside a function hides a dependency: it is at the top of its module unless
+    it waits for start-up time, an optional dependency or an import cycle, and says so."""
+    bad = [
+        problem
+        for rel in _modules(*PACKAGES)
+        if not LAZY_EXEMPT.fullmatch(rel)
+        for problem in _unexplained_lazy_imports(rel, (REPO / rel).read_text(encoding="utf-8"))
+    ]
+    assert not bad, f"move these imports to the top of their module, or say why: {bad}"
+
+
 # ------------------------------------------------------------------ sizes
 
 
@@ -210,6 +247,9 @@ def f():
     assert not STORE_MODULES.fullmatch("ingest/storehouse.py")
     assert STORE_MODULES.fullmatch("bot/discord/subscription_store.py")
     assert not STORE_MODULES.fullmatch("bot/discord/subscriptions.py")
+    lazy = "def g():\n    import numpy\n    import torch  # lazy: start-up time\n"
+    assert _unexplained_lazy_imports("m.py", lazy) == ["m.py:2: import numpy"]
+    assert LAZY_EXEMPT.fullmatch("bot/answer/rank.py") and not LAZY_EXEMPT.fullmatch("bot/llm.py")
     assert SETTINGS_CALL.fullmatch("get_bot_settings") and SETTINGS_CALL.fullmatch("Settings")
     assert not SETTINGS_CALL.fullmatch("SettingsConfigDict")
 

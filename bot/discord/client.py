@@ -30,6 +30,7 @@ from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
 from bot.discord.subscription_commands import DigestCommands, WatchCommands
+from bot.engine import Engine
 from bot.metrics import Metrics, MetricsServer
 from ingest.models import ConfigError
 from ingest.store.model_directory import ModelDirectory
@@ -182,8 +183,6 @@ def _token(settings: DiscordSettings) -> str:
 
 async def load_services(bot: NewsBot) -> Services:
     """The engine (embedding model, corpus) and the bot's store, in worker threads."""
-    from bot.engine import Engine
-
     log.info("loading the answer engine (embedding model, corpus)")
     engine = await asyncio.to_thread(Engine, bot.settings)
     try:

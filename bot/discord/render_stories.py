@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import discord
 
@@ -192,8 +193,6 @@ def render_watch(topic: str, stories: Sequence[Story], footer: str) -> list[Payl
 
 def digest_period_text(since: datetime, until: datetime, tz: str) -> str:
     """'Stories since 2026-08-15 09:00 (Europe/Paris)', in the schedule's zone."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(tz)
     start = since.astimezone(zone)
     end = until.astimezone(zone)
