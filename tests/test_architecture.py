@@ -27,9 +27,10 @@ MAX_FUNCTION_LINES = 60
 # Modules that may import chromadb / sqlite3: the corpus store (the package ingest/store/), the
 # lease on the embedded store, and the Discord side's own stores in its file discord.sqlite3:
 # sent answers and feedback (bot/discord/store.py), digest schedules and claims, watches and
-# their deliveries (bot/discord/subscription_store.py; a module of its own to stay under the
-# size limit, with tables of its own). And eval/model_catalogue.py, which reads the models.dev
-# bundle's own SQLite file (not a newsbot database) to derive ingest/modelnames/catalogue.json.
+# their deliveries (bot/discord/subscription_store.py: the subscription tables and their
+# claim-first rule, apart from the service that schedules them, bot/discord/subscriptions.py).
+# And eval/model_catalogue.py, which reads the models.dev bundle's own SQLite file (not a
+# newsbot database) to derive ingest/modelnames/catalogue.json.
 STORE_MODULES = re.compile(
     r"ingest/store/\w+\.py|ingest/lease\.py|bot/discord/(?:subscription_)?store\.py"
     r"|eval/model_catalogue\.py"

@@ -19,7 +19,7 @@ import pytest
 from conftest import FEEDS_DIR, REPO, make_settings
 from fakediscord import FakeDiscord
 
-from bot.discord.render import EMBED_TOTAL_LIMIT, embed_length
+from bot.discord.layout import EMBED_TOTAL_LIMIT, embed_length
 from bot.discord.render_models import plain, render_families, render_model_card
 from ingest.store.model_directory import FamilyCard, ModelCard, ModelFact
 

@@ -9,7 +9,7 @@ import discord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.discord.render import (
+from bot.discord.layout import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -19,21 +19,17 @@ from bot.discord.render import (
     FIELDS_PER_EMBED,
     FOOTER_LIMIT,
     TITLE_LIMIT,
-    ZWSP,
     Payload,
     dlen,
     embed_length,
-    neutralize_mentions,
-    render_answer,
-    render_sources,
-    render_status,
     safe_url,
-    source_line,
     split_text,
     text_payloads,
     trim,
 )
+from bot.discord.render import render_answer, render_sources, render_status, source_line
 from bot.discord.render_stories import render_story_list
+from bot.discord.safe_text import ZWSP, neutralize_mentions
 from bot.models import Answer, CorpusStats, Source
 from ingest.models import FeedState
 from ingest.store.stories import Story, StoryArticle

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot.config import DiscordSettings
-from bot.discord.render import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, dlen, embed_length
+from bot.discord.layout import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, dlen, embed_length
 from bot.discord.render_stories import render_digest, render_story_list, render_watch, story_line
 from bot.discord.subscription_store import (
     DigestRun,

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import tasks
 
-from bot.discord.render import escape_markdown, neutralize_mentions, trim
+from bot.discord.layout import trim
 from bot.discord.replies import NO_MENTIONS
+from bot.discord.safe_text import escape_markdown, neutralize_mentions
 from bot.messages import format_day, format_time, gap_text, reason_text, say
 from ingest.feeds import load_feeds
 from ingest.health import FAILING, OK

@@ -14,15 +14,10 @@ from discord import app_commands
 from bot.discord.conversation import AnswerRecord
 from bot.discord.cooldown import CooldownCog, Refused, cooldown
 from bot.discord.feedback import sendable_view
-from bot.discord.render import (
-    escape_markdown,
-    render_answer,
-    render_source_errors,
-    render_sources,
-    render_status,
-)
+from bot.discord.render import render_answer, render_source_errors, render_sources, render_status
 from bot.discord.render_stories import render_story_list
 from bot.discord.replies import send_followups
+from bot.discord.safe_text import escape_markdown
 from bot.discord.services import FeedNames, Services
 from bot.language import question_language
 from bot.messages import cooldown_text, failing_note, say

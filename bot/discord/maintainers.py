@@ -16,8 +16,8 @@ from bot.discord.commands import filter_choices, resolve_source
 from bot.discord.cooldown import CooldownCog, Refused, cooldown
 from bot.discord.jobs import IngestJobs, job_label
 from bot.discord.progress import run_job_with_progress
-from bot.discord.render import escape_markdown
 from bot.discord.replies import NO_MENTIONS, send_text_followup
+from bot.discord.safe_text import escape_markdown
 from bot.discord.services import FeedNames
 from ingest.feeds import add_feed, remove_feed
 from ingest.models import ConfigError, Feed

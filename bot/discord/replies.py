@@ -10,7 +10,7 @@ from typing import Any
 import discord
 from discord.utils import MISSING
 
-from bot.discord.render import Payload, text_payloads, trim
+from bot.discord.layout import Payload, text_payloads, trim
 from ingest.models import NewsbotError
 
 log = logging.getLogger(__name__)
