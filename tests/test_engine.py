@@ -310,7 +310,7 @@ def test_ask_explain_prints_every_stage(small_corpus: Settings) -> None:
 def test_a_feed_is_asked_for_by_its_own_title_and_cited_by_it(engine: Engine) -> None:
     """The small corpus names Lilian Weng's feed "lilianweng"; the feed calls itself
     "Lil'Log" (its channel title, stored at ingest): users write that, and citations show it."""
-    state = engine.corpus.feed_state("lilianweng")
+    state = engine.corpus.feeds.feed_state("lilianweng")
     assert state is not None and "Lil'Log" in state.title and state.site.startswith("https://")
     answer = engine.ask("what's the newest post on Lil'Log?")
     assert answer.answered and answer.plan.listing

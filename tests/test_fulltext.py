@@ -140,9 +140,9 @@ def test_feed_state_warnings_survive_an_old_database(tmp_path: Path) -> None:
     db.close()
     corpus = Corpus(make_settings(data))
     try:
-        assert corpus.feed_state("old") == FeedState(name="old", url="https://x.org/rss")
+        assert corpus.feeds.feed_state("old") == FeedState(name="old", url="https://x.org/rss")
         corpus.save_feed_state(FeedState(name="new", warnings=("w1", "w2 — ünïcode")))
-        assert corpus.feed_state("new").warnings == ("w1", "w2 — ünïcode")  # type: ignore[union-attr]
+        assert corpus.feeds.feed_state("new").warnings == ("w1", "w2 — ünïcode")  # type: ignore[union-attr]
     finally:
         corpus.close()
 

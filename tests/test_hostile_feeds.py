@@ -128,7 +128,7 @@ def test_a_huge_entry_is_cut_with_a_warning_and_every_article_is_embedded(
     assert any("Quibbleworks ships Quibble-7" in w and "20,000" in w for w in feed.warnings)
     corpus = Corpus(settings)
     try:
-        lengths = {r[0]: r[1] for r in corpus._query("SELECT url, length(text) FROM articles")}
+        lengths = {r[0]: r[1] for r in corpus.db.query("SELECT url, length(text) FROM articles")}
     finally:
         corpus.close()
     assert lengths["https://q.example/7"] <= 20_000

@@ -367,7 +367,7 @@ def ssrf_setup(tmp_path: Path) -> Iterator[tuple[FeedServer, FeedServer, FeedSer
 def _texts(settings: Settings) -> dict[str, str]:
     corpus = Corpus(settings)
     try:
-        rows = corpus._query("SELECT title, text FROM articles")
+        rows = corpus.db.query("SELECT title, text FROM articles")
         return {r["title"]: r["text"] for r in rows}
     finally:
         corpus.close()

@@ -172,7 +172,7 @@ def test_a_feeds_own_title_is_stored_as_clean_text(tmp_path: Path, embedder: Emb
     assert not run_ingest(settings, embedder=embedder).failed
     corpus = Corpus(settings)
     try:
-        state = corpus.feed_state("e")
+        state = corpus.feeds.feed_state("e")
         assert state is not None and state.title == "Evil Lab News", repr(state.title)
         assert state.site == "https://evil.example/"
     finally:
@@ -189,7 +189,7 @@ def test_a_feeds_own_title_and_site_are_kept_also_for_an_older_corpus(
     run_ingest(settings, embedder=embedder)
     corpus = Corpus(settings)
     try:
-        state = corpus.feed_state("ll")
+        state = corpus.feeds.feed_state("ll")
         assert state is not None and state.title == "Posts on Lil'Log"
         assert state.site.startswith("https://lilianweng.github.io")
         # A corpus from before titles were kept: its validators would answer "not modified"
@@ -198,7 +198,7 @@ def test_a_feeds_own_title_and_site_are_kept_also_for_an_older_corpus(
         corpus.db.run("UPDATE feed_state SET title='', site=''")
         again = run_ingest(settings, embedder=embedder)
         assert [f.status for f in again.feeds] == ["ok"] and again.embedded_articles == 0
-        assert corpus.feed_state("ll").title == "Posts on Lil'Log"  # type: ignore[union-attr]
+        assert corpus.feeds.feed_state("ll").title == "Posts on Lil'Log"  # type: ignore[union-attr]
         third = run_ingest(settings, embedder=embedder)
         assert [f.status for f in third.feeds] == ["not_modified"]
     finally:

@@ -63,7 +63,7 @@ def _snapshot(settings: Settings) -> dict[str, object]:
 def _collections(settings: Settings) -> set[str]:
     corpus = Corpus(settings)
     try:
-        return {c.name for c in corpus._client().list_collections()}
+        return {c.name for c in corpus.vectors.client().list_collections()}
     finally:
         corpus.close()
 
@@ -122,7 +122,7 @@ def test_answers_use_the_old_vectors_while_the_new_ones_are_built(
     # next run of any kind drops it.
     corpus = Corpus(settings)
     try:
-        corpus._get_collection("newsbot-left-behind")
+        corpus.vectors.get_collection("newsbot-left-behind")
         corpus.set_meta("retired_collections", json.dumps(["newsbot-left-behind"]))
     finally:
         corpus.close()

@@ -45,8 +45,8 @@ def corpus(tmp_path: Path) -> Corpus:
 
 
 def test_filters_accept_more_ids_than_sqlite_and_chroma_allow(corpus: Corpus) -> None:
-    limit = corpus._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    beta = corpus.filter_article_ids(feed="beta", since=None, until=None)
+    limit = corpus.db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    beta = corpus.articles.filter_article_ids(feed="beta", since=None, until=None)
     assert len(beta) == 12
     # What a source filter on a corpus of `limit` + 1 articles hands the store: the real ids
     # among a crowd that matches nothing.
@@ -71,7 +71,7 @@ def test_filters_accept_more_ids_than_sqlite_and_chroma_allow(corpus: Corpus) ->
 
 def test_date_filter_and_empty_filter(corpus: Corpus) -> None:
     since = datetime(2026, 1, 10, tzinfo=UTC)
-    ids = corpus.filter_article_ids(feed=None, since=since, until=None)
+    ids = corpus.articles.filter_article_ids(feed=None, since=since, until=None)
     assert len(ids) == 2 * 3  # days 9, 10, 11 of both feeds
     assert corpus.keyword_search("quokka", 50, []) == []
     assert corpus.dense_search(np.ones(DIM, dtype=np.float32), 5, []) == []

@@ -74,11 +74,11 @@ def test_a_feed_and_its_state_are_stored_together_or_not_at_all(corpus: Corpus) 
         corpus.upsert_feed("alpha", broken(), FeedState(name="alpha", etag='"v2"'))
     # Neither the articles nor the new ETag: a 304 next time cannot hide the lost articles.
     assert corpus.counts()["articles"] == 0
-    assert corpus.feed_state("alpha") is None
+    assert corpus.feeds.feed_state("alpha") is None
 
     out = corpus.upsert_feed("alpha", [_art(1), _art(2)], FeedState(name="alpha", etag='"v2"'))
     assert out == UpsertOutcome(new=2)
-    state = corpus.feed_state("alpha")
+    state = corpus.feeds.feed_state("alpha")
     assert state is not None and state.etag == '"v2"' and state.articles_total == 2
     assert corpus.pending_count() == 2  # stored, not yet embedded
 
@@ -179,12 +179,12 @@ def test_prune_removes_an_article_from_every_part_and_keeps_undated_ones(corpus:
 
     assert corpus.prune_older_than(datetime(2025, 1, 1, tzinfo=UTC)) == 1
     kept = {new.id, undated.id}
-    assert set(corpus.filter_article_ids(feed=None, since=None, until=None)) == kept
+    assert set(corpus.articles.filter_article_ids(feed=None, since=None, until=None)) == kept
     assert corpus.article_chunks([old.id]) == []
     assert {a for _, a, _, _ in corpus.keyword_search("quokka", 10)} == kept
     assert {a for _, a, _, _ in corpus.dense_search(_vectors(1)[0], 10)} == kept
     assert corpus.collection.count() == corpus.counts()["chunks"] == 4
-    state = corpus.feed_state("alpha")
+    state = corpus.feeds.feed_state("alpha")
     assert state is not None and state.articles_total == 2
 
 
@@ -200,11 +200,11 @@ def test_a_reindex_switches_only_to_complete_vectors(corpus: Corpus) -> None:
     corpus.store_rebuild_embeddings(_items(corpus, corpus.rebuild_todo()), _vectors(6))
     assert corpus.rebuild_todo() == []
     assert corpus.begin_rebuild("sig-a") == name  # same signature: resumed, not restarted
-    corpus._get_collection(name).delete(ids=[f"{arts[0].id}:0"])
+    corpus.vectors.get_collection(name).delete(ids=[f"{arts[0].id}:0"])
     with pytest.raises(NewsbotError, match="incomplete"):
         corpus.finish_rebuild("model-x")
     assert corpus.active_collection_name() == live and corpus.get_meta("rebuild") is None
-    assert {c.name for c in corpus._client().list_collections()} == {live}
+    assert {c.name for c in corpus.vectors.client().list_collections()} == {live}
     assert len(corpus.dense_search(_vectors(1)[0], 10)) == 6
 
     # A complete build is switched to in one step; the old collection is dropped.
@@ -212,7 +212,7 @@ def test_a_reindex_switches_only_to_complete_vectors(corpus: Corpus) -> None:
     corpus.store_rebuild_embeddings(_items(corpus, corpus.rebuild_todo()), _vectors(6))
     assert corpus.finish_rebuild("model-x", "torch") == name
     assert corpus.active_collection_name() == name
-    assert {c.name for c in corpus._client().list_collections()} == {name}
+    assert {c.name for c in corpus.vectors.client().list_collections()} == {name}
     assert corpus.get_meta("embedding_model") == "model-x" and corpus.pending_count() == 0
     assert corpus.collection.count() == corpus.counts()["chunks"] == 6
 

@@ -29,7 +29,7 @@ ITEMS, DAYS = 400, 10
 def _stories(settings: object) -> list[list[tuple[str, str]]]:
     corpus = Corpus(settings)  # type: ignore[arg-type]
     try:
-        rows = corpus._query("SELECT story_id, article_id, chunk_id FROM story_articles")
+        rows = corpus.db.query("SELECT story_id, article_id, chunk_id FROM story_articles")
     finally:
         corpus.close()
     out: dict[int, list[tuple[str, str]]] = {}
