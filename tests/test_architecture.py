@@ -192,6 +192,24 @@ def test_imports_are_at_the_top_unless_they_say_why() -> None:
     assert not bad, f"move these imports to the top of their module, or say why: {bad}"
 
 
+# ------------------------------------------------------------------ tests
+TOP_LEVEL_TESTS = ["test_architecture.py", "test_fakediscord.py", "test_packaging.py"]
+
+
+def test_tests_are_laid_out_like_the_code() -> None:
+    """A module's tests are found from its path: each folder of tests/ with test files is a
+    package of the code (tests/bot/discord/ for bot/discord/), with no __init__.py of its own
+    (it would shadow that package); only repo-wide checks and the fake Discord's own tests sit
+    at the top."""
+    tests = REPO / "tests"
+    folders = {p.parent.relative_to(tests) for p in tests.rglob("test_*.py")} - {Path(".")}
+    not_code = sorted(str(f) for f in folders if not (REPO / f / "__init__.py").is_file())
+    assert not not_code, f"test folders that are no package of the code: {not_code}"
+    shadowing = sorted(str(f) for f in folders if (tests / f / "__init__.py").exists())
+    assert not shadowing, f"test folders must not be packages: {shadowing}"
+    assert sorted(p.name for p in tests.glob("test_*.py")) == TOP_LEVEL_TESTS
+
+
 # ------------------------------------------------------------------ sizes
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import discord
 import pytest
+from answerkit import AS_OF, NOW, CorpusRetriever, ask, llm_answerer
 from llmserver import ScriptedChatServer, scripted_llm_fixture  # noqa: F401 (fixture)
-from test_answer import AS_OF, NOW, CorpusRetriever, ask, llm_answerer
 
 from bot.answer import Answerer
 from bot.config import load_answer_settings
@@ -105,7 +105,7 @@ def test_dates_and_windows_in_both_languages() -> None:
 # ---------------------------------------------------------------------------- answers
 @pytest.fixture(scope="module")
 def retriever(embedder: Embedder) -> CorpusRetriever:
-    from test_answer import CORPUS
+    from answerkit import CORPUS
 
     return CorpusRetriever(embedder, CORPUS)
 

@@ -12,6 +12,7 @@ import re
 import time
 
 import pytest
+from answerkit import AS_OF, CORPUS, NOW, CorpusRetriever
 from llmserver import (  # noqa: F401 (fixtures)
     LlamaServer,
     SilentServer,
@@ -20,7 +21,6 @@ from llmserver import (  # noqa: F401 (fixtures)
     silent_server_fixture,
     start_server_or_skip,
 )
-from test_answer import AS_OF, CORPUS, NOW, CorpusRetriever
 
 from bot.answer import Answerer
 from bot.config import load_answer_settings

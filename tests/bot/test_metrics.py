@@ -4,12 +4,9 @@ questions it answered and declined, their latency, the interactions, and the cor
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_settings, write_feeds_toml
+from conftest import make_settings, write_feeds_toml
+from discordbot import bot_env, start_bot
 from fakediscord import FakeDiscord
 from fakediscord.world import make_user
 from prometheus_client.parser import text_string_to_metric_families
@@ -100,21 +98,13 @@ def bot(
     port = free_port()
     log_path = tmp_path_factory.mktemp("metrics-bot") / "bot.log"
     with FakeDiscord(token=TOKEN, heartbeat_interval_ms=1000) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
-        env.update(server.bot_env())
-        env.update(
-            PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+        env = bot_env(
+            server, corpus.data_dir.parent,
             NEWSBOT_DATA_DIR=str(corpus.data_dir), NEWSBOT_FEEDS=str(corpus.feeds),
-            NEWSBOT_SYNC_COMMANDS="true", NEWSBOT_TEST_GUILD_ID=server.guild_id,
-            NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
             NEWSBOT_COOLDOWN_SECONDS="0", NEWSBOT_INGEST_INTERVAL_MINUTES="0",
             NEWSBOT_METRICS_PORT=str(port),
         )  # fmt: skip
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "bot"], env=env, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        proc = start_bot(env, log_path.parent, log_path).proc
         try:
             server.wait_ready(timeout=90)
             deadline = time.monotonic() + 60

@@ -9,20 +9,17 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO
 
 from eval.evaluate import EvalQuestion, load_questions
-from ingest.feeds import load_feeds
-from ingest.models import Article, FetchResult
-from ingest.parse import canonical_url, parse_feed
+from ingest.models import Article
+from ingest.parse import canonical_url
 
 SPLIT = "dev"
 SET = REPO / "eval" / f"{SPLIT}.jsonl"
-EVAL_FEEDS = REPO / "eval" / "feeds.toml"
 SEED_FEED = "Berita AI Indonesia"
 WINDOW_EMPTY_NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -70,16 +67,9 @@ def _shares_run(question: str, title: str, n: int = 6) -> bool:
 
 
 @pytest.fixture(scope="module")
-def corpus() -> dict[str, list[Article]]:
+def corpus(eval_corpus: dict[str, list[Article]]) -> dict[str, list[Article]]:
     """Canonical link -> every parsed copy of that article (one per feed that carries it)."""
-    out: dict[str, list[Article]] = {}
-    for feed in load_feeds(EVAL_FEEDS):
-        body = Path(feed.url).read_bytes()
-        parsed = parse_feed(feed, FetchResult(feed=feed.name, status="ok", body=body))
-        assert parsed.error is None, (feed.name, parsed.error)
-        for a in parsed.articles:
-            out.setdefault(canonical_url(a.url), []).append(a)
-    return out
+    return eval_corpus
 
 
 @pytest.fixture(scope="module")

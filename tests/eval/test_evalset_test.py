@@ -11,7 +11,6 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ from conftest import REPO
 
 from eval.evaluate import load_questions
 from ingest.feeds import load_feeds
-from ingest.models import Article, FetchResult
-from ingest.parse import canonical_url, parse_feed
+from ingest.models import Article
+from ingest.parse import canonical_url
 
 SPLIT = REPO / "eval" / "test.jsonl"
 EVAL_FEEDS = REPO / "eval" / "feeds.toml"
@@ -63,16 +62,9 @@ def raw() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def articles() -> dict[str, Article]:
+def articles(eval_corpus: dict[str, list[Article]]) -> dict[str, Article]:
     """Every article of the eval corpus, by canonical link (first feed that carries it)."""
-    out: dict[str, Article] = {}
-    for feed in load_feeds(EVAL_FEEDS):
-        body = Path(feed.url).read_bytes()
-        parsed = parse_feed(feed, FetchResult(feed=feed.name, status="ok", body=body))
-        assert parsed.error is None, (feed.name, parsed.error)
-        for a in parsed.articles:
-            out.setdefault(canonical_url(a.url), a)
-    return out
+    return {url: copies[0] for url, copies in eval_corpus.items()}
 
 
 def _words(text: str) -> list[str]:

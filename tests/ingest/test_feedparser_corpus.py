@@ -18,6 +18,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from conftest import SHARED
 from feedserver import FeedServer, Reply
 
 from ingest.config import Settings
@@ -25,7 +26,7 @@ from ingest.fetch import fetch_all, make_client
 from ingest.models import Feed, ParseResult
 from ingest.parse import parse_feed
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "feedparser-tests"
+CORPUS = SHARED / "feedparser-tests"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
 
 _BOMS = [

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 
 from ingest.feeds import add_feed, load_feeds, parse_feeds_toml, remove_feed, save_feeds
 from ingest.models import ConfigError, Feed
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path: Path, text: str, name: str = "feeds.toml") -> Path:

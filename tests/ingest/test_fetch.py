@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import SHARED
 from feedserver import FeedServer, Reply, refused_port
 
 from ingest.bodies import DECODE_PIECE, Decoder, format_bytes
@@ -22,7 +23,7 @@ from ingest.fetch import fetch_all, fetch_feed, fetch_page, make_client, parse_r
 from ingest.models import Feed, FeedState, FetchResult
 from ingest.parse import parse_feed
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED
 FEEDS = DATA / "feeds"
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -7,9 +7,9 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import pytest
+from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +24,7 @@ from ingest.parse import (
     to_utc,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED
 FEEDS = DATA / "feeds"
 MANIFEST = json.loads((FEEDS / "manifest.json").read_text()) if FEEDS.is_dir() else []
 EDGE_CASES = {e["file"] for e in MANIFEST if e["file"].startswith("edge-cases/")}

@@ -10,7 +10,6 @@ corpus and stop the bot on purpose."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -18,15 +17,27 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, make_settings, write_feeds_toml
+from conftest import make_settings, write_feeds_toml
+from discordbot import (
+    EPHEMERAL,
+    JSON,
+    QUESTION,
+    Bot,
+    answer_lines,
+    answering_bot_env,
+    ask,
+    followups,
+    new_user,
+    records,
+    running_bot,
+    start_bot,
+)
 from fakediscord import FakeDiscord
-from fakediscord.world import make_user
 from llmserver import ScriptedChatServer
 
 pytestmark = [pytest.mark.discord, pytest.mark.slow]  # real bot process, real model
@@ -44,9 +55,7 @@ DEFAULT_REPLY = (
     "Google DeepMind shared several announcements about Gemini [1], including new models and "
     "features [2]."
 )
-QUESTION = "What did Google DeepMind announce about Gemini?"
 LINK = re.compile(r"^\[(\d+)\] \[.+\]\((https?://[^)]+)\) — ([^,]+), (\d{4}-\d{2}-\d{2})$")
-EPHEMERAL = 1 << 6
 COMMAND_NAMES = [
     "ask",
     "digest",
@@ -59,8 +68,6 @@ COMMAND_NAMES = [
     "status",
     "watch",
 ]
-
-JSON = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -90,57 +97,6 @@ def server() -> Iterator[FakeDiscord]:
         yield fake
 
 
-@dataclass
-class Bot:
-    proc: subprocess.Popen[bytes]
-    root: Path
-    log_path: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_log(self, pattern: str, timeout: float = 20.0, since: int = 0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log()[since:]
-            m = re.search(pattern, text)
-            if m:
-                return m.group(0)
-            assert self.proc.poll() is None, f"the bot exited:\n{self.log()[-3000:]}"
-            time.sleep(0.1)
-        raise TimeoutError(f"{pattern!r} not in the bot log:\n{self.log()[-3000:]}")
-
-
-def bot_env(server: FakeDiscord, root: Path, llm: ScriptedChatServer, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
-    env.update(server.bot_env())
-    env.update(
-        DISCORD_TOKEN=TOKEN,
-        PYTHONPATH=str(REPO),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        TOKENIZERS_PARALLELISM="false",
-        NEWSBOT_DATA_DIR=str(root / "data"),
-        NEWSBOT_FEEDS=str(root / "feeds.toml"),
-        NEWSBOT_SYNC_COMMANDS="true",
-        NEWSBOT_TEST_GUILD_ID=server.guild_id,
-        NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
-        NEWSBOT_MAINTAINER_ROLE_IDS=json.dumps([int(server.roles["Maintainer"]["id"])]),
-        NEWSBOT_MAINTAINER_USER_IDS=json.dumps([int(server.users["maintainer"]["id"])]),
-        NEWSBOT_COOLDOWN_SECONDS="30",
-        NEWSBOT_INGEST_INTERVAL_MINUTES="0",
-        NEWSBOT_LLM="openai:scripted",
-        NEWSBOT_LLM_BASE_URL=llm.base_url,
-        NEWSBOT_OPEN_THREADS="true",
-    )
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def bot(
     server: FakeDiscord,
@@ -151,49 +107,11 @@ def bot(
     root = tmp_path_factory.mktemp("discord-bot")
     shutil.copytree(corpus / "data", root / "data")
     shutil.copy(corpus / "feeds.toml", root / "feeds.toml")
-    log_path = root / "bot.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "bot"],
-            cwd=root,
-            env=bot_env(server, root, llm),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Bot(proc, root, log_path)
-    try:
-        server.wait_ready(timeout=90)
-        running.wait_log(r"connected as", timeout=30)
+    with running_bot(server, answering_bot_env(server, root, llm), root) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 # ---------------------------------------------------------------------------- helpers
-def new_user(server: FakeDiscord, name: str) -> JSON:
-    """A fresh member with no roles (each test its own, so the cooldown never interferes)."""
-    return make_user(server.world.snowflake(), name)
-
-
-def records(server: FakeDiscord, kind: str, pred: Callable[[JSON], bool] = lambda r: True):
-    with server.lock:
-        return [r for r in server.records if r["kind"] == kind and pred(r)]
-
-
-def followups(server: FakeDiscord, iid: str) -> list[JSON]:
-    return records(server, "followup", lambda r: r["interaction_id"] == iid)
-
-
-def answer_lines(message: JSON) -> list[str]:
-    return [
-        line
-        for e in message["embeds"]
-        for f in e.get("fields", [])
-        if f["name"].startswith(("Sources", "Closest"))
-        for line in f["value"].splitlines()
-    ]
 
 
 def corpus_urls(data: Path) -> set[str]:
@@ -209,14 +127,6 @@ def publication_titles(data: Path) -> set[str]:
 
 def button_ids(message: JSON) -> list[str]:
     return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
-
-
-def ask(server: FakeDiscord, user: JSON, question: str = QUESTION, **options: Any) -> JSON:
-    """/ask → the deferred callback → the followup that replaced "thinking"; returns it."""
-    iid = server.invoke_slash("ask", {"question": question, **options}, user=user)
-    callback = server.wait_for_callback(iid)
-    assert callback["status"] == 200 and callback["type"] == 5, callback
-    return server.wait_for_followup(iid, timeout=30)
 
 
 # ---------------------------------------------------------------------------- tests
@@ -484,7 +394,7 @@ def restart(bot: Bot, server: FakeDiscord, llm: ScriptedChatServer) -> None:
     with open(bot.log_path, "ab") as log:
         bot.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "bot"], cwd=bot.root, stdout=log,
-            env=bot_env(server, bot.root, llm), stderr=subprocess.STDOUT,
+            env=answering_bot_env(server, bot.root, llm), stderr=subprocess.STDOUT,
         )  # fmt: skip
     server.wait_for(lambda r: r["kind"] == "identify", timeout=90, since=since)
     bot.wait_log(r"connected as", timeout=60, since=offset)
@@ -720,7 +630,7 @@ def test_shutdown_is_clean_and_the_token_is_never_logged(bot: Bot) -> None:
 def test_a_bad_token_exits_2_with_one_clear_line(
     server: FakeDiscord, corpus: Path, llm: ScriptedChatServer
 ) -> None:
-    env = bot_env(server, corpus, llm, DISCORD_TOKEN="wrong-token")
+    env = answering_bot_env(server, corpus, llm, DISCORD_TOKEN="wrong-token")
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, capture_output=True,
@@ -737,7 +647,7 @@ def test_without_the_message_content_intent_it_says_which_to_enable(
     corpus: Path, llm: ScriptedChatServer
 ) -> None:
     with FakeDiscord(token=TOKEN, privileged_intents=0) as strict:  # not enabled in the portal
-        env = bot_env(strict, corpus, llm)
+        env = answering_bot_env(strict, corpus, llm)
         proc = subprocess.run(
             [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, capture_output=True,
             timeout=120,
@@ -756,7 +666,7 @@ def test_newsbot_sync_registers_the_commands_without_connecting(
     corpus: Path, llm: ScriptedChatServer
 ) -> None:
     with FakeDiscord(token=TOKEN) as fresh:
-        env = bot_env(fresh, corpus, llm, NEWSBOT_SYNC_COMMANDS="false")
+        env = answering_bot_env(fresh, corpus, llm, NEWSBOT_SYNC_COMMANDS="false")
         proc = subprocess.run(
             [sys.executable, "-m", "bot.cli", "sync"], env=env, cwd=corpus, capture_output=True,
             timeout=60,
@@ -773,17 +683,12 @@ def test_with_no_server_listed_the_bot_serves_none_leaves_none_and_says_how(
     corpus: Path, llm: ScriptedChatServer, tmp_path: Path
 ) -> None:
     with FakeDiscord(token=TOKEN) as fresh:
-        env = bot_env(
+        env = answering_bot_env(
             fresh, corpus, llm, NEWSBOT_GUILD_IDS="[]", NEWSBOT_MAINTAINER_ROLE_IDS="[]",
             NEWSBOT_MAINTAINER_USER_IDS="[]",
         )  # fmt: skip
-        log_path = tmp_path / "bot.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "bot"], env=env, cwd=corpus, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        running = Bot(proc, corpus, log_path)
+        running = start_bot(env, corpus, tmp_path / "bot.log")
+        proc = running.proc
         try:
             fresh.wait_ready(timeout=90)
             running.wait_log(

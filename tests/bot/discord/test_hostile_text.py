@@ -7,22 +7,20 @@ links the only links."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from html import escape
 from typing import Any
 
 import pytest
 from conftest import make_settings, write_feeds_toml
+from discordbot import answering_bot_env, ask, live_markup, new_user, running_bot
 from fakediscord import FakeDiscord
 from feedserver import FeedServer, Reply
 from llmserver import ScriptedChatServer
-from test_discord_bot import HEARTBEAT_MS, TOKEN, Bot, ask, bot_env, new_user
-from test_safe_text import live_markup
 
 pytestmark = [pytest.mark.discord, pytest.mark.slow]  # real bot process, real model
 
+TOKEN = "MTIzNDU2Nzg5.fake-bot-token.SECRET-never-log-me"
 TITLES = [
     "Quibbleworks ships [Quibble-7 weights here](https://evil.example/login) today",
     "# Quibble-7 ||spoilers|| <t:0:R> </ask:123> **bold** <https://evil.example/auto>",
@@ -59,22 +57,12 @@ def hostile_bot(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iter
         report = run_ingest(make_settings(root / "data", toml), embedder=embedder)
     assert report.embedded_articles == 3
     llm = ScriptedChatServer(reply=LLM_REPLY)
-    with FakeDiscord(token=TOKEN, heartbeat_interval_ms=HEARTBEAT_MS) as server:
+    with FakeDiscord(token=TOKEN, heartbeat_interval_ms=1000) as server:
         server.add_guild("Stranger's Server")
-        log_path = root / "bot.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "bot"], cwd=root, stdout=log,
-                env=bot_env(server, root, llm), stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        bot = Bot(proc, root, log_path)
         try:
-            server.wait_ready(timeout=90)
-            bot.wait_log(r"connected as", timeout=30)
-            yield server, bot
+            with running_bot(server, answering_bot_env(server, root, llm), root) as bot:
+                yield server, bot
         finally:
-            proc.kill()
-            proc.wait(10)
             llm.close()
 
 

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FEEDS_DIR, REPO, make_settings
+from conftest import FEEDS_DIR, make_settings
+from discordbot import Bot, answer_lines, bot_env, running_bot
 from fakediscord import FakeDiscord
 from fakediscord.world import make_user
 from feedserver import FeedServer
-from test_discord_bot import Bot, answer_lines
 
 from ingest.feeds import load_feeds
 
@@ -93,12 +93,6 @@ def feeds_http() -> Iterator[FeedServer]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeDiscord]:
-    with FakeDiscord(token=TOKEN, heartbeat_interval_ms=1000) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(
     server: FakeDiscord,
     chroma: tuple[subprocess.Popen, str],
@@ -113,45 +107,19 @@ def bot(
     settings = make_settings(root / "data", root / "feeds.toml", chroma_url=chroma[1])
     report = run_ingest(settings, embedder=embedder)  # type: ignore[arg-type]
     assert not report.failed and report.embedded_articles == 6
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
-    env.update(server.bot_env())
-    env.update(
-        DISCORD_TOKEN=TOKEN,
-        PYTHONPATH=str(REPO),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        TOKENIZERS_PARALLELISM="false",
-        NEWSBOT_DATA_DIR=str(root / "data"),
-        NEWSBOT_FEEDS=str(root / "feeds.toml"),
+    env = bot_env(
+        server,
+        root,
         NEWSBOT_CHROMA_URL=chroma[1],
         NEWSBOT_ALLOW_PRIVATE_FEED_URLS="true",  # this test's feed is on 127.0.0.1
-        NEWSBOT_SYNC_COMMANDS="true",
-        NEWSBOT_TEST_GUILD_ID=server.guild_id,
-        NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
         NEWSBOT_MAINTAINER_USER_IDS=json.dumps([int(server.users["maintainer"]["id"])]),
         NEWSBOT_COOLDOWN_SECONDS="0",
         NEWSBOT_INGEST_INTERVAL_MINUTES="0",
         NEWSBOT_LLM="none",
         NEWSBOT_FETCH_BACKOFF="0.05",
     )
-    log_path = root / "bot.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "bot"],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Bot(proc, root, log_path)
-    try:
-        server.wait_ready(timeout=90)
-        running.wait_log(r"connected as", timeout=30)
+    with running_bot(server, env, root) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 def ask(server: FakeDiscord, question: str) -> dict:

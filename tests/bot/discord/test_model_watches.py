@@ -5,17 +5,15 @@ the watcher of "GPT models" gets one direct message with its card, and no second
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FEEDS_DIR, REPO, make_settings
+from conftest import FEEDS_DIR, make_settings
+from discordbot import bot_env, start_bot, wait_for_command
 from fakediscord import FakeDiscord
 
 from bot.discord.model_watches import watched_family
@@ -58,45 +56,21 @@ def root(tmp_path_factory: pytest.TempPathFactory, embedder: Any, shared_feeds: 
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeDiscord]:
-    with FakeDiscord(token=TOKEN, heartbeat_interval_ms=1000) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(server: FakeDiscord, root: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
-    env.update(server.bot_env())
-    env.update(
-        DISCORD_TOKEN=TOKEN,
-        PYTHONPATH=str(REPO),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        NEWSBOT_DATA_DIR=str(root / "data"),
-        NEWSBOT_FEEDS=str(root / "feeds.toml"),
-        NEWSBOT_SYNC_COMMANDS="true",
-        NEWSBOT_TEST_GUILD_ID=server.guild_id,
-        NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
+    env = bot_env(
+        server,
+        root,
         NEWSBOT_INGEST_INTERVAL_MINUTES="0.05",  # every 3 s: picks up the feed the test adds
         NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS="5",
     )
-    log = open(root / "bot.log", "wb")  # noqa: SIM115 - kept open for the process's life
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "bot"], cwd=root, env=env, stdout=log, stderr=log
-    )
+    running = start_bot(env, root)
     try:
         server.wait_ready(timeout=90)
-        deadline = time.monotonic() + 60
-        while "watch" not in {c["name"] for c in server.commands(server.guild_id)}:
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                root / "bot.log"
-            ).read_text()
-            time.sleep(0.2)
-        yield proc
+        wait_for_command(server, running, "watch")
+        yield running.proc
     finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
+        running.proc.kill()
+        running.proc.wait(10)
 
 
 @pytest.mark.discord

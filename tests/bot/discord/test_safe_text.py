@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from discordbot import LIVE, live_markup
+
 from bot.answer.llm_answer import restrict_links
 from bot.discord.render import render_answer, source_line
 from bot.discord.render_stories import story_line
@@ -19,25 +21,6 @@ HOSTILE_TITLE = (
     "HTTPS://EVIL.EXAMPLE/LOGIN @everyone <@123>"
 )
 WHEN = datetime(2025, 12, 1, tzinfo=UTC)
-
-# Markup Discord would act on: an unescaped character is one with no backslash before it.
-_U = r"(?<!\\)"
-LIVE = {
-    "masked link": re.compile(_U + r"\[[^\]]*" + _U + r"\]\("),
-    "url": re.compile(r"https?:(?<!\\:)//", re.IGNORECASE),
-    "angle markup": re.compile(_U + r"<(?:t:|/|:|@[!&]?\d|https?:)", re.IGNORECASE),
-    "spoiler": re.compile(_U + r"\|" + _U + r"\|"),
-    "bold": re.compile(_U + r"\*" + _U + r"\*"),
-    "heading": re.compile(r"^[ \t]*(?:-#|#)", re.MULTILINE),
-    "everyone": re.compile(r"@everyone"),
-}
-
-
-def live_markup(text: str, allowed_links: tuple[str, ...] = ()) -> list[str]:
-    """The kinds of feed markup Discord would render in `text`, the bot's own links aside."""
-    for url in allowed_links:
-        text = re.sub(r"\]\(" + re.escape(url) + r"\)", "]", text)
-    return [kind for kind, pattern in LIVE.items() if pattern.search(text)]
 
 
 def test_every_kind_of_markup_is_escaped_and_reads_the_same() -> None:

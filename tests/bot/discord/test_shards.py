@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, make_settings, write_feeds_toml
+from discordbot import bot_env, start_bot
 from fakediscord import FakeDiscord
 
 from bot.discord.subscription_store import DigestRun, SubscriptionStore
@@ -90,22 +91,13 @@ def fresh_feed(path: Path) -> Path:
     return path
 
 
-def start_bot(server: FakeDiscord, root: Path, shard: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
-    env.update(server.bot_env())
-    env.update(
-        PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-        NEWSBOT_DATA_DIR=str(root / "data"), NEWSBOT_FEEDS=str(root / "feeds.toml"),
-        NEWSBOT_SYNC_COMMANDS="true", NEWSBOT_TEST_GUILD_ID=server.guild_id,
-        NEWSBOT_GUILD_IDS=json.dumps([int(server.guild_id)]),
-        NEWSBOT_COOLDOWN_SECONDS="0", NEWSBOT_INGEST_INTERVAL_MINUTES="0",
+def start_shard(server: FakeDiscord, root: Path, shard: int, log: Path) -> subprocess.Popen[bytes]:
+    env = bot_env(
+        server, root, NEWSBOT_COOLDOWN_SECONDS="0", NEWSBOT_INGEST_INTERVAL_MINUTES="0",
         NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS="5",
         NEWSBOT_SHARD_COUNT="2", NEWSBOT_SHARD_IDS=f"[{shard}]",
     )  # fmt: skip
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "bot"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    return start_bot(env, root, log).proc
 
 
 @pytest.fixture
@@ -139,7 +131,7 @@ def two_shards(
             f.write(f'\n[[feeds]]\nname = "zephyr"\nurl = "{fresh_feed(tmp_path / "z.xml")}"\n')
         assert not run_ingest(settings, embedder=embedder).failed
         logs = [tmp_path / f"bot{i}.log" for i in (0, 1)]
-        bots = [start_bot(server, tmp_path, i, logs[i]) for i in (0, 1)]
+        bots = [start_shard(server, tmp_path, i, logs[i]) for i in (0, 1)]
         try:
             yield server, bots, logs
         finally:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 import ingest.model_index as model_index
 from ingest.config import Settings
@@ -23,8 +24,6 @@ from ingest.parse import parse_feed
 from ingest.store.articles import Articles
 from ingest.store.db import Database
 from ingest.store.model_directory import ModelDirectory, ModelDirectoryStore
-
-REPO = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------ the reader (pure)
 
