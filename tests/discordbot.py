@@ -80,18 +80,16 @@ def answering_bot_env(
 ) -> dict[str, str]:
     """bot_env of a bot that answers with the scripted LLM, has maintainers (the server's
     Maintainer role and user), a 30 s cooldown, opens threads and never ingests on its own."""
-    return bot_env(
-        server,
-        root,
-        NEWSBOT_MAINTAINER_ROLE_IDS=json.dumps([int(server.roles["Maintainer"]["id"])]),
-        NEWSBOT_MAINTAINER_USER_IDS=json.dumps([int(server.users["maintainer"]["id"])]),
-        NEWSBOT_COOLDOWN_SECONDS="30",
-        NEWSBOT_INGEST_INTERVAL_MINUTES="0",
-        NEWSBOT_LLM="openai:scripted",
-        NEWSBOT_LLM_BASE_URL=llm.base_url,
-        NEWSBOT_OPEN_THREADS="true",
-        **extra,
-    )
+    answering = {
+        "NEWSBOT_MAINTAINER_ROLE_IDS": json.dumps([int(server.roles["Maintainer"]["id"])]),
+        "NEWSBOT_MAINTAINER_USER_IDS": json.dumps([int(server.users["maintainer"]["id"])]),
+        "NEWSBOT_COOLDOWN_SECONDS": "30",
+        "NEWSBOT_INGEST_INTERVAL_MINUTES": "0",
+        "NEWSBOT_LLM": "openai:scripted",
+        "NEWSBOT_LLM_BASE_URL": llm.base_url,
+        "NEWSBOT_OPEN_THREADS": "true",
+    }
+    return bot_env(server, root, **{**answering, **extra})
 
 
 def start_bot(env: dict[str, str], root: Path, log_path: Path | None = None) -> Bot:
