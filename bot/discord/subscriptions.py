@@ -123,12 +123,12 @@ def open_subscriptions(
     try:
         store.settle_interrupted_hits()
         digests = DigestService(client, engine, store, access, clock, settings.digest_stories)
+        models = ModelWatchCheck(ModelDirectory(settings), store, access)
         watches = WatchService(
-            client, engine, store, access, clock, settings.watch_max_per_hour, run_engine
+            client, engine, store, access, clock, settings.watch_max_per_hour, run_engine, models
         )
         watches.start_watermark()
-        watches.models = ModelWatchCheck(ModelDirectory(settings), store, access)
-        watches.models.start_watermark()
+        models.start_watermark()
         zone_names()
     except BaseException:
         store.close()
