@@ -182,7 +182,7 @@ def _write(corpus: Any, batch: list[Any], rows: list[Any], feeds: Any, vectors: 
     for _, art in batch:
         by_feed.setdefault(art.feed, []).append(art)
     for feed, arts in by_feed.items():
-        state = corpus.feed_state(feed)
+        state = corpus.feeds.feed_state(feed)
         corpus.upsert_feed(feed, arts, state)
     items, vecs = [], []
     for i, art in batch:

@@ -58,7 +58,7 @@ def score(data: Path) -> tuple[list[Row], list[bool]]:
     corpus, stories, embedder = engine.corpus, engine.story_store, engine.embedder
     engine_says: list[bool] = []
     examples = [json.loads(line) for line in EXAMPLES.read_text().splitlines() if line.strip()]
-    by_url = {r[0]: r[1] for r in corpus._query("SELECT url, id FROM articles")}
+    by_url = {r[0]: r[1] for r in corpus.db.query("SELECT url, id FROM articles")}
     capitalized = engine.retriever.directory().capitalized
     out = []
     for ex in examples:

@@ -39,7 +39,7 @@ def strip_names(text: str) -> str:
 
 @functools.cache
 def _identifier() -> Any:
-    from py3langid.langid import _load_identifier
+    from py3langid.langid import _load_identifier  # lazy: start-up time (its model)
 
     return _load_identifier(norm_probs=True, langs=list(LANGUAGES))
 
@@ -58,6 +58,6 @@ def detect(text: str, hint: str | None = None) -> str:
 
 def question_language(text: str) -> str:
     """detect() with the function-word signal of bot.answer.understand as its hint."""
-    from bot.answer.understand import detect_language
+    from bot.answer.understand import detect_language  # lazy: import cycle (bot.answer)
 
     return detect(text, detect_language(text))

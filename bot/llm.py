@@ -126,7 +126,7 @@ class ChatLLM:
                 raise self._build_error
             try:
                 provider, model_name = parse_llm_setting(self.name)
-                from langchain.chat_models import init_chat_model
+                from langchain.chat_models import init_chat_model  # lazy: start-up time
 
                 self._model = init_chat_model(
                     model_name, model_provider=provider, **self._kwargs(provider)
@@ -148,7 +148,10 @@ class ChatLLM:
 
     def complete(self, system: str, user: str) -> str:
         """One reply to a system + user message. Raises LLMError on any failure."""
-        from langchain_core.messages import HumanMessage, SystemMessage
+        from langchain_core.messages import (  # lazy: start-up time, only with an LLM
+            HumanMessage,
+            SystemMessage,
+        )
 
         model = self.model()
         try:

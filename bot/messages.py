@@ -12,11 +12,13 @@ feed text are never translated. The language of a question comes from bot.langua
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.prompts import PromptNotFoundError, render_prompt
 from bot.timeparse import format_day as format_day_en
+from ingest.health import http_status
 
 if TYPE_CHECKING:
     from bot.timeparse import TimeWindow
@@ -231,8 +233,6 @@ PHRASES: dict[str, dict[str, str]] = {
 
 def cooldown_text(retry_after: float, lang: str | None = "en", now: float | None = None) -> str:
     """The refusal of a request that came too soon after the last one, in the asker's language."""
-    import time
-
     now = time.time() if now is None else now
     seconds = max(1, int(retry_after + 0.999))
     return say("reply.cooldown", lang, seconds=seconds, at=int(now + seconds))
@@ -291,8 +291,6 @@ def window_phrase(window: TimeWindow, lang: str | None = "en") -> str:
 # --------------------------------------------------------------------------- feed health
 def reason_text(code: str, detail: str = "", lang: str | None = "en") -> str:
     """Plain words for a failure (ingest.health.reason_code): safe to show to anyone."""
-    from ingest.health import http_status
-
     key = f"reason.{code}" if f"reason.{code}" in PHRASES else "reason.other"
     status = http_status(detail)
     return say(key, lang, status=f" (HTTP {status})" if status else "")

@@ -33,6 +33,7 @@ import logging
 import math
 import re
 import shutil
+import sys
 import tempfile
 import time
 import unicodedata
@@ -43,13 +44,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import AnswerSettings
-from ingest.models import NewsbotError, utcnow
-from ingest.parse import canonical_url
+from bot.engine import Engine
+from bot.timeparse import parse_date_option
+from ingest.models import Article, FeedState, NewsbotError, utcnow
+from ingest.parse import article_id, canonical_url, html_to_text
+from ingest.pipeline import embed_pending
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot.engine import Engine
     from bot.models import Answer
 
 log = logging.getLogger(__name__)
@@ -218,8 +221,6 @@ def parse_question(obj: object) -> EvalQuestion:
     now = _iso_moment(obj["now"]) if obj.get("now") else None
     since = obj.get("since") or None
     if since is not None:
-        from bot.timeparse import parse_date_option
-
         parse_date_option(since, now or utcnow())  # validated here, resolved when asked
     return EvalQuestion(
         id=obj["id"].strip(),
@@ -344,8 +345,6 @@ def stage_lost(r: QuestionResult, k: int) -> str | None:
 
 
 def evaluate_question(engine: Engine, q: EvalQuestion, k: int) -> QuestionResult:
-    from bot.timeparse import parse_date_option
-
     now = q.now or utcnow()
     since = parse_date_option(q.since, now) if q.since else None
     answer, latency = ask_traced(engine, q.question, feed=q.feed, since=since, now=q.now)
@@ -529,8 +528,6 @@ def _missed(r: dict[str, Any], k: int) -> bool:
 
 def missing_gold(engine: Engine, questions: Sequence[EvalQuestion]) -> list[str]:
     """Gold links with no article in the corpus (a sign that the wrong corpus is configured)."""
-    from ingest.parse import article_id
-
     urls = sorted({u for q in questions for u in q.gold_urls})
     ids = {article_id(u): u for u in urls}
     found = {row.id for row in engine.corpus.article_rows(list(ids))}
@@ -621,8 +618,6 @@ def parse_rtqa(obj: object) -> RTQAQuestion:
 def _plain(value: object) -> str:
     """Snippets and questions carry bits of the quiz page's HTML (inline links): as the feed
     parser would, keep the text only, on one line."""
-    from ingest.parse import html_to_text
-
     return " ".join(html_to_text(str(value)).split())
 
 
@@ -644,9 +639,6 @@ def rtqa_articles(questions: Sequence[RTQAQuestion]) -> dict[str, list[Any]]:
     Title = the first words of the snippet; url = question_url + "#" + id; published = the quiz
     date. The id is guid-based: quiz questions of one week share their question_url, and links
     are compared without the fragment."""
-    from ingest.models import Article
-    from ingest.parse import article_id
-
     feeds: dict[str, list[Article]] = {}
     for q in questions:
         if not q.evidence:
@@ -755,10 +747,6 @@ def run_realtimeqa(
     - a question WITHOUT evidence is correct when the engine abstains (answered = False);
     - hit@k/MRR: the question's own evidence article in the engine's ranking/citations.
     """
-    from bot.engine import Engine
-    from ingest.models import FeedState
-    from ingest.pipeline import embed_pending
-
     tmp = Path(tempfile.mkdtemp(prefix="newsbot-rtqa-", dir=workdir))
     try:
         models = settings.data_dir.resolve() / "models"
@@ -787,8 +775,6 @@ def _rtqa_loop(
     k: int,
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
-    from ingest.parse import article_id
-
     warm_up(engine)
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, start=1):
@@ -887,8 +873,6 @@ def rtqa_report(results: Sequence[QuestionResult], k: int) -> dict[str, Any]:
 
 
 def _progress_printer(label: str) -> Callable[[int, int], None]:
-    import sys
-
     def show(done: int, total: int) -> None:
         if sys.stderr.isatty():
             print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
@@ -912,8 +896,6 @@ def run_eval_cli(args: argparse.Namespace, settings: AnswerSettings) -> int:
         rtqa = rtqa[:limit] if limit > 0 else rtqa
         report = run_realtimeqa(settings, rtqa, k, _progress_printer("realtimeqa"))
     else:
-        from bot.engine import Engine
-
         questions = load_questions(path)
         questions = questions[:limit] if limit > 0 else questions
         engine = Engine(settings)

@@ -22,6 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.config import load_settings
+from ingest.parse import canonical_url
+from ingest.store import Corpus
+from ingest.store.stories import StoryStore
+from ingest.store.story_writer import StoryWriter
+from ingest.story_grouping import group_new_articles
+
 PAIRS = Path(__file__).with_name("story_pairs.jsonl")
 
 
@@ -67,9 +74,6 @@ def score(pairs: Sequence[Pair], predicted_same: Sequence[bool]) -> dict[str, An
 
 def evaluate(settings: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
     """Precision/recall per split (and over all pairs) on the corpus of `settings`."""
-    from ingest.parse import canonical_url
-    from ingest.store.stories import StoryStore
-
     store = StoryStore(settings)
     try:
         urls = {u for p in pairs for u in (p.a, p.b)}
@@ -110,7 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="which split's wrong pairs to list (default: tune; keep test for reporting)",
     )
     args = ap.parse_args(argv)
-    from ingest.config import load_settings
 
     settings = load_settings()
     if args.regroup:
@@ -137,10 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def regroup(settings: Any) -> None:
-    from ingest.store import Corpus
-    from ingest.store.story_writer import StoryWriter
-    from ingest.story_grouping import group_new_articles
-
     store = StoryWriter(settings)
     try:
         store.reset()

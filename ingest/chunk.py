@@ -15,6 +15,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tokenizers import pre_tokenizers
+
 from ingest.models import Article, Chunk
 
 if TYPE_CHECKING:
@@ -126,8 +128,6 @@ class Chunker:
         overlap_tokens: int = 32,
         window: int | None = None,
     ) -> None:
-        from tokenizers import pre_tokenizers
-
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.window = max(max_tokens, window or 0)

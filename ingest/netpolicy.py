@@ -361,7 +361,7 @@ def _pooled_transport(
 ) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(limits=limits, verify=verify)
     # httpx has no public way to choose the network backend; its pool is rebuilt with ours.
-    # tests/test_netpolicy.py fails loudly if a future httpx stops using `_pool`.
+    # tests/ingest/test_netpolicy.py fails loudly if a future httpx stops using `_pool`.
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(verify=verify),  # honours SSL_CERT_FILE/DIR
         max_connections=limits.max_connections,

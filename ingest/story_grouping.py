@@ -42,6 +42,7 @@ from itertools import islice
 import numpy as np
 
 from ingest.config import Settings
+from ingest.feeds import load_feeds
 from ingest.models import ConfigError, Feed, utcnow
 from ingest.store import Corpus
 from ingest.store.stories import OTHER, RELAY, primary_rank
@@ -357,8 +358,6 @@ def group_new_articles(
     """Group the articles embedded since the last run (all of them on the first run after an
     upgrade: the backfill). Called by the ingest job once vectors are written."""
     if feeds is None:
-        from ingest.feeds import load_feeds
-
         try:
             feeds = load_feeds(settings.feeds)
         except ConfigError as e:  # the run already used (or reported) the file

@@ -288,7 +288,7 @@ def extraction_problem() -> str | None:
     Imports trafilatura and extracts a small page, so a missing optional dependency (jusText
     needs lxml.html.clean, shipped as lxml_html_clean) is found before any page is fetched."""
     try:
-        import trafilatura
+        import trafilatura  # lazy: start-up time, optional (full-text feeds only)
 
         text = trafilatura.extract(_PROBE_PAGE, favor_precision=True, output_format="txt")
     except Exception as e:
@@ -306,7 +306,7 @@ def extract_full_text(html_bytes: bytes | str, url: str) -> str | None:
     if not html_bytes:
         return None
     try:
-        import trafilatura
+        import trafilatura  # lazy: start-up time, optional (full-text feeds only)
 
         text = trafilatura.extract(
             html_bytes,

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ingest.chunk import Chunker
 from ingest.config import Settings
@@ -79,8 +80,6 @@ class _Reporter:
         self.done += n
         total = self.total
         if self.bar is None and sys.stderr.isatty():
-            from tqdm import tqdm
-
             self.bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
         if self.bar is not None:
             self.bar.total = total

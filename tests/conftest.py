@@ -1,5 +1,7 @@
 """Shared fixtures: the real data beside the checkout, settings in a temp dir, the real model,
-and a small real corpus built once per session.
+a small real corpus built once per session, the local Discord server for a module's bot, and
+the parsed evaluation corpus. (Helpers that tests import: feedserver, llmserver, discordbot,
+answerkit, fakediscord, beside this file.)
 
 Two rules for every test, set here:
 - Tests that read the real data in ../shared/data are marked `shared_data`, or use a fixture
@@ -26,8 +28,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
+from fakediscord import FakeDiscord  # noqa: E402
+
 from bot.config import AnswerSettings  # noqa: E402
 from ingest.embed import Embedder  # noqa: E402
+from ingest.feeds import load_feeds  # noqa: E402
+from ingest.models import Article, FetchResult  # noqa: E402
+from ingest.parse import canonical_url, parse_feed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -126,3 +133,25 @@ def small_corpus(
     report = run_ingest(settings, embedder=embedder)
     assert not report.failed, report.failed
     yield settings
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest) -> Iterator[FakeDiscord]:
+    """The local Discord server for the bot of a test module, which names its bot's `TOKEN`
+    (a module that needs more, e.g. a second guild, defines its own `server`)."""
+    with FakeDiscord(token=request.module.TOKEN, heartbeat_interval_ms=1000) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def eval_corpus() -> dict[str, list[Article]]:
+    """Every article of the evaluation corpus (eval/feeds.toml), parsed: canonical link -> each
+    parsed copy (one per feed that carries it, in the feeds file's order)."""
+    out: dict[str, list[Article]] = {}
+    for feed in load_feeds(REPO / "eval" / "feeds.toml"):
+        body = Path(feed.url).read_bytes()
+        parsed = parse_feed(feed, FetchResult(feed=feed.name, status="ok", body=body))
+        assert parsed.error is None, (feed.name, parsed.error)
+        for a in parsed.articles:
+            out.setdefault(canonical_url(a.url), []).append(a)
+    return out

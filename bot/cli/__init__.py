@@ -28,7 +28,9 @@ from pathlib import Path
 from bot.cli import answers, corpus, model_directory, ops, serve, stories
 from bot.cli.answers import chat_loop
 from bot.cli.common import EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, invalid_utf8
-from ingest.models import ConfigError, NewsbotError
+from ingest.lease import CorpusInUse
+from ingest.models import ConfigError, IngestLocked, NewsbotError
+from ingest.store.db import storage_problem
 
 __all__ = ["build_parser", "chat_loop", "main"]
 
@@ -61,9 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    from ingest.lease import CorpusInUse
-    from ingest.pipeline import IngestLocked
-
     settings = None
     try:
         settings = args.settings.load()  # the settings class this command needs
@@ -84,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:
         # imported here: the store (numpy, sqlite3) is not needed to start most commands
-        from ingest.store.db import storage_problem
 
         problem = storage_problem(e, settings.data_dir if settings else Path("data"))
         if problem is None:

@@ -21,12 +21,14 @@ from bot.cli.common import (
 )
 from bot.cli.corpus import state_line
 from bot.config import AnswerSettings
+from bot.messages import failing_note
 from bot.models import Turn
-from bot.timeparse import iso_day
+from bot.timeparse import iso_day, parse_date_option
 from ingest.models import ConfigError, NewsbotError, utcnow
+from ingest.store.health import health_for
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.engine import Engine  # lazy: start-up time (the answer path)
     from bot.models import Answer, LatestItem
 
 log = logging.getLogger("newsbot")
@@ -69,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _engine(settings: AnswerSettings) -> Engine:
-    from bot.engine import Engine
+    from bot.engine import Engine  # lazy: start-up time (the answer path)
 
     return Engine(settings)
 
@@ -100,7 +102,6 @@ def format_latest(items: Sequence[LatestItem]) -> str:
 def _since(value: str | None) -> datetime | None:
     if not value:
         return None
-    from bot.timeparse import parse_date_option
 
     try:
         return parse_date_option(value, utcnow())
@@ -160,8 +161,6 @@ def cmd_ask(args: argparse.Namespace, settings: AnswerSettings) -> int:
 
 
 def cmd_latest(args: argparse.Namespace, settings: AnswerSettings) -> int:
-    from bot.messages import failing_note
-
     engine = _engine(settings)
     try:
         feed = feed_option(args.feed, engine.feed_names()) if args.feed else None
@@ -186,8 +185,6 @@ def _chat_line(engine: Engine, line: str, history: list[Turn]) -> None:
         topic = line[len("/latest") :].strip() or None
         print(shown(format_latest(engine.latest(topic=topic, limit=10))))
     elif line == "/sources":
-        from ingest.store.health import health_for
-
         health = {h.feed: h for h in health_for(engine.settings, utcnow())}
         for s in engine.feed_states():
             print(f"{s.name}: {state_line(s, health.get(s.name))}")
@@ -234,6 +231,6 @@ def cmd_chat(args: argparse.Namespace, settings: AnswerSettings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: AnswerSettings) -> int:
-    from eval.evaluate import run_eval_cli
+    from eval.evaluate import run_eval_cli  # lazy: start-up time (eval, newsbot eval only)
 
     return run_eval_cli(args, settings)

@@ -9,13 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import EXIT_OK, feed_option, print_json, when
+from bot.messages import health_text, reason_text
 from ingest.config import Settings
-from ingest.models import ConfigError, FeedState, utcnow
+from ingest.feeds import add_feed, load_feeds, remove_feed
+from ingest.health import assess
+from ingest.models import ConfigError, Feed, FeedState, utcnow
+from ingest.store import Corpus
+from ingest.store.health import health_for
 
 if TYPE_CHECKING:
     from ingest.health import Health
     from ingest.pipeline import IngestReport
-    from ingest.store import Corpus
 
 WARNINGS_SHOWN = 5  # per feed in `feeds status`
 
@@ -71,8 +75,6 @@ def print_ingest_report(report: IngestReport) -> None:
 
 def corpus_feed_names(settings: Settings) -> list[str]:
     """The feeds the corpus holds articles of."""
-    from ingest.store import Corpus
-
     corpus = Corpus(settings)
     try:
         return [s.name for s in corpus.feed_states()]
@@ -81,8 +83,7 @@ def corpus_feed_names(settings: Settings) -> list[str]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.feeds import load_feeds
-    from ingest.pipeline import run_ingest
+    from ingest.pipeline import run_ingest  # lazy: start-up time (HTTP, feedparser)
 
     if args.feeds:
         settings = settings.model_copy(update={"feeds": Path(args.feeds)})
@@ -104,9 +105,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------- feeds
 def state_line(s: FeedState | None, health: Health | None = None) -> str:
     """A feed's health for the operator: as /sources words it, plus the recorded error."""
-    from bot.messages import health_text
-    from ingest.health import assess
-
     if s is None:
         return "never fetched"
     if s.last_error:
@@ -136,8 +134,6 @@ def _state_json(s: FeedState | None) -> dict[str, Any]:
 def _health_json(h: Health | None) -> dict[str, Any]:
     """status ok | failing | stale | unknown; since (failing: the last success; stale: the
     newest article); reason: a code and its plain words; alert: bad enough to tell."""
-    from bot.messages import reason_text
-
     if h is None:
         return {"status": "unknown"}
     return {
@@ -153,9 +149,6 @@ def _health_json(h: Health | None) -> dict[str, Any]:
 def cmd_feeds_edit(args: argparse.Namespace, settings: Settings) -> int:
     """`feeds add NAME URL` / `feeds remove NAME`: the same locked, comment-keeping edits as
     Discord's /feeds add|remove (the operator is trusted: no public-address check here)."""
-    from ingest.feeds import add_feed, remove_feed
-    from ingest.models import Feed
-
     want = 2 if args.action == "add" else 1
     if len(args.args) != want:
         usage = "NAME URL" if args.action == "add" else "NAME"
@@ -173,10 +166,6 @@ def cmd_feeds_edit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.feeds import load_feeds
-    from ingest.store import Corpus
-    from ingest.store.health import health_for
-
     if args.action in ("add", "remove"):
         return cmd_feeds_edit(args, settings)
     if args.args:
@@ -243,8 +232,6 @@ def _vectors_line(missing: int, chunks: int) -> str:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.store import Corpus
-
     corpus = Corpus(settings)
     try:
         c = corpus.counts()

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from bot.cli.common import EXIT_OK, print_json
+from bot.cli.corpus import print_ingest_report
+from ingest.backup import create_backup, restore_backup, restore_settings
 from ingest.config import Settings
 
 
@@ -29,8 +31,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.backup import create_backup
-
     report = create_backup(settings, Path(args.file))
     corpus = report.tables.get(settings.db_path.name, {})
     if args.json:
@@ -53,9 +53,6 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.corpus import print_ingest_report
-    from ingest.backup import restore_backup, restore_settings
-
     report = restore_backup(settings, Path(args.file))
     tables = report.manifest.get("tables", {}).get(settings.db_path.name, {})
     print(
@@ -73,7 +70,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_reindex:
         print("vectors not rebuilt (derived data): run `newsbot ingest --reindex` next")
         return EXIT_OK
-    from ingest.pipeline import run_ingest
+    from ingest.pipeline import run_ingest  # lazy: start-up time (HTTP, feedparser)
 
     print("rebuilding the vectors (derived data, not in the backup) ...")
     ingest_report = run_ingest(rebuild, reindex=True)

@@ -11,6 +11,8 @@ from bot.cli.answers import cmd_chat
 from bot.cli.common import EXIT_OK, print_json
 from bot.cli.corpus import cmd_stats, print_ingest_report
 from bot.config import DiscordSettings
+from bot.discord.store import DiscordStore
+from ingest.feeds import load_feeds
 from ingest.models import ConfigError
 
 if TYPE_CHECKING:
@@ -41,8 +43,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_feedback(args: argparse.Namespace, settings: DiscordSettings) -> int:
-    from bot.discord.store import DiscordStore
-
     store = DiscordStore(settings.discord_db_path, corpus_db=settings.db_path)
     try:
         rows = store.feedback(args.limit)
@@ -60,9 +60,8 @@ def cmd_feedback(args: argparse.Namespace, settings: DiscordSettings) -> int:
 
 
 def cmd_bot(args: argparse.Namespace, settings: DiscordSettings) -> int:
-    from bot.discord.client import run_bot
-    from ingest.feeds import load_feeds
-    from ingest.fulltext import check_full_text
+    from bot.discord.client import run_bot  # lazy: start-up time (discord.py)
+    from ingest.fulltext import check_full_text  # lazy: start-up time (HTTP)
 
     if settings.ingest_interval_minutes:  # refuse to start a bot whose ingest would fail
         try:
@@ -74,7 +73,7 @@ def cmd_bot(args: argparse.Namespace, settings: DiscordSettings) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: DiscordSettings) -> int:
-    from bot.discord.client import sync_commands
+    from bot.discord.client import sync_commands  # lazy: start-up time (discord.py)
 
     return sync_commands(settings)
 
@@ -98,7 +97,7 @@ def cmd_run(args: argparse.Namespace, settings: DiscordSettings) -> int:
     did what it was designed to do and exits 0. Real errors (bad configuration, an unreachable
     Chroma server, a broken install) still exit non-zero. `newsbot ingest` keeps its own exit
     codes for cron."""
-    from ingest.pipeline import run_ingest
+    from ingest.pipeline import run_ingest  # lazy: start-up time (HTTP, feedparser)
 
     report = run_ingest(settings)
     print_ingest_report(report)

@@ -15,8 +15,9 @@ from datetime import datetime
 from bot.cli.common import print_json, shown
 from bot.config import AnswerSettings
 from bot.stories.digest import DIGEST_LIMIT, digest_stories, digest_window
-from bot.timeparse import iso_day
+from bot.timeparse import iso_day, parse_date_option
 from ingest.models import ConfigError, utcnow
+from ingest.store import Corpus
 from ingest.store.stories import Story, StoryStore
 
 STORIES_LIMIT = 20
@@ -26,7 +27,6 @@ DIGEST_CANDIDATES = 1000  # stories read to choose a digest from
 def _date(value: str | None, option: str) -> datetime | None:
     if not value:
         return None
-    from bot.timeparse import parse_date_option
 
     try:
         return parse_date_option(value, utcnow())
@@ -56,7 +56,7 @@ def cmd_stories(args: argparse.Namespace, settings: AnswerSettings) -> int:
     feeds = tuple(args.feed or ())
     limit = max(1, min(args.limit, 500))
     if args.topic and args.topic.strip():
-        from bot.engine import Engine
+        from bot.engine import Engine  # lazy: start-up time (the answer path)
 
         engine = Engine(settings)
         try:
@@ -66,8 +66,6 @@ def cmd_stories(args: argparse.Namespace, settings: AnswerSettings) -> int:
         finally:
             engine.close()
     else:
-        from ingest.store import Corpus
-
         Corpus(settings).close()  # the corpus tables exist (an empty data dir lists nothing)
         store = StoryStore(settings)
         try:
@@ -82,8 +80,6 @@ def cmd_stories(args: argparse.Namespace, settings: AnswerSettings) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, settings: AnswerSettings) -> int:
-    from ingest.store import Corpus
-
     corpus = Corpus(settings)
     store = StoryStore(settings)
     try:

@@ -10,9 +10,14 @@ alerts      feed health changes in the maintainers' channel
 subscriptions  digests and watches as a service: digests (the scheduler), watches (matching,
             delivery); subscription_commands  /digest, /watch; subscription_store  their tables
 errors      refusals and failures as replies          replies      sending messages
+cooldown    the cooldown check (@cooldown) and its refund rule, for the cogs that use it
 Pure modules, tested without Discord: access (who may do what, how often), conversation
-(addressing, answer records, history), jobs (ingest jobs, progress text), render and
-render_stories (embeds).
+(addressing, answer records, history), jobs (ingest jobs, progress text), layout (Discord's
+limits: payloads, lengths, splitting), render (answers, feeds, status), render_stories and
+render_models (embeds).
+
+Background work (the ingest schedule in jobs, alerts, subscriptions) runs in discord.ext.tasks
+loops whose before_loop waits until the bot is ready.
 
 Nothing is imported here, so `import bot.discord.store` (for `newsbot feedback`) loads only
 what that module needs."""

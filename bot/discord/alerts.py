@@ -20,9 +20,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord.ext import tasks
 
-from bot.discord.render import escape_markdown, neutralize_mentions, trim
+from bot.discord.layout import trim
 from bot.discord.replies import NO_MENTIONS
+from bot.discord.safe_text import escape_markdown, neutralize_mentions
 from bot.messages import format_day, format_time, gap_text, reason_text, say
 from ingest.feeds import load_feeds
 from ingest.health import FAILING, OK
@@ -85,7 +87,6 @@ class FeedAlerts:
         self.clock = clock
         self.ledger = AlertLedger(self.settings.db_path)
         self._lock = asyncio.Lock()
-        self._loop_task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[int]] = set()
 
     @property
@@ -94,18 +95,18 @@ class FeedAlerts:
 
     def start(self) -> None:
         """Periodic checks (also covers ingests by other processes and feeds going quiet)."""
-        if self.channel_id is None or self._loop_task is not None:
-            return
-        self._loop_task = asyncio.create_task(self._every(), name="newsbot-feed-alerts")
+        if self.channel_id is not None and not self.periodic.is_running():
+            self.periodic.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._loop_task, *self._pending) if t is not None]
-        for task in tasks:
+        """Cancel the periodic checks and a check still running after the last ingest."""
+        running = [t for t in (self.periodic.get_task(), *self._pending) if t is not None]
+        self.periodic.cancel()
+        for task in running:
             task.cancel()
-        for task in tasks:
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._loop_task = None
 
     def after_ingest(self, report: Any = None) -> None:
         """Called when an ingest finished: check in the background (never blocks the caller)."""
@@ -120,15 +121,19 @@ class FeedAlerts:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
-    async def _every(self) -> None:
-        while True:
-            await asyncio.sleep(CHECK_MINUTES * 60)
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("feed alert check failed")
+    @tasks.loop(minutes=CHECK_MINUTES)
+    async def periodic(self) -> None:
+        try:
+            await self.check()
+        except Exception:
+            log.exception("feed alert check failed")
+
+    @periodic.before_loop
+    async def _first_check(self) -> None:
+        """The first periodic check one interval after the bot is ready (an ingest this
+        process runs checks right after itself)."""
+        await self.client.wait_until_ready()
+        await asyncio.sleep(CHECK_MINUTES * 60)
 
     async def check(self) -> int:
         """Post what changed since the last check; returns the number of messages sent."""

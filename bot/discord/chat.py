@@ -25,7 +25,8 @@ from bot.discord.conversation import (
 )
 from bot.discord.errors import report_message_error
 from bot.discord.feedback import sendable_view
-from bot.discord.render import render_answer, text_payloads
+from bot.discord.layout import text_payloads
+from bot.discord.render import render_answer
 from bot.discord.replies import send_to_channel
 from bot.discord.services import Services
 from bot.language import question_language

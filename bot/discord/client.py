@@ -21,6 +21,7 @@ from bot.config import DiscordSettings
 from bot.discord.access import Access
 from bot.discord.chat import Conversations
 from bot.discord.commands import NewsCommands
+from bot.discord.cooldown import Refused
 from bot.discord.errors import check_served, report_interaction_error
 from bot.discord.feedback import FeedbackView, record_vote
 from bot.discord.maintainers import MaintainerCommands
@@ -29,8 +30,10 @@ from bot.discord.replies import NO_MENTIONS
 from bot.discord.servers import ServedServers
 from bot.discord.services import Services, build_services
 from bot.discord.subscription_commands import DigestCommands, WatchCommands
+from bot.engine import Engine
 from bot.metrics import Metrics, MetricsServer
 from ingest.models import ConfigError
+from ingest.store.model_directory import ModelDirectory
 
 log = logging.getLogger(__name__)
 
@@ -60,25 +63,25 @@ def make_intents() -> discord.Intents:
     return intents
 
 
-class NewsTree(app_commands.CommandTree):
+class NewsTree(app_commands.CommandTree["NewsBot"]):
     """Every command and autocomplete runs only on a served server (never in DMs); every
-    failure becomes a friendly reply (bot.discord.errors)."""
-
-    access: Access = Access()  # set by NewsBot
-    metrics: Metrics = Metrics()  # set by NewsBot
+    failure becomes a friendly reply (bot.discord.errors). discord.py builds the tree with the
+    bot (`tree_cls(bot)`), so the rules and the counters are the bot's."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         command = interaction.command
         kind = f"/{command.qualified_name}" if command else interaction.type.name
         if interaction.type == discord.InteractionType.autocomplete:
             kind = "autocomplete"
-        self.metrics.interactions.labels(kind).inc()
-        return await check_served(self.access, interaction)
+        self.client.metrics.interactions.labels(kind).inc()
+        return await check_served(self.client.access, interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
-        self.metrics.errors.labels("command").inc()
+        if isinstance(error, Refused):  # answered by its cog (bot.discord.cooldown)
+            return
+        self.client.metrics.errors.labels("command").inc()
         await report_interaction_error(interaction, error)
 
 
@@ -110,17 +113,19 @@ class NewsBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.access = access or Access.from_settings(settings)
-        self.tree.access = self.access  # type: ignore[attr-defined]
         self.metrics = metrics or Metrics()  # served by `serve` when NEWSBOT_METRICS_PORT is set
-        self.tree.metrics = self.metrics  # type: ignore[attr-defined]
         self.synced: list[str] = []
 
     async def install(self, services: Services) -> None:
         """Add the cogs, each given the services it uses; register the feedback buttons (for
         every answer ever sent); start the ingest schedule, the feed alerts, the digests and
         the watches."""
-        for cog in SLASH_COGS:
-            await self.add_cog(cog(services))
+        s = services
+        await self.add_cog(NewsCommands(s))
+        await self.add_cog(MaintainerCommands(s.settings, s.access, s.jobs, s.feeds, s.cooldowns))
+        await self.add_cog(DigestCommands(s))
+        await self.add_cog(WatchCommands(s))
+        await self.add_cog(ModelCommands(await asyncio.to_thread(ModelDirectory, s.settings)))
         await self.add_cog(Conversations(self, services))
         await self.add_cog(ServedServers(self, services.access, services.settings.test_guild_id))
         on_vote = functools.partial(record_vote, services)
@@ -130,11 +135,12 @@ class NewsBot(commands.AutoShardedBot):
         services.alerts.start()
         services.subscriptions.start()
 
-    async def install_definitions(self) -> None:
-        """Only the slash commands' definitions, for `newsbot sync` (no handler runs there, so
-        the cogs get no services: `__new__` builds a cog without calling its constructor)."""
+    def install_definitions(self) -> None:
+        """Only the slash commands' definitions, for `newsbot sync`: each cog class's commands
+        as declared (no handler runs there, so no cog is built and no service loaded)."""
         for cog in SLASH_COGS:
-            await self.add_cog(cog.__new__(cog))
+            for command in cog.__cog_app_commands__:
+                self.tree.add_command(command)
 
     async def sync_app_commands(self) -> list[str]:
         """Register the slash commands with Discord: to the test guild when configured (instant),
@@ -177,8 +183,6 @@ def _token(settings: DiscordSettings) -> str:
 
 async def load_services(bot: NewsBot) -> Services:
     """The engine (embedding model, corpus) and the bot's store, in worker threads."""
-    from bot.engine import Engine
-
     log.info("loading the answer engine (embedding model, corpus)")
     engine = await asyncio.to_thread(Engine, bot.settings)
     try:
@@ -272,7 +276,7 @@ async def _sync(settings: DiscordSettings, token: str) -> list[str]:
     bot = NewsBot(settings)
     async with bot:
         await bot.login(token)
-        await bot.install_definitions()
+        bot.install_definitions()
         return await bot.sync_app_commands()
 
 

@@ -5,29 +5,23 @@ names) come from the services passed in."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.discord.conversation import AnswerRecord
+from bot.discord.cooldown import CooldownCog, Refused, cooldown
 from bot.discord.feedback import sendable_view
-from bot.discord.render import (
-    escape_markdown,
-    render_answer,
-    render_source_errors,
-    render_sources,
-    render_status,
-)
+from bot.discord.render import render_answer, render_source_errors, render_sources, render_status
 from bot.discord.render_stories import render_story_list
-from bot.discord.replies import NO_MENTIONS, send_followups, send_text_followup
-from bot.discord.services import Services
+from bot.discord.replies import send_followups
+from bot.discord.safe_text import escape_markdown
+from bot.discord.services import FeedNames, Services
 from bot.language import question_language
 from bot.messages import cooldown_text, failing_note, say
+from bot.timeparse import parse_date_option
 from ingest.feednames import FeedNameError
 from ingest.models import utcnow
 from ingest.store.health import health_for
@@ -53,35 +47,31 @@ def feed_problem(error: FeedNameError, lang: str = "en") -> str:
     return say(f"reply.feed_{error.kind}", lang, **values)
 
 
-async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral one-line answer given instead of doing the command."""
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-
 async def resolve_source(
-    services: Services,
-    interaction: discord.Interaction[Any],
-    name: str | None,
-    refund: Callable[[], None],
-    *,
-    ephemeral: bool = True,
-    lang: str = "en",
-) -> tuple[bool, str | None]:
-    """(True, the feed `name` means) or, after telling the user why not, (False, None); a
-    refused request is `refund`ed (it does not count against a cooldown)."""
+    feeds: FeedNames, name: str | None, *, ephemeral: bool = True, lang: str = "en"
+) -> str | None:
+    """The feed `name` means (None for no name); an unknown or ambiguous name is `Refused`."""
     try:
-        return True, await services.feeds.resolve(name)
+        return await feeds.resolve(name)
     except FeedNameError as e:
-        refund()
-        await send_text_followup(interaction, feed_problem(e, lang), ephemeral=ephemeral)
-        return False, None
+        raise Refused(feed_problem(e, lang), ephemeral=ephemeral) from None
 
 
-class NewsCommands(commands.Cog):
+def ask_cooldown_text(interaction: discord.Interaction[Any], wait: float) -> str:
+    """In the language of the question asked."""
+    return cooldown_text(wait, question_language(interaction.namespace.question or ""))
+
+
+def latest_cooldown_text(interaction: discord.Interaction[Any], wait: float) -> str:
+    return cooldown_text(wait)
+
+
+class NewsCommands(CooldownCog):
     """/ask, /latest, /sources, /status."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.cooldowns = services.cooldowns  # read by the @cooldown checks
 
     async def source_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -96,6 +86,7 @@ class NewsCommands(commands.Cog):
         private="Only you will see the answer",
     )
     @app_commands.autocomplete(source=source_autocomplete)
+    @cooldown("ask", ask_cooldown_text)
     async def ask(
         self,
         interaction: discord.Interaction[Any],
@@ -105,28 +96,15 @@ class NewsCommands(commands.Cog):
         private: bool = False,
     ) -> None:
         """Ask a question about AI news; the answer cites dated sources."""
-        from bot.timeparse import parse_date_option
-
-        s, user, lang = self.services, interaction.user.id, question_language(question)
-        wait = s.cooldowns.ask.retry_after(user)
-        if wait:
-            await refuse(interaction, cooldown_text(wait, lang))
-            return
+        s, lang = self.services, question_language(question)
         since_dt = None
         if since:
             try:
                 since_dt = parse_date_option(since, utcnow())
             except ValueError as e:
-                s.cooldowns.ask.reset(user)
-                await refuse(interaction, say("reply.bad_date", lang, error=e))
-                return
+                raise Refused(say("reply.bad_date", lang, error=e)) from None
         await interaction.response.defer(thinking=True, ephemeral=private)
-        refund = functools.partial(s.cooldowns.ask.reset, user)
-        ok, feed = await resolve_source(
-            s, interaction, source, refund, ephemeral=private, lang=lang
-        )
-        if not ok:
-            return
+        feed = await resolve_source(s.feeds, source, ephemeral=private, lang=lang)
         answer = await s.ask(question, feed=feed, since=since_dt)
         sent = await send_followups(
             interaction, render_answer(answer), ephemeral=private, view=sendable_view()
@@ -148,6 +126,7 @@ class NewsCommands(commands.Cog):
         count="How many stories (1-20)",
     )
     @app_commands.autocomplete(source=source_autocomplete)
+    @cooldown("latest", latest_cooldown_text)
     async def latest(
         self,
         interaction: discord.Interaction[Any],
@@ -156,16 +135,9 @@ class NewsCommands(commands.Cog):
         count: app_commands.Range[int, 1, 20] = 10,
     ) -> None:
         """The newest stories: each with its date, how many sources carry it and a link."""
-        s, user = self.services, interaction.user.id
-        wait = s.cooldowns.latest.retry_after(user)
-        if wait:
-            await refuse(interaction, cooldown_text(wait))
-            return
+        s = self.services
         await interaction.response.defer(thinking=True)
-        refund = functools.partial(s.cooldowns.latest.reset, user)
-        ok, feed = await resolve_source(s, interaction, source, refund)
-        if not ok:
-            return
+        feed = await resolve_source(s.feeds, source)
         feeds = (feed,) if feed else ()
         if topic and topic.strip():  # needs the embedding model: the engine's queue and lock
             stories = await s.run_engine(s.engine.stories, topic=topic, feeds=feeds, limit=count)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.discord.render import Payload
+from bot.discord.layout import Payload
 from bot.discord.render_stories import digest_period_text, render_digest
 from bot.discord.replies import NO_MENTIONS
 from bot.discord.subscription_store import DigestRun

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.discord.access import Access
-from bot.discord.render import Payload, trim
+from bot.discord.layout import Payload, trim
 from bot.discord.replies import public_error_text, reply_or_edit, send_to_channel
 
 log = logging.getLogger(__name__)

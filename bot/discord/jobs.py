@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import discord
+from discord.ext import tasks
+
 from bot.discord.replies import PublicError
 from ingest.models import NewsbotError, utcnow
 
@@ -116,15 +119,27 @@ def initial_delay(last_ingest: datetime | None, interval_s: float, now: datetime
 
 
 class IngestJobs:
-    """One ingest job at a time in this process; the file lock guards against other processes."""
+    """One ingest job at a time in this process; the file lock guards against other processes.
+    `schedule` (a discord.ext.tasks loop, started by `start_schedule`) runs one every
+    NEWSBOT_INGEST_INTERVAL_MINUTES once `client` is ready; `after_ingest` is told each
+    finished ingest (not re-indexes)."""
 
-    def __init__(self, settings: DiscordSettings, engine: Engine) -> None:
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        engine: Engine,
+        client: discord.Client | None = None,
+        after_ingest: Callable[[IngestReport], None] | None = None,
+    ) -> None:
+        """`client`: the connection whose readiness the schedule waits for (None: none)."""
         self.settings = settings
         self.engine = engine
+        self.client = client
+        self.after_ingest = after_ingest
         self.running: str | None = None
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self.on_finished: Callable[[IngestReport], None] | None = None  # after each ingest
+        if settings.ingest_interval_minutes > 0:
+            self.schedule.change_interval(minutes=settings.ingest_interval_minutes)
 
     @property
     def busy(self) -> bool:
@@ -163,36 +178,40 @@ class IngestJobs:
             report.embedded_chunks,
             len(report.failed),
         )
-        if self.on_finished is not None and not reindex:
-            self.on_finished(report)
+        if self.after_ingest is not None and not reindex:
+            self.after_ingest(report)
         return report
 
     # ------------------------------------------------------------------ schedule
     def start_schedule(self) -> None:
-        if self.settings.ingest_interval_minutes <= 0 or self._task is not None:
-            return
-        self._task = asyncio.create_task(self._schedule(), name="newsbot-scheduled-ingest")
+        """Start the scheduled ingests (none when the interval is 0, or already started)."""
+        if self.settings.ingest_interval_minutes > 0 and not self.schedule.is_running():
+            self.schedule.start()
 
     async def stop_schedule(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self.schedule.get_task()
+        self.schedule.cancel()
+        if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+                await task
 
-    async def _schedule(self) -> None:
+    @tasks.loop(minutes=60)  # the interval is NEWSBOT_INGEST_INTERVAL_MINUTES (constructor)
+    async def schedule(self) -> None:
+        """One scheduled ingest; a turn another job holds is skipped, a failure logged."""
+        try:
+            await self.run("Scheduled ingest")
+        except (JobBusy, IngestLocked) as e:
+            log.info("scheduled ingest skipped: %s", e)
+        except Exception:
+            log.exception("scheduled ingest failed")
+
+    @schedule.before_loop
+    async def _first_turn(self) -> None:
+        """Once ready, wait until the last ingest is an interval old (at least MIN_START_DELAY)."""
+        if self.client is not None:
+            await self.client.wait_until_ready()
         interval = self.settings.ingest_interval_minutes * 60
         last = await asyncio.to_thread(self.engine.corpus.get_meta, "last_ingest")
         delay = initial_delay(datetime.fromisoformat(last) if last else None, interval, utcnow())
         log.info("scheduled ingest every %.0f min; first run in %.0f s", interval / 60, delay)
-        while True:
-            await asyncio.sleep(delay)
-            delay = interval
-            try:
-                await self.run("Scheduled ingest")
-            except (JobBusy, IngestLocked) as e:
-                log.info("scheduled ingest skipped: %s", e)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduled ingest failed")
+        await asyncio.sleep(delay)

@@ -4,21 +4,21 @@ refused, with one friendly line, to anyone who is not a maintainer (bot.discord.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.discord.access import Access, check_public_url, reindex_wait_message
-from bot.discord.commands import filter_choices, refuse, resolve_source
-from bot.discord.jobs import job_label
+from bot.config import DiscordSettings
+from bot.discord.access import Access, Cooldowns, check_public_url, reindex_wait_message
+from bot.discord.commands import filter_choices, resolve_source
+from bot.discord.cooldown import CooldownCog, Refused, cooldown
+from bot.discord.jobs import IngestJobs, job_label
 from bot.discord.progress import run_job_with_progress
-from bot.discord.render import escape_markdown
 from bot.discord.replies import NO_MENTIONS, send_text_followup
-from bot.discord.services import Services
+from bot.discord.safe_text import escape_markdown
+from bot.discord.services import FeedNames
 from ingest.feeds import add_feed, remove_feed
 from ingest.models import ConfigError, Feed
 from ingest.pipeline import check_feed
@@ -53,17 +53,37 @@ def _strip_path(message: str, path: object) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-class MaintainerCommands(commands.Cog):
+def reindex_target(interaction: discord.Interaction[Any]) -> str:
+    """The re-index cooldown's key: the feed as typed ("*": every feed)."""
+    feed = interaction.namespace.feed
+    return feed.strip().casefold() if feed else "*"
+
+
+def reindex_cooldown_text(interaction: discord.Interaction[Any], wait: float) -> str:
+    feed = interaction.namespace.feed
+    return reindex_wait_message(escape_markdown(feed[:100]) if feed else None, wait)
+
+
+class MaintainerCommands(CooldownCog):
     """/feeds add, /feeds remove, /reindex."""
 
     feeds = app_commands.Group(name="feeds", description="Manage the news feeds (maintainers)")
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        access: Access,
+        jobs: IngestJobs,
+        feed_names: FeedNames,
+        cooldowns: Cooldowns,
+    ) -> None:
+        self.settings, self.access, self.jobs = settings, access, jobs
+        self.feed_names = feed_names
+        self.cooldowns = cooldowns  # read by the @cooldown check of /reindex
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every command of this cog: maintainers only (autocomplete is not checked)."""
-        return require_maintainer(self.services.access, interaction)
+        return require_maintainer(self.access, interaction)
 
     @feeds.command(name="add")
     @app_commands.describe(
@@ -76,7 +96,7 @@ class MaintainerCommands(commands.Cog):
         url: app_commands.Range[str, 1, 2000],
     ) -> None:
         """Add a feed (it is fetched once to check it first). Maintainers only."""
-        settings = self.services.settings
+        settings = self.settings
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
             await asyncio.to_thread(check_public_url, url, settings.allow_private_feed_urls)
@@ -96,7 +116,7 @@ class MaintainerCommands(commands.Cog):
             reason = _strip_path(str(e), settings.feeds)
             await send_text_followup(interaction, f"Not added: {reason}")
             return
-        self.services.feeds.forget()
+        self.feed_names.forget()
         log.info("interaction %s: feed %r added by %s", interaction.id, feed.name, user)
         found = f"{len(parsed.articles)} entries found"
         await interaction.edit_original_response(
@@ -104,7 +124,7 @@ class MaintainerCommands(commands.Cog):
             allowed_mentions=NO_MENTIONS,
         )
         await run_job_with_progress(
-            self.services.jobs,
+            self.jobs,
             interaction,
             job_label(feed.name, reindex=False),
             only=[feed.name],
@@ -117,14 +137,14 @@ class MaintainerCommands(commands.Cog):
     async def feeds_remove(self, interaction: discord.Interaction[Any], name: str) -> None:
         """Stop fetching a feed (its stored articles stay). Maintainers only."""
 
-        settings = self.services.settings
+        settings = self.settings
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
             removed = await asyncio.to_thread(remove_feed, settings.feeds, name)
         except ConfigError as e:
             await send_text_followup(interaction, _strip_path(str(e), settings.feeds))
             return
-        self.services.feeds.forget()
+        self.feed_names.forget()
         log.info(
             "interaction %s: feed %r removed by %s",
             interaction.id,
@@ -141,46 +161,30 @@ class MaintainerCommands(commands.Cog):
     async def _feeds_remove_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return filter_choices(await self.services.feeds.in_file(), current)
+        return filter_choices(await self.feed_names.in_file(), current)
 
     async def _feed_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return filter_choices(await self.services.feeds.in_corpus(), current)
+        return filter_choices(await self.feed_names.in_corpus(), current)
 
     @app_commands.command(name="reindex")
     @app_commands.describe(feed="Only this feed (default: every feed)")
     @app_commands.autocomplete(feed=_feed_autocomplete)
+    @cooldown("reindex", reindex_cooldown_text, key=reindex_target)
     async def reindex(self, interaction: discord.Interaction[Any], feed: str | None = None) -> None:
         """Rebuild the search vectors (all feeds or one), showing progress. Maintainers only."""
-        jobs, cooldown = self.services.jobs, self.services.cooldowns.reindex
-        key = feed.strip().casefold() if feed else "*"
-        wait = 0.0 if jobs.busy else cooldown.retry_after(key)
-        if wait:
-            target = escape_markdown(feed[:100]) if feed else None
-            await refuse(interaction, reindex_wait_message(target, wait))
-            return
-        if jobs.busy:
-            running = jobs.running or "Another job"
-            await refuse(
-                interaction,
-                f"{running} is already running; please try again when it has finished.",
-            )
-            return
+        if self.jobs.busy:
+            running = self.jobs.running or "Another job"
+            raise Refused(f"{running} is already running; please try again when it has finished.")
         await interaction.response.defer(thinking=True)
-        refund = functools.partial(cooldown.reset, key)
-        ok, name = await resolve_source(self.services, interaction, feed, refund, ephemeral=False)
-        if not ok:
-            return
-        ran = False
-        try:
-            ran = await run_job_with_progress(
-                jobs,
-                interaction,
-                job_label(name, reindex=True),
-                only=[name] if name else [],
-                reindex=True,
-            )
-        finally:
-            if not ran:  # refused (another job or process) or failed: it may be asked again
-                refund()
+        name = await resolve_source(self.feed_names, feed, ephemeral=False)
+        ran = await run_job_with_progress(
+            self.jobs,
+            interaction,
+            job_label(name, reindex=True),
+            only=[name] if name else [],
+            reindex=True,
+        )
+        if not ran:  # another job or process: it told the user; it may be asked again
+            raise Refused()

@@ -14,24 +14,20 @@ from discord.ext import commands
 from bot.discord.commands import MAX_CHOICES
 from bot.discord.render_models import render_families, render_model_card, render_not_found
 from bot.discord.replies import NO_MENTIONS
-from bot.discord.services import Services
 from ingest.store.model_directory import ModelDirectory
 
 log = logging.getLogger(__name__)
 
 
 class ModelCommands(commands.Cog):
-    """/model name (with autocomplete), /models."""
+    """/model name (with autocomplete), /models, over the model directory it is given (and
+    closes when unloaded)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.directory = ModelDirectory(services.settings)
+    def __init__(self, directory: ModelDirectory) -> None:
+        self.directory = directory
 
     async def cog_unload(self) -> None:
-        # `newsbot sync` registers the cogs without services (no constructor ran): nothing open
-        directory = getattr(self, "directory", None)
-        if directory is not None:
-            await asyncio.to_thread(directory.close)
+        await asyncio.to_thread(self.directory.close)
 
     async def name_autocomplete(
         self, interaction: discord.Interaction[Any], current: str

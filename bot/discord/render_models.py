@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.discord.render import (
+from bot.discord.layout import (
     COLOR_INFO,
     COLOR_NOT_ANSWERED,
     DESCRIPTION_LIMIT,

@@ -1,5 +1,5 @@
 """Pure rendering of stories: /latest lines, a channel digest, a watch notification. Builds
-`discord.Embed`s grouped into `Payload`s within every Discord limit (see bot.discord.render:
+`discord.Embed`s grouped into `Payload`s within every Discord limit (see bot.discord.layout:
 lengths in UTF-16 units, 25 fields, 4,096-unit descriptions, 6,000 units per message, 10
 embeds per message). Titles from feeds are untrusted: escaped, mentions defused."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import discord
 
-from bot.discord.render import (
+from bot.discord.layout import (
     COLOR_INFO,
     COLOR_WARN,
     DESCRIPTION_LIMIT,
@@ -22,14 +23,14 @@ from bot.discord.render import (
     SOURCE_TITLE_CHARS,
     TITLE_LIMIT,
     Payload,
-    _list_embeds,
     dlen,
     embed_length,
-    escape_markdown,
     group_embeds,
+    list_embeds,
     safe_url,
     trim,
 )
+from bot.discord.safe_text import escape_markdown
 from bot.messages import say
 from bot.timeparse import iso_day
 from ingest.store.stories import Story, StoryArticle
@@ -87,7 +88,7 @@ def render_story_list(
         lines = [f"⚠️ {escape_markdown(trim(p, 500))}" for p in problems] + older + lines
     if not lines:
         lines = [say("latest.none", lang)]
-    return group_embeds(_list_embeds(title, lines, COLOR_WARN if problems else COLOR_INFO))
+    return group_embeds(list_embeds(title, lines, COLOR_WARN if problems else COLOR_INFO))
 
 
 def _source_link(a: StoryArticle) -> str:
@@ -187,13 +188,11 @@ def render_watch(topic: str, stories: Sequence[Story], footer: str) -> list[Payl
     if len(stories) > len(shown):
         lines.append(f"…and {len(stories) - len(shown)} more (`/latest topic:{about}`)")
     title = f"{len(stories)} new stories matching your watch {about}"
-    return group_embeds(_list_embeds(title, lines, COLOR_WATCH, footer))
+    return group_embeds(list_embeds(title, lines, COLOR_WATCH, footer))
 
 
 def digest_period_text(since: datetime, until: datetime, tz: str) -> str:
     """'Stories since 2026-08-15 09:00 (Europe/Paris)', in the schedule's zone."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(tz)
     start = since.astimezone(zone)
     end = until.astimezone(zone)

@@ -10,7 +10,8 @@ from typing import Any
 import discord
 from discord.utils import MISSING
 
-from bot.discord.render import Payload, text_payloads, trim
+from bot.discord.layout import Payload, text_payloads, trim
+from ingest.models import NewsbotError
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ def public_error_text(error: BaseException, ref: int, where: str) -> str:
     lock...) may carry internal detail (a server URL, a file path), so the user gets a plain
     sentence with a reference and the log gets the detail. Anything else is a bug: a traceback
     in the log, an apology with the reference."""
-    from ingest.models import NewsbotError
-
     if isinstance(error, PublicError):
         log.info("%s: %s", where, error)
         return str(error)

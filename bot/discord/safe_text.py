@@ -16,7 +16,7 @@ effects:
   with mentions disabled).
 
 Links in the bot's messages are only those it writes itself (the citations, from a checked
-URL: bot.discord.render.safe_url).
+URL: bot.discord.layout.safe_url).
 """
 
 from __future__ import annotations

@@ -144,7 +144,6 @@ def build_services(
     opens the bot's stores). Feed alerts and watches are checked after every ingest the jobs
     run; `clock` is the time the digests, the watches and (unless given) the alerts read."""
     access = access or Access.from_settings(settings)
-    jobs = IngestJobs(settings, engine)
     alerts = alerts or FeedAlerts(client, settings, clock)
     run_engine = EngineCalls()
     memory = DiscordStore(settings.discord_db_path, corpus_db=settings.db_path)
@@ -162,13 +161,12 @@ def build_services(
         alerts.after_ingest(report)
         subscriptions.after_ingest(report)
 
-    jobs.on_finished = after_ingest
     return Services(
         settings=settings,
         engine=engine,
         access=access,
         cooldowns=Cooldowns.from_settings(settings),
-        jobs=jobs,
+        jobs=IngestJobs(settings, engine, client, after_ingest),
         alerts=alerts,
         memory=memory,
         feeds=FeedNames(engine, settings.feeds),

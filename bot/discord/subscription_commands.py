@@ -14,10 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.layout import text_payloads, trim
 from bot.discord.maintainers import require_maintainer
 from bot.discord.model_watches import family_display, watched_family
-from bot.discord.render import escape_markdown, text_payloads, trim
 from bot.discord.replies import reply_or_edit, send_followups
+from bot.discord.safe_text import escape_markdown
 from bot.discord.services import Services
 from bot.discord.subscription_store import DuplicateWatch, Watch, WatchLimitReached
 from bot.stories.schedule import (

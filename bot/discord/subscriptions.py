@@ -9,9 +9,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import tasks
 
 from bot.discord.digests import DigestService
 from bot.discord.model_watches import ModelWatchCheck
@@ -21,8 +23,6 @@ from bot.stories.schedule import zone_names
 from ingest.store.model_directory import ModelDirectory
 
 if TYPE_CHECKING:
-    import discord
-
     from bot.config import DiscordSettings
     from bot.discord.access import Access
     from bot.engine import Engine
@@ -32,38 +32,49 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]  # the time, timezone-aware (UTC); tests hold their own
 
 
-@dataclass
 class Subscriptions:
-    """The store, the digest scheduler and the watch checker; `clock` is what both read."""
+    """The store, the digest scheduler and the watch checker; `clock` is what both read, and
+    `periodic` (a discord.ext.tasks loop) runs both every `tick_seconds` once `client` is
+    ready."""
 
-    store: SubscriptionStore
-    digests: DigestService
-    watches: WatchService
-    clock: Clock
-    tick_seconds: float
-    _task: asyncio.Task[None] | None = field(default=None, repr=False)
-    _pending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    def __init__(
+        self,
+        client: discord.Client,
+        store: SubscriptionStore,
+        digests: DigestService,
+        watches: WatchService,
+        clock: Clock,
+        tick_seconds: float,
+    ) -> None:
+        self.client = client
+        self.store, self.digests, self.watches = store, digests, watches
+        self.clock, self.tick_seconds = clock, tick_seconds
+        self._pending: set[asyncio.Task[None]] = set()
+        self.periodic.change_interval(seconds=tick_seconds)
 
     def start(self) -> None:
         """Check digests and watches every `tick_seconds` (also covers ingests run by another
         process)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._every(), name="newsbot-subscriptions")
+        if not self.periodic.is_running():
+            self.periodic.start()
 
-    async def _every(self) -> None:
+    @tasks.loop(hours=1)  # the interval is `tick_seconds` (constructor)
+    async def periodic(self) -> None:
         jobs: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("digest tick", self.digests.tick),
             ("watch check", self.watches.check),
         ]
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            for name, job in jobs:
-                try:
-                    await job()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("%s failed", name)
+        for name, job in jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("%s failed", name)
+
+    @periodic.before_loop
+    async def _first_tick(self) -> None:
+        """The first tick one interval after the bot is ready."""
+        await self.client.wait_until_ready()
+        await asyncio.sleep(self.tick_seconds)
 
     def after_ingest(self, report: Any = None) -> None:
         """Called when an ingest finished: check the watches in the background."""
@@ -83,13 +94,13 @@ class Subscriptions:
 
     async def stop(self) -> None:
         """Cancel the periodic task and a watch check still running after the last ingest."""
-        tasks = [t for t in (self._task, *self._pending) if t is not None]
-        for task in tasks:
+        running = [t for t in (self.periodic.get_task(), *self._pending) if t is not None]
+        self.periodic.cancel()
+        for task in running:
             task.cancel()
-        for task in tasks:
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._task = None
 
     def close(self) -> None:
         """Blocking: closes the store (and the model directory the watches read)."""
@@ -112,14 +123,16 @@ def open_subscriptions(
     try:
         store.settle_interrupted_hits()
         digests = DigestService(client, engine, store, access, clock, settings.digest_stories)
+        models = ModelWatchCheck(ModelDirectory(settings), store, access)
         watches = WatchService(
-            client, engine, store, access, clock, settings.watch_max_per_hour, run_engine
+            client, engine, store, access, clock, settings.watch_max_per_hour, run_engine, models
         )
         watches.start_watermark()
-        watches.models = ModelWatchCheck(ModelDirectory(settings), store, access)
-        watches.models.start_watermark()
+        models.start_watermark()
         zone_names()
     except BaseException:
         store.close()
         raise
-    return Subscriptions(store, digests, watches, clock, settings.subscriptions_tick_seconds)
+    return Subscriptions(
+        client, store, digests, watches, clock, settings.subscriptions_tick_seconds
+    )

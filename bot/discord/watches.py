@@ -57,15 +57,17 @@ class WatchService:
         clock: Callable[[], datetime],
         max_per_hour: int,
         run_engine: RunEngine,
+        models: ModelWatchCheck | None = None,
     ) -> None:
         """`access`: which servers are served (a watch elsewhere waits); `max_per_hour`:
         messages per watch and hour (NEWSBOT_WATCH_MAX_PER_HOUR); `run_engine`: the bot's
-        pool for blocking engine work (bot.discord.services.EngineCalls)."""
+        pool for blocking engine work (bot.discord.services.EngineCalls); `models`: the
+        watches on a family's versions, checked with the others."""
         self.client, self.engine, self.store, self.access = client, engine, store, access
         self.clock, self.max_per_hour, self.run_engine = clock, max_per_hour, run_engine
         self._lock = asyncio.Lock()  # one check at a time (after an ingest and every tick)
         self._topics: dict[str, np.ndarray] = {}
-        self.models: ModelWatchCheck | None = None  # watches on a family's versions
+        self.models = models
 
     def start_watermark(self) -> None:
         """Blocking, at start: watches begin with the stories of now (never the backlog)."""

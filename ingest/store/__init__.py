@@ -3,7 +3,9 @@ with a full-text index, per-feed state). `Corpus` is the one object the rest of 
 behind it each part owns its tables and states the rule it keeps:
 
     db.py        SQLite connection, schema, migrations, transactions, meta
-    articles.py  articles and feed state; the pending-hash model; article queries and stats
+    articles.py  articles; the pending-hash model; article queries and stats
+    feed_states.py  the feed_state table and each feed's recent article dates (feed health,
+                 ingest.store.health, reads them here too: one reader of that table)
     keyword.py   chunk rows and their full-text index; keyword search
     vectors.py   the Chroma client and collections, dense search; the embedded store's lease
     reindex.py   a full reindex into a new collection, switched in one transaction
@@ -21,7 +23,6 @@ Only this package imports chromadb and sqlite3.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -58,9 +59,10 @@ Batch = Sequence[tuple[Article, tuple[str, ...], Sequence[Chunk]]]
 class Corpus:
     """Owns the corpus. One instance per process; safe to share between threads.
 
-    The parts are public (`db`, `articles`, `keyword`, `vectors`, `rebuild`); the methods below
-    are what callers use: the writes that span parts keep the consistency rules, the rest
-    hand over to the part that answers."""
+    The parts are public (`db`, `articles`, `feeds`, `keyword`, `vectors`, `rebuild`): a reader
+    (and a test) asks the part that answers. The methods below are the writes that span parts
+    (they keep the consistency rules) and the hand-offs production code still calls; one only
+    tests used is not kept."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -192,11 +194,6 @@ class Corpus:
     ) -> list[ArticleRow]:
         return self.articles.latest_articles(limit, feed=feed, since=since, ids=ids)
 
-    def filter_article_ids(
-        self, *, feed: str | None, since: datetime | None, until: datetime | None
-    ) -> list[str]:
-        return self.articles.filter_article_ids(feed=feed, since=since, until=until)
-
     def select_article_ids(
         self,
         *,
@@ -226,9 +223,6 @@ class Corpus:
 
     def feed_names(self) -> list[str]:
         return self.feeds.feed_names()
-
-    def feed_state(self, name: str) -> FeedState | None:
-        return self.feeds.feed_state(name)
 
     # ------------------------------------------------------------------ search
     def keyword_search(
@@ -294,20 +288,3 @@ class Corpus:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.set_meta(key, value)
-
-    # Internals a few tests inspect.
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self.db.connection
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.db.query(sql, params)
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self.db.tx()
-
-    def _client(self) -> Any:
-        return self.vectors.client()
-
-    def _get_collection(self, name: str) -> Any:
-        return self.vectors.get_collection(name)

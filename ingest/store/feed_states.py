@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from ingest.health import HISTORY
 from ingest.models import FeedState
-from ingest.store.db import Database, dt, ts
+from ingest.store.db import Database, dt, marks, ts
 
 
 class FeedStates:
+    """The one reader and writer of `feed_state` (the corpus's feed states, feed health)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -49,6 +54,26 @@ class FeedStates:
 
     def feed_state(self, name: str) -> FeedState | None:
         return next((s for s in self.feed_states() if s.name == name), None)
+
+    def recent_dates(
+        self, feeds: Sequence[str], limit: int = HISTORY + 5
+    ) -> dict[str, list[datetime]]:
+        """Each of `feeds`' newest article dates (published, else when first stored), newest
+        first: the history feed health judges a feed's pace by."""
+        if not feeds:
+            return {}
+        rows = self.db.query(
+            "SELECT feed, t FROM (SELECT af.feed AS feed, coalesce(a.published, a.first_seen)"
+            " AS t, row_number() OVER (PARTITION BY af.feed ORDER BY"
+            " coalesce(a.published, a.first_seen) DESC) AS n FROM article_feeds af"
+            f" JOIN articles a ON a.id = af.article_id WHERE af.feed IN ({marks(feeds)}))"
+            " WHERE n <= ? ORDER BY feed, t DESC",
+            (*feeds, limit),
+        )
+        out: dict[str, list[datetime]] = {}
+        for r in rows:
+            out.setdefault(r["feed"], []).append(datetime.fromtimestamp(r["t"], UTC))
+        return out
 
 
 def write_state(db: sqlite3.Connection, s: FeedState) -> None:

@@ -1,4 +1,6 @@
-"""The corpus reads behind feed health (ingest.health.assess) and the ledger of feed alerts.
+"""The corpus reads behind feed health (ingest.health.assess: the feed states and their recent
+article dates, read through the corpus's Database and FeedStates like every other reader) and
+the ledger of feed alerts.
 
 The ledger (table `feed_alerts` in the corpus database) records which health each feed was last
 announced with, so a restart or a second process never announces the same thing twice:
@@ -12,70 +14,18 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ingest.config import Settings
-from ingest.health import (
-    CLAIM_TTL,
-    FAILING,
-    HISTORY,
-    OK,
-    Health,
-    Thresholds,
-    assess,
-    thresholds,
-)
-from ingest.models import FeedState
-from ingest.store.db import dt
+from ingest.health import CLAIM_TTL, FAILING, OK, Health, Thresholds, assess, thresholds
+from ingest.store.db import Database, SQLiteFile, dt
+from ingest.store.feed_states import FeedStates
 
 DEFAULT_THRESHOLDS = Thresholds()
 
 
 # --------------------------------------------------------------------------- corpus reads
-def _connect(db_path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-    db.execute("PRAGMA busy_timeout=30000")
-    return db
-
-
-def read_states(db: sqlite3.Connection) -> list[FeedState]:
-    rows = db.execute(
-        "SELECT name, url, last_attempt, last_success, last_error, consecutive_failures"
-        " FROM feed_state ORDER BY name"
-    ).fetchall()
-    return [
-        FeedState(
-            name=r[0],
-            url=r[1],
-            last_attempt=dt(r[2]),
-            last_success=dt(r[3]),
-            last_error=r[4],
-            consecutive_failures=r[5],
-        )
-        for r in rows
-    ]
-
-
-def read_history(
-    db: sqlite3.Connection, limit: int = HISTORY + 5, feeds: Sequence[str] | None = None
-) -> dict[str, list[datetime]]:
-    """Each feed's (or only `feeds`') newest article dates (published, else when first stored),
-    newest first. It reads every article of those feeds: ask for the feeds you need."""
-    only = f" WHERE af.feed IN ({','.join('?' * len(feeds))})" if feeds is not None else ""
-    rows = db.execute(
-        "SELECT feed, t FROM (SELECT af.feed AS feed, coalesce(a.published, a.first_seen) AS t,"
-        " row_number() OVER (PARTITION BY af.feed ORDER BY coalesce(a.published, a.first_seen)"
-        f" DESC) AS n FROM article_feeds af JOIN articles a ON a.id = af.article_id{only})"
-        " WHERE n <= ? ORDER BY feed, t DESC",
-        (*(feeds or ()), limit),
-    ).fetchall()
-    out: dict[str, list[datetime]] = {}
-    for feed, t in rows:
-        out.setdefault(feed, []).append(datetime.fromtimestamp(t, UTC))
-    return out
-
-
 def feed_health(
     db_path: Path,
     now: datetime,
@@ -85,26 +35,24 @@ def feed_health(
     failing_only: bool = False,
 ) -> list[Health]:
     """The health of every fetched feed (or of `only` those; `failing_only`: of those whose
-    last fetch failed), sorted by name."""
+    last fetch failed), sorted by name; read through the corpus file's one door (Database,
+    FeedStates)."""
     if not Path(db_path).exists():
         return []
-    with closing(_connect(db_path)) as db:
-        try:
-            states = read_states(db)
-            if only is not None:
-                states = [s for s in states if s.name in set(only)]
-            if failing_only:
-                states = [s for s in states if s.last_error]
-            # the history of those feeds only: reading every feed's grows with the corpus
-            history = read_history(db, feeds=[s.name for s in states]) if states else {}
-        except sqlite3.OperationalError:  # a corpus not created yet
-            return []
-    wanted = set(only) if only is not None else None
-    return [
-        assess(s, history.get(s.name, ()), now, limits)
-        for s in states
-        if wanted is None or s.name in wanted
-    ]
+    db = Database(Path(db_path))
+    try:
+        feeds = FeedStates(db)
+        states = feeds.feed_states()
+        if only is not None:
+            wanted = set(only)
+            states = [s for s in states if s.name in wanted]
+        if failing_only:
+            states = [s for s in states if s.last_error]
+        # the history of those feeds only: reading every feed's grows with the corpus
+        history = feeds.recent_dates([s.name for s in states])
+    finally:
+        db.close()
+    return [assess(s, history.get(s.name, ()), now, limits) for s in states]
 
 
 def health_for(
@@ -163,16 +111,14 @@ class AlertRecord:
 
 
 class AlertLedger:
-    """What the maintainers were told about each feed (table feed_alerts of the corpus DB)."""
+    """What the maintainers were told about each feed (table feed_alerts of the corpus DB),
+    opened for each use (a check every CHECK_MINUTES) as every SQLite file is (SQLiteFile)."""
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
 
-    def _db(self) -> sqlite3.Connection:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(self.db_path)
-        db.execute(LEDGER_SCHEMA)
-        return db
+    def _file(self) -> SQLiteFile:
+        return SQLiteFile(self.db_path, LEDGER_SCHEMA)
 
     def claim(self, healths: Sequence[Health], now: datetime) -> list[Notice]:
         """Record each feed's health and claim every change not announced yet (in one
@@ -181,34 +127,28 @@ class AlertLedger:
         stamp = now.timestamp()
         by_feed = {h.feed: h for h in healths}
         notices: list[Notice] = []
-        with closing(self._db()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = {
-                    r[0]: r
-                    for r in db.execute("SELECT feed, status, announced, claimed FROM feed_alerts")
-                }
-                for feed in rows.keys() - by_feed.keys():
-                    db.execute("DELETE FROM feed_alerts WHERE feed=?", (feed,))
-                for h in healths:
-                    row = rows.get(h.feed)
-                    if row is None and h.announce == OK:
-                        continue  # healthy and never announced: nothing to keep
-                    self._record(db, h, stamp)
-                    announced = row[2] if row else OK
-                    claimed = row[3] if row else None
-                    if h.announce == announced:
-                        if h.announce == OK:
-                            db.execute("DELETE FROM feed_alerts WHERE feed=?", (h.feed,))
-                        continue
-                    if claimed is not None and stamp - claimed < CLAIM_TTL.total_seconds():
-                        continue  # another process is announcing it right now
-                    db.execute("UPDATE feed_alerts SET claimed=? WHERE feed=?", (stamp, h.feed))
-                    notices.append(Notice(h, announced, stamp))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with closing(self._file()) as file, file.tx() as db:
+            rows = {
+                r[0]: r
+                for r in db.execute("SELECT feed, status, announced, claimed FROM feed_alerts")
+            }
+            for feed in rows.keys() - by_feed.keys():
+                db.execute("DELETE FROM feed_alerts WHERE feed=?", (feed,))
+            for h in healths:
+                row = rows.get(h.feed)
+                if row is None and h.announce == OK:
+                    continue  # healthy and never announced: nothing to keep
+                self._record(db, h, stamp)
+                announced = row[2] if row else OK
+                claimed = row[3] if row else None
+                if h.announce == announced:
+                    if h.announce == OK:
+                        db.execute("DELETE FROM feed_alerts WHERE feed=?", (h.feed,))
+                    continue
+                if claimed is not None and stamp - claimed < CLAIM_TTL.total_seconds():
+                    continue  # another process is announcing it right now
+                db.execute("UPDATE feed_alerts SET claimed=? WHERE feed=?", (stamp, h.feed))
+                notices.append(Notice(h, announced, stamp))
         return notices
 
     @staticmethod
@@ -224,7 +164,7 @@ class AlertLedger:
 
     def done(self, notice: Notice) -> None:
         """The message was sent: record it as announced (a recovery forgets the feed)."""
-        with closing(self._db()) as db:
+        with closing(self._file()) as file, file.tx() as db:
             if notice.recovered:
                 db.execute(
                     "DELETE FROM feed_alerts WHERE feed=? AND claimed=? AND status=?",
@@ -237,15 +177,15 @@ class AlertLedger:
 
     def release(self, notice: Notice) -> None:
         """Sending failed: the next check tries again."""
-        with closing(self._db()) as db:
-            db.execute(
+        with closing(self._file()) as file:
+            file.run(
                 "UPDATE feed_alerts SET claimed=NULL WHERE feed=? AND claimed=?",
                 (notice.health.feed, notice.claimed),
             )
 
     def records(self) -> list[AlertRecord]:
-        with closing(self._db()) as db:
-            rows = db.execute(
+        with closing(self._file()) as file:
+            rows = file.query(
                 "SELECT feed, status, announced, since FROM feed_alerts ORDER BY feed"
-            ).fetchall()
+            )
         return [AlertRecord(r[0], r[1], r[2], dt(r[3])) for r in rows]

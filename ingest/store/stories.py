@@ -181,13 +181,19 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def open_story_tables(settings: Settings) -> SQLiteFile:
+    """The story tables of the corpus file, for their reader (StoryStore) and their writer
+    (ingest.store.story_writer). synchronous=NORMAL: a commit lost to a power cut leaves its
+    articles ungrouped, and the next run groups them again; a backfill is not slowed by one
+    fsync per article."""
+    return SQLiteFile(settings.db_path, SCHEMA, synchronous="NORMAL")
+
+
 class StoryStore:
     """The story tables: read by every process, written by the ingest job's grouping."""
 
     def __init__(self, settings: Settings) -> None:
-        # synchronous=NORMAL: a commit lost to a power cut leaves its articles ungrouped, and
-        # the next run groups them again; a backfill is not slowed by one fsync per article.
-        self._file = SQLiteFile(settings.db_path, SCHEMA, synchronous="NORMAL")
+        self._file = open_story_tables(settings)
 
     def close(self) -> None:
         self._file.close()

@@ -1,5 +1,6 @@
 """The writer side of the story tables (see ingest.store.stories for the tables and their rules):
-what the grouping reads back and how it records its decisions, one transaction per article."""
+what the grouping reads back and how it records its decisions, one transaction per article.
+Only the ingest job's grouping writes stories; every reader uses StoryStore."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from ingest.config import Settings
 from ingest.models import utcnow
-from ingest.store.stories import PRIMARY_ORDER, StoryStore
+from ingest.store.stories import PRIMARY_ORDER, open_story_tables
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -40,8 +42,15 @@ class Member:
     story_last_updated: float = 0.0
 
 
-class StoryWriter(StoryStore):
-    """StoryStore plus the writes of the ingest job's grouping."""
+class StoryWriter:
+    """The grouping's own reads of the story tables and its writes (not a StoryStore: the
+    grouping never reads stories the way their readers do)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._file = open_story_tables(settings)
+
+    def close(self) -> None:
+        self._file.close()
 
     def ungrouped(self) -> list[str]:
         """Embedded articles the grouping has not seen, oldest publication first."""

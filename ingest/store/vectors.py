@@ -136,8 +136,8 @@ class VectorIndex:
         return self._chroma
 
     def _new_client(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        import chromadb  # lazy: start-up time (about 1 s)
+        from chromadb.config import Settings as ChromaSettings  # lazy: start-up time
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         url = self.settings.chroma_url
