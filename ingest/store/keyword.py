@@ -4,6 +4,13 @@ phrase counts, and the text of an article's chunks.
 Rule: the chunk rows and `chunks_fts` always change together, in the transaction that marks the
 article embedded (`Corpus.store_embeddings`) or switches a reindex (`Rebuild.finish`), so keyword
 search and dense search see the same chunks.
+
+Keyword search is an OR-query of the question's words ranked by BM25, and FTS5 computes BM25 for
+every chunk that matches any word: common words ("ai", "model") match a fifth to two thirds of a
+large corpus, which cost ~120 ms per search at 256,000 chunks. When the words match more chunks
+than `SCORED_ROWS` (or `SCORED_SHARE` of the corpus, the larger), the search scores only the
+chunks holding one of its rarest words (within that budget, at least `RARE_TERMS` of them), each
+still by its BM25 score over all the words (see `_two_step`). Below the budget it is exact.
 """
 
 from __future__ import annotations
@@ -16,12 +23,42 @@ from ingest.models import Article, Chunk
 from ingest.store.db import Database, batches, marks
 from ingest.text import SEARCH_STOPWORDS as STOPWORDS
 
+SCORED_ROWS = 12_000  # chunks one keyword search scores at most (about 15 ms) ...
+SCORED_SHARE = 0.05  # ... or this share of the corpus's chunks, when that is more
+RARE_TERMS = 2  # the candidates hold one of at least this many of the rarest words
 
-def fts_query(text: str) -> str:
-    """Question → FTS5 OR-query of its content words (quoted, so no FTS syntax leaks through)."""
+# Chunks holding one of the rare words (second parameter), each with its BM25 score over all the
+# words (the first is "(rare) AND (all)"). FTS5 cannot match on some phrases and score on others,
+# and BM25 is a sum over the query's phrases: the first query scores the rare words twice, so
+# their own score (the second query, over the same chunks) is taken off again.
+_TWO_STEP = """
+WITH both_ AS MATERIALIZED (
+    SELECT rowid AS r, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}),
+rare AS MATERIALIZED (
+    SELECT rowid AS r, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}),
+top AS (
+    SELECT both_.r AS r, rare.s - both_.s AS score FROM both_ JOIN rare ON rare.r = both_.r
+    ORDER BY score DESC, both_.r LIMIT ?)
+SELECT f.chunk_id, f.article_id, f.text, top.score AS s FROM top
+JOIN chunks_fts f ON f.rowid = top.r ORDER BY top.score DESC, top.r
+"""
+_FULL = """
+SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts
+WHERE chunks_fts MATCH ?{f} ORDER BY bm25(chunks_fts) LIMIT ?
+"""
+_FILTER = " AND article_id IN (SELECT id FROM temp.filter_ids)"
+
+
+def fts_terms(text: str) -> list[str]:
+    """A question's content words as quoted FTS5 phrases (so no FTS syntax leaks through)."""
     words = re.findall(r"[\w][\w.\-']*[\w]|\w", text.lower())
     terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS and len(w) > 1]
-    return " OR ".join('"' + w.replace('"', "") + '"' for w in terms[:32])
+    return ['"' + w.replace('"', "") + '"' for w in terms[:32]]
+
+
+def fts_query(text: str) -> str:
+    """Question → FTS5 OR-query of its content words."""
+    return " OR ".join(fts_terms(text))
 
 
 class KeywordIndex:
@@ -29,6 +66,11 @@ class KeywordIndex:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Chunks per word (counted up to a cap) and the corpus's chunk count, valid while the
+        # database is unchanged: common words recur in most questions and cost most to count.
+        self._counts: dict[tuple[str, int], int] = {}
+        self._counted_at: tuple[int, int] | None = None
+        self._chunks = 0
 
     # ------------------------------------------------------------------ writes (caller's tx)
     @staticmethod
@@ -88,20 +130,72 @@ class KeywordIndex:
         self, query: str, n: int, article_ids: Sequence[str] | None = None
     ) -> list[tuple[str, str, str, float]]:
         """(chunk_id, article_id, text, bm25 score (higher is better)), best first."""
-        q = fts_query(query)
-        if not q or (article_ids is not None and not article_ids):
+        terms = fts_terms(query)
+        if not terms or (article_ids is not None and not article_ids):
             return []
-        sql = (
-            "SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts"
-            " WHERE chunks_fts MATCH ?{} ORDER BY bm25(chunks_fts) LIMIT ?"
-        )
+        # a filter to a few articles makes the exact query cheap (about 4 chunks an article)
+        few = article_ids is not None and len(article_ids) * 4 <= SCORED_ROWS
+        sql, params = self._plan(terms, n, exact=few)
         if article_ids is None:
-            rows = self.db.query(sql.format(""), (q, n))
+            rows = self.db.query(sql.format(f=""), params)
         else:
-            sql = sql.format(" AND article_id IN (SELECT id FROM temp.filter_ids)")
             with self.db.read_with_ids(article_ids) as db:
-                rows = db.execute(sql, (q, n)).fetchall()
+                rows = db.execute(sql.format(f=_FILTER), params).fetchall()
         return [(r["chunk_id"], r["article_id"], r["text"], float(r["s"])) for r in rows]
+
+    def _plan(
+        self, terms: list[str], n: int, *, exact: bool = False
+    ) -> tuple[str, tuple[object, ...]]:
+        """The exact query when the words match few chunks; else the two-step one over the
+        chunks that hold one of the rarest words (see the module's docstring)."""
+        everything = " OR ".join(terms)
+        if exact:
+            return _FULL, (everything, n)
+        with self.db.lock:
+            chunks = self._chunk_count()
+            budget = max(SCORED_ROWS, int(SCORED_SHARE * chunks))
+            if chunks <= budget:  # nothing can match more chunks than the budget
+                return _FULL, (everything, n)
+            counts = {t: self._count(t, budget + 1) for t in terms}
+        rare: list[str] = []
+        scored = 0
+        for term in sorted((t for t in terms if counts[t]), key=lambda t: counts[t]):
+            if len(rare) >= RARE_TERMS and scored + counts[term] > budget:
+                break
+            rare.append(term)
+            scored += counts[term]
+        if len(rare) == sum(1 for t in terms if counts[t]):  # every word fits: score them all
+            return _FULL, (everything, n)
+        either = " OR ".join(rare)
+        return _TWO_STEP, (f"({either}) AND ({everything})", either, n)
+
+    def _fresh(self) -> None:
+        """Forget the counts when the database changed (here or in another process)."""
+        db = self.db.connection
+        stamp = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
+        if stamp != self._counted_at:
+            self._counts.clear()
+            self._chunks = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            self._counted_at = stamp
+
+    def _chunk_count(self) -> int:
+        self._fresh()
+        return self._chunks
+
+    def _count(self, term: str, cap: int) -> int:
+        """Chunks holding `term`, counted up to `cap` (the caller holds the lock)."""
+        key = (term, cap)
+        if key not in self._counts:
+            if len(self._counts) > 50_000:
+                self._counts.clear()
+            self._counts[key] = int(
+                self.db.connection.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?"
+                    " LIMIT ?)",
+                    (term, cap),
+                ).fetchone()[0]
+            )
+        return self._counts[key]
 
     def count_mentions(self, term: str, cap: int = 1000) -> int:
         """Chunks whose text contains `term` as a phrase (counting stops at `cap`)."""
