@@ -147,6 +147,8 @@ def test_word_counts_follow_chunks_added_by_another_connection(
     # say none of the common words, would never be scored.
     hits = corpus.keyword_search(question, 10)
     assert {aid for _, aid, _, _ in hits[:3]} == {a.id for a in arts}
+    exact = _exact(corpus, question)  # chunks with zebu and no common word are scored exactly too
+    assert all(s == pytest.approx(exact[cid], abs=1e-9) for cid, _, _, s in hits)
 
 
 def test_word_counts_follow_chunks_this_connection_adds(

@@ -10,7 +10,7 @@ every chunk that matches any word: common words ("ai", "model") match a fifth to
 large corpus, which cost ~120 ms per search at 256,000 chunks. When the words match more chunks
 than `SCORED_ROWS` (or `SCORED_SHARE` of the corpus, the larger), the search scores only the
 chunks holding one of its rarest words (within that budget, at least `RARE_TERMS` of them), each
-still by its BM25 score over all the words (see `_two_step`). Below the budget it is exact.
+still by its BM25 score over all the words (see `_TWO_STEP`). Below the budget it is exact.
 """
 
 from __future__ import annotations
@@ -27,20 +27,18 @@ SCORED_ROWS = 12_000  # chunks one keyword search scores at most (about 15 ms) .
 SCORED_SHARE = 0.05  # ... or this share of the corpus's chunks, when that is more
 RARE_TERMS = 2  # the candidates hold one of at least this many of the rarest words
 
-# Chunks holding one of the rare words (second parameter), each with its BM25 score over all the
-# words (the first is "(rare) AND (all)"). FTS5 cannot match on some phrases and score on others,
-# and BM25 is a sum over the query's phrases: the first query scores the rare words twice, so
-# their own score (the second query, over the same chunks) is taken off again.
+# The chunks holding one of the rare words, each with its BM25 score over all the words: BM25 is a
+# sum over the query's phrases, each counted once, so "(rare) AND (common)" scores the chunks that
+# also hold a common word exactly, and "(rare) NOT (common)" the others (a common word's share is
+# 0 in a chunk that does not hold it). One query "(rare) AND (all)" would count the rare ones twice.
 _TWO_STEP = """
-WITH both_ AS MATERIALIZED (
-    SELECT rowid AS r, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}),
-rare AS MATERIALIZED (
-    SELECT rowid AS r, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}),
-top AS (
-    SELECT both_.r AS r, rare.s - both_.s AS score FROM both_ JOIN rare ON rare.r = both_.r
-    ORDER BY score DESC, both_.r LIMIT ?)
-SELECT f.chunk_id, f.article_id, f.text, top.score AS s FROM top
-JOIN chunks_fts f ON f.rowid = top.r ORDER BY top.score DESC, top.r
+WITH top AS (
+    SELECT rowid AS r, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}
+    UNION ALL
+    SELECT rowid AS r, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{f}
+    ORDER BY s DESC, r LIMIT ?)
+SELECT f.chunk_id, f.article_id, f.text, top.s FROM top
+JOIN chunks_fts f ON f.rowid = top.r ORDER BY top.s DESC, top.r
 """
 _FULL = """
 SELECT chunk_id, article_id, text, -bm25(chunks_fts) AS s FROM chunks_fts
@@ -163,7 +161,8 @@ class KeywordIndex:
         if len(rare) == sum(1 for t in terms if counts[t]):  # every word fits: score them all
             return _FULL, (everything, n)
         either = " OR ".join(rare)
-        return _TWO_STEP, (f"({either}) AND ({everything})", either, n)
+        common = " OR ".join(t for t in terms if t not in rare)
+        return _TWO_STEP, (f"({either}) AND ({common})", f"({either}) NOT ({common})", n)
 
     def _fresh(self) -> None:
         """Forget the counts when the database changed (here or in another process)."""
