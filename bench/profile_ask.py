@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.config import AnswerSettings  # noqa: E402
 from bot.engine import Engine  # noqa: E402
-from ingest.store import Corpus  # noqa: E402
+from ingest.store import Corpus, keyword  # noqa: E402
 from ingest.store.keyword import KeywordIndex  # noqa: E402
 from ingest.store.vectors import VectorIndex  # noqa: E402
 
@@ -77,7 +77,10 @@ def main() -> None:
     p.add_argument("--feeds", required=True)
     p.add_argument("--asks", type=int, default=40)
     p.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
+    p.add_argument("--keyword-share", type=float, help="keyword.SCORED_SHARE to try")
     args = p.parse_args()
+    if args.keyword_share is not None:
+        keyword.SCORED_SHARE = args.keyword_share
     settings = AnswerSettings.load(data_dir=Path(args.data), feeds=Path(args.feeds))
     engine = Engine(settings)
     lines = Path(args.questions).read_text().splitlines()

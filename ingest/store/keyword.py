@@ -24,7 +24,7 @@ from ingest.store.db import Database, batches, marks
 from ingest.text import SEARCH_STOPWORDS as STOPWORDS
 
 SCORED_ROWS = 12_000  # chunks one keyword search scores at most (about 15 ms) ...
-SCORED_SHARE = 0.05  # ... or this share of the corpus's chunks, when that is more
+SCORED_SHARE = 0.08  # ... or this share of the corpus's chunks, when that is more
 RARE_TERMS = 2  # the candidates hold one of at least this many of the rarest words
 
 # The chunks holding one of the rare words, each with its BM25 score over all the words: BM25 is a
