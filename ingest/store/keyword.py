@@ -165,9 +165,13 @@ class KeywordIndex:
         return _TWO_STEP, (f"({either}) AND ({common})", f"({either}) NOT ({common})", n)
 
     def _fresh(self) -> None:
-        """Forget the counts when the database changed (here or in another process)."""
+        """Forget the counts when chunks were added (by another process: `data_version`, or by
+        this connection: the newest chunk row; not `total_changes`, which every filtered search
+        moves with its scratch table)."""
         db = self.db.connection
-        stamp = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
+        version = int(db.execute("PRAGMA data_version").fetchone()[0])
+        newest = db.execute("SELECT max(rowid) FROM chunks").fetchone()[0]
+        stamp = (version, int(newest or 0))
         if stamp != self._counted_at:
             self._counts.clear()
             self._chunks = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
