@@ -161,3 +161,21 @@ def test_word_counts_follow_chunks_this_connection_adds(
     _store(corpus, arts, "delta")
     hits = corpus.keyword_search(question, 10)
     assert {aid for _, aid, _, _ in hits[:3]} == {a.id for a in arts}
+
+
+@pytest.mark.parametrize("wide", [10, 3])
+def test_a_large_filter_gives_the_filters_best_chunks(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch, wide: int
+) -> None:
+    """Many ids: the best chunks of the whole corpus are filtered in Python when enough of
+    them pass (wide=10: 200 read, 90 pass), else the filter runs in SQL (wide=3: 60 read, 17
+    pass: not enough for 20)."""
+    monkeypatch.setattr(keyword, "WIDE", wide)
+    even = [f"https://example.org/alpha/{i}" for i in range(0, 300, 2)]
+    ids = [f"https://example.org/missing/{i}" for i in range(keyword.MANY_IDS)] + even
+    exact = {
+        c: s for c, s in _exact(corpus, QUESTION).items() if int(c.split("/")[-1][:-2]) % 2 == 0
+    }
+    hits = corpus.keyword_search(QUESTION, 20, ids)
+    assert len(hits) == 20 and {aid for _, aid, _, _ in hits} <= set(even)
+    _assert_top(hits, exact)
