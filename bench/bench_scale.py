@@ -1,6 +1,7 @@
 """Scale benchmark: the bot on a corpus many times the shared one (`make bench-scale`).
 
     python bench/bench_scale.py [--sizes 2500,100000] [--dir /tmp/newsbot-scale] [--asks 40]
+    python bench/bench_scale.py --measure DIR [DIR ...]   # step 3 only, on corpora already built
 
 Steps, each measurement in a process of its own (so peak memory is that process's):
 
@@ -311,7 +312,7 @@ def run_child(*args: str) -> dict[str, Any]:
 
 def measure(root: Path, size: int, asks: int) -> dict[str, Any]:
     row = run_child("measure", str(root), str(asks))
-    feed = write_new_feed(root, size)
+    feed = write_new_feed(root, size or row["articles"])
     inc = run_child("ingest", str(root), feed)
     row.update(
         incremental_100_s=inc["ingest_s"],
@@ -361,6 +362,13 @@ def main() -> None:
     p.add_argument("--sizes", default="2500,100000", help="corpus sizes, ascending")
     p.add_argument("--dir", default="/tmp/newsbot-scale", help="work directory (kept)")
     p.add_argument("--asks", type=int, default=40, help="questions timed per size")
+    p.add_argument(
+        "--measure",
+        nargs="+",
+        metavar="DIR",
+        help="only measure the corpora already in these work directories (a data/ and a"
+        " feeds.toml each; the incremental ingest adds 100 articles to each), smallest first",
+    )
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -372,6 +380,9 @@ def main() -> None:
         else:
             out = child_ingest(rest[0], rest[1] if len(rest) > 1 else None)
         print(json.dumps(out))
+        return
+    if args.measure:
+        print_table([measure(Path(d), 0, args.asks) for d in args.measure])
         return
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
