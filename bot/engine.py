@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bot.answer import Answerer
+from bot.answer.search import Retriever
 from bot.config import AnswerSettings
 from bot.datephrases import named_days
 from bot.messages import failing_note
@@ -23,6 +25,7 @@ from bot.stories.watch_match import StoryText, load_story_texts
 from ingest.embed import Embedder, recorded_backend
 from ingest.health import Health, thresholds
 from ingest.models import FeedState, utcnow
+from ingest.store import Corpus
 from ingest.store.health import failing_feeds
 from ingest.store.stories import Story, StoryStore
 
@@ -31,10 +34,6 @@ class Engine:
     """Loads the embedding model, the corpus and the LLM once; answers many questions."""
 
     def __init__(self, settings: AnswerSettings, embedder: Embedder | None = None) -> None:
-        from bot.answer import Answerer
-        from bot.answer.search import Retriever
-        from ingest.store import Corpus
-
         self.settings = settings
         self.corpus = Corpus(settings)
         self.corpus.claim_vectors()  # one process per embedded store: refused here, not later

@@ -57,7 +57,22 @@ def detect(text: str, hint: str | None = None) -> str:
 
 
 def question_language(text: str) -> str:
-    """detect() with the function-word signal of bot.answer.understand as its hint."""
-    from bot.answer.understand import detect_language  # lazy: import cycle (bot.answer)
-
+    """detect() with the function-word signal (detect_language) as its hint."""
     return detect(text, detect_language(text))
+
+
+_ID_WORDS = frozenset(
+    """yang dan di ke dari untuk dengan ini itu apa apakah siapa berapa kapan bagaimana mengapa
+    kenapa adalah akan telah sudah pada oleh dalam atau juga tidak bisa ada tentang baru terbaru
+    sebuah seorang para saat karena sebagai lebih bahwa mereka kami kita saya dia tersebut
+    menjadi dapat meluncurkan diluncurkan perusahaan pemerintah""".split()
+)
+
+
+def detect_language(text: str) -> str:
+    """ "id" when Indonesian function words dominate, else "en" (the bot's two languages)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if not words:
+        return "en"
+    hits = sum(w in _ID_WORDS for w in words)
+    return "id" if hits >= 2 and hits / len(words) >= 0.2 else "en"

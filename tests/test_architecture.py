@@ -41,10 +41,8 @@ STORE_MODULES = re.compile(
 SIZE_ALLOWED = {}
 
 # An import inside a function says why on its line: start-up time, an optional dependency, or
-# an import cycle it breaks. bot/answer/ and bot/engine.py are exempt for now: the answer-quality
-# issue restructures them (move their imports up when it is closed).
+# an import cycle it breaks. Nothing is exempt.
 LAZY_REASON = re.compile(r"#\s*lazy: .*(start-up|optional|import cycle)")
-LAZY_EXEMPT = re.compile(r"bot/answer/.*|bot/engine\.py")
 
 # Calls that read settings or load a model: never at import time.
 SETTINGS_CALL = re.compile(r"(?:get|load)_\w*settings|\w*Settings")
@@ -186,7 +184,6 @@ def test_imports_are_at_the_top_unless_they_say_why() -> None:
     bad = [
         problem
         for rel in _modules(*PACKAGES)
-        if not LAZY_EXEMPT.fullmatch(rel)
         for problem in _unexplained_lazy_imports(rel, (REPO / rel).read_text(encoding="utf-8"))
     ]
     assert not bad, f"move these imports to the top of their module, or say why: {bad}"
@@ -268,7 +265,6 @@ def f():
     assert not STORE_MODULES.fullmatch("bot/discord/subscriptions.py")
     lazy = "def g():\n    import numpy\n    import torch  # lazy: start-up time\n"
     assert _unexplained_lazy_imports("m.py", lazy) == ["m.py:2: import numpy"]
-    assert LAZY_EXEMPT.fullmatch("bot/answer/rank.py") and not LAZY_EXEMPT.fullmatch("bot/llm.py")
     assert SETTINGS_CALL.fullmatch("get_bot_settings") and SETTINGS_CALL.fullmatch("Settings")
     assert not SETTINGS_CALL.fullmatch("SettingsConfigDict")
 

@@ -95,7 +95,7 @@ class Multilingual:
     def _load(self) -> Any:
         # onnxruntime is a dependency already (the embedding backend); imported here so a
         # process that never meets another language does not load a second model.
-        import onnxruntime as ort  # start-up time
+        import onnxruntime as ort  # lazy: start-up time (only when first needed)
 
         opts = ort.SessionOptions()
         opts.register_custom_ops_library(str(extensions_library()))

@@ -27,6 +27,7 @@ from bot.answer.directory import PUBLICATION_WORDS, SourceDirectory, SourceMatch
 from bot.answer.text import clean_question, entity_terms, keyword_terms
 from bot.answer.versions import MONTHS, versions_in
 from bot.datephrases import calendar_words
+from bot.language import detect_language
 from bot.models import Turn
 from bot.timeparse import TimeWindow, format_day, parse_time_window
 
@@ -213,23 +214,6 @@ def answer_type(question: str) -> str:
         if pattern.search(question):
             return kind
     return "any"
-
-
-_ID_WORDS = frozenset(
-    """yang dan di ke dari untuk dengan ini itu apa apakah siapa berapa kapan bagaimana mengapa
-    kenapa adalah akan telah sudah pada oleh dalam atau juga tidak bisa ada tentang baru terbaru
-    sebuah seorang para saat karena sebagai lebih bahwa mereka kami kita saya dia tersebut
-    menjadi dapat meluncurkan diluncurkan perusahaan pemerintah""".split()
-)
-
-
-def detect_language(text: str) -> str:
-    """ "id" when Indonesian function words dominate, else "en" (the bot's two languages)."""
-    words = re.findall(r"[a-z]+", text.lower())
-    if not words:
-        return "en"
-    hits = sum(w in _ID_WORDS for w in words)
-    return "id" if hits >= 2 and hits / len(words) >= 0.2 else "en"
 
 
 # --------------------------------------------------------------------------- follow-ups

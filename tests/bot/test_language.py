@@ -17,7 +17,7 @@ from llmserver import ScriptedChatServer, scripted_llm_fixture  # noqa: F401 (fi
 from bot.answer import Answerer
 from bot.config import load_answer_settings
 from bot.discord.render import render_answer
-from bot.language import detect, question_language, strip_names
+from bot.language import detect, detect_language, question_language, strip_names
 from bot.messages import PHRASES, format_day, say, window_phrase
 from bot.models import Answer, Source
 from bot.prompts import REPO_PROMPTS
@@ -199,3 +199,10 @@ def test_english_answer_embeds_are_unchanged() -> None:
     assert payload.embeds[-1].fields[0].name == "Artikel terdekat"
     assert payload.embeds[-1].footer.text == "per belum ada artikel · extractive"
     assert NOW > AS_OF
+
+
+def test_function_word_signal() -> None:
+    assert detect_language("siapa yang memimpin pendanaan seri A lentera ai?") == "id"
+    assert detect_language("berapa GPU yang dipakai buat melatih cendana 2") == "id"
+    assert detect_language("who leads the series A of lentera ai?") == "en"
+    assert detect_language("") == "en"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.answer.directory import SourceDirectory
-from bot.answer.understand import answer_type, detect_language, understand
+from bot.answer.understand import answer_type, understand
 from bot.answer.versions import versions_in
 from bot.models import Turn
 
@@ -197,13 +197,6 @@ def test_names_from_a_lowercase_question_come_from_the_corpus_vocabulary(
     # short ones ("SF") and compounds of common words ("AI-generated") are not what is asked
     p = plan("when must AI-generated videos in SF be labelled", directory)
     assert p.names == ()
-
-
-def test_language() -> None:
-    assert detect_language("siapa yang memimpin pendanaan seri A lentera ai?") == "id"
-    assert detect_language("berapa GPU yang dipakai buat melatih cendana 2") == "id"
-    assert detect_language("who leads the series A of lentera ai?") == "en"
-    assert detect_language("") == "en"
 
 
 def test_recently_is_the_past_month(directory: SourceDirectory) -> None:
