@@ -1,5 +1,5 @@
 """Days named in questions: "on March 5, 2025", "July 14-20, 2025", "3 to 9 Maret 2026",
-"between March 3 and March 10", "on Monday", "Selasa lalu".
+"between March 3 and March 10", "on Monday", "Selasa lalu", "over the weekend".
 
 Read with dateparser's grammar and its CLDR-derived locale data (month and weekday names,
 ordinals, day-month order) for the bot's two languages, English and Indonesian, rather than a
@@ -163,7 +163,27 @@ def named_days(question: str, now: datetime) -> tuple[datetime, datetime | None,
             day = _day(f"{m.group('d')} {m.group('m')} {m.group('year') or ''}", now)
             if day is not None and day <= now:
                 return _window(day, day, m.group(0).strip())
-    return _weekday(question, now)
+    return _weekend(question, now) or _weekday(question, now)
+
+
+_WEEKEND = re.compile(
+    r"\b(?:(?P<last>last|past)|over|this|during)\s+(?:the\s+)?weekend\b(?!\s+of\b)"
+    r"|\bakhir\s+pekan(?P<lalu>\s+lalu)?\b",
+    re.IGNORECASE,
+)
+
+
+def _weekend(question: str, now: datetime) -> tuple[datetime, datetime, str, str] | None:
+    """ "over the weekend", "last weekend", "akhir pekan lalu": the latest Saturday and Sunday
+    that have begun ("last" asked on a weekend: the one before)."""
+    m = _WEEKEND.search(question)
+    if m is None:
+        return None
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7)
+    if today.weekday() >= 5 and (m.group("last") or m.group("lalu")):
+        saturday -= timedelta(days=7)
+    return _window(saturday, saturday + timedelta(days=1), m.group(0).strip())
 
 
 def _weekday(question: str, now: datetime) -> tuple[datetime, None, str, str] | None:

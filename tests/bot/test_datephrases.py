@@ -110,3 +110,21 @@ def test_calendar_words_are_month_and_weekday_names_of_both_languages() -> None:
 )  # fmt: skip
 def test_the_narrowest_of_several_time_phrases_is_the_window(question: str, label: str) -> None:
     assert parse_time_window(question, NOW).label == label
+
+
+@pytest.mark.parametrize(
+    ("question", "now", "since"),
+    [
+        ("what happened over the weekend", NOW, d(2025, 7, 19)),  # asked on a Thursday
+        ("apa yang terjadi akhir pekan lalu", NOW, d(2025, 7, 19)),
+        ("news from this weekend", datetime(2025, 7, 26, 9, tzinfo=UTC), d(2025, 7, 26)),
+        ("what happened last weekend", datetime(2025, 7, 26, 9, tzinfo=UTC), d(2025, 7, 19)),
+    ],
+)
+def test_a_weekend_is_its_saturday_and_sunday(
+    question: str, now: datetime, since: datetime
+) -> None:
+    w = parse_time_window(question, now)
+    assert (w.since, w.until) == (since, since + timedelta(days=2))
+    assert w.lag == REPORTING_LAG  # its news comes on the Monday
+    assert named_days("the weekend of 1/19-20/2024 in the Discord", NOW) is None  # dates named
