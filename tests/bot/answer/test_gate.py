@@ -105,3 +105,16 @@ def test_a_version_written_with_a_non_breaking_hyphen_is_that_version() -> None:
     article = hit(1, "Introducing GPT‑5 for developers: pricing and context.", "OpenAI News", 0.6)
     ok, _, use = judge("what did openai say about gpt-5 for developers", [article])
     assert ok and use == ["a1"]
+
+
+def test_a_country_asked_about_must_be_named_however_close_the_article() -> None:
+    # very close in meaning (an OpenAI office opening), but in another country: not an answer
+    germany = hit(1, "OpenAI opens its first office in Germany, based in Munich.", "OpenAI News",
+                  0.8)  # fmt: skip
+    ok, _, use = judge("did OpenAI open an office in Brazil?", [germany])
+    assert not ok and not use
+    # the country in another of its names (here its Indonesian one) is named all the same
+    assert judge("did OpenAI open an office in Germany?", [germany])[0]
+    jerman = hit(2, "OpenAI membuka kantor pertamanya di Jerman.", "OpenAI News", 0.6)
+    ok, _, use = judge("did OpenAI open an office in Germany?", [jerman])
+    assert ok and use == ["a2"]
