@@ -49,7 +49,8 @@ _ONE_DAY = (
 # a weekday as a time: "on Monday", "last Tuesday", "this past Friday", "(pada hari) Senin lalu";
 # not "the Wednesday keynote"
 _WEEKDAY = re.compile(
-    r"\b(?:(?P<lead>on|last|this\s+past|past|pada(?:\s+hari)?|hari)\s+)?(?P<name>[^\W\d_]+)"
+    r"\b(?:(?P<lead>on|last|this\s+past|past|since|sejak|pada(?:\s+hari)?|hari)\s+)?"
+    r"(?P<name>[^\W\d_]+)"
     r"\b(?![.\-]\w)(?P<lalu>\s+(?:lalu|kemarin))?",
     re.IGNORECASE,
 )
@@ -138,6 +139,21 @@ def _range(m: re.Match[str], now: datetime) -> tuple[datetime, datetime] | None:
     return start, end
 
 
+_SINCE = re.compile(r"\b(?:since|after|from|sejak|setelah|mulai|dari)\s+(?:the\s+)?$", re.I)
+_BEFORE = re.compile(r"\b(?:before|until|till|sebelum|hingga|sampai)\s+(?:the\s+)?$", re.I)
+
+
+def _from_or_to(
+    before: str, day: datetime, matched: str
+) -> tuple[datetime | None, datetime | None, str, str]:
+    """One day: "since March 5" opens the window there, "before March 5" ends it there."""
+    if _SINCE.search(before):
+        return day, None, f"since {_format(day)}", matched
+    if _BEFORE.search(before):
+        return None, day, f"before {_format(day)}", matched
+    return _window(day, day, matched)
+
+
 def _window(start: datetime, end: datetime, matched: str) -> tuple[datetime, datetime, str, str]:
     label = _format(start) if start == end else f"{_format(start)} to {_format(end)}"
     return start, end + timedelta(days=1), label, matched
@@ -147,9 +163,11 @@ def _format(day: datetime) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 
 
-def named_days(question: str, now: datetime) -> tuple[datetime, datetime | None, str, str] | None:
-    """(since, until or None for "up to now", label, matched text) of the days the question
-    names, or None when it names no day."""
+def named_days(
+    question: str, now: datetime
+) -> tuple[datetime | None, datetime | None, str, str] | None:
+    """(since or None, until or None for "up to now", label, matched text) of the days the
+    question names, or None when it names no day."""
     now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     for pattern in (_MONTH_FIRST, _DAY_FIRST):
         for m in pattern.finditer(question):
@@ -162,7 +180,7 @@ def named_days(question: str, now: datetime) -> tuple[datetime, datetime | None,
                 continue
             day = _day(f"{m.group('d')} {m.group('m')} {m.group('year') or ''}", now)
             if day is not None and day <= now:
-                return _window(day, day, m.group(0).strip())
+                return _from_or_to(question[: m.start()], day, m.group(0).strip())
     return _weekend(question, now) or _weekday(question, now)
 
 
@@ -195,7 +213,7 @@ def _weekday(question: str, now: datetime) -> tuple[datetime, None, str, str] | 
         today = datetime(now.year, now.month, now.day, tzinfo=UTC)
         back = (today.weekday() - weekday) % 7
         lead = " ".join((m.group("lead") or "").lower().split())
-        if back == 0 and (lead not in ("on", "pada", "pada hari", "hari") or m.group("lalu")):
+        if back == 0 and (lead in ("last", "this past", "past") or m.group("lalu")):
             back = 7  # "last Monday" asked on a Monday: the one before
         day = today - timedelta(days=back)
         return day, None, f"since {_format(day)}", m.group(0).strip()

@@ -376,7 +376,7 @@ def parse_time_window(question: str, now: datetime) -> TimeWindow:
     prefer_recent = bool(_RECENT_RE.search(question))
     days = named_days(question, now)  # a day or days named: more specific than the rules below
     if days is not None:
-        lag = REPORTING_LAG if days[1] is not None else timedelta(0)
+        lag = REPORTING_LAG if days[0] is not None and days[1] is not None else timedelta(0)
         return TimeWindow(days[0], days[1], prefer_recent, days[2], days[3], lag)
     found: list[tuple[tuple[int, int], TimeWindow]] = []
     for pattern, handler in _RULES:  # each rule's first reading of text no earlier rule took

@@ -128,3 +128,20 @@ def test_a_weekend_is_its_saturday_and_sunday(
     assert (w.since, w.until) == (since, since + timedelta(days=2))
     assert w.lag == REPORTING_LAG  # its news comes on the Monday
     assert named_days("the weekend of 1/19-20/2024 in the Discord", NOW) is None  # dates named
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until", "label"),
+    [
+        ("what has Mistral shipped since March 5?", d(2025, 3, 5), None, "since Mar 5, 2025"),
+        ("anything before March 5, 2025?", None, d(2025, 3, 5), "before Mar 5, 2025"),
+        ("sejak 12 Maret 2025 ada apa", d(2025, 3, 12), None, "since Mar 12, 2025"),
+        ("what changed since Monday", d(2025, 7, 21), None, "since Jul 21, 2025"),
+    ],
+)
+def test_since_or_before_a_named_day_is_open_on_one_side(
+    question: str, since: datetime | None, until: datetime | None, label: str
+) -> None:
+    w = parse_time_window(question, NOW)
+    assert (w.since, w.until, w.label) == (since, until, label)
+    assert w.lag == timedelta(0)  # said explicitly: no reporting lag
