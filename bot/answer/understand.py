@@ -148,7 +148,8 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"increase[sd]?|fell|rise|rose)\b).*(?:"
             r"\bhow\s+much\s+(?:money\b|(?:[\w.-]+\s+){0,6}?(?:cost|costs|pay|paid|charge[sd]?|"
             r"spen[dt]|raised?|fund(?:ing|ed)?|sold|sell|invest(?:ed)?|worth|valued)\b)"
-            r"|\b(?:price[sd]?|pricing|costs?|charge[sd]?|fees?|fine|valuation|salary|funding)\b"
+            r"|(?<![-\w])(?:price[sd]?|pricing|costs?|charge[sd]?|fees?|fine|valuation|salary|"
+            r"funding)\b(?!-)"
             r"|\b(?:biaya|harga|denda|tarif|dana|pendanaan)\b)",
             re.IGNORECASE,
         ),
@@ -159,7 +160,7 @@ _TYPE_RULES: list[tuple[str, re.Pattern[str]]] = [
             r"\bhow\s+(?:much|many|big|large|long|fast|expensive|cheap|often|far|old|high|low)\b"
             r"|\bwhat\s+(?:[\w.-]+\s+){0,3}?(?:percentage|percent|share|price|cost|score|"
             r"accuracy|size|amount|valuation|number|fraction|rate)\b"
-            r"|\b(?:cost|costs|price|pricing|priced|charge|charges|charged|fee|fees)\b"
+            r"|(?<![-\w])(?:cost|costs|price|pricing|priced|charge|charges|charged|fee|fees)\b(?!-)"
             r"|\bberapa\b",
             re.IGNORECASE,
         ),

@@ -147,6 +147,8 @@ def test_source_and_month_combine(directory: SourceDirectory) -> None:
         ("what gpqa diamond score did it get", "number"),
         ("what does openai charge per million tokens", "money"),
         ("how much did it cost to train cendana 2", "money"),
+        ("what did openai ship for fine-tuning in december", "any"),  # not a fine
+        ("which low-cost model tops the leaderboard", "any"),  # "low-cost" asks no amount
         ("berapa biaya pelatihan Cendana 2?", "money"),
         ("By how much did the copilot cut diagnostic errors", "number"),  # a change, not a price
         ("How much did GPT-5 cut the cost of protein production", "number"),
