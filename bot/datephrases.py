@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 import dateparser
 from dateparser.languages import default_loader
@@ -143,31 +144,34 @@ _SINCE = re.compile(r"\b(?:since|after|from|sejak|setelah|mulai|dari)\s+(?:the\s
 _BEFORE = re.compile(r"\b(?:before|until|till|sebelum|hingga|sampai)\s+(?:the\s+)?$", re.I)
 
 
-def _from_or_to(
-    before: str, day: datetime, matched: str
-) -> tuple[datetime | None, datetime | None, str, str]:
+def format_day(dt: datetime) -> str:
+    """A day in prose, as answers write it: "Jul 24, 2025"."""
+    return f"{dt:%b} {dt.day}, {dt.year}"
+
+
+class NamedDays(NamedTuple):
+    since: datetime | None  # None: "before <day>"
+    until: datetime | None  # exclusive; None: up to now ("since <day>", "on Monday")
+    label: str  # "Mar 5, 2025", "Jul 14, 2025 to Jul 20, 2025", "since Jul 21, 2025"
+    matched: str  # the question's words that named them
+
+
+def _from_or_to(before: str, day: datetime, matched: str) -> NamedDays:
     """One day: "since March 5" opens the window there, "before March 5" ends it there."""
     if _SINCE.search(before):
-        return day, None, f"since {_format(day)}", matched
+        return NamedDays(day, None, f"since {format_day(day)}", matched)
     if _BEFORE.search(before):
-        return None, day, f"before {_format(day)}", matched
+        return NamedDays(None, day, f"before {format_day(day)}", matched)
     return _window(day, day, matched)
 
 
-def _window(start: datetime, end: datetime, matched: str) -> tuple[datetime, datetime, str, str]:
-    label = _format(start) if start == end else f"{_format(start)} to {_format(end)}"
-    return start, end + timedelta(days=1), label, matched
+def _window(first: datetime, last: datetime, matched: str) -> NamedDays:
+    label = format_day(first) if first == last else f"{format_day(first)} to {format_day(last)}"
+    return NamedDays(first, last + timedelta(days=1), label, matched)
 
 
-def _format(day: datetime) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
-
-
-def named_days(
-    question: str, now: datetime
-) -> tuple[datetime | None, datetime | None, str, str] | None:
-    """(since or None, until or None for "up to now", label, matched text) of the days the
-    question names, or None when it names no day."""
+def named_days(question: str, now: datetime) -> NamedDays | None:
+    """The days the question names, or None when it names no day."""
     now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     for pattern in (_MONTH_FIRST, _DAY_FIRST):
         for m in pattern.finditer(question):
@@ -191,7 +195,7 @@ _WEEKEND = re.compile(
 )
 
 
-def _weekend(question: str, now: datetime) -> tuple[datetime, datetime, str, str] | None:
+def _weekend(question: str, now: datetime) -> NamedDays | None:
     """ "over the weekend", "last weekend", "akhir pekan lalu": the latest Saturday and Sunday
     that have begun ("last" asked on a weekend: the one before)."""
     m = _WEEKEND.search(question)
@@ -204,7 +208,7 @@ def _weekend(question: str, now: datetime) -> tuple[datetime, datetime, str, str
     return _window(saturday, saturday + timedelta(days=1), m.group(0).strip())
 
 
-def _weekday(question: str, now: datetime) -> tuple[datetime, None, str, str] | None:
+def _weekday(question: str, now: datetime) -> NamedDays | None:
     """ "on Monday", "last Tuesday", "Senin lalu": the latest such day up to today."""
     for m in _WEEKDAY.finditer(question):
         weekday = _weekday_names().get(m.group("name").lower())
@@ -216,5 +220,5 @@ def _weekday(question: str, now: datetime) -> tuple[datetime, None, str, str] | 
         if back == 0 and (lead in ("last", "this past", "past") or m.group("lalu")):
             back = 7  # "last Monday" asked on a Monday: the one before
         day = today - timedelta(days=back)
-        return day, None, f"since {_format(day)}", m.group(0).strip()
+        return NamedDays(day, None, f"since {format_day(day)}", m.group(0).strip())
     return None

@@ -16,8 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.datephrases import format_day as format_day_en
 from bot.prompts import PromptNotFoundError, render_prompt
-from bot.timeparse import format_day as format_day_en
 from ingest.health import http_status
 
 if TYPE_CHECKING:

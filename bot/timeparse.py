@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.datephrases import REPORTING_LAG, month_numbers, named_days
+from bot.datephrases import REPORTING_LAG, format_day, month_numbers, named_days
 
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
@@ -108,11 +108,6 @@ def _minus_months(dt: datetime, months: int) -> datetime:
     nxt = _month_start(year, month + 1)
     last_day = (nxt - timedelta(days=1)).day
     return dt.replace(year=year, month=month, day=min(dt.day, last_day))
-
-
-def format_day(dt: datetime) -> str:
-    """A day in prose, as answers write it: "Jul 24, 2025"."""
-    return f"{dt:%b} {dt.day}, {dt.year}"
 
 
 def iso_day(dt: datetime | None) -> str:
@@ -375,28 +370,31 @@ def parse_time_window(question: str, now: datetime) -> TimeWindow:
     now = _utc(now)
     prefer_recent = bool(_RECENT_RE.search(question))
     days = named_days(question, now)  # a day or days named: more specific than the rules below
-    if days is not None:
-        lag = REPORTING_LAG if days[0] is not None and days[1] is not None else timedelta(0)
-        return TimeWindow(days[0], days[1], prefer_recent, days[2], days[3], lag)
+    w = (
+        _narrowest(question, now)
+        if days is None
+        else TimeWindow(days.since, days.until, label=days.label, matched=days.matched)
+    )
+    if w is None:
+        return TimeWindow(prefer_recent=prefer_recent)
+    # a closed period's news (a month, last week, named days) is published up to days after it
+    lag = REPORTING_LAG if w.since is not None and w.until is not None else timedelta(0)
+    return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched, lag)
+
+
+def _narrowest(question: str, now: datetime) -> TimeWindow | None:
+    """Each rule's first reading of text no earlier rule took; the narrowest is the filter
+    ("this week" in "... the company he's led since 2011")."""
     found: list[tuple[tuple[int, int], TimeWindow]] = []
-    for pattern, handler in _RULES:  # each rule's first reading of text no earlier rule took
+    for pattern, handler in _RULES:
         for m in pattern.finditer(question):
-            w = (
-                None
-                if any(m.start() < e and b < m.end() for (b, e), _ in found)
-                else handler(m, now)
-            )
+            taken = any(m.start() < e and b < m.end() for (b, e), _ in found)
+            w = None if taken else handler(m, now)
             if w is not None:
                 found.append((m.span(), w))
                 break
-    if found:  # the narrowest is the filter: "this week" in "... the company he's led since 2011"
-        w = min((w for _, w in found), key=lambda w: (w.until or now) - (w.since or _EPOCH))
-        # a closed period's news (a month, last week) is published up to days after it
-        lag = REPORTING_LAG if w.since is not None and w.until is not None else w.lag
-        return TimeWindow(w.since, w.until, prefer_recent, w.label, w.matched, lag)
-    if prefer_recent:
-        return TimeWindow(prefer_recent=True)
-    return TimeWindow()
+    windows = [w for _, w in found]
+    return min(windows, key=lambda w: (w.until or now) - (w.since or _EPOCH)) if windows else None
 
 
 _AGE_RE = re.compile(r"^\s*(\d+)\s*(h|d|w|m|mo|y)\s*$", re.IGNORECASE)

@@ -42,12 +42,12 @@ from bot.answer.text import clean_question
 from bot.answer.trace import Trace
 from bot.answer.understand import QueryPlan, understand
 from bot.config import AnswerSettings
+from bot.datephrases import format_day
 from bot.language import question_language
 from bot.llm import MAX_ANSWER_TOKENS, ChatLLM
 from bot.messages import say
 from bot.models import Answer, Hit, Turn
 from bot.prompts import load_prompt
-from bot.timeparse import format_day
 from ingest.embed import Embedder
 from ingest.models import utcnow
 

@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from bot.answer.directory import PUBLICATION_WORDS, SourceDirectory, SourceMatch, words_of
 from bot.answer.text import clean_question, entity_terms, keyword_terms
 from bot.answer.versions import MONTHS, versions_in
-from bot.datephrases import calendar_words
+from bot.datephrases import calendar_words, format_day
 from bot.language import detect_language
 from bot.models import Turn
-from bot.timeparse import TimeWindow, format_day, parse_time_window
+from bot.timeparse import TimeWindow, parse_time_window
 
 # --------------------------------------------------------------------------- the plan
 

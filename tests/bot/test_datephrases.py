@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.datephrases import REPORTING_LAG, calendar_words, named_days
+from bot.datephrases import REPORTING_LAG, calendar_words, format_day, named_days
 from bot.timeparse import parse_time_window
 
 # Thursday, July 24, 2025, 15:30 UTC
@@ -145,3 +145,7 @@ def test_since_or_before_a_named_day_is_open_on_one_side(
     w = parse_time_window(question, NOW)
     assert (w.since, w.until, w.label) == (since, until, label)
     assert w.lag == timedelta(0)  # said explicitly: no reporting lag
+
+
+def test_format_day() -> None:
+    assert format_day(d(2025, 7, 4)) == "Jul 4, 2025"

@@ -17,8 +17,8 @@ from conftest import REPO, make_settings, write_feeds_toml
 
 from bot.answer.text import strip_markdown
 from bot.cli import chat_loop
+from bot.datephrases import format_day
 from bot.engine import Engine
-from bot.timeparse import format_day
 from ingest.config import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import run_ingest

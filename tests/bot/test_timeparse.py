@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.timeparse import TimeWindow, format_day, parse_date_option, parse_time_window
+from bot.timeparse import TimeWindow, parse_date_option, parse_time_window
 
 # Thursday, July 24, 2025, 15:30 UTC
 NOW = datetime(2025, 7, 24, 15, 30, tzinfo=UTC)
@@ -155,10 +155,6 @@ def test_phrase() -> None:
     assert w.phrase == "from last week"
     assert parse_time_window("since March", NOW).phrase == "since Mar 1, 2025"
     assert TimeWindow().phrase == ""
-
-
-def test_format_day() -> None:
-    assert format_day(d(2025, 7, 4)) == "Jul 4, 2025"
 
 
 @pytest.mark.parametrize(
