@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.answer.text import STOPWORDS
+from bot.datephrases import month_numbers
 
 # A family starts a name: never inside a hyphenated or slashed one ("cde-small-v1" is one
 # model's name, not a product "small" at version 1).
@@ -53,7 +54,4 @@ def versions_in(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
     return out
 
 
-MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
+MONTHS = frozenset(month_numbers())  # "March 2026" / "Maret 2026" is a month, not a version
