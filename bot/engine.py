@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bot.answer import Answerer
+from bot.answer.places import place_spellings
 from bot.answer.search import Retriever
 from bot.config import AnswerSettings
 from bot.datephrases import named_days
@@ -76,9 +77,10 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (the multilingual encoder,
-        about a second; dateparser's locale data). A long-running process calls it once at
-        start; a one-shot `ask` not."""
+        about a second; dateparser's locale data; the country names). A long-running process
+        calls it once at start; a one-shot `ask` not."""
         named_days("on March 5, 2025", datetime.now(UTC))
+        place_spellings("china")
         with self._lock:
             if self.answerer.multilingual.available:
                 self.answerer.multilingual.embed(["warm up"])
