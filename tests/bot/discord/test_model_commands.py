@@ -13,7 +13,7 @@ from typing import Any
 import discord
 import pytest
 from conftest import FEEDS_DIR, make_settings
-from discordbot import bot_env, start_bot, wait_for_command
+from discordbot import bot_env, running_bot, wait_for_command
 from fakediscord import FakeDiscord
 
 from bot.discord.layout import EMBED_TOTAL_LIMIT, embed_length
@@ -113,14 +113,9 @@ def bot(server: FakeDiscord, root: Path) -> Iterator[subprocess.Popen[bytes]]:
         root,
         NEWSBOT_INGEST_INTERVAL_MINUTES="0",
     )
-    running = start_bot(env, root)
-    try:
-        server.wait_ready(timeout=90)
+    with running_bot(server, env, root) as running:
         wait_for_command(server, running, "model")
         yield running.proc
-    finally:
-        running.proc.kill()
-        running.proc.wait(10)
 
 
 @pytest.mark.discord

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import FEEDS_DIR, make_settings
-from discordbot import bot_env, start_bot, wait_for_command
+from discordbot import bot_env, running_bot, wait_for_command
 from fakediscord import FakeDiscord
 
 from bot.discord.model_watches import watched_family
@@ -63,14 +63,9 @@ def bot(server: FakeDiscord, root: Path) -> Iterator[subprocess.Popen[bytes]]:
         NEWSBOT_INGEST_INTERVAL_MINUTES="0.05",  # every 3 s: picks up the feed the test adds
         NEWSBOT_SUBSCRIPTIONS_TICK_SECONDS="5",
     )
-    running = start_bot(env, root)
-    try:
-        server.wait_ready(timeout=90)
+    with running_bot(server, env, root) as running:
         wait_for_command(server, running, "watch")
         yield running.proc
-    finally:
-        running.proc.kill()
-        running.proc.wait(10)
 
 
 @pytest.mark.discord
