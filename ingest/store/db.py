@@ -13,11 +13,14 @@ import errno
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+WAL_WAIT_SECONDS = 30  # as long as the connection waits for a writer (its timeout)
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -137,8 +140,22 @@ class SQLiteFile:
             self.connection.execute(f"PRAGMA synchronous={synchronous}")
         self.lock = threading.RLock()
         with self.lock:
-            self.connection.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self.connection.executescript(schema)
+
+    def _wal(self) -> None:
+        """WAL mode, once per file. Switching takes an exclusive lock for which SQLite does not
+        wait (no busy handler): processes opening a new file at once get "database is locked";
+        they retry within the connection's timeout instead of failing."""
+        deadline = time.monotonic() + WAL_WAIT_SECONDS
+        while True:
+            try:
+                self.connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         with self.lock:
