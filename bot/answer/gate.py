@@ -107,7 +107,8 @@ def judge_passages(
     if names:
         unknown = [n for n in names if not _known(n, corpus)]
         if unknown and (2 * len(unknown) >= len(names) or best_sim < UNKNOWN_NAME_MIN_SIMILARITY):
-            return Verdict(False, "unknown-name", facts={"unknown": unknown})
+            why = {"unknown": unknown, "best_similarity": round(best_sim, 3)}
+            return Verdict(False, "unknown-name", facts=why)
     terms = plan.terms
     named = bool(names or plan.versions) or any(not s.explicit for s in plan.sources)
     if plan.source_explicit:

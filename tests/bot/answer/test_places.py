@@ -28,3 +28,13 @@ def test_other_places_and_other_names_do_not_match() -> None:
     assert place_spellings("openai") == () and place_spellings("gemini") == ()
     # a demonym several places share is the most populous one's
     assert "china" in place_spellings("chinese") and "hong kong" not in place_spellings("chinese")
+
+
+def test_big_cities_are_places_by_their_one_word_name() -> None:
+    assert names_place("jakarta", "OpenAI membuka kantor di Jakarta.")
+    assert not names_place("jakarta", "OpenAI opens an office in Munich.")
+    assert place_spellings("munich") == ("munich",) and place_spellings("seattle") == ("seattle",)
+    # small towns are not (Sora, Italy: 26,000 people), nor the normalised form of a name
+    # ("queens" → "queen"), and a country keeps its name over a city's
+    assert place_spellings("sora") == () and place_spellings("queen") == ()
+    assert "mexican" in place_spellings("mexico")
