@@ -34,7 +34,7 @@ def test_big_cities_are_places_by_their_one_word_name() -> None:
     assert names_place("jakarta", "OpenAI membuka kantor di Jakarta.")
     assert not names_place("jakarta", "OpenAI opens an office in Munich.")
     assert place_spellings("munich") == ("munich",) and place_spellings("seattle") == ("seattle",)
-    # small towns are not (Sora, Italy: 26,000 people), nor the normalised form of a name
+    # small towns are not (Sora, Italy: 24,000 people), nor the normalised form of a name
     # ("queens" → "queen"), and a country keeps its name over a city's
     assert place_spellings("sora") == () and place_spellings("queen") == ()
     assert "mexican" in place_spellings("mexico")
