@@ -286,7 +286,7 @@ class Retriever:
         the newest article that names it, newest version first."""
         pattern = re.compile(
             rf"(?<![\w.]){re.escape(family)}[ -]?v?((?:19|20)\d\d|\d{{1,2}}(?:\.\d{{1,2}})?)"
-            r"(?![\d.]\d)",
+            r"(?!\d|\.\d|\s?[BMKT]\b|x\d)",  # a size is no version: "Llama 70B", "8x7B"
             re.I,
         )
         found: dict[str, set[str]] = defaultdict(set)
