@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.answer.corpus_view import SearchesCorpus
-from bot.answer.places import names_place, place_spellings
+from bot.answer.places import place_spellings
 from bot.answer.rank import RankedArticle, has_version, haystack, rank
 from bot.answer.retrieve import K, Retrieved
 from bot.answer.text import mentions, tokens
@@ -128,7 +128,7 @@ def judge_passages(
             has_version(haystack(art.hits), f, v) for f, v in plan.versions
         ):
             without_version.append(art)  # "Grok 2" asked: an article about Grok 4 is no answer
-        elif _about_what_is_named(art, plan, named, sim):
+        elif _about_what_is_named(art, named, sim):
             use.append(art)
     if not use and without_version:
         family, version = plan.versions[0]
@@ -168,17 +168,14 @@ def _version_missing(
     return None
 
 
-def _about_what_is_named(art: RankedArticle, plan: QueryPlan, named: bool, sim: float) -> bool:
+def _about_what_is_named(art: RankedArticle, named: bool, sim: float) -> bool:
     """A lab asked about must be named by the article (or it is from the lab's feed: "did
     OpenAI open an office in Jakarta" is not answered by another lab's office), and so must a
-    country (in any of its names: "in Indonesia" is not answered by an office in Japan), in any
-    language. Most of the question's other names must be there too, unless the article is close
-    in meaning or in another language (where the question's other words are written
-    differently, meaning decides)."""
+    country or a big city (in any of its names: "in Indonesia" is not answered by an office in
+    Japan), in any language: rank.py reads both into `subjects`. Most of the question's other
+    names must be there too, unless the article is close in meaning or in another language
+    (where the question's other words are written differently, meaning decides)."""
     if not art.subjects:
-        return False
-    hay = haystack(art.hits)
-    if any(place_spellings(n) and not names_place(n, hay) for n in plan.names):
         return False
     return not named or art.names >= NAMES_NEEDED or sim >= NAME_WAIVER or art.other_language
 

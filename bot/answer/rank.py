@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.answer.directory import SourceMatch
 from bot.answer.multilingual import text_language
-from bot.answer.places import names_place
+from bot.answer.places import names_place, place_spellings
 from bot.answer.text import keyword_terms, mentions, tokens
 from bot.answer.understand import QueryPlan
 from bot.models import Hit
@@ -31,7 +31,9 @@ class RankedArticle:
     names: float  # share of the question's names it mentions
     terms: float  # share of the question's content terms it holds
     other_language: bool = False  # written in another language than the question
-    subjects: bool = True  # names every lab the question asks about (or is from its feed)
+    # names every lab the question asks about (or is from its feed) and every place (country or
+    # big city) in any of its names
+    subjects: bool = True
 
     @property
     def head(self) -> Hit:
@@ -59,7 +61,9 @@ def rank(plan: QueryPlan, hits: Sequence[Hit]) -> list[RankedArticle]:
             meant = _meaning_cover(max(h.similarity for h in group))
             name_cov, term_cov = max(name_cov, meant), max(term_cov, meant)
         score = group[0].score / top + NAME_WEIGHT * name_cov + TERM_WEIGHT * term_cov
-        subjects = all(_subject_in(s, hay, group[0].feeds) for s in plan.sources if not s.explicit)
+        subjects = all(
+            _subject_in(s, hay, group[0].feeds) for s in plan.sources if not s.explicit
+        ) and all(names_place(n, hay) for n in plan.names if place_spellings(n))
         out.append(RankedArticle(tuple(group), score, name_cov, term_cov, other, subjects))
     out.sort(key=lambda a: a.score, reverse=True)
     return out
