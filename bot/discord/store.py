@@ -183,7 +183,12 @@ class DiscordStore:
                     )  # fmt: skip
                     for r in rows
                 ),
-                ("INSERT INTO meta VALUES ('old_feedback_imported', ?)", (utcnow().isoformat(),)),
+                # OR IGNORE: two bot processes (shards) starting at once both get here; the
+                # rows are kept once by their UNIQUE key, and the first mark stays
+                (
+                    "INSERT OR IGNORE INTO meta VALUES ('old_feedback_imported', ?)",
+                    (utcnow().isoformat(),),
+                ),
             ]
         )
         if rows:
